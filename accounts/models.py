@@ -1,0 +1,69 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    DISPATCHER = "dispatcher", "Dispatcher"
+    BILLER = "biller", "Biller"
+    ADMIN = "admin", "Admin"
+
+
+class DispatchArea(models.Model):
+    """A warehouse or loading zone. Dispatchers belong to one; bags remember where they were first scanned."""
+
+    name = models.CharField(max_length=100, unique=True)
+    code = models.SlugField(max_length=30, unique=True, help_text="Short code, e.g. 'wh1'.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TraitorTrackUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.DISPATCHER)
+    dispatch_area = models.ForeignKey(
+        DispatchArea, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
+    )
+
+    objects = TraitorTrackUserManager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="user_role_valid"),
+            # A dispatcher sees only their area's bags, so one without an area could see nothing.
+            models.CheckConstraint(
+                condition=~Q(role=Role.DISPATCHER) | Q(dispatch_area__isnull=False),
+                name="user_dispatcher_has_area",
+            ),
+            # Django admin access is the admin role's alone: no "dispatcher superuser" by a stray tick box.
+            models.CheckConstraint(
+                condition=Q(is_superuser=False) | Q(role=Role.ADMIN), name="user_superuser_is_admin"
+            ),
+            models.CheckConstraint(condition=Q(is_staff=False) | Q(role=Role.ADMIN), name="user_staff_is_admin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_biller(self) -> bool:
+        return self.role == Role.BILLER
+
+    @property
+    def is_dispatcher(self) -> bool:
+        return self.role == Role.DISPATCHER

@@ -1,0 +1,34 @@
+from django.conf import settings
+from django.db import models
+
+
+class AuditLog(models.Model):
+    """Who changed what, outside the scan loop. Written only through audit.services; never edited."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept as text so the entry still reads right after the user is renamed or deleted.
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=50)
+    object_type = models.CharField(max_length=50, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip_address = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
+        indexes = [
+            models.Index(fields=["-created_at"], name="audit_created_idx"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+            models.Index(fields=["actor", "-created_at"], name="audit_actor_created_idx"),
+            models.Index(fields=["action", "-created_at"], name="audit_action_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type} {self.object_id}".strip()

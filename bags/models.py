@@ -1,0 +1,135 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from bags import qr
+
+
+class Product(models.Model):
+    """A product type: its parent bag code format, how many children a parent holds, and their weight.
+
+    The one place a new product is added (the admin, or a data migration).
+    """
+
+    code = models.SlugField(max_length=30, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    parent_prefix = models.CharField(
+        max_length=10, unique=True, help_text="Parent codes are this prefix followed by the digits, e.g. 'SB'."
+    )
+    parent_digits = models.PositiveSmallIntegerField(default=5)
+    capacity = models.PositiveSmallIntegerField(default=30, help_text="Children a full parent holds.")
+    child_weight_kg = models.DecimalField(max_digits=8, decimal_places=3, default=Decimal("1.000"))
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(parent_prefix__regex=r"^[A-Z][A-Z0-9-]{0,9}$"), name="product_prefix_format"
+            ),
+            models.CheckConstraint(
+                condition=Q(parent_digits__gte=1, parent_digits__lte=15), name="product_digits_range"
+            ),
+            models.CheckConstraint(condition=Q(capacity__gte=1, capacity__lte=1000), name="product_capacity_range"),
+            models.CheckConstraint(condition=Q(child_weight_kg__gt=0), name="product_child_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def full_parent_weight_kg(self) -> Decimal:
+        """Expected weight of a full parent: the one place this is computed."""
+        return self.capacity * self.child_weight_kg
+
+    @property
+    def parent_format(self) -> qr.ParentFormat:
+        return qr.ParentFormat(self.code, self.name, self.parent_prefix, self.parent_digits)
+
+
+class BagKind(models.TextChoices):
+    PARENT = qr.PARENT, "Parent"
+    CHILD = qr.CHILD, "Child"
+
+
+class Bag(models.Model):
+    """A parent or child bag. A code is one kind for life (the links' composite foreign keys hold it)."""
+
+    qr_id = models.CharField("QR code", max_length=qr.MAX_LENGTH, unique=True)
+    kind = models.CharField(max_length=6, choices=BagKind.choices)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="bags")
+    dispatch_area = models.ForeignKey(
+        "accounts.DispatchArea", on_delete=models.PROTECT, null=True, blank=True, related_name="bags", db_index=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept by the services in the same transaction as the links (bumped with F()), so a parent's
+    # fill level never needs a count over 1.8 million links.
+    child_count = models.PositiveIntegerField(default=0)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=BagKind.values), name="bag_kind_valid"),
+            # Upper-case, trimmed, 4-20 characters: the database holds the rule, not just the forms.
+            models.CheckConstraint(condition=Q(qr_id__regex=qr.ANY_CODE_SQL_REGEX), name="bag_qr_id_format"),
+            models.CheckConstraint(
+                condition=~Q(kind=BagKind.CHILD) | Q(qr_id__regex=qr.CHILD_SQL_REGEX), name="bag_child_qr_id_format"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=BagKind.PARENT) | Q(product__isnull=False), name="bag_parent_has_product"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=BagKind.PARENT) | Q(child_count=0, completed_at__isnull=True),
+                name="bag_child_holds_nothing",
+            ),
+            # Target of the links' (bag id, kind) foreign keys.
+            models.UniqueConstraint(fields=["id", "kind"], name="bag_id_kind_key"),
+        ]
+        indexes = [
+            # Prefix search ("SB12%") on a 2-million-row table, whatever the database collation.
+            models.Index(fields=["qr_id"], name="bag_qr_id_prefix_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["dispatch_area", "kind", "-created_at"], name="bag_area_kind_created_idx"),
+            models.Index(fields=["kind", "-created_at"], name="bag_kind_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.qr_id
+
+    @property
+    def is_parent(self) -> bool:
+        return self.kind == BagKind.PARENT
+
+
+class Link(models.Model):
+    """A child bag inside a parent bag: current state only (history is in scanning.Scan).
+
+    parent_kind/child_kind are constants that, with the composite foreign keys added in the migration,
+    make the database refuse a child used as a parent and the reverse.
+    """
+
+    parent = models.ForeignKey(
+        Bag, on_delete=models.PROTECT, related_name="child_links", db_constraint=False, db_index=False
+    )
+    child = models.OneToOneField(Bag, on_delete=models.CASCADE, related_name="parent_link", db_constraint=False)
+    parent_kind = models.CharField(max_length=6, db_default=BagKind.PARENT, editable=False)
+    child_kind = models.CharField(max_length=6, db_default=BagKind.CHILD, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(parent_kind=BagKind.PARENT), name="link_parent_kind_is_parent"),
+            models.CheckConstraint(condition=Q(child_kind=BagKind.CHILD), name="link_child_kind_is_child"),
+        ]
+        indexes = [models.Index(fields=["parent", "created_at"], name="link_parent_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.child.qr_id} in {self.parent.qr_id}"

@@ -1,0 +1,149 @@
+"""QR code rules: how a scanned code is cleaned up, and whether it is a parent or a child bag.
+
+Pure functions, no database: the parent formats come from the Product table (bags.models.Product),
+which is the one place a new product is added. Every refusal is a QRCodeError with a stable code and
+a sentence a dispatcher can act on.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MAX_LENGTH = 20
+MIN_LENGTH = 4
+CHILD_PATTERN = re.compile(r"[A-Z0-9]{4,20}")
+# Every bag code, parent or child, after normalisation; the database checks the same rule.
+ANY_CODE_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{3,19}")
+ANY_CODE_SQL_REGEX = r"^[A-Z0-9][A-Z0-9-]{3,19}$"
+CHILD_SQL_REGEX = r"^[A-Z0-9]{4,20}$"
+
+PARENT = "parent"
+CHILD = "child"
+
+
+class QRCodeError(ValueError):
+    """A code that cannot be a bag code here; ``code`` is stable, ``message`` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ParentFormat:
+    """A product's parent code: a fixed prefix followed by exactly ``digits`` digits."""
+
+    product_code: str
+    product_name: str
+    prefix: str
+    digits: int
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(f"{re.escape(self.prefix)}[0-9]{{{self.digits}}}")
+
+    @property
+    def example(self) -> str:
+        return self.prefix + "12345678901234567890"[: self.digits]
+
+
+@dataclass(frozen=True)
+class ParsedCode:
+    qr_id: str
+    kind: str
+    product_code: str | None = None
+
+
+def _shown(raw: str) -> str:
+    """The code as we echo it back: short enough for a phone screen."""
+    return raw if len(raw) <= 24 else raw[:20] + "…"
+
+
+def normalise(raw: str | None) -> str:
+    """Strip surrounding white space and upper-case; refuse what no bag code can be."""
+    if raw is None:
+        raise QRCodeError("empty", "No code was read. Scan the label again.")
+    code = raw.strip()
+    if not code:
+        raise QRCodeError("empty", "No code was read. Scan the label again.")
+    if len(code) > MAX_LENGTH:
+        raise QRCodeError(
+            "too_long",
+            f"That code is {len(code)} characters long; bag codes have at most {MAX_LENGTH}. "
+            "Check that only one label was scanned.",
+        )
+    for char in code:
+        if not (char.isascii() and (char.isalnum() or char == "-")):
+            raise QRCodeError("bad_characters", f"'{_shown(code)}' contains {_describe(char)}, which no bag code has.")
+    code = code.upper()
+    if len(code) < MIN_LENGTH:
+        raise QRCodeError("too_short", f"'{code}' is too short; bag codes have at least {MIN_LENGTH} characters.")
+    if not ANY_CODE_PATTERN.fullmatch(code):
+        raise QRCodeError("bad_format", f"'{code}' is not a bag code: it must start with a letter or digit.")
+    return code
+
+
+def _describe(char: str) -> str:
+    if char.isspace():
+        return "a space inside it"
+    if not char.isascii():
+        name = unicodedata.name(char, "unknown character")
+        return f"the character '{char}' ({name.title()})"
+    if not char.isprintable():
+        return f"an invisible control character (code {ord(char)})"
+    return f"the character '{char}'"
+
+
+def classify(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
+    """A parent if it matches a product's parent format, otherwise a child if it fits the child rule."""
+    code = normalise(raw)
+    for fmt in formats:
+        if fmt.pattern.fullmatch(code):
+            return ParsedCode(code, PARENT, fmt.product_code)
+    if CHILD_PATTERN.fullmatch(code):
+        return ParsedCode(code, CHILD)
+    hint = _near_parent_hint(code, formats)
+    if hint:
+        raise QRCodeError("bad_parent_format", hint)
+    raise QRCodeError(
+        "bad_format", f"'{code}' is not a bag code: child codes are 4 to 20 letters or digits, with no dashes."
+    )
+
+
+def parse_parent(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
+    formats = tuple(formats)
+    parsed = classify(raw, formats)
+    if parsed.kind != PARENT:
+        hint = _near_parent_hint(parsed.qr_id, formats)
+        raise QRCodeError(
+            "child_where_parent_expected",
+            hint or f"'{parsed.qr_id}' is a child bag code. Scan a parent bag ({_examples(formats)}) first.",
+        )
+    return parsed
+
+
+def parse_child(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
+    parsed = classify(raw, formats)
+    if parsed.kind != CHILD:
+        raise QRCodeError(
+            "parent_where_child_expected",
+            f"'{parsed.qr_id}' is a parent bag code, not a child. Scan a child bag, or finish this parent first.",
+        )
+    return parsed
+
+
+def _near_parent_hint(code: str, formats: Iterable[ParentFormat]) -> str | None:
+    """A code with a product's prefix but the wrong digits is almost always a misread parent label."""
+    for fmt in sorted(formats, key=lambda f: -len(f.prefix)):
+        if code.startswith(fmt.prefix):
+            return (
+                f"'{code}' looks like a {fmt.product_name} parent code, but those are {fmt.prefix} "
+                f"followed by exactly {fmt.digits} digits (e.g. {fmt.example})."
+            )
+    return None
+
+
+def _examples(formats: Iterable[ParentFormat]) -> str:
+    return " or ".join(fmt.example for fmt in formats) or "no products are set up"

@@ -1,0 +1,76 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+from django.utils import timezone
+
+from bags.models import BagKind
+
+
+class BillStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    FINALISED = "finalised", "Finalised"
+
+
+class Bill(models.Model):
+    """A dispatch document grouping parent bags. Weights are computed from child counts, never typed."""
+
+    bill_number = models.CharField(max_length=50)
+    customer = models.CharField("customer / destination", max_length=200)
+    bill_date = models.DateField(default=timezone.localdate)
+    status = models.CharField(max_length=10, choices=BillStatus.choices, default=BillStatus.DRAFT)
+    expected_parents = models.PositiveSmallIntegerField(help_text="Expected number of parent bags (1 to 500).")
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finalised_at = models.DateTimeField(null=True, blank=True)
+    finalised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # Bill numbers are typed by people: "inv-7" and "INV-7" are the same bill.
+            models.UniqueConstraint(Upper("bill_number"), name="bill_number_unique_ci"),
+            models.CheckConstraint(condition=~Q(bill_number=""), name="bill_number_not_empty"),
+            models.CheckConstraint(condition=Q(status__in=BillStatus.values), name="bill_status_valid"),
+            models.CheckConstraint(
+                condition=Q(expected_parents__gte=1, expected_parents__lte=500), name="bill_expected_parents_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=BillStatus.DRAFT) | Q(finalised_at__isnull=False), name="bill_finalised_has_time"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-bill_date"], name="bill_status_date_idx"),
+            models.Index(fields=["-bill_date"], name="bill_date_idx"),
+            models.Index(Upper("customer"), name="bill_customer_upper_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.bill_number
+
+
+class BillBag(models.Model):
+    """A parent bag on a bill. A parent is on at most one bill; the database refuses a child here."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="bill_bags", db_index=False)
+    parent_bag = models.OneToOneField(
+        "bags.Bag", on_delete=models.PROTECT, related_name="bill_entry", db_constraint=False
+    )
+    parent_kind = models.CharField(max_length=6, db_default=BagKind.PARENT, editable=False)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "bill bag"
+        constraints = [
+            models.CheckConstraint(condition=Q(parent_kind=BagKind.PARENT), name="billbag_parent_kind_is_parent"),
+        ]
+        indexes = [models.Index(fields=["bill", "added_at"], name="billbag_bill_added_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.parent_bag.qr_id} on {self.bill.bill_number}"

@@ -1,0 +1,48 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ScanAction(models.TextChoices):
+    OPEN_PARENT = "open_parent", "Opened parent"
+    LINK = "link", "Linked child"
+    UNLINK = "unlink", "Unlinked child"
+    UNDO = "undo", "Undid scan"
+    MOVE = "move", "Moved child"
+    COMPLETE = "complete", "Marked parent complete"
+
+
+class Scan(models.Model):
+    """One scan event. Append-only: from these one can tell where any bag was on any date and who put it there.
+
+    The codes are copied (bag_qr, parent_qr) so history survives a bag's later deletion.
+    """
+
+    client_scan_id = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, help_text="Id made by the scanning device (exactly-once)."
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scans", db_index=False)
+    action = models.CharField(max_length=12, choices=ScanAction.choices)
+    bag = models.ForeignKey("bags.Bag", on_delete=models.SET_NULL, null=True, blank=True, related_name="scans")
+    bag_qr = models.CharField(max_length=20)
+    parent = models.ForeignKey(
+        "bags.Bag", on_delete=models.SET_NULL, null=True, blank=True, related_name="parent_scans"
+    )
+    parent_qr = models.CharField(max_length=20, blank=True)
+    dispatch_area = models.ForeignKey(
+        "accounts.DispatchArea", on_delete=models.SET_NULL, null=True, blank=True, related_name="scans", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(action__in=ScanAction.values), name="scan_action_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="scan_user_created_idx"),
+            models.Index(fields=["dispatch_area", "-created_at"], name="scan_area_created_idx"),
+            models.Index(fields=["-created_at"], name="scan_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.bag_qr}"

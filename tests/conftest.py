@@ -1,0 +1,38 @@
+import pytest
+
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # Production uses whitenoise's manifest storage, which needs collectstatic; tests render templates without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def area(db):
+    return factories.make_area()
+
+
+@pytest.fixture
+def mustard(db):
+    return factories.product("mustard")
+
+
+@pytest.fixture
+def moong(db):
+    return factories.product("moong")
+
+
+@pytest.fixture
+def admin_user(db):
+    return factories.make_user("admin1", role="admin")
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client

@@ -1,0 +1,66 @@
+"""Test data makers, in one place. Plain functions over the ORM: no mocks, real rows in PostgreSQL."""
+
+from itertools import count
+
+from accounts.models import DispatchArea, Role, User
+from bags.models import Bag, BagKind, Link, Product
+from bills.models import Bill, BillBag
+
+_serial = count(1)
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def product(code: str = "mustard") -> Product:
+    """The products come from the data migration (mustard SB, moong M444-)."""
+    return Product.objects.get(code=code)
+
+
+def make_area(name: str | None = None) -> DispatchArea:
+    n = next(_serial)
+    return DispatchArea.objects.create(name=name or f"Area {n}", code=f"area-{n}")
+
+
+def make_user(username: str | None = None, *, role: str = Role.DISPATCHER, area: DispatchArea | None = None) -> User:
+    username = username or f"user{next(_serial)}"
+    if role == Role.DISPATCHER and area is None:
+        area = make_area()
+    return User.objects.create_user(
+        username=username,
+        password=PASSWORD,
+        role=role,
+        dispatch_area=area,
+        is_staff=role == Role.ADMIN,
+        is_superuser=role == Role.ADMIN,
+    )
+
+
+def make_parent(qr_id: str | None = None, *, product_code: str = "mustard", **fields) -> Bag:
+    prod = product(product_code)
+    qr_id = qr_id or f"{prod.parent_prefix}{next(_serial):0{prod.parent_digits}d}"
+    return Bag.objects.create(qr_id=qr_id, kind=BagKind.PARENT, product=prod, **fields)
+
+
+def make_child(qr_id: str | None = None, **fields) -> Bag:
+    return Bag.objects.create(qr_id=qr_id or f"C{next(_serial):07d}", kind=BagKind.CHILD, **fields)
+
+
+def link(parent: Bag, child: Bag) -> Link:
+    """Link as the scan service will: the link row and the parent's count together."""
+    created = Link.objects.create(parent=parent, child=child)
+    Bag.objects.filter(pk=parent.pk).update(child_count=parent.child_links.count())
+    return created
+
+
+def make_bill(created_by: User, *, bill_number: str | None = None, expected_parents: int = 10, **fields) -> Bill:
+    return Bill.objects.create(
+        bill_number=bill_number or f"BILL-{next(_serial)}",
+        customer=fields.pop("customer", "Test customer"),
+        expected_parents=expected_parents,
+        created_by=created_by,
+        **fields,
+    )
+
+
+def put_on_bill(bill: Bill, parent: Bag) -> BillBag:
+    return BillBag.objects.create(bill=bill, parent_bag=parent)

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from traitortrack import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health", views.health, name="health"),
+    path("ready", views.ready, name="ready"),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+]
