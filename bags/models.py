@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from bags import qr
+from bags.managers import ProductQuerySet
 
 
 class Product(models.Model):
@@ -22,6 +23,8 @@ class Product(models.Model):
     capacity = models.PositiveSmallIntegerField(default=30, help_text="Children a full parent holds.")
     child_weight_kg = models.DecimalField(max_digits=8, decimal_places=3, default=Decimal("1.000"))
     is_active = models.BooleanField(default=True)
+
+    objects = ProductQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -1,0 +1,21 @@
+from django.core.cache import cache
+from django.db import models
+
+from bags import qr
+
+PARENT_FORMATS_CACHE_KEY = "bags:parent-formats:v1"
+
+
+class ProductQuerySet(models.QuerySet):
+    def parent_formats(self) -> tuple[qr.ParentFormat, ...]:
+        """The active products' parent code formats, cached: every scan needs them, they change rarely."""
+        formats = cache.get(PARENT_FORMATS_CACHE_KEY)
+        if formats is None:
+            formats = tuple(product.parent_format for product in self.filter(is_active=True).order_by("code"))
+            cache.set(PARENT_FORMATS_CACHE_KEY, formats, 300)
+        return formats
+
+
+def forget_parent_formats() -> None:
+    """Called after a product changes, so the next scan sees the new formats."""
+    cache.delete(PARENT_FORMATS_CACHE_KEY)
