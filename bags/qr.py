@@ -58,7 +58,10 @@ class ParsedCode:
 
 def _shown(raw: str) -> str:
     """The code as we echo it back: short enough for a phone screen."""
-    return raw if len(raw) <= 24 else raw[:20] + "…"
+    # Invisible characters (newline, zero-width space, right-to-left override) would break or reorder
+    # the one-line answer, so they show as '?'.
+    shown = "".join(char if char.isprintable() else "?" for char in raw)
+    return shown if len(shown) <= 24 else shown[:20] + "…"
 
 
 def normalise(raw: str | None) -> str:
@@ -88,16 +91,20 @@ def normalise(raw: str | None) -> str:
 def _describe(char: str) -> str:
     if char.isspace():
         return "a space inside it"
+    if not char.isprintable():
+        name = unicodedata.name(char, "")
+        if name:
+            return f"an invisible character ({name.title()})"
+        return f"an invisible control character (code {ord(char)})"
     if not char.isascii():
         name = unicodedata.name(char, "unknown character")
         return f"the character '{char}' ({name.title()})"
-    if not char.isprintable():
-        return f"an invisible control character (code {ord(char)})"
     return f"the character '{char}'"
 
 
 def classify(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
     """A parent if it matches a product's parent format, otherwise a child if it fits the child rule."""
+    formats = tuple(formats)  # read twice: the parent match, then the near-parent hint
     code = normalise(raw)
     for fmt in formats:
         if fmt.pattern.fullmatch(code):

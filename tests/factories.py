@@ -3,10 +3,15 @@
 from itertools import count
 
 from accounts.models import DispatchArea, Role, User
+from bags import qr
 from bags.models import Bag, BagKind, Link, Product
 from bills.models import Bill, BillBag
 
 _serial = count(1)
+
+# The parent formats of the two products the data migration creates, for tests that need no database.
+MUSTARD = qr.ParentFormat("mustard", "Mustard", "SB", 5)
+MOONG = qr.ParentFormat("moong", "Moong", "M444-", 5)
 
 PASSWORD = "correct-horse-battery-staple"
 
