@@ -46,11 +46,13 @@ class User(AbstractUser):
                 condition=~Q(role=Role.DISPATCHER) | Q(dispatch_area__isnull=False),
                 name="user_dispatcher_has_area",
             ),
-            # Django admin access is the admin role's alone: no "dispatcher superuser" by a stray tick box.
+            # The role is the whole of a user's power: an admin is staff and superuser (the Django admin,
+            # every permission), nobody else is either. No "dispatcher superuser" by a stray tick box.
             models.CheckConstraint(
-                condition=Q(is_superuser=False) | Q(role=Role.ADMIN), name="user_superuser_is_admin"
+                condition=Q(role=Role.ADMIN, is_staff=True, is_superuser=True)
+                | (~Q(role=Role.ADMIN) & Q(is_staff=False, is_superuser=False)),
+                name="user_role_decides_admin_access",
             ),
-            models.CheckConstraint(condition=Q(is_staff=False) | Q(role=Role.ADMIN), name="user_staff_is_admin"),
         ]
 
     def __str__(self) -> str:

@@ -8,10 +8,14 @@ PARENT_FORMATS_CACHE_KEY = "bags:parent-formats:v1"
 
 class ProductQuerySet(models.QuerySet):
     def parent_formats(self) -> tuple[qr.ParentFormat, ...]:
-        """The active products' parent code formats, cached: every scan needs them, they change rarely."""
+        """Every product's parent code format, cached: every scan needs them, they change rarely.
+
+        Inactive products included: a product taken out of use still owns its codes (SB12345 must
+        never become a child bag); refusing new parents of an inactive product is the services' job.
+        """
         formats = cache.get(PARENT_FORMATS_CACHE_KEY)
         if formats is None:
-            formats = tuple(product.parent_format for product in self.filter(is_active=True).order_by("code"))
+            formats = tuple(product.parent_format for product in self.order_by("code"))
             cache.set(PARENT_FORMATS_CACHE_KEY, formats, 300)
         return formats
 

@@ -60,14 +60,21 @@ class BagKind(models.TextChoices):
 class Bag(models.Model):
     """A parent or child bag. A code is one kind for life (the links' composite foreign keys hold it)."""
 
+    # unique=True also gives a varchar_pattern_ops index on PostgreSQL: prefix search ("SB12%") uses it.
     qr_id = models.CharField("QR code", max_length=qr.MAX_LENGTH, unique=True)
     kind = models.CharField(max_length=6, choices=BagKind.choices)
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="bags")
+    # No index of its own: two or three products over 2 million bags, and only a product's deletion
+    # (refused while it has bags) looks bags up by product.
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, null=True, blank=True, related_name="bags", db_index=False
+    )
     dispatch_area = models.ForeignKey(
         "accounts.DispatchArea", on_delete=models.PROTECT, null=True, blank=True, related_name="bags", db_index=False
     )
+    # Unindexed on purpose: every scan writes these tables, and only a user's deletion (rare; users
+    # with scans are kept) looks rows up by it.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     # Kept by the services in the same transaction as the links (bumped with F()), so a parent's
     # fill level never needs a count over 1.8 million links.
@@ -95,8 +102,6 @@ class Bag(models.Model):
             models.UniqueConstraint(fields=["id", "kind"], name="bag_id_kind_key"),
         ]
         indexes = [
-            # Prefix search ("SB12%") on a 2-million-row table, whatever the database collation.
-            models.Index(fields=["qr_id"], name="bag_qr_id_prefix_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["dispatch_area", "kind", "-created_at"], name="bag_area_kind_created_idx"),
             models.Index(fields=["kind", "-created_at"], name="bag_kind_created_idx"),
         ]
@@ -122,8 +127,10 @@ class Link(models.Model):
     child = models.OneToOneField(Bag, on_delete=models.CASCADE, related_name="parent_link", db_constraint=False)
     parent_kind = models.CharField(max_length=6, db_default=BagKind.PARENT, editable=False)
     child_kind = models.CharField(max_length=6, db_default=BagKind.CHILD, editable=False)
+    # Unindexed on purpose: every scan writes these tables, and only a user's deletion (rare; users
+    # with scans are kept) looks rows up by it.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

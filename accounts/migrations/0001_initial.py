@@ -129,12 +129,14 @@ class Migration(migrations.Migration):
                         name="user_dispatcher_has_area",
                     ),
                     models.CheckConstraint(
-                        condition=models.Q(("is_superuser", False), ("role", "admin"), _connector="OR"),
-                        name="user_superuser_is_admin",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(("is_staff", False), ("role", "admin"), _connector="OR"),
-                        name="user_staff_is_admin",
+                        condition=models.Q(
+                            models.Q(("is_staff", True), ("is_superuser", True), ("role", "admin")),
+                            models.Q(
+                                models.Q(("role", "admin"), _negated=True), ("is_staff", False), ("is_superuser", False)
+                            ),
+                            _connector="OR",
+                        ),
+                        name="user_role_decides_admin_access",
                     ),
                 ],
             },

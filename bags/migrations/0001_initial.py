@@ -69,6 +69,7 @@ class Migration(migrations.Migration):
                     "created_by",
                     models.ForeignKey(
                         blank=True,
+                        db_index=False,
                         null=True,
                         on_delete=django.db.models.deletion.SET_NULL,
                         related_name="+",
@@ -90,6 +91,7 @@ class Migration(migrations.Migration):
                     "product",
                     models.ForeignKey(
                         blank=True,
+                        db_index=False,
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="bags",
@@ -118,6 +120,7 @@ class Migration(migrations.Migration):
                     "created_by",
                     models.ForeignKey(
                         blank=True,
+                        db_index=False,
                         null=True,
                         on_delete=django.db.models.deletion.SET_NULL,
                         related_name="+",
@@ -146,10 +149,6 @@ class Migration(migrations.Migration):
                     ),
                 ],
             },
-        ),
-        migrations.AddIndex(
-            model_name="bag",
-            index=models.Index(fields=["qr_id"], name="bag_qr_id_prefix_idx", opclasses=["varchar_pattern_ops"]),
         ),
         migrations.AddIndex(
             model_name="bag",

@@ -33,7 +33,10 @@ def test_demoting_an_arealess_biller_to_dispatcher_is_refused_by_database(db):
 
 @pytest.mark.parametrize("role", [Role.BILLER, Role.ADMIN])
 def test_billers_and_admins_need_no_area(db, role):
-    User.objects.bulk_create([User(username="nobody-in-particular", role=role, is_staff=role == Role.ADMIN)])
+    is_admin = role == Role.ADMIN
+    User.objects.bulk_create(
+        [User(username="nobody-in-particular", role=role, is_staff=is_admin, is_superuser=is_admin)]
+    )
 
     assert User.objects.get(username="nobody-in-particular").dispatch_area is None
 
@@ -45,30 +48,38 @@ def test_unknown_role_is_refused_by_database(db):
 
 @pytest.mark.parametrize("role", [Role.DISPATCHER, Role.BILLER])
 def test_staff_who_is_not_admin_is_refused_by_database(area, role):
-    with refused_by("user_staff_is_admin", User):
+    with refused_by("user_role_decides_admin_access", User):
         User.objects.bulk_create([User(username="stella", role=role, dispatch_area=area, is_staff=True)])
 
 
 @pytest.mark.parametrize("role", [Role.DISPATCHER, Role.BILLER])
 def test_superuser_who_is_not_admin_is_refused_by_database(area, role):
-    with refused_by("user_superuser_is_admin", User):
+    with refused_by("user_role_decides_admin_access", User):
         User.objects.bulk_create([User(username="sue", role=role, dispatch_area=area, is_superuser=True)])
 
 
 def test_demoting_a_staff_admin_without_removing_staff_is_refused_by_database(db):
     admin = factories.make_user(role=Role.ADMIN)
     # Only the staff flag stands in the way: superuser is cleared in the same write.
-    with refused_by("user_staff_is_admin"):
+    with refused_by("user_role_decides_admin_access"):
         User.objects.filter(pk=admin.pk).update(role=Role.BILLER, is_superuser=False)
 
     admin.refresh_from_db()
     assert (admin.role, admin.is_staff) == (Role.ADMIN, True)
 
 
+@pytest.mark.parametrize(("is_staff", "is_superuser"), [(False, False), (True, False), (False, True)])
+def test_admin_without_staff_and_superuser_is_refused_by_database(db, is_staff, is_superuser):
+    with refused_by("user_role_decides_admin_access", User):
+        User.objects.bulk_create(
+            [User(username="half-admin", role=Role.ADMIN, is_staff=is_staff, is_superuser=is_superuser)]
+        )
+
+
 def test_ticking_superuser_on_a_dispatcher_is_refused_by_database(db):
     dispatcher = factories.make_user(role=Role.DISPATCHER)
 
-    with refused_by("user_superuser_is_admin"):
+    with refused_by("user_role_decides_admin_access"):
         User.objects.filter(pk=dispatcher.pk).update(is_superuser=True)
 
     dispatcher.refresh_from_db()

@@ -82,12 +82,13 @@ def test_new_products_parent_code_is_accepted_by_database(fresh_formats):
     assert Bag.objects.get(qr_id="XY1234").product == product
 
 
-def test_inactive_product_gives_no_parent_format(fresh_formats):
+def test_inactive_product_keeps_its_parent_format(fresh_formats):
+    # A product taken out of use still owns its codes: M444-12345 must never become a child bag.
     Product.objects.filter(code="moong").update(is_active=False)
 
     forget_parent_formats()
 
-    assert Product.objects.parent_formats() == (MUSTARD,)
+    assert Product.objects.parent_formats() == (MOONG, MUSTARD)
 
 
 # --- The database refuses a product that could not work.

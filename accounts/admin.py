@@ -1,0 +1,99 @@
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
+from django.http import HttpRequest
+
+from accounts.models import DispatchArea, Role, User
+from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
+from audit.services import record
+
+admin.site.site_header = "TraitorTrack admin"
+admin.site.site_title = "TraitorTrack admin"
+admin.site.index_title = "Administration"
+# Access is by role (admin, biller, dispatcher), never by Django groups: a groups page would only mislead.
+admin.site.unregister(Group)
+
+
+class RoleRulesFormMixin:
+    """The role rules the database enforces, checked first so the admin reads a sentence, not a constraint name.
+
+    The role decides Django admin access (the database holds admin = staff = superuser), so the flags
+    are set from it rather than offered as tick boxes that could disagree.
+    """
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        role = cleaned.get("role")
+        if role == Role.DISPATCHER and "dispatch_area" in self.fields and cleaned.get("dispatch_area") is None:
+            self.add_error("dispatch_area", "A dispatcher works in one dispatch area: choose it.")
+        if role:
+            self.instance.is_staff = self.instance.is_superuser = role == Role.ADMIN
+        return cleaned
+
+
+class UserCreationForm(RoleRulesFormMixin, AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("username", "email", "role", "dispatch_area")
+
+
+class UserEditForm(RoleRulesFormMixin, UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+
+
+@admin.register(User)
+class UserAdmin(AuditedAdminMixin, GuardedDeleteMixin, DjangoUserAdmin):
+    form = UserEditForm
+    add_form = UserCreationForm
+    # No groups or per-user permissions: access is by role.
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Role", {"fields": ("role", "dispatch_area")}),
+        ("Access", {"fields": ("is_active",)}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "email", "usable_password", "password1", "password2")}),
+        ("Role", {"classes": ("wide",), "fields": ("role", "dispatch_area")}),
+    )
+    readonly_fields = ("last_login", "date_joined")
+    filter_horizontal = ()
+    list_display = ("username", "email", "role", "dispatch_area", "is_active", "last_login")
+    list_select_related = ("dispatch_area",)
+    list_filter = ("role", "dispatch_area", "is_active")
+    # The hash is a secret even in the audit log.
+    audit_exclude = ("password",)
+    # A dispatcher's scans and a biller's bills keep them (PROTECT): deactivate such a user instead.
+    delete_blockers = (
+        ("scanning.Scan", "user"),
+        ("bills.Bill", "created_by"),
+        ("bills.Bill", "finalised_by"),
+    )
+
+    def audit_action(self, obj: User, verb: str, before: dict | None, after: dict | None) -> str:
+        # Role changes are audited by name, so they can be found among the other user edits.
+        if verb == "change" and before and after and before.get("role") != after.get("role"):
+            return "user.role_change"
+        return super().audit_action(obj, verb, before, after)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        # Django's password page saves through its own form, not save_model: audit it here.
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "auth_user_password_change":
+            record(actor=request.user, action="user.password_change", obj=obj, request=request)
+        return super().log_change(request, obj, message)
+
+
+@admin.register(DispatchArea)
+class DispatchAreaAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+    list_display = ("name", "code", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "code")
+    prepopulated_fields = {"code": ("name",)}
+    # Users and bags keep their area (PROTECT): deactivate an area instead of deleting it.
+    delete_blockers = (("accounts.User", "dispatch_area"), ("bags.Bag", "dispatch_area"))

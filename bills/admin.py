@@ -1,0 +1,208 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+
+from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
+from bags.admin import bag_ids_for_search, search_codes
+from bags.models import Bag, BagKind
+from bills.models import Bill, BillBag, BillStatus
+
+
+def _is_finalised(bill: Bill | None) -> bool:
+    return bill is not None and bill.status == BillStatus.FINALISED
+
+
+class BillBagForm(forms.ModelForm):
+    """A parent bag put on a bill by hand: the same refusals as the biller's scan, in words."""
+
+    class Meta:
+        model = BillBag
+        fields = ("bill", "parent_bag")
+
+    def clean_parent_bag(self) -> Bag:
+        bag = self.cleaned_data["parent_bag"]
+        if bag.kind != BagKind.PARENT:
+            raise ValidationError(f"'{bag.qr_id}' is a child bag; only parent bags go on a bill.", code="child")
+        other = BillBag.objects.filter(parent_bag=bag).exclude(pk=self.instance.pk).select_related("bill").first()
+        if other is not None:
+            raise ValidationError(f"'{bag.qr_id}' is already on bill {other.bill.bill_number}.", code="on_other_bill")
+        return bag
+
+    def clean_bill(self) -> Bill:
+        bill = self.cleaned_data["bill"]
+        if _is_finalised(bill):
+            raise ValidationError(f"Bill {bill.bill_number} is finalised: its bags cannot change.", code="finalised")
+        return bill
+
+
+class BillAdminForm(forms.ModelForm):
+    class Meta:
+        model = Bill
+        fields = ("bill_number", "customer", "bill_date", "expected_parents", "notes")
+
+    def clean_bill_number(self) -> str:
+        number = self.cleaned_data["bill_number"].strip()
+        other = Bill.objects.filter(bill_number__iexact=number).exclude(pk=self.instance.pk).first()
+        if other is not None:
+            # The database's unique index ignores case; say so rather than name the constraint.
+            raise ValidationError(f"Bill {other.bill_number} already exists (bill numbers ignore case).", code="taken")
+        return number
+
+
+class BillBagOnBillInline(admin.TabularInline):
+    """The parents already on the bill, shown read-only in one query; they can be taken off."""
+
+    model = BillBag
+    verbose_name_plural = "parent bags on this bill"
+    extra = 0
+    fields = ("parent_bag", "children", "added_by", "added_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BillBag]:
+        # The row titles print "<bag> on <bill>": fetch the bill with the rows, not once per row.
+        rows = super().get_queryset(request).select_related("parent_bag", "bill", "added_by")
+        return rows.order_by("added_at", "pk")
+
+    @admin.display(description="children")
+    def children(self, entry: BillBag) -> int:
+        return entry.parent_bag.child_count
+
+    def has_add_permission(self, request: HttpRequest, obj: Bill | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Bill | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Bill | None = None) -> bool:
+        return not _is_finalised(obj) and super().has_delete_permission(request, obj)
+
+
+class BillBagAddInline(admin.TabularInline):
+    """Empty rows for adding parents, each an autocomplete: a select of every parent would never load."""
+
+    model = BillBag
+    form = BillBagForm
+    verbose_name_plural = "add parent bags"
+    extra = 1
+    can_delete = False
+    fields = ("parent_bag",)
+    autocomplete_fields = ("parent_bag",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BillBag]:
+        return super().get_queryset(request).none()
+
+    def has_add_permission(self, request: HttpRequest, obj: Bill | None = None) -> bool:
+        return not _is_finalised(obj) and super().has_add_permission(request, obj)
+
+
+@admin.register(Bill)
+class BillAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+    """Bills. Status and finalising belong to the bill pages (finalising snapshots the bill); a finalised
+    bill is frozen here: view only."""
+
+    form = BillAdminForm
+    list_display = (
+        "bill_number",
+        "customer",
+        "bill_date",
+        "status",
+        "parent_count",
+        "expected_parents",
+        "created_by",
+        "finalised_at",
+    )
+    list_select_related = ("created_by",)
+    list_filter = ("status",)
+    # Thousands of bills, not millions: the year list's DISTINCT is cheap here.
+    date_hierarchy = "bill_date"
+    search_fields = ("^bill_number", "customer")
+    fields = (
+        "bill_number",
+        "customer",
+        "bill_date",
+        "expected_parents",
+        "notes",
+        "status",
+        "finalised_at",
+        "finalised_by",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = ("status", "finalised_at", "finalised_by", "created_by", "created_at", "updated_at")
+    inlines = (BillBagOnBillInline, BillBagAddInline)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Bill]:
+        on_bill = (
+            BillBag.objects.filter(bill=OuterRef("pk")).order_by().values("bill").annotate(n=Count("pk")).values("n")
+        )
+        return super().get_queryset(request).annotate(parent_count=Coalesce(Subquery(on_bill), Value(0)))
+
+    @admin.display(description="parents", ordering="parent_count")
+    def parent_count(self, bill: Bill) -> int:
+        return bill.parent_count
+
+    def has_change_permission(self, request: HttpRequest, obj: Bill | None = None) -> bool:
+        return not _is_finalised(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Bill | None = None) -> bool:
+        return not _is_finalised(obj) and super().has_delete_permission(request, obj)
+
+    def audit_deleted_snapshot(self, obj: Bill) -> dict[str, Any]:
+        # The bill's parents go with it (cascade): remember which they were.
+        parents = obj.bill_bags.order_by("parent_bag__qr_id").values_list("parent_bag__qr_id", flat=True)
+        return {**self.audit_snapshot(obj), "parent_bags": list(parents)}
+
+    def save_model(self, request: HttpRequest, obj: Bill, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool) -> None:
+        for row in formset.forms:
+            if row.instance.pk is None:
+                row.instance.added_by = request.user
+        super().save_formset(request, form, formset, change)
+
+
+@admin.register(BillBag)
+class BillBagAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+    form = BillBagForm
+    list_display = ("parent_bag", "bill", "children", "added_by", "added_at")
+    list_select_related = ("parent_bag", "bill", "added_by")
+    list_filter = ("bill__status",)
+    search_fields = ("parent_bag__qr_id", "bill__bill_number")
+    search_help_text = "A parent's code or the start of one, or a bill number."
+    autocomplete_fields = ("bill", "parent_bag")
+    fields = ("bill", "parent_bag", "added_by", "added_at")
+    readonly_fields = ("added_by", "added_at")
+    audit_select_related = ("parent_bag", "bill")
+    ordering = ("-pk",)
+
+    @admin.display(description="children")
+    def children(self, entry: BillBag) -> int:
+        return entry.parent_bag.child_count
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[BillBag], search_term: str):
+        codes = search_codes(search_term)
+        if not codes:
+            return queryset, False
+        by_bag = queryset.filter(parent_bag_id__in=bag_ids_for_search(search_term))
+        by_bill = queryset.filter(Q.create([("bill__bill_number__iexact", code) for code in codes], connector=Q.OR))
+        return by_bag | by_bill, False
+
+    def has_change_permission(self, request: HttpRequest, obj: BillBag | None = None) -> bool:
+        return not (obj is not None and _is_finalised(obj.bill)) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: BillBag | None = None) -> bool:
+        return not (obj is not None and _is_finalised(obj.bill)) and super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: BillBag, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            obj.added_by = request.user
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,192 @@
+"""The user and dispatch area admins: role rules in words, every change audited, no password hash logged."""
+
+from django.urls import reverse
+
+from accounts.models import DispatchArea, Role, User
+from audit.models import AuditLog
+from scanning.models import Scan, ScanAction
+from tests import factories
+
+NEW_PASSWORD = "a-long-enough-passphrase-42"
+
+
+def _change_data(user: User, **changes) -> dict:
+    data = {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "role": user.role,
+        "dispatch_area": user.dispatch_area_id or "",
+        "is_active": "on",
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def test_admin_site_is_titled_traitortrack_admin(admin_client):
+    response = admin_client.get(reverse("admin:index"))
+
+    assert response.status_code == 200
+    assert "TraitorTrack admin" in response.content.decode()
+
+
+def test_django_groups_are_not_offered(admin_client):
+    response = admin_client.get("/admin/auth/group/")
+
+    assert response.status_code == 404
+
+
+def test_adding_a_dispatcher_saves_role_and_area_and_audits_without_the_password(admin_client, area):
+    response = admin_client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "username": "ravi",
+            "email": "ravi@example.com",
+            "usable_password": "true",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+            "role": Role.DISPATCHER,
+            "dispatch_area": area.pk,
+        },
+    )
+
+    assert response.status_code == 302
+    ravi = User.objects.get(username="ravi")
+    assert (ravi.role, ravi.dispatch_area) == (Role.DISPATCHER, area)
+    entry = AuditLog.objects.get(action="user.create")
+    assert entry.object_id == str(ravi.pk)
+    assert entry.actor_username == "admin1"
+    assert "password" not in entry.after
+    assert entry.after["role"] == Role.DISPATCHER
+
+
+def test_a_dispatcher_without_an_area_is_refused_in_words(admin_client):
+    response = admin_client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "username": "nowhere",
+            "usable_password": "true",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+            "role": Role.DISPATCHER,
+        },
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["dispatch_area"] == ["A dispatcher works in one dispatch area: choose it."]
+    assert not User.objects.filter(username="nowhere").exists()
+
+
+def test_the_role_decides_django_admin_access(admin_client):
+    biller = factories.make_user("meena", role=Role.BILLER)
+    change_url = reverse("admin:accounts_user_change", args=[biller.pk])
+
+    # A tick box cannot give a biller staff status: the flags are not on the form.
+    response = admin_client.post(change_url, _change_data(biller, is_staff="on", is_superuser="on"))
+    assert response.status_code == 302
+    biller.refresh_from_db()
+    assert (biller.is_staff, biller.is_superuser) == (False, False)
+
+    response = admin_client.post(change_url, _change_data(biller, role=Role.ADMIN))
+    assert response.status_code == 302
+    biller.refresh_from_db()
+    assert (biller.role, biller.is_staff, biller.is_superuser) == (Role.ADMIN, True, True)
+
+    response = admin_client.post(change_url, _change_data(biller, role=Role.BILLER))
+    assert response.status_code == 302
+    biller.refresh_from_db()
+    assert (biller.role, biller.is_staff, biller.is_superuser) == (Role.BILLER, False, False)
+
+
+def test_a_role_change_is_audited_by_name_with_before_and_after(admin_client):
+    dispatcher = factories.make_user("suresh")
+
+    response = admin_client.post(
+        reverse("admin:accounts_user_change", args=[dispatcher.pk]), _change_data(dispatcher, role=Role.BILLER)
+    )
+
+    assert response.status_code == 302
+    entry = AuditLog.objects.get(action="user.role_change")
+    assert (entry.before["role"], entry.after["role"]) == (Role.DISPATCHER, Role.BILLER)
+    assert "password" not in entry.before
+    assert "password" not in entry.after
+
+
+def test_saving_an_unchanged_user_writes_no_audit_entry(admin_client):
+    dispatcher = factories.make_user("unchanged")
+
+    response = admin_client.post(reverse("admin:accounts_user_change", args=[dispatcher.pk]), _change_data(dispatcher))
+
+    assert response.status_code == 302
+    assert not AuditLog.objects.exists()
+
+
+def test_a_password_change_in_the_admin_is_audited_without_the_hash(admin_client):
+    dispatcher = factories.make_user("kiran")
+
+    response = admin_client.post(
+        reverse("admin:auth_user_password_change", args=[dispatcher.pk]),
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+
+    assert response.status_code == 302
+    dispatcher.refresh_from_db()
+    assert dispatcher.check_password(NEW_PASSWORD)
+    entry = AuditLog.objects.get(action="user.password_change")
+    assert entry.object_id == str(dispatcher.pk)
+    assert entry.before is None
+    assert entry.after is None
+
+
+def test_a_user_with_scans_cannot_be_deleted(admin_client):
+    dispatcher = factories.make_user("has-scans")
+    Scan.objects.create(user=dispatcher, action=ScanAction.LINK, bag_qr="C0000001", parent_qr="SB00001")
+
+    response = admin_client.post(reverse("admin:accounts_user_delete", args=[dispatcher.pk]), {"post": "yes"})
+
+    assert response.status_code == 200
+    assert response.context["protected"] == ["Scan: Linked child C0000001"]
+    assert User.objects.filter(pk=dispatcher.pk).exists()
+    assert not AuditLog.objects.exists()
+
+
+def test_deleting_a_user_is_audited_with_a_before_snapshot(admin_client):
+    biller = factories.make_user("leaving", role=Role.BILLER)
+
+    response = admin_client.post(reverse("admin:accounts_user_delete", args=[biller.pk]), {"post": "yes"})
+
+    assert response.status_code == 302
+    entry = AuditLog.objects.get(action="user.delete")
+    assert entry.before["username"] == "leaving"
+    assert "password" not in entry.before
+
+
+def test_an_area_with_users_cannot_be_deleted(admin_client, area):
+    factories.make_user("in-area", area=area)
+
+    response = admin_client.post(reverse("admin:accounts_dispatcharea_delete", args=[area.pk]), {"post": "yes"})
+
+    assert response.context["protected"] == ["User: in-area"]
+    assert DispatchArea.objects.filter(pk=area.pk).exists()
+
+
+def test_adding_an_area_is_audited(admin_client):
+    response = admin_client.post(
+        reverse("admin:accounts_dispatcharea_add"), {"name": "Loading zone B", "code": "zone-b", "is_active": "on"}
+    )
+
+    assert response.status_code == 302
+    entry = AuditLog.objects.get(action="dispatcharea.create")
+    assert entry.object_type == "accounts.dispatcharea"
+    assert entry.after["code"] == "zone-b"
+
+
+def test_user_list_filters_by_role(admin_client):
+    factories.make_user("billy", role=Role.BILLER)
+    factories.make_user("dina")
+
+    response = admin_client.get(reverse("admin:accounts_user_changelist"), {"role__exact": Role.BILLER})
+
+    assert [user.username for user in response.context["cl"].result_list] == ["billy"]
