@@ -8,6 +8,7 @@ master holds it for all its workers (see gunicorn.conf.py), so it is started onc
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,10 @@ def data_dir() -> Path:
 def start() -> str:
     """Start (or join) the embedded server and return a URL for the project's database."""
     global _server
-    import pgserver  # imported here: production with DATABASE_URL never loads it
+    with warnings.catch_warnings():
+        # pgserver keeps its lock file in the XDG runtime folder and warns when a server has none.
+        warnings.simplefilter("ignore", UserWarning)
+        import pgserver  # imported here: production with DATABASE_URL never loads it
 
     if _server is None:
         _server = pgserver.get_server(data_dir(), cleanup_mode="stop")
