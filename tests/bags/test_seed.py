@@ -10,6 +10,7 @@ from django.db.models import Exists, F, OuterRef
 from accounts.models import Role, User
 from audit.models import AuditLog
 from bags import qr
+from bags.management.commands.seed_bulk import Command as SeedBulkCommand
 from bags.models import Bag, BagKind, Link, Product
 from bags.seeding import CHILD_PREFIX
 from bills.models import Bill, BillBag, BillStatus
@@ -61,6 +62,13 @@ def counts() -> tuple[int, int, int]:
 
 
 # --- seed_bulk ---------------------------------------------------------------------------------------------
+
+
+def test_seed_bulk_help_explains_the_options():
+    help_text = SeedBulkCommand().create_parser("manage.py", "seed_bulk").format_help()
+
+    assert "default 3% of --bags" in help_text
+    assert "--linked-fraction" in help_text
 
 
 @pytest.mark.django_db

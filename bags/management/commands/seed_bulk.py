@@ -43,7 +43,8 @@ class Command(BaseCommand):
             "--parents",
             type=int,
             default=None,
-            help=f"Parent bags among them (default {seeding.DEFAULT_PARENT_SHARE:.0%} of --bags, at least 1).",
+            # argparse formats help with %: a literal percent sign is written %%.
+            help=f"Parent bags among them (default {seeding.DEFAULT_PARENT_SHARE:.0%}% of --bags, at least 1).",
         )
         parser.add_argument(
             "--linked-fraction",
