@@ -6,6 +6,7 @@ pgserver counts the processes holding it and stops the server when the last one 
 master holds it for all its workers (see gunicorn.conf.py), so it is started once and stopped cleanly.
 """
 
+import json
 import logging
 import os
 import warnings
@@ -32,9 +33,36 @@ def start() -> str:
         import pgserver  # imported here: production with DATABASE_URL never loads it
 
     if _server is None:
+        _forget_dead_holders(pgserver, data_dir())
         _server = pgserver.get_server(data_dir(), cleanup_mode="stop")
         _create_database(_server.get_uri())
     return _server.get_uri(DATABASE_NAME)
+
+
+def _forget_dead_holders(pgserver, pgdata: Path) -> None:
+    """Drop processes that died without letting go (kill -9, a crashed CI run) from pgserver's list.
+
+    pgserver stops the server when the last process on its list exits; a dead process left on the list
+    would keep the server running for good. The list and its lock are pgserver's (pinned version).
+    """
+    holders_file = pgdata / ".handle_pids.json"
+    with pgserver.PostgresServer._lock:
+        if not holders_file.exists():
+            return
+        holders = json.loads(holders_file.read_text())
+        alive = [pid for pid in holders if _is_alive(pid)]
+        if alive != holders:
+            logger.info("embedded PostgreSQL: forgetting exited holders %s", sorted(set(holders) - set(alive)))
+            holders_file.write_text(json.dumps(alive))
+
+
+def _is_alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _create_database(maintenance_url: str) -> None:

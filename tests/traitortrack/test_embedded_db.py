@@ -55,6 +55,29 @@ def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "traitortrack/gunicorn.conf.py", "traitortrack.wsgi"],
+        cwd=ROOT,
+        env={**env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, so a test can kill master and workers at once
+    )
+
+
+def wait_ready(gunicorn: subprocess.Popen, port: int) -> tuple[int, str]:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return _get(f"http://127.0.0.1:{port}/ready")
+        except OSError:
+            assert gunicorn.poll() is None, gunicorn.stdout.read()
+            assert time.monotonic() < deadline, "gunicorn did not become ready in 60 s"
+            time.sleep(0.3)
+
+
 def test_embedded_postgres_starts_migrates_serves_a_page_and_stops(embedded_env):
     pgdata = Path(embedded_env["EMBEDDED_PG_DIR"])
 
@@ -66,24 +89,9 @@ def test_embedded_postgres_starts_migrates_serves_a_page_and_stops(embedded_env)
     assert collect.returncode == 0, collect.stderr
 
     port = _free_port()
-    gunicorn = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "traitortrack/gunicorn.conf.py", "traitortrack.wsgi"],
-        cwd=ROOT,
-        env={**embedded_env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    gunicorn = start_gunicorn(embedded_env, port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, body = _get(f"http://127.0.0.1:{port}/ready")
-                break
-            except OSError:
-                assert gunicorn.poll() is None, gunicorn.stdout.read()
-                assert time.monotonic() < deadline, "gunicorn did not become ready in 60 s"
-                time.sleep(0.3)
+        status, body = wait_ready(gunicorn, port)
         assert status == 200
         assert '"database": "ok"' in body
         status, body = _get(f"http://127.0.0.1:{port}/accounts/login/")
@@ -103,4 +111,23 @@ def test_embedded_postgres_starts_migrates_serves_a_page_and_stops(embedded_env)
 
     assert gunicorn.returncode == 0, output
     assert _postmaster_pid(pgdata) is None, "gunicorn's master must stop the embedded server on exit"
+    assert not _running(server_pid)
+
+
+def test_a_server_left_behind_by_a_killed_app_is_stopped_by_the_next_command(embedded_env):
+    pgdata = Path(embedded_env["EMBEDDED_PG_DIR"])
+    assert manage(embedded_env, "migrate", "--no-input").returncode == 0
+    port = _free_port()
+    gunicorn = start_gunicorn(embedded_env, port)
+    wait_ready(gunicorn, port)
+    server_pid = _postmaster_pid(pgdata)
+
+    os.killpg(gunicorn.pid, signal.SIGKILL)  # no on_exit, no atexit: the server is left running
+    gunicorn.communicate(timeout=30)
+    assert _running(server_pid)
+
+    check = manage(embedded_env, "migrate", "--check")
+
+    assert check.returncode == 0, check.stderr
+    assert _postmaster_pid(pgdata) is None, "the next command must adopt the orphaned server and stop it"
     assert not _running(server_pid)
