@@ -56,6 +56,17 @@ def bag_ids_for_search(search_term: str) -> list[int]:
     return list(matching.values_list("pk", flat=True)[:MAX_SEARCHED_BAGS])
 
 
+def bag_code_search_q(search_term: str, *fields: str) -> Q | None:
+    """Rows whose bag ``fields`` (e.g. "child_id", "parent_id") point at a bag matching the search.
+
+    None when the search holds no code, so the caller keeps its queryset as it is.
+    """
+    if not search_codes(search_term):
+        return None
+    ids = bag_ids_for_search(search_term)
+    return Q.create([(f"{field}__in", ids) for field in fields], connector=Q.OR)
+
+
 def _admin_link(obj: models.Model) -> str:
     url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
     return format_html('<a href="{}">{}</a>', url, obj)
@@ -193,10 +204,8 @@ class LinkAdmin(AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
     autocomplete_fields = ("parent", "child")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Link], search_term: str):
-        if not search_codes(search_term):
-            return queryset, False
-        ids = bag_ids_for_search(search_term)
-        return queryset.filter(Q(child_id__in=ids) | Q(parent_id__in=ids)), False
+        matching = bag_code_search_q(search_term, "child_id", "parent_id")
+        return (queryset if matching is None else queryset.filter(matching)), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
 from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
-from bags.admin import bag_ids_for_search, search_codes
+from bags.admin import bag_code_search_q, search_codes
 from bags.models import Bag, BagKind
 from bills.models import Bill, BillBag, BillStatus
 
@@ -192,7 +192,7 @@ class BillBagAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
         codes = search_codes(search_term)
         if not codes:
             return queryset, False
-        by_bag = queryset.filter(parent_bag_id__in=bag_ids_for_search(search_term))
+        by_bag = queryset.filter(bag_code_search_q(search_term, "parent_bag_id"))
         by_bill = queryset.filter(Q.create([("bill__bill_number__iexact", code) for code in codes], connector=Q.OR))
         return by_bag | by_bill, False
 

@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from bags.admin import bag_ids_for_search, search_codes
+from bags.admin import bag_code_search_q
 from scanning.models import Scan
 from traitortrack.admin_paginator import BigTableAdmin
 
@@ -32,10 +32,8 @@ class ScanAdmin(BigTableAdmin):
     readonly_fields = fields
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Scan], search_term: str):
-        if not search_codes(search_term):
-            return queryset, False
-        ids = bag_ids_for_search(search_term)
-        return queryset.filter(Q(bag_id__in=ids) | Q(parent_id__in=ids)), False
+        matching = bag_code_search_q(search_term, "bag_id", "parent_id")
+        return (queryset if matching is None else queryset.filter(matching)), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
