@@ -162,3 +162,24 @@ def test_the_bill_list_shows_how_many_parents_each_bill_holds(admin_client, bill
     response = admin_client.get(reverse("admin:bills_bill_changelist"))
 
     assert [(row.bill_number, row.parent_count) for row in response.context["cl"].result_list] == [("INV-7", 2)]
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("SB00002", {"SB00002"}),
+        ("sb0000", {"SB00001", "SB00002"}),
+        ("inv-7", {"SB00001", "SB00002"}),
+        ("SB7", set()),
+        ("SB9", {"SB90001"}),
+    ],
+)
+def test_bill_bags_are_found_by_parent_code_or_bill_number(admin_client, bill, term, expected):
+    other_bill = factories.make_bill(bill.created_by, bill_number="INV-8")
+    factories.put_on_bill(other_bill, factories.make_parent("SB90001"))
+
+    response = admin_client.get(reverse("admin:bills_billbag_changelist"), {"q": term})
+
+    assert response.status_code == 200
+    found = {entry.parent_bag.qr_id for entry in response.context["cl"].result_list}
+    assert found == expected
