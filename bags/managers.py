@@ -6,6 +6,14 @@ from bags import qr
 PARENT_FORMATS_CACHE_KEY = "bags:parent-formats:v1"
 
 
+class BagQuerySet(models.QuerySet):
+    def restrict(self, user) -> "BagQuerySet":
+        """The bags this user may see: a dispatcher only their own area's, billers and admins all."""
+        if user.is_dispatcher:
+            return self.filter(dispatch_area_id=user.dispatch_area_id)
+        return self
+
+
 class ProductQuerySet(models.QuerySet):
     def parent_formats(self) -> tuple[qr.ParentFormat, ...]:
         """Every product's parent code format, cached: every scan needs them, they change rarely.

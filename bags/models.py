@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from bags import qr
-from bags.managers import ProductQuerySet
+from bags.managers import BagQuerySet, ProductQuerySet
 
 
 class Product(models.Model):
@@ -82,6 +82,8 @@ class Bag(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BagQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from bags.admin import bag_code_search_q
-from scanning.models import Scan
+from scanning.models import Scan, ScanReply
 from traitortrack.admin_paginator import BigTableAdmin
 
 
@@ -28,6 +28,7 @@ class ScanAdmin(BigTableAdmin):
         "user",
         "dispatch_area",
         "client_scan_id",
+        "reverts",
     )
     readonly_fields = fields
 
@@ -42,4 +43,26 @@ class ScanAdmin(BigTableAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Scan | None = None) -> bool:
+        return False
+
+
+@admin.register(ScanReply)
+class ScanReplyAdmin(BigTableAdmin):
+    """The answers kept per client scan id (what a phone was told), read-only: for support questions."""
+
+    list_display = ("created_at", "client_scan_id", "user", "status")
+    list_select_related = ("user",)
+    search_fields = ("=client_scan_id",)
+    search_help_text = "The exact client scan id."
+    sortable_by = ()
+    fields = ("created_at", "client_scan_id", "user", "status", "body")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ScanReply | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ScanReply | None = None) -> bool:
         return False

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from scanning.managers import ScanManager
+
 
 class ScanAction(models.TextChoices):
     OPEN_PARENT = "open_parent", "Opened parent"
@@ -32,11 +34,19 @@ class Scan(models.Model):
     dispatch_area = models.ForeignKey(
         "accounts.DispatchArea", on_delete=models.SET_NULL, null=True, blank=True, related_name="scans", db_index=False
     )
+    # An undo names the scan it takes back; one-to-one, so no scan is ever undone twice.
+    reverts = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reverted_by")
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScanManager()
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(action__in=ScanAction.values), name="scan_action_valid"),
+            models.CheckConstraint(
+                condition=models.Q(action=ScanAction.UNDO) | models.Q(reverts__isnull=True),
+                name="scan_only_undo_reverts",
+            ),
         ]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="scan_user_created_idx"),
@@ -46,3 +56,20 @@ class Scan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.bag_qr}"
+
+
+class ScanReply(models.Model):
+    """The answer given to one client scan id, success or refusal.
+
+    A repeat of the id (a retry after a lost answer, an offline replay) gets this answer back and
+    writes nothing, so each physical scan is recorded exactly once.
+    """
+
+    client_scan_id = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.client_scan_id

@@ -46,6 +46,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-development-only-k
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+CSRF_FAILURE_VIEW = "traitortrack.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

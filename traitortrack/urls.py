@@ -7,6 +7,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
     path("ready", views.ready, name="ready"),
+    path("api/openapi.json", views.openapi_schema, name="openapi"),
     path("accounts/", include("accounts.urls")),
+    path("", include("scanning.urls")),
     path("admin/", admin.site.urls),
 ]

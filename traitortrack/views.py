@@ -7,8 +7,11 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from traitortrack.openapi import document
 
 logger = logging.getLogger(__name__)
 
@@ -45,3 +48,26 @@ def ready(request: HttpRequest) -> JsonResponse:
         checks["cache"] = "unavailable"
     ok = checks["database"] == "ok"
     return JsonResponse({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
+
+
+@require_GET
+def openapi_schema(request: HttpRequest) -> JsonResponse:
+    """The API's OpenAPI 3 description, public like any API document (it holds no data)."""
+    return JsonResponse(document(request.build_absolute_uri("/")))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """The API answers in JSON, so a scanner app (or the scan page's queue) can tell a CSRF refusal,
+    usually a session that ended, from a refused scan; pages get Django's usual page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "ok": False,
+                "code": "csrf_failed",
+                "message": "Your session has ended or the page is out of date. Log in again; waiting scans are kept.",
+                "parent": None,
+                "scan": None,
+            },
+            status=403,
+        )
+    return html_csrf_failure(request, reason)

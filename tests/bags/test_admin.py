@@ -17,7 +17,7 @@ from bags import qr
 from bags.managers import forget_parent_formats
 from bags.models import Bag, BagKind, Link, Product
 from bills.models import Bill, BillBag
-from scanning.models import Scan, ScanAction
+from scanning.models import Scan, ScanAction, ScanReply
 from tests import factories
 from traitortrack.admin_paginator import EstimatedCountPaginator
 
@@ -79,6 +79,10 @@ def _build_warehouse() -> dict:
             client_scan_id=f"device-1-{i}",
         )
         for i, link in enumerate(links[:600])
+    )
+    ScanReply.objects.bulk_create(
+        ScanReply(client_scan_id=f"device-1-{i}", user=dispatcher, status=200, body={"ok": True, "code": "linked"})
+        for i in range(600)
     )
     bill = factories.make_bill(biller, bill_number="INV-100", expected_parents=PARENTS_ON_BILL)
     BillBag.objects.bulk_create(

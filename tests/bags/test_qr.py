@@ -13,13 +13,14 @@ from tests.factories import MOONG, MUSTARD
 PLAIN_FORMATS = (MOONG, MUSTARD)
 
 
-@pytest.fixture(params=["plain", "database"])
+# The mark (not a getfixturevalue("db") alone) tells pytest-django these tests use the database, so
+# they run before the transactional tests, which leave the data migration's products flushed.
+@pytest.fixture(params=["plain", pytest.param("database", marks=pytest.mark.django_db)])
 def formats(request):
     """Each rule is checked against hand-written formats and against the formats the database holds."""
     if request.param == "plain":
         yield PLAIN_FORMATS
         return
-    request.getfixturevalue("db")
     # The formats are cached across tests: start and end with the database's own answer.
     forget_parent_formats()
     yield Product.objects.parent_formats()

@@ -1,0 +1,326 @@
+"""The scan loop's SQL: the hot path, written as CTE statements so one scan costs two statements.
+
+A child scan is one transaction: ``child_scan_state`` locks the parent and reads everything the rules
+need (the stored reply for this client scan id, the parent and its product, the child and where it is);
+the service decides; ``link_child`` writes the child (if new), the link, the parent's count, the Scan
+event and the stored reply in one statement. Every insert there is ``ON CONFLICT DO NOTHING`` and each
+step feeds the next, so if a concurrent scan got in first (the same child into another parent, the same
+client id retried while the first was still running) nothing is half-written: the statement reports it,
+the service rolls back and decides again on fresh data.
+
+The SQL lives in module constants with bound parameters only. tests/scanning/test_managers.py checks
+each read against the plain ORM answer on the same data.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, models
+from psycopg.types.json import Jsonb
+
+REPLY_SQL = """
+SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(client_scan_id)s
+"""
+
+# The parent row is locked (FOR UPDATE) before anything about it is decided: scans into one parent
+# queue here, so its count can never pass capacity.
+CHILD_SCAN_STATE_SQL = """
+WITH reply AS (
+    SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(client_scan_id)s
+), parent AS (
+    SELECT id, qr_id, child_count, completed_at, dispatch_area_id, product_id
+    FROM bags_bag
+    WHERE qr_id = %(parent_qr)s AND kind = 'parent'
+    FOR UPDATE
+), child AS (
+    SELECT c.id, c.kind, l.parent_id, lp.qr_id AS parent_qr
+    FROM bags_bag c
+    LEFT JOIN bags_link l ON l.child_id = c.id
+    LEFT JOIN bags_bag lp ON lp.id = l.parent_id
+    WHERE c.qr_id = %(child_qr)s
+)
+SELECT reply.status, reply.body, reply.user_id,
+       parent.id, parent.qr_id, parent.child_count, parent.completed_at, parent.dispatch_area_id, area.name,
+       product.name, product.capacity, product.child_weight_kg,
+       child.id, child.kind, child.parent_id, child.parent_qr
+FROM (SELECT 1) AS one
+LEFT JOIN reply ON true
+LEFT JOIN parent ON true
+LEFT JOIN accounts_dispatcharea AS area ON area.id = parent.dispatch_area_id
+LEFT JOIN bags_product AS product ON product.id = parent.product_id
+LEFT JOIN child ON true
+"""
+
+# The scan event's id and time are added to the stored reply here, where they become known.
+_SCAN_EVENT_JSON = """
+jsonb_build_object('scan', jsonb_build_object(
+    'id', scan.id, 'client_scan_id', scan.client_scan_id, 'action', scan.action, 'bag', scan.bag_qr,
+    'parent', scan.parent_qr, 'at', to_char(scan.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'undone', false))
+"""
+
+LINK_CHILD_SQL = f"""
+WITH new_child AS (
+    INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
+                          created_at, updated_at)
+    SELECT %(child_qr)s, 'child', NULL, %(area_id)s, %(user_id)s, 0, NULL, %(now)s, %(now)s
+    WHERE %(child_id)s::bigint IS NULL
+    ON CONFLICT (qr_id) DO NOTHING
+    RETURNING id
+), child AS (
+    SELECT id FROM new_child
+    UNION ALL
+    SELECT %(child_id)s::bigint WHERE %(child_id)s::bigint IS NOT NULL
+), link AS (
+    INSERT INTO bags_link (parent_id, child_id, created_by_id, created_at)
+    SELECT %(parent_id)s, id, %(user_id)s, %(now)s FROM child
+    ON CONFLICT (child_id) DO NOTHING
+    RETURNING child_id
+), bump AS (
+    UPDATE bags_bag
+    SET child_count = child_count + 1,
+        completed_at = CASE WHEN child_count + 1 >= %(capacity)s THEN %(now)s ELSE completed_at END,
+        updated_at = %(now)s
+    WHERE id = %(parent_id)s AND EXISTS (SELECT 1 FROM link)
+    RETURNING child_count
+), scan AS (
+    INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
+                               dispatch_area_id, reverts_id, created_at)
+    SELECT %(client_scan_id)s, %(user_id)s, 'link', link.child_id, %(child_qr)s, %(parent_id)s, %(parent_qr)s,
+           %(area_id)s, NULL, %(now)s
+    FROM link
+    ON CONFLICT (client_scan_id) DO NOTHING
+    RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at
+), reply AS (
+    INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
+    SELECT %(client_scan_id)s, %(user_id)s, 200, %(body)s::jsonb || {_SCAN_EVENT_JSON}, %(now)s
+    FROM scan
+    ON CONFLICT (client_scan_id) DO NOTHING
+    RETURNING body
+)
+SELECT (SELECT child_count FROM bump), (SELECT body FROM reply)
+"""  # noqa: S608 (only the constant _SCAN_EVENT_JSON is put in; every value is bound)
+
+# An existing bag's own product wins over the one its format suggests.
+PARENT_STATE_SQL = """
+WITH reply AS (
+    SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(client_scan_id)s
+), bag AS (
+    SELECT id, qr_id, kind, child_count, completed_at, dispatch_area_id, product_id
+    FROM bags_bag WHERE qr_id = %(parent_qr)s
+)
+SELECT reply.status, reply.body, reply.user_id,
+       bag.id, bag.kind, bag.child_count, bag.completed_at, bag.dispatch_area_id, area.name,
+       product.id, product.name, product.capacity, product.child_weight_kg, product.is_active
+FROM (SELECT 1) AS one
+LEFT JOIN reply ON true
+LEFT JOIN bag ON true
+LEFT JOIN accounts_dispatcharea AS area ON area.id = bag.dispatch_area_id
+LEFT JOIN bags_product AS product
+       ON product.id = COALESCE(bag.product_id, (SELECT id FROM bags_product WHERE code = %(product_code)s))
+"""
+
+OPEN_PARENT_SQL = f"""
+WITH new_parent AS (
+    INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
+                          created_at, updated_at)
+    SELECT %(parent_qr)s, 'parent', %(product_id)s, %(area_id)s, %(user_id)s, 0, NULL, %(now)s, %(now)s
+    WHERE %(parent_id)s::bigint IS NULL
+    ON CONFLICT (qr_id) DO NOTHING
+    RETURNING id
+), parent AS (
+    SELECT id FROM new_parent
+    UNION ALL
+    SELECT %(parent_id)s::bigint WHERE %(parent_id)s::bigint IS NOT NULL
+), scan AS (
+    INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
+                               dispatch_area_id, reverts_id, created_at)
+    SELECT %(client_scan_id)s, %(user_id)s, 'open_parent', parent.id, %(parent_qr)s, parent.id, %(parent_qr)s,
+           %(area_id)s, NULL, %(now)s
+    FROM parent
+    ON CONFLICT (client_scan_id) DO NOTHING
+    RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at
+), reply AS (
+    INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
+    SELECT %(client_scan_id)s, %(user_id)s, 200, %(body)s::jsonb || {_SCAN_EVENT_JSON}, %(now)s
+    FROM scan
+    ON CONFLICT (client_scan_id) DO NOTHING
+    RETURNING body
+)
+SELECT (SELECT id FROM parent), (SELECT body FROM reply)
+"""  # noqa: S608 (only the constant _SCAN_EVENT_JSON is put in; every value is bound)
+
+STORE_REPLY_SQL = """
+INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
+VALUES (%(client_scan_id)s, %(user_id)s, %(status)s, %(body)s, %(now)s)
+ON CONFLICT (client_scan_id) DO NOTHING
+RETURNING status
+"""
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    status: int
+    body: dict[str, Any]
+    user_id: int
+
+
+@dataclass(frozen=True)
+class ChildScanState:
+    """What a child scan's rules look at, read with the parent locked."""
+
+    reply: StoredReply | None
+    parent_id: int | None
+    parent_qr: str | None
+    child_count: int | None
+    completed_at: datetime | None
+    parent_area_id: int | None
+    parent_area_name: str | None
+    product_name: str | None
+    capacity: int | None
+    child_weight_kg: Decimal | None
+    child_id: int | None
+    child_kind: str | None
+    child_parent_id: int | None
+    child_parent_qr: str | None
+
+
+@dataclass(frozen=True)
+class ParentScanState:
+    """What opening a parent looks at: the stored reply, the bag with this code if any, and its product."""
+
+    reply: StoredReply | None
+    bag_id: int | None
+    bag_kind: str | None
+    child_count: int | None
+    completed_at: datetime | None
+    area_id: int | None
+    area_name: str | None
+    product_id: int | None
+    product_name: str | None
+    capacity: int | None
+    child_weight_kg: Decimal | None
+    product_is_active: bool | None
+
+
+def _json(value: str | dict | None) -> dict | None:
+    # Django's PostgreSQL backend hands jsonb back as text (JSONField decodes it itself).
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _reply(status: int | None, body: str | None, user_id: int | None) -> StoredReply | None:
+    return None if status is None else StoredReply(status, _json(body), user_id)
+
+
+class ScanManager(models.Manager):
+    """The scan loop's reads and writes (raw SQL, hot path). Call the locking ones inside a transaction."""
+
+    def stored_reply(self, client_scan_id: str) -> StoredReply | None:
+        with connection.cursor() as cursor:
+            cursor.execute(REPLY_SQL, {"client_scan_id": client_scan_id})
+            row = cursor.fetchone()
+        return _reply(*row) if row else None
+
+    def child_scan_state(self, *, client_scan_id: str, parent_qr: str, child_qr: str) -> ChildScanState:
+        """Lock the parent (if it exists) and read the rest. Must run inside transaction.atomic()."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                CHILD_SCAN_STATE_SQL, {"client_scan_id": client_scan_id, "parent_qr": parent_qr, "child_qr": child_qr}
+            )
+            row = cursor.fetchone()
+        return ChildScanState(_reply(*row[:3]), *row[3:])
+
+    def link_child(
+        self,
+        *,
+        client_scan_id: str,
+        user_id: int,
+        area_id: int | None,
+        parent_id: int,
+        parent_qr: str,
+        capacity: int,
+        child_id: int | None,
+        child_qr: str,
+        now: datetime,
+        body: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Write a child scan (child if new, link, count, event, reply); the stored reply, or None if a
+        concurrent scan got in first (then something may be written: the caller must roll back)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                LINK_CHILD_SQL,
+                {
+                    "client_scan_id": client_scan_id,
+                    "user_id": user_id,
+                    "area_id": area_id,
+                    "parent_id": parent_id,
+                    "parent_qr": parent_qr,
+                    "capacity": capacity,
+                    "child_id": child_id,
+                    "child_qr": child_qr,
+                    "now": now,
+                    "body": Jsonb(body),
+                },
+            )
+            child_count, stored = cursor.fetchone()
+        return _json(stored) if child_count is not None else None
+
+    def parent_scan_state(self, *, client_scan_id: str, parent_qr: str, product_code: str) -> ParentScanState:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                PARENT_STATE_SQL,
+                {"client_scan_id": client_scan_id, "parent_qr": parent_qr, "product_code": product_code},
+            )
+            row = cursor.fetchone()
+        return ParentScanState(_reply(*row[:3]), *row[3:])
+
+    def open_parent(
+        self,
+        *,
+        client_scan_id: str,
+        user_id: int,
+        area_id: int | None,
+        parent_id: int | None,
+        parent_qr: str,
+        product_id: int,
+        now: datetime,
+        body: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Create the parent if new (in ``area_id``) and record the open; the stored reply, or None if a
+        concurrent scan got in first (the caller must roll back)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                OPEN_PARENT_SQL,
+                {
+                    "client_scan_id": client_scan_id,
+                    "user_id": user_id,
+                    "area_id": area_id,
+                    "parent_id": parent_id,
+                    "parent_qr": parent_qr,
+                    "product_id": product_id,
+                    "now": now,
+                    "body": Jsonb(body),
+                },
+            )
+            _, stored = cursor.fetchone()
+        return _json(stored)
+
+    def store_reply(
+        self, *, client_scan_id: str, user_id: int, status: int, body: dict[str, Any], now: datetime
+    ) -> bool:
+        """Keep an answer for this client scan id; False if the id already has one."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                STORE_REPLY_SQL,
+                {
+                    "client_scan_id": client_scan_id,
+                    "user_id": user_id,
+                    "status": status,
+                    "body": Jsonb(body),
+                    "now": now,
+                },
+            )
+            return cursor.fetchone() is not None

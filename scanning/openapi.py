@@ -1,0 +1,260 @@
+"""The scan API's part of the OpenAPI 3 description (traitortrack/openapi.py puts the parts together).
+
+Written by hand, next to the API it describes; tests/scanning/test_api.py checks that every API route
+of the project is described and that real answers match the schemas.
+"""
+
+from typing import Any
+
+REFUSAL_CODES = [
+    "empty",
+    "too_long",
+    "bad_characters",
+    "too_short",
+    "bad_format",
+    "bad_parent_format",
+    "child_where_parent_expected",
+    "parent_where_child_expected",
+    "product_inactive",
+    "unknown_parent",
+    "not_your_area",
+    "child_in_other_parent",
+    "already_in_this_parent",
+    "parent_full",
+    "parent_complete",
+    "nothing_to_undo",
+    "undo_too_late",
+    "already_undone",
+    "moved",
+    "forbidden",
+    "bad_client_scan_id",
+    "client_scan_id_taken",
+    "bad_request",
+    "too_large",
+    "not_logged_in",
+    "csrf_failed",
+    "busy",
+]
+SUCCESS_CODES = ["parent_created", "parent_opened", "linked", "undone", "completed"]
+
+_CLIENT_SCAN_ID = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_-]{8,64}$",
+    "description": "Made by the scanning device, one per physical scan (a UUID). Sending it again returns "
+    "the first answer and changes nothing.",
+    "example": "6f1c2a8e-4b7d-4c7e-9a51-0d2f5e8b9c10",
+}
+_CODE = {"type": "string", "description": "The code as scanned; surrounding white space and case do not matter."}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(name: str) -> dict[str, Any]:
+    # OpenAPI 3.0 ignores keywords beside a $ref, so "may be null" wraps it.
+    return {"allOf": [_ref(name)], "nullable": True}
+
+
+def _request(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["client_scan_id", *required],
+                    "properties": {"client_scan_id": _CLIENT_SCAN_ID, **properties},
+                }
+            }
+        },
+    }
+
+
+_ANSWERS = {
+    "200": {
+        "description": "Done (or a repeat of a done scan: header X-Scan-Replayed).",
+        "content": {"application/json": {"schema": _ref("ScanAnswer")}},
+    },
+    "400": {"$ref": "#/components/responses/Refused"},
+    "401": {"$ref": "#/components/responses/Refused"},
+    "403": {"$ref": "#/components/responses/Refused"},
+    "404": {"$ref": "#/components/responses/Refused"},
+    "409": {"$ref": "#/components/responses/Refused"},
+    "413": {"$ref": "#/components/responses/Refused"},
+    "415": {"$ref": "#/components/responses/Refused"},
+    "422": {"$ref": "#/components/responses/Refused"},
+    "503": {"$ref": "#/components/responses/Refused"},
+}
+
+
+def _post(summary: str, description: str, request: dict[str, Any], operation_id: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": operation_id,
+            "summary": summary,
+            "description": description,
+            "tags": ["scan"],
+            "security": [{"session": [], "csrf": []}],
+            "requestBody": request,
+            "responses": _ANSWERS,
+        }
+    }
+
+
+def paths() -> dict[str, Any]:
+    return {
+        "/api/scan/parent": _post(
+            "Open a parent bag (created if new)",
+            "A new parent is created in the dispatcher's area. Refused for a code that is not a parent "
+            "code and, for dispatchers, a parent of another area.",
+            _request(["code"], code=_CODE),
+            "openParent",
+        ),
+        "/api/scan/child": _post(
+            "Put a child bag into a parent",
+            "The child is created if new. Refused when it is already in another parent (named) or in "
+            "this one, when the parent is full or complete, for a code that is not a child code.",
+            _request(["parent", "code"], parent={**_CODE, "example": "SB12345"}, code=_CODE),
+            "scanChild",
+        ),
+        "/api/scan/undo": _post(
+            "Undo your last child scan",
+            "Your own most recent child scan, within one hour. Admins may name any child scan by scan_id.",
+            _request([], scan_id={"type": "integer", "description": "Admins only: the scan to undo."}),
+            "undoScan",
+        ),
+        "/api/scan/complete": _post(
+            "Mark a parent complete",
+            "For a parent that will not be filled to capacity.",
+            _request(["parent"], parent={**_CODE, "example": "SB12345"}),
+            "completeParent",
+        ),
+        "/api/scan/recent": {
+            "get": {
+                "operationId": "recentScans",
+                "summary": "Your last 10 scans, newest first",
+                "tags": ["scan"],
+                "security": [{"session": []}],
+                "responses": {
+                    "200": {
+                        "description": "The scans.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"scans": {"type": "array", "items": _ref("ScanEvent")}},
+                                }
+                            }
+                        },
+                    },
+                    "401": {"$ref": "#/components/responses/Refused"},
+                },
+            }
+        },
+        "/api/bags/{code}": {
+            "get": {
+                "operationId": "lookUpBag",
+                "summary": "Look a bag up: its parent or children, bill and last scans",
+                "tags": ["bags"],
+                "security": [{"session": []}],
+                "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {
+                        "description": "The bag.",
+                        "content": {"application/json": {"schema": _ref("BagLookup")}},
+                    },
+                    "401": {"$ref": "#/components/responses/Refused"},
+                    "404": {"$ref": "#/components/responses/Refused"},
+                    "422": {"$ref": "#/components/responses/Refused"},
+                },
+            }
+        },
+    }
+
+
+def schemas() -> dict[str, Any]:
+    return {
+        "ScanAnswer": {
+            "type": "object",
+            "required": ["ok", "code", "message", "parent", "scan"],
+            "properties": {
+                "ok": {"type": "boolean"},
+                "code": {"type": "string", "enum": SUCCESS_CODES + REFUSAL_CODES},
+                "message": {"type": "string"},
+                "parent": _nullable("ParentState"),
+                "scan": _nullable("ScanEvent"),
+            },
+        },
+        "ParentState": {
+            "type": "object",
+            "required": ["qr_id", "product", "child_count", "capacity", "complete", "full"],
+            "properties": {
+                "qr_id": {"type": "string", "example": "SB12345"},
+                "product": {"type": "string", "example": "Mustard"},
+                "child_count": {"type": "integer"},
+                "capacity": {"type": "integer"},
+                "complete": {"type": "boolean"},
+                "full": {"type": "boolean"},
+            },
+        },
+        "ScanEvent": {
+            "type": "object",
+            "required": ["id", "client_scan_id", "action", "bag", "parent", "at", "undone"],
+            "properties": {
+                "id": {"type": "integer"},
+                "client_scan_id": {"type": "string", "nullable": True},
+                "action": {
+                    "type": "string",
+                    "enum": ["open_parent", "link", "unlink", "undo", "move", "complete"],
+                },
+                "bag": {"type": "string"},
+                "parent": {"type": "string"},
+                "at": {"type": "string", "format": "date-time"},
+                "undone": {"type": "boolean"},
+                "reverts": {"type": "integer", "description": "On an undo: the scan it took back."},
+            },
+        },
+        "Bag": {
+            "type": "object",
+            "properties": {
+                "qr_id": {"type": "string"},
+                "kind": {"type": "string", "enum": ["parent", "child"]},
+                "product": {"type": "string", "nullable": True},
+                "child_count": {"type": "integer", "nullable": True},
+                "capacity": {"type": "integer", "nullable": True},
+                "complete": {"type": "boolean"},
+                "dispatch_area": {"type": "string", "nullable": True},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "BagLookup": {
+            "type": "object",
+            "required": ["ok", "bag", "parent", "children", "bill", "scans"],
+            "properties": {
+                "ok": {"type": "boolean"},
+                "bag": _ref("Bag"),
+                "parent": _nullable("Bag"),
+                "children": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "qr_id": {"type": "string"},
+                            "linked_at": {"type": "string", "format": "date-time"},
+                        },
+                    },
+                },
+                "bill": {
+                    "type": "object",
+                    "nullable": True,
+                    "properties": {
+                        "bill_number": {"type": "string"},
+                        "customer": {"type": "string"},
+                        "status": {"type": "string"},
+                    },
+                },
+                "scans": {"type": "array", "items": _ref("ScanEvent")},
+            },
+        },
+    }

@@ -1,0 +1,487 @@
+"""The dispatcher's scan loop: every scan is one of these functions, each one transaction.
+
+Exactly once: every scan carries a client-made id. Its answer, success or refusal, is kept
+(scanning.ScanReply) in the same transaction as the scan's writes, so a repeat of the id returns that
+first answer and writes nothing. If a concurrent request got in first (the same child into another
+parent, the same id retried while the first was still running), the write statement reports it, the
+transaction is rolled back and the scan is decided again on fresh data.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import User
+from audit.services import record, snapshot
+from bags import qr
+from bags.models import Bag, Link, Product
+from scanning.managers import StoredReply
+from scanning.models import Scan, ScanAction
+
+CLIENT_SCAN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+UNDO_WINDOW = timedelta(hours=1)
+_ATTEMPTS = 3
+
+
+class ScanRefused(Exception):
+    """A scan the rules refuse: ``code`` is stable for programs, ``message`` is for the dispatcher."""
+
+    def __init__(self, code: str, message: str, *, status: int = 409, parent: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.parent = parent
+
+    @classmethod
+    def from_qr_error(cls, error: qr.QRCodeError) -> "ScanRefused":
+        return cls(error.code, error.message, status=422)
+
+    def body(self) -> dict[str, Any]:
+        return {"ok": False, "code": self.code, "message": self.message, "parent": self.parent, "scan": None}
+
+
+@dataclass(frozen=True)
+class ScanAnswer:
+    """What the scanner is told: an HTTP status and the JSON body; ``replayed`` if it is a kept answer."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+class _NotStored(ScanRefused):
+    """A refusal about the request itself, never kept as the id's answer."""
+
+    def __init__(self, code: str, message: str, status: int = 409):
+        super().__init__(code, message, status=status)
+
+
+class _Contended(Exception):
+    """A concurrent request changed what this scan was decided on; roll back and decide again."""
+
+
+def check_client_scan_id(client_scan_id: Any) -> str:
+    if not isinstance(client_scan_id, str) or not CLIENT_SCAN_ID_PATTERN.fullmatch(client_scan_id):
+        raise ScanRefused(
+            "bad_client_scan_id",
+            "Each scan needs a client_scan_id of 8 to 64 letters, digits, '-' or '_'.",
+            status=400,
+        )
+    return client_scan_id
+
+
+def scan_time(moment: datetime) -> str:
+    """A scan's time as the API shows it (UTC, microseconds); the scan SQL formats it the same way."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def scan_json(scan: Scan, *, undone: bool = False) -> dict[str, Any]:
+    event = {
+        "id": scan.pk,
+        "client_scan_id": scan.client_scan_id,
+        "action": str(scan.action),
+        "bag": scan.bag_qr,
+        "parent": scan.parent_qr,
+        "at": scan_time(scan.created_at),
+        "undone": undone,
+    }
+    if scan.reverts_id is not None:
+        event["reverts"] = scan.reverts_id
+    return event
+
+
+def parent_json(
+    *, qr_id: str, product_name: str, child_count: int, capacity: int, completed_at: datetime | None
+) -> dict[str, Any]:
+    full = child_count >= capacity
+    return {
+        "qr_id": qr_id,
+        "product": product_name,
+        "child_count": child_count,
+        "capacity": capacity,
+        "complete": full or completed_at is not None,
+        "full": full,
+    }
+
+
+def _exactly_once(user: User, client_scan_id: Any, decide) -> ScanAnswer:
+    """Run ``decide`` in its own transaction; a refusal it raises is kept as the id's answer too."""
+    client_scan_id = check_client_scan_id(client_scan_id)
+    for _ in range(_ATTEMPTS):
+        try:
+            with transaction.atomic(durable=True):
+                try:
+                    return decide(client_scan_id)
+                except _NotStored:
+                    raise
+                except ScanRefused as refusal:
+                    body = refusal.body()
+                    stored = Scan.objects.store_reply(
+                        client_scan_id=client_scan_id,
+                        user_id=user.pk,
+                        status=refusal.status,
+                        body=body,
+                        now=timezone.now(),
+                    )
+                    if not stored:
+                        raise _Contended from refusal
+                    return ScanAnswer(refusal.status, body)
+        except _Contended:
+            continue
+    # Three rounds lost to concurrent writers on the same rows: let the client retry with the same id.
+    raise ScanRefused("busy", "The server was busy with the same bags. Scan again.", status=503)
+
+
+def _replay(user: User, reply: StoredReply) -> ScanAnswer:
+    if reply.user_id != user.pk:
+        # Never stored: ids are random, so this is a misbehaving client, not a retry.
+        raise _NotStored("client_scan_id_taken", "This client_scan_id was already used by someone else.")
+    return ScanAnswer(reply.status, reply.body, replayed=True)
+
+
+def _replay_or_none(user: User, client_scan_id: str) -> ScanAnswer | None:
+    reply = Scan.objects.stored_reply(client_scan_id)
+    return _replay(user, reply) if reply else None
+
+
+def _formats() -> tuple[qr.ParentFormat, ...]:
+    return Product.objects.parent_formats()
+
+
+def _check_area(user: User, parent_qr: str, area_id: int | None, area_name: str | None, parent=None) -> None:
+    if user.is_dispatcher and area_id != user.dispatch_area_id:
+        where = f"area {area_name}" if area_name else "no dispatch area"
+        raise ScanRefused(
+            "not_your_area",
+            f"{parent_qr} belongs to {where}, not yours ({user.dispatch_area}). Ask a supervisor.",
+            status=403,
+            parent=parent,
+        )
+
+
+def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer:
+    """Open a parent bag for scanning, creating it in the dispatcher's area if it is new.
+
+    Refused: a code that is not a parent code, a parent of another area (for dispatchers), a new
+    parent of a product taken out of use.
+    """
+
+    def decide(scan_id: str) -> ScanAnswer:
+        try:
+            parsed = qr.parse_parent(raw_code if isinstance(raw_code, str) else None, _formats())
+        except qr.QRCodeError as error:
+            replay = _replay_or_none(user, scan_id)
+            if replay:
+                return replay
+            raise ScanRefused.from_qr_error(error) from error
+        state = Scan.objects.parent_scan_state(
+            client_scan_id=scan_id, parent_qr=parsed.qr_id, product_code=parsed.product_code
+        )
+        if state.reply:
+            return _replay(user, state.reply)
+        if state.bag_kind == qr.CHILD:
+            # A product added later whose format covers an existing child's code.
+            raise ScanRefused(
+                "child_where_parent_expected", f"{parsed.qr_id} is already a child bag; it cannot be a parent."
+            )
+        is_new = state.bag_id is None
+        if is_new:
+            if not state.product_is_active:
+                raise ScanRefused(
+                    "product_inactive",
+                    f"{state.product_name} is no longer in use: no new {parsed.qr_id} parents. Ask an admin.",
+                )
+            area_id, child_count, completed_at = user.dispatch_area_id, 0, None
+        else:
+            area_id, child_count, completed_at = state.area_id, state.child_count, state.completed_at
+        parent = parent_json(
+            qr_id=parsed.qr_id,
+            product_name=state.product_name,
+            child_count=child_count,
+            capacity=state.capacity,
+            completed_at=completed_at,
+        )
+        if not is_new:
+            _check_area(user, parsed.qr_id, state.area_id, state.area_name, parent)
+        if is_new:
+            code, message = "parent_created", f"New parent {parsed.qr_id} ({state.product_name}). Scan its children."
+        elif parent["full"]:
+            code, message = "parent_opened", f"{parsed.qr_id} is already full ({child_count} of {state.capacity})."
+        elif parent["complete"]:
+            code, message = "parent_opened", f"{parsed.qr_id} was marked complete ({child_count} of {state.capacity})."
+        else:
+            code, message = (
+                "parent_opened",
+                f"Opened {parsed.qr_id}: {child_count} of {state.capacity}. Scan its children.",
+            )
+        body = {"ok": True, "code": code, "message": message, "parent": parent}
+        stored = Scan.objects.open_parent(
+            client_scan_id=scan_id,
+            user_id=user.pk,
+            area_id=area_id,
+            parent_id=state.bag_id,
+            parent_qr=parsed.qr_id,
+            product_id=state.product_id,
+            now=timezone.now(),
+            body=body,
+        )
+        if stored is None:
+            raise _Contended
+        return ScanAnswer(200, stored)
+
+    return _exactly_once(user, client_scan_id, decide)
+
+
+def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: Any) -> ScanAnswer:
+    """Put a child bag into a parent: the child is created if new, linked, counted and recorded.
+
+    The parent row is locked first, so scans into one parent queue and its count never passes
+    capacity. Refused: a code that is not a child code, an unknown parent, a parent of another area
+    (for dispatchers), a child already in another parent (naming it) or already in this one, a full
+    parent, a parent marked complete.
+    """
+
+    def decide(scan_id: str) -> ScanAnswer:
+        formats = _formats()
+        try:
+            parent_qr = qr.parse_parent(parent_code if isinstance(parent_code, str) else None, formats).qr_id
+            child_qr = qr.parse_child(raw_code if isinstance(raw_code, str) else None, formats).qr_id
+        except qr.QRCodeError as error:
+            replay = _replay_or_none(user, scan_id)
+            if replay:
+                return replay
+            raise ScanRefused.from_qr_error(error) from error
+        state = Scan.objects.child_scan_state(client_scan_id=scan_id, parent_qr=parent_qr, child_qr=child_qr)
+        if state.reply:
+            return _replay(user, state.reply)
+        if state.parent_id is None:
+            raise ScanRefused(
+                "unknown_parent", f"Parent {parent_qr} was not found. Scan the parent bag again.", status=404
+            )
+        parent = parent_json(
+            qr_id=parent_qr,
+            product_name=state.product_name,
+            child_count=state.child_count,
+            capacity=state.capacity,
+            completed_at=state.completed_at,
+        )
+        _check_area(user, parent_qr, state.parent_area_id, state.parent_area_name, parent)
+        if state.child_kind == qr.PARENT:
+            raise ScanRefused("parent_where_child_expected", f"{child_qr} is a parent bag, not a child.", parent=parent)
+        if state.child_parent_id == state.parent_id:
+            raise ScanRefused(
+                "already_in_this_parent", f"{child_qr} is already in {parent_qr}. Nothing changed.", parent=parent
+            )
+        if state.child_parent_id is not None:
+            raise ScanRefused(
+                "child_in_other_parent",
+                f"{child_qr} is already in parent {state.child_parent_qr}. It was not added to {parent_qr}.",
+                parent=parent,
+            )
+        if parent["full"]:
+            raise ScanRefused(
+                "parent_full",
+                f"{parent_qr} is full ({state.child_count} of {state.capacity}). Scan the next parent bag.",
+                parent=parent,
+            )
+        if parent["complete"]:
+            raise ScanRefused(
+                "parent_complete",
+                f"{parent_qr} was marked complete. Scan the next parent bag.",
+                parent=parent,
+            )
+        now = timezone.now()
+        count = state.child_count + 1
+        parent = parent_json(
+            qr_id=parent_qr,
+            product_name=state.product_name,
+            child_count=count,
+            capacity=state.capacity,
+            completed_at=now if count >= state.capacity else None,
+        )
+        if parent["full"]:
+            message = f"{child_qr} added. {parent_qr} is now full ({count} of {state.capacity}): scan the next parent."
+        else:
+            message = f"{child_qr} added to {parent_qr}: {count} of {state.capacity}."
+        body = {"ok": True, "code": "linked", "message": message, "parent": parent}
+        stored = Scan.objects.link_child(
+            client_scan_id=scan_id,
+            user_id=user.pk,
+            area_id=state.parent_area_id,
+            parent_id=state.parent_id,
+            parent_qr=parent_qr,
+            capacity=state.capacity,
+            child_id=state.child_id,
+            child_qr=child_qr,
+            now=now,
+            body=body,
+        )
+        if stored is None:
+            raise _Contended
+        return ScanAnswer(200, stored)
+
+    return _exactly_once(user, client_scan_id, decide)
+
+
+def _store(user: User, scan_id: str, body: dict[str, Any], *, status: int = 200) -> ScanAnswer:
+    if not Scan.objects.store_reply(
+        client_scan_id=scan_id, user_id=user.pk, status=status, body=body, now=timezone.now()
+    ):
+        raise _Contended
+    return ScanAnswer(status, body)
+
+
+def _record_event(**fields) -> Scan:
+    """An ORM-written scan event; a clash on its unique client id or reverted scan means a concurrent
+    request got there first."""
+    try:
+        with transaction.atomic():
+            return Scan.objects.create(**fields)
+    except IntegrityError as error:
+        raise _Contended from error
+
+
+def _locked_parent(user: User, parent_code: Any) -> Bag:
+    try:
+        parent_qr = qr.parse_parent(parent_code if isinstance(parent_code, str) else None, _formats()).qr_id
+    except qr.QRCodeError as error:
+        raise ScanRefused.from_qr_error(error) from error
+    parent = (
+        Bag.objects.select_for_update(of=("self",))
+        .select_related("product", "dispatch_area")
+        .filter(qr_id=parent_qr, kind=qr.PARENT)
+        .first()
+    )
+    if parent is None:
+        raise ScanRefused("unknown_parent", f"Parent {parent_qr} was not found.", status=404)
+    return parent
+
+
+def _bag_parent_json(parent: Bag) -> dict[str, Any]:
+    return parent_json(
+        qr_id=parent.qr_id,
+        product_name=parent.product.name,
+        child_count=parent.child_count,
+        capacity=parent.product.capacity,
+        completed_at=parent.completed_at,
+    )
+
+
+def undo_last_scan(
+    *, user: User, client_scan_id: Any, scan_id: Any = None, request: HttpRequest | None = None
+) -> ScanAnswer:
+    """Take back a child scan: the child leaves the parent, the count drops, an undo event and an audit
+    entry are written. A dispatcher or biller undoes only their own most recent child scan, within one
+    hour; an admin may name any child scan (``scan_id``), however old. A scan is undone at most once.
+    """
+
+    def decide(reply_id: str) -> ScanAnswer:
+        replay = _replay_or_none(user, reply_id)
+        if replay:
+            return replay
+        now = timezone.now()
+        if scan_id is not None:
+            if not user.is_admin:
+                raise ScanRefused("forbidden", "Only an admin can undo another scan than your last.", status=403)
+            if not isinstance(scan_id, int) or isinstance(scan_id, bool):
+                raise _NotStored("bad_request", "scan_id must be a whole number.", status=400)
+            target = Scan.objects.filter(pk=scan_id, action=ScanAction.LINK).first()
+            if target is None:
+                raise ScanRefused("nothing_to_undo", f"There is no child scan {scan_id}.", status=404)
+        else:
+            target = Scan.objects.filter(user=user, action=ScanAction.LINK).order_by("-created_at", "-pk").first()
+            if target is None:
+                raise ScanRefused("nothing_to_undo", "You have no child scan to undo.", status=404)
+            if not user.is_admin and now - target.created_at > UNDO_WINDOW:
+                raise ScanRefused(
+                    "undo_too_late",
+                    f"Your last scan ({target.bag_qr} into {target.parent_qr}) is more than an hour old. "
+                    "Ask an admin to correct it.",
+                )
+        if Scan.objects.filter(reverts=target).exists():
+            raise ScanRefused(
+                "already_undone", f"The scan of {target.bag_qr} into {target.parent_qr} was already undone."
+            )
+        if target.parent_id is None:
+            raise ScanRefused("unknown_parent", f"Parent {target.parent_qr} no longer exists.", status=404)
+        parent = _locked_parent(user, target.parent_qr)
+        link = Link.objects.filter(child_id=target.bag_id, parent_id=parent.pk).select_related("child").first()
+        if link is None:
+            raise ScanRefused(
+                "moved",
+                f"{target.bag_qr} is no longer in {target.parent_qr}; nothing to undo.",
+                parent=_bag_parent_json(parent),
+            )
+        record(actor=user, action="scan.undo", obj=link, before=snapshot(link), request=request)
+        link.delete()
+        parent.child_count -= 1
+        if parent.completed_at is not None and parent.child_count + 1 >= parent.product.capacity:
+            parent.completed_at = None  # it was complete because it was full; it no longer is
+        Bag.objects.filter(pk=parent.pk).update(
+            child_count=F("child_count") - 1, completed_at=parent.completed_at, updated_at=now
+        )
+        event = _record_event(
+            client_scan_id=reply_id,
+            user=user,
+            action=ScanAction.UNDO,
+            bag_id=target.bag_id,
+            bag_qr=target.bag_qr,
+            parent=parent,
+            parent_qr=parent.qr_id,
+            dispatch_area_id=parent.dispatch_area_id,
+            reverts=target,
+            created_at=now,
+        )
+        parent_state = _bag_parent_json(parent)
+        body = {
+            "ok": True,
+            "code": "undone",
+            "message": f"Undone: {target.bag_qr} taken out of {parent.qr_id} ({parent.child_count} of "
+            f"{parent_state['capacity']}).",
+            "parent": parent_state,
+            "scan": scan_json(event),
+        }
+        return _store(user, reply_id, body)
+
+    return _exactly_once(user, client_scan_id, decide)
+
+
+def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any) -> ScanAnswer:
+    """Mark a parent done before it is full (a full parent is complete already); recorded as a scan."""
+
+    def decide(reply_id: str) -> ScanAnswer:
+        replay = _replay_or_none(user, reply_id)
+        if replay:
+            return replay
+        parent = _locked_parent(user, parent_code)
+        state = _bag_parent_json(parent)
+        _check_area(user, parent.qr_id, parent.dispatch_area_id, getattr(parent.dispatch_area, "name", None), state)
+        now = timezone.now()
+        if state["complete"]:
+            message = f"{parent.qr_id} was already complete ({parent.child_count} of {state['capacity']})."
+        else:
+            Bag.objects.filter(pk=parent.pk).update(completed_at=now, updated_at=now)
+            state["complete"] = True
+            message = f"{parent.qr_id} marked complete with {parent.child_count} of {state['capacity']}."
+        event = _record_event(
+            client_scan_id=reply_id,
+            user=user,
+            action=ScanAction.COMPLETE,
+            bag=parent,
+            bag_qr=parent.qr_id,
+            parent=parent,
+            parent_qr=parent.qr_id,
+            dispatch_area_id=parent.dispatch_area_id,
+            created_at=now,
+        )
+        body = {"ok": True, "code": "completed", "message": message, "parent": state, "scan": scan_json(event)}
+        return _store(user, reply_id, body)
+
+    return _exactly_once(user, client_scan_id, decide)

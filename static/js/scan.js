@@ -1,0 +1,775 @@
+// The dispatcher's scan page: one always-focused input fed by a keyboard-wedge scanner, a queue that
+// sends every scan exactly once (each carries a client id; the server answers a repeated id with its
+// first answer), and feedback by colour, sound and vibration.
+//
+// Every scan goes through the queue, kept in localStorage per user, so nothing is lost when the
+// network drops or the session ends; the queue is sent in order, one request at a time.
+
+const DOUBLE_FIRE_MS = 1000;
+const RETRY_MS = 5000;
+const REQUEST_TIMEOUT_MS = 10000;
+const RECENT_MAX = 10;
+const NETWORK_STATUSES = new Set([502, 503, 504]);
+const SESSION_CODES = new Set(["not_logged_in", "csrf_failed"]);
+
+const app = document.getElementById("scan-app");
+const config = JSON.parse(document.getElementById("scan-config").textContent);
+const urls = {
+  parent: app.dataset.parentUrl,
+  child: app.dataset.childUrl,
+  undo: app.dataset.undoUrl,
+  complete: app.dataset.completeUrl,
+  login: app.dataset.loginUrl,
+};
+const storageKeys = {
+  queue: `tt.scan.${config.user_id}.queue`,
+  parent: `tt.scan.${config.user_id}.parent`,
+};
+const formats = (config.parent_formats || []).map((fmt) => ({
+  ...fmt,
+  pattern: new RegExp(`^${escapeRegExp(fmt.prefix)}[0-9]{${Number(fmt.digits)}}$`),
+}));
+const CHILD_PATTERN = /^[A-Z0-9]{4,20}$/;
+
+const el = {
+  input: document.getElementById("scan-input"),
+  form: document.getElementById("scan-form"),
+  prompt: document.getElementById("mode-prompt"),
+  details: document.getElementById("parent-details"),
+  parentCode: document.getElementById("parent-code"),
+  parentProduct: document.getElementById("parent-product"),
+  parentCount: document.getElementById("parent-count"),
+  parentPending: document.getElementById("parent-pending"),
+  progress: document.getElementById("parent-progress"),
+  status: document.getElementById("scan-status"),
+  statusText: document.getElementById("scan-status-text"),
+  statusNote: document.getElementById("scan-status-note"),
+  ignored: document.getElementById("scan-ignored"),
+  done: document.getElementById("done-button"),
+  undo: document.getElementById("undo-button"),
+  change: document.getElementById("change-button"),
+  recent: document.getElementById("recent-list"),
+  waitingBanner: document.getElementById("waiting-banner"),
+  sessionBanner: document.getElementById("session-banner"),
+  replayBanner: document.getElementById("replay-banner"),
+  replayText: document.getElementById("replay-banner-text"),
+  replayDismiss: document.getElementById("replay-dismiss"),
+};
+
+const state = {
+  queue: loadJSON(storageKeys.queue, []),
+  parent: loadJSON(storageKeys.parent, null), // ParentState of the parent being filled, or null
+  entries: [], // the list on screen, newest first
+  flushing: false,
+  offline: false, // the last send failed for want of a network
+  sessionEnded: false,
+  replayRefusals: [],
+  lastRead: { code: "", at: 0 },
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Small helpers
+
+function escapeRegExp(text) {
+  return String(text).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function loadJSON(key, fallback) {
+  try {
+    const raw = window.localStorage.getItem(key);
+    return raw === null ? fallback : JSON.parse(raw);
+  } catch {
+    return fallback;
+  }
+}
+
+function saveJSON(key, value) {
+  try {
+    if (value === null) window.localStorage.removeItem(key);
+    else window.localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // Storage full or blocked (private mode): the page still works, only a reload would lose the queue.
+  }
+}
+
+function saveQueue() {
+  saveJSON(storageKeys.queue, state.queue);
+}
+
+function saveParent() {
+  saveJSON(storageKeys.parent, state.parent);
+}
+
+// Plain http on a LAN is not a secure context, so crypto.randomUUID may be missing there.
+function newClientId() {
+  if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+  const bytes = new Uint8Array(16);
+  if (window.crypto && window.crypto.getRandomValues) window.crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i += 1) bytes[i] = Math.floor(Math.random() * 256);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// What a wedge scanner types: drop control characters (CR, LF, GS, ...), zero-width characters and a
+// leading AIM symbology identifier ("]Q1" for QR), then the surrounding white space.
+function cleanCode(raw) {
+  let code = String(raw).replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060\ufeff]/g, "");
+  code = code.trim().replace(/^\][A-Za-z][0-9A-Za-z]/, "").trim();
+  return code.toUpperCase();
+}
+
+function parentFormatOf(code) {
+  return formats.find((fmt) => fmt.pattern.test(code)) || null;
+}
+
+function examples() {
+  return formats.map((fmt) => `${fmt.prefix}${"12345678901234567890".slice(0, fmt.digits)}`).join(" or ");
+}
+
+function scans(count) {
+  return `${count} ${count === 1 ? "scan" : "scans"}`;
+}
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]*)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+function timeText(iso) {
+  const when = iso ? new Date(iso) : new Date();
+  if (Number.isNaN(when.getTime())) return "";
+  return when.toLocaleTimeString([], { hourCycle: "h23", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sound and vibration. The AudioContext is made on the first key or tap (browsers refuse sound before).
+
+let audio = null;
+
+function unlockAudio() {
+  try {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!audio && Context) audio = new Context();
+    if (audio && audio.state === "suspended") audio.resume();
+  } catch {
+    audio = null;
+  }
+}
+
+function tone(frequency, startAfter, duration) {
+  if (!audio) return;
+  try {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.type = "square";
+    osc.frequency.value = frequency;
+    gain.gain.value = 0.15;
+    osc.connect(gain).connect(audio.destination);
+    const start = audio.currentTime + startAfter;
+    osc.start(start);
+    osc.stop(start + duration);
+  } catch {
+    // No sound is no reason to lose the scan.
+  }
+}
+
+function vibrate(pattern) {
+  if (typeof navigator.vibrate === "function") {
+    try {
+      navigator.vibrate(pattern);
+    } catch {
+      // Some browsers refuse vibration without a tap; colour and sound still tell.
+    }
+  }
+}
+
+function signalSuccess() {
+  tone(1760, 0, 0.12);
+  vibrate(60);
+}
+
+function signalRefusal() {
+  tone(220, 0, 0.18);
+  tone(220, 0.25, 0.18);
+  vibrate([200, 100, 200]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rendering
+
+function setStatus(kind, text, note = "") {
+  el.status.className = `tt-status tt-status-${kind}`;
+  el.status.dataset.state = kind;
+  el.statusText.textContent = text;
+  el.statusNote.textContent = note;
+}
+
+function setNote(note) {
+  el.statusNote.textContent = note;
+}
+
+function pendingChildren(parentQr) {
+  const codes = new Set();
+  for (const item of state.queue) {
+    if (item.kind === "child" && item.parent === parentQr) codes.add(item.code);
+  }
+  return codes.size;
+}
+
+function renderParent() {
+  const parent = state.parent;
+  el.done.disabled = !parent;
+  el.change.disabled = !parent;
+  if (!parent) {
+    el.prompt.textContent = "Scan a parent bag";
+    el.details.hidden = true;
+    app.dataset.mode = "parent";
+    return;
+  }
+  app.dataset.mode = "child";
+  el.prompt.textContent = "Scan child bags into";
+  el.details.hidden = false;
+  el.parentCode.textContent = parent.qr_id;
+  el.parentProduct.textContent = parent.product || "";
+  const capacity = parent.capacity || 0;
+  const pending = pendingChildren(parent.qr_id);
+  const count = parent.child_count || 0;
+  el.parentCount.textContent = `${count} / ${capacity || "?"}`;
+  el.parentPending.textContent = pending ? `(+${pending} waiting)` : "";
+  el.progress.max = capacity || 1;
+  el.progress.value = Math.min(count + pending, capacity || count + pending);
+  el.progress.textContent = el.parentCount.textContent;
+}
+
+const ACTION_TEXT = {
+  open_parent: () => "Opened parent",
+  link: (scan) => `Into ${scan.parent}`,
+  undo: (scan) => `Undid ${scan.bag}${scan.parent ? ` in ${scan.parent}` : ""}`,
+  complete: () => "Marked complete",
+  unlink: (scan) => `Taken out of ${scan.parent}`,
+  move: (scan) => `Moved to ${scan.parent}`,
+};
+
+function entryFromScanEvent(scan) {
+  const describe = ACTION_TEXT[scan.action] || (() => scan.action);
+  return {
+    key: scan.client_scan_id || `scan-${scan.id}`,
+    code: scan.bag || scan.parent,
+    text: describe(scan) + (scan.undone ? " (undone)" : ""),
+    state: scan.undone ? "undone" : "ok",
+    linked: scan.action === "link",
+    at: scan.at,
+  };
+}
+
+const KIND_WAITING_TEXT = {
+  parent: () => "Open parent",
+  child: (item) => `Into ${item.parent}`,
+  undo: () => "Undo last scan",
+  complete: (item) => `Mark ${item.parent} complete`,
+};
+
+function entryFromQueueItem(item) {
+  return {
+    key: item.id,
+    code: item.kind === "undo" ? "Undo" : item.kind === "complete" ? item.parent : item.code,
+    text: `${KIND_WAITING_TEXT[item.kind](item)} · waiting`,
+    state: "waiting",
+    at: item.at,
+  };
+}
+
+function putEntry(entry) {
+  const index = state.entries.findIndex((existing) => existing.key === entry.key);
+  if (index >= 0) state.entries[index] = entry;
+  else state.entries.unshift(entry);
+  state.entries = state.entries.slice(0, RECENT_MAX);
+  renderEntries();
+}
+
+function renderEntries() {
+  const items = state.entries.map((entry) => {
+    const li = document.createElement("li");
+    li.className = `tt-recent-item tt-recent-${entry.state}`;
+    li.dataset.state = entry.state;
+    li.dataset.code = entry.code;
+    const code = document.createElement("span");
+    code.className = "tt-recent-code";
+    code.textContent = entry.code;
+    const text = document.createElement("span");
+    text.className = "tt-recent-text";
+    text.textContent = entry.text;
+    const time = document.createElement("time");
+    time.className = "tt-recent-time";
+    if (entry.at) time.dateTime = entry.at;
+    time.textContent = timeText(entry.at);
+    li.append(code, text, time);
+    return li;
+  });
+  el.recent.replaceChildren(...items);
+}
+
+function renderBanners() {
+  const waiting = state.queue.length;
+  app.dataset.waiting = String(waiting);
+  if (state.sessionEnded && waiting) {
+    el.sessionBanner.hidden = false;
+    const link = document.createElement("a");
+    link.href = urls.login;
+    link.className = "tt-banner-link";
+    link.textContent = "Log in again";
+    const what = `${waiting} waiting ${waiting === 1 ? "scan" : "scans"}`;
+    el.sessionBanner.replaceChildren("Your session ended. ", link, ` to send ${what}.`);
+  } else {
+    el.sessionBanner.hidden = true;
+  }
+  if (waiting && state.offline && !state.sessionEnded) {
+    el.waitingBanner.hidden = false;
+    el.waitingBanner.textContent = `${scans(waiting)} waiting — will send when the network is back`;
+  } else {
+    el.waitingBanner.hidden = true;
+  }
+  if (state.replayRefusals.length) {
+    const count = state.replayRefusals.length;
+    const were = count === 1 ? "scan was" : "scans were";
+    el.replayBanner.hidden = false;
+    el.replayText.textContent = `${count} waiting ${were} refused on sending: ${state.replayRefusals.join(" ")}`;
+  } else {
+    el.replayBanner.hidden = true;
+  }
+}
+
+function render() {
+  renderParent();
+  renderBanners();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Scanning: decide what a read means, queue it, answer at once
+
+function setParent(parent) {
+  state.parent = parent;
+  saveParent();
+  renderParent();
+}
+
+function enqueue(item) {
+  state.queue.push(item);
+  saveQueue();
+  putEntry(entryFromQueueItem(item));
+  render();
+  flush();
+}
+
+function newItem(kind, fields) {
+  return { id: newClientId(), kind, at: new Date().toISOString(), ...fields };
+}
+
+function refuseLocally(code, message) {
+  setStatus("refused", message);
+  signalRefusal();
+  putEntry({ key: newClientId(), code, text: message, state: "refused", at: new Date().toISOString() });
+}
+
+// The server cannot answer now: the scan waits in the queue for the network or the next login.
+function holding() {
+  return state.offline || state.sessionEnded || !navigator.onLine;
+}
+
+function acknowledgeQueued(text) {
+  const note = state.sessionEnded
+    ? "Saved on this phone — log in again to send it."
+    : "Saved on this phone — will send when the network is back.";
+  setStatus("waiting", text, note);
+  signalSuccess();
+}
+
+function handleRead(raw) {
+  const code = cleanCode(raw);
+  if (!code) return;
+  const now = Date.now();
+  if (code === state.lastRead.code && now - state.lastRead.at < DOUBLE_FIRE_MS) {
+    state.lastRead.at = now;
+    el.ignored.textContent = `Ignored duplicate read of ${code}.`;
+    return;
+  }
+  state.lastRead = { code, at: now };
+  el.ignored.textContent = "";
+  const isParentCode = Boolean(parentFormatOf(code));
+  const networkDown = holding();
+
+  if (!state.parent) {
+    if (networkDown && !isParentCode) {
+      // Offline the server cannot refuse it for us, and queueing it would send children as parents.
+      refuseLocally(code, `${code} is not a parent bag code. Scan a parent bag (${examples()}) first.`);
+      return;
+    }
+    if (isParentCode) {
+      // Set at once (confirmed by the answer), so children scanned before the answer arrives go into it.
+      const fmt = parentFormatOf(code);
+      setParent({
+        qr_id: code,
+        product: fmt.product,
+        child_count: 0,
+        capacity: fmt.capacity || 0,
+        complete: false,
+        full: false,
+        provisional: true,
+      });
+    }
+    enqueue(newItem("parent", { code }));
+    if (networkDown) acknowledgeQueued(`Parent ${code} — waiting`);
+    else setStatus("sending", `Opening ${code}…`);
+    return;
+  }
+
+  if (networkDown && isParentCode) {
+    refuseLocally(
+      code,
+      `${code} is a parent bag code, not a child. Press "Done with this parent" or "Change parent" first.`,
+    );
+    return;
+  }
+  if (networkDown && !CHILD_PATTERN.test(code)) {
+    refuseLocally(code, `${code} is not a bag code: child codes are 4 to 20 letters or digits.`);
+    return;
+  }
+  const parentQr = state.parent.qr_id;
+  enqueue(newItem("child", { code, parent: parentQr }));
+  if (networkDown) {
+    acknowledgeQueued(`${code} → ${parentQr} — waiting`);
+    const parent = state.parent;
+    if (parent && parent.capacity && (parent.child_count || 0) + pendingChildren(parentQr) >= parent.capacity) {
+      setParent(null);
+      setNote(`${parentQr} is full — scan the next parent.`);
+    }
+  } else {
+    setStatus("sending", `Sending ${code}…`);
+  }
+}
+
+function undoLast() {
+  const last = state.queue[state.queue.length - 1];
+  if (last && last.kind === "child" && !last.sending) {
+    // Never sent: taking it out of the queue is the whole undo.
+    state.queue.pop();
+    saveQueue();
+    state.entries = state.entries.filter((entry) => entry.key !== last.id);
+    renderEntries();
+    setStatus("ok", `Removed waiting scan ${last.code}.`);
+    signalSuccess();
+    render();
+    return;
+  }
+  enqueue(newItem("undo", {}));
+  if (holding()) acknowledgeQueued("Undo — waiting");
+  else setStatus("sending", "Undoing the last scan…");
+}
+
+function doneWithParent() {
+  if (!state.parent) return;
+  const parentQr = state.parent.qr_id;
+  setParent(null);
+  enqueue(newItem("complete", { parent: parentQr }));
+  if (holding()) acknowledgeQueued(`${parentQr} marked complete — waiting`);
+  else setStatus("sending", `Marking ${parentQr} complete…`);
+}
+
+function changeParent() {
+  if (!state.parent) return;
+  const parentQr = state.parent.qr_id;
+  setParent(null);
+  setStatus("idle", "Scan a parent bag.", `Left ${parentQr}; it stays open.`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sending the queue
+
+function requestFor(item) {
+  switch (item.kind) {
+    case "parent":
+      return [urls.parent, { client_scan_id: item.id, code: item.code }];
+    case "child":
+      return [urls.child, { client_scan_id: item.id, parent: item.parent, code: item.code }];
+    case "undo":
+      return [urls.undo, { client_scan_id: item.id }];
+    default:
+      return [urls.complete, { client_scan_id: item.id, parent: item.parent }];
+  }
+}
+
+// One attempt: "answer" (success or refusal, the item is done), "network" or "session" (keep it).
+async function send(item) {
+  const [url, body] = requestFor(item);
+  // A request lost on a flaky Wi-Fi would hold the whole queue: give up on it and send it again later
+  // (the server answers a repeated id with its first answer).
+  const abort = new AbortController();
+  const timer = window.setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
+  let response;
+  let answer = null;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body),
+      signal: abort.signal,
+    });
+    const text = await response.text();
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      answer = null; // an HTML error page, a proxy's page
+    }
+  } catch {
+    return { outcome: "network" };
+  } finally {
+    window.clearTimeout(timer);
+  }
+  const isAnswer = answer !== null && typeof answer === "object" && typeof answer.ok === "boolean";
+  // 401, or a 403 from the CSRF check (the session and its token are gone): wait for the next login.
+  // Other 403s with an answer (not_your_area) are refusals of this scan.
+  if (response.status === 401 || (response.status === 403 && (!isAnswer || SESSION_CODES.has(answer.code)))) {
+    return { outcome: "session" };
+  }
+  if (response.redirected && !isAnswer) return { outcome: "session" }; // sent to the login page
+  if (NETWORK_STATUSES.has(response.status) || response.status >= 500 || !isAnswer) {
+    // 502-504: a proxy or a busy server; a 500 is a server bug; a page that is not our answer (a Wi-Fi
+    // login page, a proxy's error) says nothing about the scan. It waits: only the server's own answer
+    // ends a scan, and sending it again is harmless.
+    return { outcome: "network" };
+  }
+  return { outcome: "answer", answer, status: response.status };
+}
+
+let retryTimer = null;
+
+function scheduleRetry() {
+  if (retryTimer === null) {
+    retryTimer = window.setTimeout(() => {
+      retryTimer = null;
+      flush();
+    }, RETRY_MS);
+  }
+}
+
+async function flush() {
+  if (state.flushing || state.sessionEnded) return;
+  state.flushing = true;
+  try {
+    while (state.queue.length) {
+      if (!navigator.onLine) {
+        markOffline();
+        break;
+      }
+      const item = state.queue[0];
+      item.sending = true;
+      const result = await send(item);
+      item.sending = false;
+      if (result.outcome === "network") {
+        markOffline();
+        break;
+      }
+      if (result.outcome === "session") {
+        state.sessionEnded = true;
+        setStatus("refused", "Your session ended. Log in again to send the waiting scans.");
+        signalRefusal();
+        markDelayed();
+        break;
+      }
+      state.queue.shift();
+      saveQueue();
+      handleAnswer(item, result.answer);
+    }
+    if (!state.queue.length) state.offline = false;
+  } finally {
+    state.flushing = false;
+    render();
+  }
+  if (state.queue.length && !state.sessionEnded) scheduleRetry();
+}
+
+function markOffline() {
+  state.offline = true;
+  markDelayed();
+  if (el.status.dataset.state === "sending" && state.queue.length) {
+    const waiting = state.queue.length;
+    setStatus("waiting", `${scans(waiting)} waiting`, "No network — saved on this phone.");
+  }
+  render();
+  scheduleRetry();
+}
+
+// Items that could not go at once: their refusals, when they come, are gathered in the replay banner.
+function markDelayed() {
+  let changed = false;
+  for (const item of state.queue) {
+    if (!item.delayed) {
+      item.delayed = true;
+      changed = true;
+    }
+  }
+  if (changed) saveQueue();
+  for (const item of state.queue) {
+    const entry = state.entries.find((existing) => existing.key === item.id);
+    if (!entry) putEntry(entryFromQueueItem(item));
+  }
+}
+
+function markUndone(childQr) {
+  const linked = state.entries.find((entry) => entry.state === "ok" && entry.code === childQr && entry.linked);
+  if (linked) {
+    linked.state = "undone";
+    linked.text += " (undone)";
+    renderEntries();
+  }
+}
+
+function codeOf(item) {
+  if (item.kind === "undo") return "Undo";
+  if (item.kind === "complete") return item.parent;
+  return item.code;
+}
+
+function handleAnswer(item, answer) {
+  const parent = answer.parent;
+  const text = answer.message || (answer.ok ? "Done." : "Refused.");
+  const current = state.parent;
+  const wasReplay = Boolean(item.delayed);
+  let note = "";
+
+  if (parent && parent.qr_id) {
+    const finished = parent.full || parent.complete;
+    if (current && current.qr_id === parent.qr_id) {
+      if (finished) {
+        setParent(null);
+        note = `${parent.qr_id} is ${parent.full ? "full" : "complete"} — scan the next parent.`;
+      } else {
+        setParent({ ...parent });
+      }
+    } else if (!current && answer.ok && !finished && item.kind === "undo") {
+      // Undoing a scan of a parent that had just filled up: carry on with that parent.
+      setParent({ ...parent });
+    } else if (!current && finished && item.kind !== "complete") {
+      note = `${parent.qr_id} is ${parent.full ? "full" : "complete"} — scan the next parent.`;
+    }
+  }
+  if (!answer.ok && item.kind === "parent" && current && current.qr_id === item.code && current.provisional) {
+    setParent(null); // the parent we assumed was refused
+  }
+
+  const entry = answer.scan && answer.ok ? entryFromScanEvent(answer.scan) : null;
+  if (answer.ok && answer.scan && answer.scan.action === "undo") markUndone(answer.scan.bag);
+  putEntry({
+    key: item.id,
+    code: entry ? entry.code : codeOf(item),
+    text: answer.ok ? (entry ? entry.text : text) : text,
+    state: answer.ok ? "ok" : "refused",
+    linked: Boolean(entry && entry.linked),
+    at: entry ? entry.at : item.at,
+  });
+
+  if (wasReplay && !answer.ok) {
+    state.replayRefusals.push(`${codeOf(item)}: ${text}`);
+    setStatus("refused", text, note);
+    if (state.replayRefusals.length === 1) signalRefusal(); // once, not a beep per refused scan
+  } else if (wasReplay) {
+    if (state.queue.length) {
+      // More to send; the panel keeps showing the last refusal, if any, until the queue is empty.
+    } else if (state.replayRefusals.length) {
+      setStatus("refused", "Waiting scans sent, but some were refused: see the red entries.", note);
+    } else {
+      setStatus("ok", "All waiting scans were sent.", note);
+    }
+  } else if (answer.ok) {
+    setStatus("ok", text, note);
+    signalSuccess();
+  } else {
+    setStatus("refused", text, note);
+    signalRefusal();
+  }
+  render();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Focus: the wedge types into whatever has focus, so the scan input takes it back after any tap
+
+function isOtherField(node) {
+  if (!node || node === el.input) return false;
+  return node.matches && node.matches("input, textarea, select, [contenteditable=''], [contenteditable='true']");
+}
+
+function refocus() {
+  if (document.activeElement !== el.input && !isOtherField(document.activeElement)) {
+    el.input.focus({ preventScroll: true });
+  }
+}
+
+function submitInput() {
+  const raw = el.input.value;
+  el.input.value = "";
+  handleRead(raw);
+}
+
+el.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitInput();
+});
+el.input.addEventListener("keydown", (event) => {
+  unlockAudio();
+  if (event.key === "Tab" && el.input.value.trim()) {
+    // Some scanners end a read with Tab instead of Enter. (On an empty input Tab moves on as usual.)
+    event.preventDefault();
+    submitInput();
+  }
+});
+// A tap on one of the page's buttons must not take the focus away from the scan input: the scanner
+// may fire right after it. (The click still happens.)
+app.addEventListener("mousedown", (event) => {
+  if (event.target.closest("button")) event.preventDefault();
+});
+el.input.addEventListener("blur", () =>
+  window.setTimeout(() => {
+    if (!document.activeElement || document.activeElement === document.body) refocus();
+  }, 0),
+);
+document.addEventListener("pointerdown", unlockAudio);
+document.addEventListener("click", () => window.setTimeout(refocus, 0));
+el.done.addEventListener("click", doneWithParent);
+el.undo.addEventListener("click", undoLast);
+el.change.addEventListener("click", changeParent);
+el.replayDismiss.addEventListener("click", () => {
+  state.replayRefusals = [];
+  renderBanners();
+});
+window.addEventListener("online", () => {
+  flush();
+});
+window.addEventListener("offline", () => {
+  if (state.queue.length) markOffline();
+  else {
+    state.offline = true;
+    render();
+  }
+});
+window.addEventListener("focus", () => {
+  if (state.queue.length) flush();
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Start: the server's recent scans, then what is still waiting from before (a reload, a login)
+
+for (const scan of (config.recent_scans || []).slice().reverse()) putEntry(entryFromScanEvent(scan));
+for (const item of state.queue) {
+  item.sending = false;
+  putEntry(entryFromQueueItem(item));
+}
+if (state.queue.length) {
+  markDelayed();
+  setStatus("waiting", `Sending ${scans(state.queue.length)} waiting from before…`);
+} else if (state.parent) {
+  setStatus("idle", `Scan child bags into ${state.parent.qr_id}.`);
+}
+if (!navigator.onLine) state.offline = true;
+render();
+refocus();
+flush();

@@ -1,0 +1,331 @@
+"""The dispatcher's scan page in a real browser: a keyboard-wedge scanner types codes and presses Enter
+into the page, which must already have focus; the database is checked after each story.
+
+Transactional (the live server answers from its own thread); serialized_rollback restores the
+products that the data migration made, which each test's flush would otherwise remove.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from bags.models import Bag, Link
+from scanning.models import Scan
+from tests import factories
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+GREEN = "rgb(15, 81, 50)"
+RED = "rgb(155, 28, 28)"
+
+
+def log_in(page: Page, user, *, at: str = "/accounts/login/?next=/scan/") -> None:
+    if at:
+        page.goto(at)
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/scan/")
+    expect(page.locator("#scan-input")).to_be_focused()
+
+
+def scan(page: Page, code: str) -> None:
+    """What a keyboard-wedge scanner does: type into whatever has focus, then Enter."""
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+
+
+def status(page: Page):
+    return page.locator("#scan-status")
+
+
+def entries(page: Page, state: str):
+    return page.locator(f"#recent-list li[data-state={state}]")
+
+
+def links_in(parent_qr: str) -> list[str]:
+    return sorted(Link.objects.filter(parent__qr_id=parent_qr).values_list("child__qr_id", flat=True))
+
+
+@pytest.fixture
+def dispatcher():
+    return factories.make_user("e2e-dispatcher")
+
+
+@pytest.fixture
+def signals(context, page):
+    """Record the page's vibrations and tones (headless Chromium has neither a motor nor a speaker).
+    Requested before the page opens the scan page, so the recorders are in place on its first load."""
+    context.add_init_script("""
+        window.__vibrations = [];
+        navigator.vibrate = (pattern) => { window.__vibrations.push(pattern); return true; };
+        window.__tones = [];
+        const createOscillator = AudioContext.prototype.createOscillator;
+        AudioContext.prototype.createOscillator = function () {
+            const oscillator = createOscillator.call(this);
+            const start = oscillator.start.bind(oscillator);
+            oscillator.start = (when) => { window.__tones.push(oscillator.frequency.value); start(when); };
+            return oscillator;
+        };
+    """)
+
+    def recorded() -> tuple[list, list]:
+        return page.evaluate("() => [window.__vibrations, window.__tones]")
+
+    return recorded
+
+
+@pytest.fixture
+def scan_page(page, dispatcher) -> Page:
+    log_in(page, dispatcher)
+    return page
+
+
+def open_parent(page: Page, code: str = "SB12345") -> None:
+    scan(page, code)
+    expect(page.locator("#parent-code")).to_have_text(code)
+    expect(page.locator("#parent-count")).to_have_text("0 / 30")
+    expect(status(page)).to_have_attribute("data-state", "ok")
+
+
+def test_parent_then_children_fill_the_parent(signals, scan_page):
+    page = scan_page
+    expect(page.locator("#mode-prompt")).to_have_text("Scan a parent bag")
+
+    open_parent(page, "SB12345")
+    scan(page, "C1000001")
+    scan(page, "c1000002")
+    # A scanner that sends a GS1 group separator and spaces around the code, and ends with Tab.
+    page.keyboard.insert_text("\x1d C1000003 ")
+    page.keyboard.press("Tab")
+
+    expect(page.locator("#parent-count")).to_have_text("3 / 30")
+    expect(status(page)).to_have_attribute("data-state", "ok")
+    expect(status(page)).to_have_css("background-color", GREEN)
+    expect(entries(page, "ok")).to_have_count(4)  # the parent and its three children
+    assert links_in("SB12345") == ["C1000001", "C1000002", "C1000003"]
+    assert Bag.objects.get(qr_id="SB12345").child_count == 3
+    expect(page.locator("#scan-input")).to_be_focused()
+    expect(page.locator("#scan-input")).to_have_value("")
+    vibrations, tones = signals()
+    assert vibrations == [60, 60, 60, 60]  # one short buzz per scan: the parent and three children
+    assert tones == [1760, 1760, 1760, 1760]
+
+
+def test_refused_scans_show_the_servers_sentence_in_red_and_change_nothing(signals, scan_page, dispatcher):
+    page = scan_page
+    other = factories.make_parent("SB00001", dispatch_area=dispatcher.dispatch_area)
+    factories.link(other, factories.make_child("C2000001", dispatch_area=dispatcher.dispatch_area))
+    open_parent(page, "SB12345")
+
+    scan(page, "C2000001")
+
+    expect(status(page)).to_have_attribute("data-state", "refused")
+    expect(status(page)).to_have_css("background-color", RED)
+    expect(page.locator("#scan-status-text")).to_have_text(
+        "C2000001 is already in parent SB00001. It was not added to SB12345."
+    )
+    expect(entries(page, "refused")).to_have_count(1)
+    vibrations, tones = signals()
+    assert vibrations == [60, [200, 100, 200]]  # the parent opened, then the refusal
+    assert tones == [1760, 220, 220]  # a high beep, then two low ones
+
+    scan(page, "C-12")  # a misread label
+
+    expect(page.locator("#scan-status-text")).to_contain_text("C-12")
+    expect(status(page)).to_have_attribute("data-state", "refused")
+    expect(entries(page, "refused")).to_have_count(2)
+    assert links_in("SB00001") == ["C2000001"]
+    assert links_in("SB12345") == []
+    assert not Bag.objects.filter(qr_id="C-12").exists()
+    # Still filling SB12345: a refusal does not throw the dispatcher out of the parent.
+    expect(page.locator("#parent-code")).to_have_text("SB12345")
+
+
+def test_undo_takes_the_last_child_out(scan_page):
+    page = scan_page
+    open_parent(page)
+    scan(page, "C1000001")
+    scan(page, "C1000002")
+    expect(page.locator("#parent-count")).to_have_text("2 / 30")
+
+    page.click("#undo-button")
+
+    expect(page.locator("#parent-count")).to_have_text("1 / 30")
+    expect(page.locator("#scan-status-text")).to_contain_text("Undone: C1000002")
+    expect(page.locator("#recent-list li[data-state=undone][data-code=C1000002]")).to_have_count(1)
+    assert links_in("SB12345") == ["C1000001"]
+    # The tap on the button must not leave the scanner typing into nowhere.
+    expect(page.locator("#scan-input")).to_be_focused()
+
+
+def test_scans_made_offline_are_sent_once_when_the_network_is_back(context, page, dispatcher):
+    # Plain http on a LAN has no crypto.randomUUID; the page must make its ids without it.
+    context.add_init_script("Object.defineProperty(Crypto.prototype, 'randomUUID', {value: undefined});")
+    log_in(page, dispatcher)
+    open_parent(page)
+
+    context.set_offline(True)
+    children = [f"C30000{n:02d}" for n in range(1, 6)]
+    for code in children:
+        scan(page, code)
+
+    expect(entries(page, "waiting")).to_have_count(5)
+    expect(page.locator("#waiting-banner")).to_have_text("5 scans waiting — will send when the network is back")
+    expect(page.locator("#parent-pending")).to_have_text("(+5 waiting)")
+    assert links_in("SB12345") == []
+    # Kept on the phone, per user, so a reload or a new login finds them; ids made without randomUUID.
+    queued = page.evaluate(f"() => JSON.parse(localStorage.getItem('tt.scan.{dispatcher.pk}.queue'))")
+    assert [item["code"] for item in queued] == children
+    assert all(re.fullmatch(r"[0-9a-f]{32}", item["id"]) for item in queued)
+
+    context.set_offline(False)
+
+    expect(entries(page, "ok")).to_have_count(6)
+    expect(entries(page, "waiting")).to_have_count(0)
+    expect(page.locator("#waiting-banner")).to_be_hidden()
+    expect(page.locator("#parent-count")).to_have_text("5 / 30")
+    assert links_in("SB12345") == children
+    assert Scan.objects.filter(action="link").count() == 5
+
+
+def test_a_parent_scanned_offline_takes_its_children(context, scan_page):
+    page = scan_page
+    context.set_offline(True)
+
+    scan(page, "SB54321")
+    expect(page.locator("#parent-code")).to_have_text("SB54321")
+    scan(page, "C4000001")
+    scan(page, "C4000002")
+    scan(page, "SB11111")  # a parent where a child is expected: refused on the spot, never queued
+    expect(status(page)).to_have_attribute("data-state", "refused")
+    expect(entries(page, "waiting")).to_have_count(3)
+
+    context.set_offline(False)
+
+    expect(page.locator("#parent-count")).to_have_text("2 / 30")
+    expect(entries(page, "waiting")).to_have_count(0)
+    assert links_in("SB54321") == ["C4000001", "C4000002"]
+    assert not Bag.objects.filter(qr_id="SB11111").exists()
+
+
+def test_refusals_of_waiting_scans_are_shown_when_they_are_sent(context, scan_page, dispatcher):
+    page = scan_page
+    other = factories.make_parent("SB00001", dispatch_area=dispatcher.dispatch_area)
+    factories.link(other, factories.make_child("C2000001", dispatch_area=dispatcher.dispatch_area))
+    open_parent(page)
+    context.set_offline(True)
+
+    scan(page, "C2000001")
+    scan(page, "C2000002")
+    expect(entries(page, "waiting")).to_have_count(2)
+    context.set_offline(False)
+
+    expect(page.locator("#replay-banner")).to_contain_text("1 waiting scan was refused on sending: C2000001")
+    expect(page.locator("#recent-list li[data-state=refused][data-code=C2000001]")).to_have_count(1)
+    expect(page.locator("#recent-list li[data-state=ok][data-code=C2000002]")).to_have_count(1)
+    assert links_in("SB12345") == ["C2000002"]
+
+
+def test_a_double_fired_read_makes_one_link_and_no_error(scan_page):
+    page = scan_page
+    open_parent(page)
+
+    page.keyboard.type("C5000001\n")
+    page.keyboard.type("C5000001\n")  # the scanner fired twice within a second
+
+    expect(page.locator("#parent-count")).to_have_text("1 / 30")
+    expect(page.locator("#scan-ignored")).to_have_text("Ignored duplicate read of C5000001.")
+    expect(status(page)).to_have_attribute("data-state", "ok")
+    expect(entries(page, "refused")).to_have_count(0)
+    assert links_in("SB12345") == ["C5000001"]
+    assert Scan.objects.filter(action="link").count() == 1
+
+
+def test_a_full_parent_sends_the_page_back_to_scanning_a_parent(scan_page, dispatcher):
+    page = scan_page
+    parent = factories.make_parent("SB12345", dispatch_area=dispatcher.dispatch_area)
+    for n in range(29):
+        factories.link(parent, factories.make_child(f"C60000{n:02d}", dispatch_area=dispatcher.dispatch_area))
+    scan(page, "SB12345")
+    expect(page.locator("#parent-count")).to_have_text("29 / 30")
+
+    scan(page, "C6000099")
+
+    expect(page.locator("#scan-status-note")).to_have_text("SB12345 is full — scan the next parent.")
+    expect(page.locator("#mode-prompt")).to_have_text("Scan a parent bag")
+    expect(page.locator("#parent-details")).to_be_hidden()
+    assert len(links_in("SB12345")) == 30
+
+
+def test_done_and_change_parent_buttons(scan_page):
+    page = scan_page
+    open_parent(page, "SB12345")
+    scan(page, "C7000001")
+    expect(page.locator("#parent-count")).to_have_text("1 / 30")
+
+    page.click("#change-button")
+    expect(page.locator("#mode-prompt")).to_have_text("Scan a parent bag")
+    expect(page.locator("#scan-input")).to_be_focused()  # the tap did not take the scanner's focus
+    open_parent(page, "SB22222")
+    page.reload()  # the current parent survives a reload
+    expect(page.locator("#parent-code")).to_have_text("SB22222")
+    expect(page.locator("#scan-input")).to_be_focused()
+
+    page.click("#done-button")
+
+    expect(page.locator("#scan-status-text")).to_contain_text("SB22222")
+    expect(status(page)).to_have_attribute("data-state", "ok")
+    expect(page.locator("#mode-prompt")).to_have_text("Scan a parent bag")
+    assert Bag.objects.get(qr_id="SB22222").completed_at is not None
+    assert Bag.objects.get(qr_id="SB12345").completed_at is None
+
+
+def test_scan_page_fits_a_375px_phone(context, scan_page, artifacts):
+    page = scan_page
+    page.set_viewport_size({"width": 375, "height": 812})
+    open_parent(page)
+    scan(page, "C8000001")
+    expect(page.locator("#parent-count")).to_have_text("1 / 30")
+
+    page.screenshot(path=str(artifacts / "scan-page-375.png"))  # what the phone shows, bar included
+
+    for selector in ("#scan-input", "#done-button", "#undo-button", "#change-button", ".tt-bottom-link"):
+        for element in page.locator(selector).all():
+            box = element.bounding_box()
+            assert box["height"] >= 44, f"{selector} is {box['height']}px tall"
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 375, f"{selector} leaves the screen"
+    body_font = page.evaluate("() => parseFloat(getComputedStyle(document.body).fontSize)")
+    assert body_font >= 18
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+    # The fixed bar hides nothing: scrolled to the end, the last list entry ends above the bar.
+    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+    bar_top = page.locator(".tt-bottom-bar").bounding_box()["y"]
+    last_bottom = page.evaluate("() => document.querySelector('main').getBoundingClientRect().bottom")
+    assert last_bottom <= bar_top
+
+
+def test_a_session_that_ended_offline_keeps_the_waiting_scans_until_the_next_login(context, scan_page, dispatcher):
+    page = scan_page
+    open_parent(page)
+    context.set_offline(True)
+    context.clear_cookies()  # the session ended while the phone was out of reach
+
+    scan(page, "C9000001")
+    scan(page, "C9000002")
+    expect(entries(page, "waiting")).to_have_count(2)
+    context.set_offline(False)
+
+    banner = page.locator("#session-banner")
+    expect(banner).to_have_text("Your session ended. Log in again to send 2 waiting scans.")
+    assert links_in("SB12345") == []
+
+    banner.get_by_role("link", name="Log in again").click()
+    page.wait_for_url("**/accounts/login/?next=/scan/")
+    log_in(page, dispatcher, at="")
+
+    expect(entries(page, "waiting")).to_have_count(0)
+    expect(page.locator("#parent-count")).to_have_text("2 / 30")
+    expect(page.locator("#session-banner")).to_be_hidden()
+    assert links_in("SB12345") == ["C9000001", "C9000002"]

@@ -1,0 +1,232 @@
+"""The JSON scan API over HTTP (Django test client): auth, CSRF, bad bodies, replays, and its OpenAPI schema."""
+
+import json
+import uuid
+
+import pytest
+from django.test import Client
+from django.urls import get_resolver
+
+from bags.models import Bag, Link
+from scanning.models import Scan
+from tests import factories
+
+
+@pytest.fixture
+def dispatcher(area):
+    return factories.make_user("disp", area=area)
+
+
+@pytest.fixture
+def api(dispatcher, mustard):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(dispatcher)
+    client.get("/scan/")  # sets the csrftoken cookie, as the scan page does
+    return client
+
+
+def post(client, url, payload, **extra):
+    token = client.cookies["csrftoken"].value if "csrftoken" in client.cookies else ""
+    body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
+    return client.post(url, body, content_type="application/json", headers={"X-CSRFToken": token}, **extra)
+
+
+def scan(client, url, **payload):
+    return post(client, url, {"client_scan_id": uuid.uuid4().hex, **payload})
+
+
+def test_parent_then_child_over_http(api):
+    opened = scan(api, "/api/scan/parent", code="sb00001")
+    linked = scan(api, "/api/scan/child", parent="SB00001", code="c0000001")
+
+    assert opened.status_code == 200
+    assert opened.json()["code"] == "parent_created"
+    assert linked.status_code == 200
+    assert linked.json()["parent"]["child_count"] == 1
+    assert Link.objects.get().child.qr_id == "C0000001"
+
+
+def test_refusal_is_a_4xx_with_a_sentence(api):
+    scan(api, "/api/scan/parent", code="SB00001")
+
+    answer = scan(api, "/api/scan/child", parent="SB00001", code="SB00002")
+
+    assert answer.status_code == 422
+    assert answer.json()["ok"] is False
+    assert answer.json()["code"] == "parent_where_child_expected"
+    assert "parent bag code" in answer.json()["message"]
+
+
+def test_repeat_of_a_client_scan_id_is_marked_as_replayed(api):
+    scan(api, "/api/scan/parent", code="SB00001")
+    payload = {"client_scan_id": uuid.uuid4().hex, "parent": "SB00001", "code": "C0000001"}
+
+    first = post(api, "/api/scan/child", payload)
+    again = post(api, "/api/scan/child", payload)
+
+    assert "X-Scan-Replayed" not in first.headers
+    assert again.headers["X-Scan-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert Link.objects.count() == 1
+
+
+def test_undo_and_complete_over_http(api):
+    scan(api, "/api/scan/parent", code="SB00001")
+    scan(api, "/api/scan/child", parent="SB00001", code="C0000001")
+
+    undone = scan(api, "/api/scan/undo")
+    completed = scan(api, "/api/scan/complete", parent="SB00001")
+
+    assert (undone.status_code, undone.json()["code"]) == (200, "undone")
+    assert (completed.status_code, completed.json()["code"]) == (200, "completed")
+    assert Link.objects.count() == 0
+
+
+def test_not_logged_in_gets_401_json(db, mustard):
+    client = Client()
+
+    answer = client.post(
+        "/api/scan/parent", {"client_scan_id": uuid.uuid4().hex, "code": "SB00001"}, content_type="application/json"
+    )
+
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "not_logged_in"
+    assert Bag.objects.count() == 0
+
+
+def test_post_without_csrf_token_is_refused_in_json(dispatcher, mustard):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(dispatcher)
+
+    answer = client.post(
+        "/api/scan/parent", {"client_scan_id": uuid.uuid4().hex, "code": "SB00001"}, content_type="application/json"
+    )
+
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "csrf_failed"
+    assert Bag.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        ("{not json", "application/json", 400, "bad_request"),
+        ("[1, 2]", "application/json", 400, "bad_request"),
+        ("code=SB00001", "application/x-www-form-urlencoded", 415, "bad_request"),
+        (json.dumps({"code": "SB00001"}), "application/json", 400, "bad_client_scan_id"),
+        (json.dumps({"client_scan_id": uuid.uuid4().hex, "code": ["SB00001"]}), "application/json", 422, "empty"),
+        (json.dumps({"client_scan_id": uuid.uuid4().hex, "code": "C" * 10_000}), "application/json", 413, "too_large"),
+    ],
+)
+def test_bad_bodies_get_a_clear_answer_and_change_nothing(api, body, content_type, status, code):
+    token = api.cookies["csrftoken"].value
+
+    answer = api.post("/api/scan/parent", body, content_type=content_type, headers={"X-CSRFToken": token})
+
+    assert answer.status_code == status
+    assert answer.json()["code"] == code
+    assert answer.json()["message"]
+    assert Bag.objects.count() == 0
+
+
+def test_scan_endpoints_refuse_get(api):
+    assert api.get("/api/scan/child").status_code == 405
+
+
+def test_recent_lists_own_scans_newest_first(api, dispatcher):
+    scan(api, "/api/scan/parent", code="SB00001")
+    for n in range(12):
+        scan(api, "/api/scan/child", parent="SB00001", code=f"C{n:07d}")
+    scan(api, "/api/scan/undo")
+    someone_else = factories.make_user(area=dispatcher.dispatch_area)
+    Scan.objects.create(user=someone_else, action="link", bag_qr="OTHER001", parent_qr="SB00001")
+
+    scans = api.get("/api/scan/recent").json()["scans"]
+
+    assert len(scans) == 10
+    assert [s["action"] for s in scans[:2]] == ["undo", "link"]
+    assert scans[1]["bag"] == "C0000011" and scans[1]["undone"] is True
+    assert scans[2]["bag"] == "C0000010" and scans[2]["undone"] is False
+    assert "OTHER001" not in {s["bag"] for s in scans}
+
+
+def test_bag_lookup_shows_parent_children_and_scans(api, dispatcher):
+    scan(api, "/api/scan/parent", code="SB00001")
+    scan(api, "/api/scan/child", parent="SB00001", code="C0000001")
+
+    parent = api.get("/api/bags/sb00001").json()
+    child = api.get("/api/bags/C0000001").json()
+
+    assert parent["bag"]["child_count"] == 1
+    assert [c["qr_id"] for c in parent["children"]] == ["C0000001"]
+    assert child["parent"]["qr_id"] == "SB00001"
+    assert [s["action"] for s in child["scans"]] == ["link"]
+
+
+def test_bag_lookup_hides_other_areas_from_dispatchers(api):
+    factories.make_parent("SB00009", dispatch_area=factories.make_area())
+
+    answer = api.get("/api/bags/SB00009")
+
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "unknown_bag"
+
+
+def test_bag_lookup_of_a_malformed_code_says_why(api):
+    answer = api.get("/api/bags/C%20D")
+
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "bad_characters"
+
+
+def api_routes() -> set[str]:
+    """The API's URL patterns as OpenAPI paths, found from the URL conf (not a hand list)."""
+    routes = set()
+    for pattern in get_resolver().url_patterns:
+        for sub in getattr(pattern, "url_patterns", [pattern]):
+            route = str(pattern.pattern) + str(sub.pattern) if hasattr(pattern, "url_patterns") else str(sub.pattern)
+            if route.startswith("api/") and route != "api/openapi.json":
+                routes.add("/" + route.replace("<str:code>", "{code}"))
+    return routes
+
+
+def test_openapi_schema_documents_every_api_route(client, db):
+    schema = client.get("/api/openapi.json").json()
+
+    assert schema["openapi"].startswith("3.")
+    assert set(schema["paths"]) == api_routes()
+
+
+def test_real_answers_match_the_schema(api):
+    schema = api.get("/api/openapi.json").json()
+    schemas = schema["components"]["schemas"]
+    answers = [
+        scan(api, "/api/scan/parent", code="SB00001"),
+        scan(api, "/api/scan/child", parent="SB00001", code="C0000001"),
+        scan(api, "/api/scan/child", parent="SB00001", code="C0000001"),
+        scan(api, "/api/scan/undo"),
+        scan(api, "/api/scan/complete", parent="SB00001"),
+        scan(api, "/api/scan/child", parent="SB00001", code="x"),
+    ]
+
+    for answer in answers:
+        body = answer.json()
+        assert set(schemas["ScanAnswer"]["required"]) <= set(body)
+        assert body["code"] in schemas["ScanAnswer"]["properties"]["code"]["enum"]
+        if body["parent"] is not None:
+            assert set(body["parent"]) == set(schemas["ParentState"]["properties"])
+        if body["scan"] is not None:
+            assert set(schemas["ScanEvent"]["required"]) <= set(body["scan"]) <= set(schemas["ScanEvent"]["properties"])
+            assert body["scan"]["action"] in schemas["ScanEvent"]["properties"]["action"]["enum"]
+
+
+def test_scan_after_the_session_timed_out_gets_401_and_changes_nothing(api, settings):
+    session = api.session
+    session["tt_seen"] -= settings.SESSION_IDLE_TIMEOUT_MINUTES * 60 + 1
+    session.save()
+
+    answer = scan(api, "/api/scan/parent", code="SB00001")
+
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "not_logged_in"
+    assert Bag.objects.count() == 0

@@ -1,0 +1,130 @@
+"""The scan loop's raw SQL (scanning.managers) gives the same answers as the plain ORM on the same data."""
+
+import uuid
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from bags.models import Bag, Link
+from scanning import services
+from scanning.managers import ChildScanState, ParentScanState, StoredReply
+from scanning.models import Scan, ScanReply
+from tests import factories
+
+
+def orm_reply(client_scan_id: str) -> StoredReply | None:
+    reply = ScanReply.objects.filter(pk=client_scan_id).first()
+    return StoredReply(reply.status, reply.body, reply.user_id) if reply else None
+
+
+def orm_child_scan_state(*, client_scan_id: str, parent_qr: str, child_qr: str) -> ChildScanState:
+    parent = Bag.objects.select_related("product", "dispatch_area").filter(qr_id=parent_qr, kind="parent").first()
+    child = Bag.objects.filter(qr_id=child_qr).first()
+    link = Link.objects.select_related("parent").filter(child=child).first() if child else None
+    return ChildScanState(
+        reply=orm_reply(client_scan_id),
+        parent_id=parent and parent.pk,
+        parent_qr=parent and parent.qr_id,
+        child_count=parent and parent.child_count,
+        completed_at=parent and parent.completed_at,
+        parent_area_id=parent and parent.dispatch_area_id,
+        parent_area_name=parent.dispatch_area.name if parent and parent.dispatch_area else None,
+        product_name=parent and parent.product.name,
+        capacity=parent and parent.product.capacity,
+        child_weight_kg=parent and parent.product.child_weight_kg,
+        child_id=child and child.pk,
+        child_kind=child and child.kind,
+        child_parent_id=link and link.parent_id,
+        child_parent_qr=link and link.parent.qr_id,
+    )
+
+
+def orm_parent_scan_state(*, client_scan_id: str, parent_qr: str, product_code: str) -> ParentScanState:
+    bag = Bag.objects.select_related("product", "dispatch_area").filter(qr_id=parent_qr).first()
+    product = bag.product if bag and bag.product else factories.product(product_code)
+    return ParentScanState(
+        reply=orm_reply(client_scan_id),
+        bag_id=bag and bag.pk,
+        bag_kind=bag and bag.kind,
+        child_count=bag and bag.child_count,
+        completed_at=bag and bag.completed_at,
+        area_id=bag and bag.dispatch_area_id,
+        area_name=bag.dispatch_area.name if bag and bag.dispatch_area else None,
+        product_id=product.pk,
+        product_name=product.name,
+        capacity=product.capacity,
+        child_weight_kg=product.child_weight_kg,
+        product_is_active=product.is_active,
+    )
+
+
+@pytest.fixture
+def scene(mustard, moong):
+    """Parents and children in every state the scan rules tell apart."""
+    area = factories.make_area("Godown 1")
+    dispatcher = factories.make_user("d1", area=area)
+    full = factories.make_parent("SB00001", dispatch_area=area)
+    for _ in range(3):
+        factories.link(full, factories.make_child())
+    Bag.objects.filter(pk=full.pk).update(completed_at=timezone.now())
+    factories.make_parent("M444-00002", product_code="moong")  # no area
+    factories.link(factories.make_parent("SB00003", dispatch_area=area), factories.make_child("LINKED01"))
+    factories.make_child("LOOSE001")
+    services.open_parent(user=dispatcher, raw_code="SB00004", client_scan_id="kept-answer-1")
+    return dispatcher
+
+
+CHILD_CASES = [
+    ("SB00001", "NEWCHILD1"),
+    ("SB00001", "LINKED01"),
+    ("SB00003", "LINKED01"),
+    ("SB00001", "LOOSE001"),
+    ("M444-00002", "LOOSE001"),
+    ("SB00001", "SB00003"),  # a parent's code where the child goes
+    ("SB09999", "LOOSE001"),  # no such parent
+]
+
+
+@pytest.mark.parametrize(("parent_qr", "child_qr"), CHILD_CASES)
+@pytest.mark.parametrize("client_scan_id", ["kept-answer-1", "never-seen-1"])
+def test_child_scan_state_matches_the_orm(scene, parent_qr, child_qr, client_scan_id):
+    expected = orm_child_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, child_qr=child_qr)
+
+    with transaction.atomic():
+        got = Scan.objects.child_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, child_qr=child_qr)
+
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("parent_qr", "product_code"),
+    [("SB00001", "mustard"), ("M444-00002", "moong"), ("SB07777", "mustard"), ("M444-07777", "moong")],
+)
+@pytest.mark.parametrize("client_scan_id", ["kept-answer-1", "never-seen-1"])
+def test_parent_scan_state_matches_the_orm(scene, parent_qr, product_code, client_scan_id):
+    expected = orm_parent_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, product_code=product_code)
+
+    got = Scan.objects.parent_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, product_code=product_code)
+
+    assert got == expected
+
+
+def test_sql_written_scan_reads_back_the_same_through_the_orm(scene):
+    answer = services.scan_child(
+        user=scene, parent_code="SB00004", raw_code="NEWCHILD1", client_scan_id=uuid.uuid4().hex
+    )
+
+    event = Scan.objects.get(pk=answer.body["scan"]["id"])
+    assert answer.body["scan"] == services.scan_json(event)
+    link = Link.objects.get(child__qr_id="NEWCHILD1")
+    assert (link.parent.qr_id, link.created_by, link.created_at) == ("SB00004", scene, event.created_at)
+    parent = Bag.objects.get(qr_id="SB00004")
+    assert answer.body["parent"] == services.parent_json(
+        qr_id="SB00004",
+        product_name="Mustard",
+        child_count=parent.child_count,
+        capacity=parent.product.capacity,
+        completed_at=parent.completed_at,
+    )
+    assert ScanReply.objects.get(pk=event.client_scan_id).body == answer.body
