@@ -115,6 +115,7 @@ def _seed_demo_bags(area: DispatchArea, *, dispatcher: User, biller: User) -> tu
     bill = Bill.objects.create(
         bill_number=DEMO_BILL_NUMBER,
         customer="Demo customer, Jaipur",
+        product=Product.objects.get(code=DEMO_PARENTS[0][0]),
         expected_parents=len(DEMO_PARENTS),
         status=BillStatus.DRAFT,
         notes="Made by manage.py seed_demo.",

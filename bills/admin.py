@@ -3,14 +3,14 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
 from bags.admin import bag_code_search_q, search_codes
-from bags.models import Bag, BagKind
+from bills.forms import BillForm
 from bills.models import Bill, BillBag, BillStatus
+from bills.services import BillRefused, check_parent_can_join
 
 
 def _is_finalised(bill: Bill | None) -> bool:
@@ -18,40 +18,34 @@ def _is_finalised(bill: Bill | None) -> bool:
 
 
 class BillBagForm(forms.ModelForm):
-    """A parent bag put on a bill by hand: the same refusals as the biller's scan, in words."""
+    """A parent bag put on a bill by hand: the same rules and sentences as the biller's scan."""
 
     class Meta:
         model = BillBag
         fields = ("bill", "parent_bag")
 
-    def clean_parent_bag(self) -> Bag:
-        bag = self.cleaned_data["parent_bag"]
-        if bag.kind != BagKind.PARENT:
-            raise ValidationError(f"'{bag.qr_id}' is a child bag; only parent bags go on a bill.", code="child")
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        bill, bag = cleaned.get("bill"), cleaned.get("parent_bag")
+        if bill is None or bag is None:
+            return cleaned
         other = BillBag.objects.filter(parent_bag=bag).exclude(pk=self.instance.pk).select_related("bill").first()
-        if other is not None:
-            raise ValidationError(f"'{bag.qr_id}' is already on bill {other.bill.bill_number}.", code="on_other_bill")
-        return bag
+        try:
+            check_parent_can_join(
+                bill=bill,
+                bag=bag,
+                on_bill=other.bill if other else None,
+                parent_count=bill.bill_bags.exclude(pk=self.instance.pk).count(),
+            )
+        except BillRefused as refusal:
+            field = "bill" if refusal.code in ("bill_finalised", "bill_full") else "parent_bag"
+            self.add_error(field, ValidationError(refusal.message, code=refusal.code))
+        return cleaned
 
-    def clean_bill(self) -> Bill:
-        bill = self.cleaned_data["bill"]
-        if _is_finalised(bill):
-            raise ValidationError(f"Bill {bill.bill_number} is finalised: its bags cannot change.", code="finalised")
-        return bill
 
-
-class BillAdminForm(forms.ModelForm):
-    class Meta:
-        model = Bill
-        fields = ("bill_number", "customer", "bill_date", "expected_parents", "notes")
-
-    def clean_bill_number(self) -> str:
-        number = self.cleaned_data["bill_number"].strip()
-        other = Bill.objects.filter(bill_number__iexact=number).exclude(pk=self.instance.pk).first()
-        if other is not None:
-            # The database's unique index ignores case; say so rather than name the constraint.
-            raise ValidationError(f"Bill {other.bill_number} already exists (bill numbers ignore case).", code="taken")
-        return number
+class BillAdminForm(BillForm):
+    class Meta(BillForm.Meta):
+        widgets = {}  # the admin's own date widget
 
 
 class BillBagOnBillInline(admin.TabularInline):
@@ -116,7 +110,7 @@ class BillAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
         "created_by",
         "finalised_at",
     )
-    list_select_related = ("created_by",)
+    list_select_related = ("created_by", "product")
     list_filter = ("status",)
     # Thousands of bills, not millions: the year list's DISTINCT is cheap here.
     date_hierarchy = "bill_date"
@@ -125,6 +119,7 @@ class BillAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
         "bill_number",
         "customer",
         "bill_date",
+        "product",
         "expected_parents",
         "notes",
         "status",
@@ -138,10 +133,7 @@ class BillAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
     inlines = (BillBagOnBillInline, BillBagAddInline)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bill]:
-        on_bill = (
-            BillBag.objects.filter(bill=OuterRef("pk")).order_by().values("bill").annotate(n=Count("pk")).values("n")
-        )
-        return super().get_queryset(request).annotate(parent_count=Coalesce(Subquery(on_bill), Value(0)))
+        return super().get_queryset(request).with_parent_count()
 
     @admin.display(description="parents", ordering="parent_count")
     def parent_count(self, bill: Bill) -> int:

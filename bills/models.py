@@ -1,10 +1,13 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from bags import qr
 from bags.models import BagKind
+from bills.managers import BillBagQuerySet, BillManager
 
 
 class BillStatus(models.TextChoices):
@@ -19,6 +22,8 @@ class Bill(models.Model):
     customer = models.CharField("customer / destination", max_length=200)
     bill_date = models.DateField(default=timezone.localdate)
     status = models.CharField(max_length=10, choices=BillStatus.choices, default=BillStatus.DRAFT)
+    # The product whose full-parent weight makes the expected total (a bill may still hold other products).
+    product = models.ForeignKey("bags.Product", on_delete=models.PROTECT, related_name="bills")
     expected_parents = models.PositiveSmallIntegerField(help_text="Expected number of parent bags (1 to 500).")
     notes = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -28,6 +33,10 @@ class Bill(models.Model):
     finalised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The weight rule frozen at finalising (the product's full-parent weight then); null while a draft.
+    frozen_full_parent_weight_kg = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+
+    objects = BillManager()
 
     class Meta:
         constraints = [
@@ -40,6 +49,12 @@ class Bill(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status=BillStatus.DRAFT) | Q(finalised_at__isnull=False), name="bill_finalised_has_time"
+            ),
+            # A finalised bill reads its weight rule from the snapshot, so it must have one; a draft has none.
+            models.CheckConstraint(
+                condition=Q(status=BillStatus.FINALISED, frozen_full_parent_weight_kg__isnull=False)
+                | (~Q(status=BillStatus.FINALISED) & Q(frozen_full_parent_weight_kg__isnull=True)),
+                name="bill_snapshot_when_finalised",
             ),
         ]
         indexes = [
@@ -64,11 +79,34 @@ class BillBag(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     added_at = models.DateTimeField(auto_now_add=True)
+    # The parent as it was when its bill was finalised (all null while the bill is a draft): a finalised
+    # bill's view, manifest and exports read these, so later scans or product changes cannot alter it.
+    frozen_child_count = models.PositiveIntegerField(null=True, blank=True)
+    frozen_capacity = models.PositiveSmallIntegerField(null=True, blank=True)
+    frozen_child_weight_kg = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    frozen_child_codes = ArrayField(models.CharField(max_length=qr.MAX_LENGTH), null=True, blank=True)
+
+    objects = BillBagQuerySet.as_manager()
 
     class Meta:
         verbose_name = "bill bag"
         constraints = [
             models.CheckConstraint(condition=Q(parent_kind=BagKind.PARENT), name="billbag_parent_kind_is_parent"),
+            models.CheckConstraint(
+                condition=Q(
+                    frozen_child_count__isnull=True,
+                    frozen_capacity__isnull=True,
+                    frozen_child_weight_kg__isnull=True,
+                    frozen_child_codes__isnull=True,
+                )
+                | Q(
+                    frozen_child_count__isnull=False,
+                    frozen_capacity__isnull=False,
+                    frozen_child_weight_kg__isnull=False,
+                    frozen_child_codes__isnull=False,
+                ),
+                name="billbag_snapshot_whole_or_none",
+            ),
         ]
         indexes = [models.Index(fields=["bill", "added_at"], name="billbag_bill_added_idx")]
 

@@ -36,15 +36,16 @@ def api_login_required(view: Callable) -> Callable:
     return wrapped
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any]:
+def json_body(request: HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request's JSON object; anything else is refused (400/413/415) before it is read into memory."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if length > MAX_BODY_BYTES:
-        raise ScanRefused("too_large", f"The request is larger than {MAX_BODY_BYTES} bytes.", status=413)
+    if length > max_bytes:
+        raise ScanRefused("too_large", f"The request is larger than {max_bytes} bytes.", status=413)
     if request.content_type != "application/json":
-        raise ScanRefused("bad_request", "Send the scan as JSON (Content-Type: application/json).", status=415)
+        raise ScanRefused("bad_request", "Send JSON (Content-Type: application/json).", status=415)
     try:
         data = json.loads(request.body)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -70,7 +71,7 @@ def scan_endpoint(action: Callable[[HttpRequest, dict[str, Any]], ScanAnswer]) -
     @wraps(action)
     def view(request: HttpRequest) -> JsonResponse:
         try:
-            return _answer(action(request, _json_body(request)))
+            return _answer(action(request, json_body(request)))
         except ScanRefused as refusal:
             return JsonResponse(refusal.body(), status=refusal.status)
 

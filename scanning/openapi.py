@@ -34,6 +34,7 @@ REFUSAL_CODES = [
     "not_logged_in",
     "csrf_failed",
     "busy",
+    "server_error",
 ]
 SUCCESS_CODES = ["parent_created", "parent_opened", "linked", "undone", "completed"]
 

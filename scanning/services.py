@@ -23,20 +23,18 @@ from bags import qr
 from bags.models import Bag, Link, Product
 from scanning.managers import StoredReply
 from scanning.models import Scan, ScanAction
+from traitortrack.errors import Refused
 
 CLIENT_SCAN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 UNDO_WINDOW = timedelta(hours=1)
 _ATTEMPTS = 3
 
 
-class ScanRefused(Exception):
-    """A scan the rules refuse: ``code`` is stable for programs, ``message`` is for the dispatcher."""
+class ScanRefused(Refused):
+    """A scan the rules refuse; ``parent`` is the parent's state when the refusal is about one."""
 
     def __init__(self, code: str, message: str, *, status: int = 409, parent: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(code, message, status=status)
         self.parent = parent
 
     @classmethod
@@ -44,7 +42,7 @@ class ScanRefused(Exception):
         return cls(error.code, error.message, status=422)
 
     def body(self) -> dict[str, Any]:
-        return {"ok": False, "code": self.code, "message": self.message, "parent": self.parent, "scan": None}
+        return {**super().body(), "parent": self.parent, "scan": None}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.db import connection
 
 from tests import factories
 
@@ -54,3 +55,18 @@ def admin_user(db):
 def admin_client(client, admin_user):
     client.force_login(admin_user)
     return client
+
+
+@pytest.fixture
+def wide_pool():
+    """Room for every thread to hold its own connection at once (the app's pool is 10 per worker)."""
+    pool = connection.settings_dict.get("OPTIONS", {}).get("pool")
+    if not pool:
+        yield
+        return
+    old = pool["max_size"]
+    connection.close_pool()
+    pool["max_size"] = 70
+    yield
+    connection.close_pool()
+    pool["max_size"] = old

@@ -61,6 +61,7 @@ def make_bill(created_by: User, *, bill_number: str | None = None, expected_pare
     return Bill.objects.create(
         bill_number=bill_number or f"BILL-{next(_serial)}",
         customer=fields.pop("customer", "Test customer"),
+        product=fields.pop("product", None) or product(),
         expected_parents=expected_parents,
         created_by=created_by,
         **fields,

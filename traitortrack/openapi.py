@@ -3,9 +3,10 @@
 
 from typing import Any
 
+from bills import openapi as bills_api
 from scanning import openapi as scanning_api
 
-PARTS = (scanning_api,)
+PARTS = (scanning_api, bills_api)
 
 
 def document(server_url: str) -> dict[str, Any]:
@@ -19,10 +20,10 @@ def document(server_url: str) -> dict[str, Any]:
         "info": {
             "title": "TraitorTrack API",
             "version": "1",
-            "description": "Scan parent bags, put child bags into them, undo, complete, look bags up. "
-            "Log in at /accounts/login/ for a session cookie; send the csrftoken cookie's value in "
-            "X-CSRFToken with every POST. Refusals are 4xx answers with a stable `code` and a `message` "
-            "for people.",
+            "description": "Scan parent bags, put child bags into them, undo, complete, look bags up; "
+            "make bills and put parent bags on them. Log in at /accounts/login/ for a session cookie; send "
+            "the csrftoken cookie's value in X-CSRFToken with every POST, PATCH and DELETE. "
+            "Refusals are 4xx answers with a stable `code` and a `message` for people.",
         },
         "servers": [{"url": server_url}],
         "paths": paths,

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.contrib.messages import constants as message_constants
 from django.core.exceptions import ImproperlyConfigured
 
 from traitortrack.embedded_db import database_url
@@ -92,6 +93,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Bootstrap names the red alert "danger", Django's error level "error".
+MESSAGE_TAGS = {message_constants.ERROR: "danger"}
 
 # --- Database: PostgreSQL always. No DATABASE_URL means the embedded server (traitortrack/embedded_db.py).
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)

@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from traitortrack import views
 
+handler500 = views.server_error
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
@@ -10,5 +12,6 @@ urlpatterns = [
     path("api/openapi.json", views.openapi_schema, name="openapi"),
     path("accounts/", include("accounts.urls")),
     path("", include("scanning.urls")),
+    path("", include("bills.urls")),
     path("admin/", admin.site.urls),
 ]

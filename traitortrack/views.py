@@ -1,6 +1,7 @@
-"""Project-wide views: the home page and the health probes."""
+"""Project-wide views: the home page, the health probes, the API document and the error handlers."""
 
 import logging
+import sys
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -10,6 +11,8 @@ from django.shortcuts import render
 from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django.views.defaults import server_error as html_server_error
+from psycopg_pool import PoolTimeout
 
 from traitortrack.openapi import document
 
@@ -71,3 +74,37 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             status=403,
         )
     return html_csrf_failure(request, reason)
+
+
+def _pool_exhausted() -> bool:
+    """Whether the error being handled is the database pool running out of connections (a burst of
+    requests), which is worth a retry, unlike a bug."""
+    error = sys.exc_info()[1]
+    while error is not None:
+        if isinstance(error, PoolTimeout):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 handler. A database too busy to hand out a connection is a 503 with Retry-After (the scan
+    page keeps the scan queued and sends it again; its client id makes the retry safe); the API answers
+    in JSON either way, so a scanner app never has to read an HTML page."""
+    busy = _pool_exhausted()
+    if request.path.startswith("/api/"):
+        message = "The server is busy. The scan was not recorded; send it again." if busy else "Server error."
+        response = JsonResponse(
+            {"ok": False, "code": "busy" if busy else "server_error", "message": message, "parent": None, "scan": None},
+            status=503 if busy else 500,
+        )
+    elif busy:
+        response = HttpResponse(
+            "<!doctype html><title>Busy</title><h1>The server is busy</h1><p>Try again in a moment.</p>",
+            status=503,
+        )
+    else:
+        return html_server_error(request)
+    if busy:
+        response["Retry-After"] = "2"
+    return response

@@ -5,7 +5,9 @@
 // Every scan goes through the queue, kept in localStorage per user, so nothing is lost when the
 // network drops or the session ends; the queue is sent in order, one request at a time.
 
-const DOUBLE_FIRE_MS = 1000;
+import { signalRefusal, signalSuccess } from "./feedback.js";
+import { csrfToken, keepScannerInput } from "./wedge.js";
+
 const RETRY_MS = 5000;
 const REQUEST_TIMEOUT_MS = 10000;
 const RECENT_MAX = 10;
@@ -64,7 +66,6 @@ const state = {
   offline: false, // the last send failed for want of a network
   sessionEnded: false,
   replayRefusals: [],
-  lastRead: { code: "", at: 0 },
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -109,14 +110,6 @@ function newClientId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// What a wedge scanner types: drop control characters (CR, LF, GS, ...), zero-width characters and a
-// leading AIM symbology identifier ("]Q1" for QR), then the surrounding white space.
-function cleanCode(raw) {
-  let code = String(raw).replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060\ufeff]/g, "");
-  code = code.trim().replace(/^\][A-Za-z][0-9A-Za-z]/, "").trim();
-  return code.toUpperCase();
-}
-
 function parentFormatOf(code) {
   return formats.find((fmt) => fmt.pattern.test(code)) || null;
 }
@@ -129,68 +122,10 @@ function scans(count) {
   return `${count} ${count === 1 ? "scan" : "scans"}`;
 }
 
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]*)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
 function timeText(iso) {
   const when = iso ? new Date(iso) : new Date();
   if (Number.isNaN(when.getTime())) return "";
   return when.toLocaleTimeString([], { hourCycle: "h23", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Sound and vibration. The AudioContext is made on the first key or tap (browsers refuse sound before).
-
-let audio = null;
-
-function unlockAudio() {
-  try {
-    const Context = window.AudioContext || window.webkitAudioContext;
-    if (!audio && Context) audio = new Context();
-    if (audio && audio.state === "suspended") audio.resume();
-  } catch {
-    audio = null;
-  }
-}
-
-function tone(frequency, startAfter, duration) {
-  if (!audio) return;
-  try {
-    const osc = audio.createOscillator();
-    const gain = audio.createGain();
-    osc.type = "square";
-    osc.frequency.value = frequency;
-    gain.gain.value = 0.15;
-    osc.connect(gain).connect(audio.destination);
-    const start = audio.currentTime + startAfter;
-    osc.start(start);
-    osc.stop(start + duration);
-  } catch {
-    // No sound is no reason to lose the scan.
-  }
-}
-
-function vibrate(pattern) {
-  if (typeof navigator.vibrate === "function") {
-    try {
-      navigator.vibrate(pattern);
-    } catch {
-      // Some browsers refuse vibration without a tap; colour and sound still tell.
-    }
-  }
-}
-
-function signalSuccess() {
-  tone(1760, 0, 0.12);
-  vibrate(60);
-}
-
-function signalRefusal() {
-  tone(220, 0, 0.18);
-  tone(220, 0.25, 0.18);
-  vibrate([200, 100, 200]);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -383,17 +318,8 @@ function acknowledgeQueued(text) {
   signalSuccess();
 }
 
-function handleRead(raw) {
-  const code = cleanCode(raw);
-  if (!code) return;
-  const now = Date.now();
-  if (code === state.lastRead.code && now - state.lastRead.at < DOUBLE_FIRE_MS) {
-    state.lastRead.at = now;
-    el.ignored.textContent = `Ignored duplicate read of ${code}.`;
-    return;
-  }
-  state.lastRead = { code, at: now };
-  el.ignored.textContent = "";
+// A read from the scanner, cleaned, a double read already dropped (see wedge.js).
+function handleRead(code) {
   const isParentCode = Boolean(parentFormatOf(code));
   const networkDown = holding();
 
@@ -691,49 +617,18 @@ function handleAnswer(item, answer) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Focus: the wedge types into whatever has focus, so the scan input takes it back after any tap
+// Wiring
 
-function isOtherField(node) {
-  if (!node || node === el.input) return false;
-  return node.matches && node.matches("input, textarea, select, [contenteditable=''], [contenteditable='true']");
-}
-
-function refocus() {
-  if (document.activeElement !== el.input && !isOtherField(document.activeElement)) {
-    el.input.focus({ preventScroll: true });
-  }
-}
-
-function submitInput() {
-  const raw = el.input.value;
-  el.input.value = "";
-  handleRead(raw);
-}
-
-el.form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  submitInput();
+// Tab on an empty input moves on as usual (letTabLeave), and a tap on the page's buttons (root) keeps
+// the focus on the scan input.
+const { refocus } = keepScannerInput({
+  form: el.form,
+  input: el.input,
+  onRead: handleRead,
+  ignoredEl: el.ignored,
+  root: app,
+  letTabLeave: true,
 });
-el.input.addEventListener("keydown", (event) => {
-  unlockAudio();
-  if (event.key === "Tab" && el.input.value.trim()) {
-    // Some scanners end a read with Tab instead of Enter. (On an empty input Tab moves on as usual.)
-    event.preventDefault();
-    submitInput();
-  }
-});
-// A tap on one of the page's buttons must not take the focus away from the scan input: the scanner
-// may fire right after it. (The click still happens.)
-app.addEventListener("mousedown", (event) => {
-  if (event.target.closest("button")) event.preventDefault();
-});
-el.input.addEventListener("blur", () =>
-  window.setTimeout(() => {
-    if (!document.activeElement || document.activeElement === document.body) refocus();
-  }, 0),
-);
-document.addEventListener("pointerdown", unlockAudio);
-document.addEventListener("click", () => window.setTimeout(refocus, 0));
 el.done.addEventListener("click", doneWithParent);
 el.undo.addEventListener("click", undoLast);
 el.change.addEventListener("click", changeParent);

@@ -17,11 +17,6 @@ INSERT INTO bills_billbag (bill_id, parent_bag_id, parent_kind, added_at) VALUES
 """
 
 
-@pytest.fixture
-def biller(db):
-    return factories.make_user(role="biller")
-
-
 def insert_bill_bag(bill_id: int, bag_id: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(INSERT_BILL_BAG, [bill_id, bag_id])
@@ -32,6 +27,7 @@ def unsaved_bill(created_by, **fields) -> Bill:
     return Bill(
         bill_number=fields.pop("bill_number", "INV-1"),
         customer="Test customer",
+        product=factories.product(),
         expected_parents=fields.pop("expected_parents", 10),
         created_by=created_by,
         **fields,
@@ -174,20 +170,46 @@ def test_unknown_bill_status_is_refused_by_database(biller):
 
 def test_finalised_bill_without_finalised_at_is_refused_by_database(biller):
     with refused_by("bill_finalised_has_time", Bill):
-        Bill.objects.bulk_create([unsaved_bill(biller, status=BillStatus.FINALISED)])
+        Bill.objects.bulk_create([unsaved_bill(biller, status=BillStatus.FINALISED, frozen_full_parent_weight_kg=30)])
 
 
 def test_finalising_a_bill_without_a_time_is_refused_by_database(biller):
     bill = factories.make_bill(biller)
 
     with refused_by("bill_finalised_has_time"):
-        Bill.objects.filter(pk=bill.pk).update(status=BillStatus.FINALISED)
+        Bill.objects.filter(pk=bill.pk).update(status=BillStatus.FINALISED, frozen_full_parent_weight_kg=30)
 
     bill.refresh_from_db()
     assert bill.status == BillStatus.DRAFT
 
 
-def test_finalised_bill_with_a_time_is_accepted(biller):
-    Bill.objects.bulk_create([unsaved_bill(biller, status=BillStatus.FINALISED, finalised_at=timezone.now())])
+def test_finalised_bill_with_a_time_and_snapshot_is_accepted(biller):
+    Bill.objects.bulk_create(
+        [
+            unsaved_bill(
+                biller, status=BillStatus.FINALISED, finalised_at=timezone.now(), frozen_full_parent_weight_kg=30
+            )
+        ]
+    )
 
     assert Bill.objects.get().status == BillStatus.FINALISED
+
+
+# --- The finalise snapshot: a finalised bill has its weight rule, a draft has none; a parent's is whole.
+
+
+def test_finalised_bill_without_its_weight_rule_is_refused_by_database(biller):
+    with refused_by("bill_snapshot_when_finalised", Bill):
+        Bill.objects.bulk_create([unsaved_bill(biller, status=BillStatus.FINALISED, finalised_at=timezone.now())])
+
+
+def test_draft_bill_with_a_frozen_weight_rule_is_refused_by_database(biller):
+    with refused_by("bill_snapshot_when_finalised", Bill):
+        Bill.objects.bulk_create([unsaved_bill(biller, frozen_full_parent_weight_kg=30)])
+
+
+def test_half_a_parent_snapshot_is_refused_by_database(biller, mustard):
+    entry = factories.put_on_bill(factories.make_bill(biller), factories.make_parent())
+
+    with refused_by("billbag_snapshot_whole_or_none"):
+        BillBag.objects.filter(pk=entry.pk).update(frozen_child_count=3, frozen_capacity=30)

@@ -34,7 +34,10 @@ def browser(django_db_setup) -> Iterator:
     is closed at the end of this package so later tests get the usual connections back.
     """
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set E2E_CHROMIUM)")
+        missing = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set E2E_CHROMIUM)"
+        if os.environ.get("CI"):
+            pytest.fail(missing)  # CI installs it: a missing browser there is a broken CI, not a skip
+        pytest.skip(missing)
     from playwright.sync_api import sync_playwright
 
     serialized = {alias: getattr(connections[alias], "_test_serialized_contents", None) for alias in connections}

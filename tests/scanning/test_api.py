@@ -1,6 +1,7 @@
 """The JSON scan API over HTTP (Django test client): auth, CSRF, bad bodies, replays, and its OpenAPI schema."""
 
 import json
+import re
 import uuid
 
 import pytest
@@ -186,7 +187,7 @@ def api_routes() -> set[str]:
         for sub in getattr(pattern, "url_patterns", [pattern]):
             route = str(pattern.pattern) + str(sub.pattern) if hasattr(pattern, "url_patterns") else str(sub.pattern)
             if route.startswith("api/") and route != "api/openapi.json":
-                routes.add("/" + route.replace("<str:code>", "{code}"))
+                routes.add("/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route))
     return routes
 
 

@@ -4,51 +4,18 @@ These tests commit (transaction=True), so what one thread wrote is what the othe
 serialized_rollback puts the data migration's products back afterwards.
 """
 
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 
 from bags.models import Bag, Link
 from scanning import services
 from scanning.models import Scan, ScanAction, ScanReply
 from tests import factories
+from tests.concurrency import all_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture
-def wide_pool():
-    """Room for every thread to hold its own connection at once (the app's pool is 10 per worker)."""
-    pool = connection.settings_dict.get("OPTIONS", {}).get("pool")
-    if not pool:
-        yield
-        return
-    old = pool["max_size"]
-    connection.close_pool()
-    pool["max_size"] = 70
-    yield
-    connection.close_pool()
-    pool["max_size"] = old
-
-
-def all_at_once(calls: list[Callable[[], services.ScanAnswer]]) -> list[services.ScanAnswer]:
-    """Run the calls in as many threads, started together by a barrier; each thread its own connection."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        try:
-            barrier.wait(timeout=30)
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def test_one_child_scanned_into_fifty_parents_at_once_is_linked_once(wide_pool):

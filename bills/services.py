@@ -1,0 +1,355 @@
+"""The biller's loop: every change to a bill is one of these functions, each one audited transaction.
+
+A change to a bill's parents locks the bill row first, so changes to one bill queue (and a finalise
+cannot slip between a check and a write). A parent is on at most one bill: the database's unique index on
+``BillBag.parent_bag`` decides between two billers putting the same parent on two bills at the same
+moment, and the loser is told which bill won.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import User
+from audit.services import record, snapshot
+from bags import qr
+from bags.models import Bag, BagKind, Product
+from bills.models import Bill, BillBag, BillStatus
+from traitortrack.errors import Refused
+
+# The database's limit on a bill's expected parents is also the most parents a bill takes.
+MAX_PARENTS = 500
+
+
+class BillRefused(Refused):
+    """A bill change the rules refuse; ``errors`` holds a form's per-field sentences when there are any."""
+
+    def __init__(self, code: str, message: str, *, status: int = 409, errors: dict[str, list[str]] | None = None):
+        super().__init__(code, message, status=status)
+        self.errors = errors
+
+    @classmethod
+    def from_qr_error(cls, error: qr.QRCodeError) -> "BillRefused":
+        # A child code where a parent is expected is the one refusal billers meet daily: give it our name.
+        code = "not_a_parent_code" if error.code == "child_where_parent_expected" else error.code
+        return cls(code, error.message, status=422)
+
+    def body(self) -> dict[str, Any]:
+        body = {**super().body(), "warning": None, "bill": None}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+@dataclass(frozen=True)
+class BillChange:
+    """What a change did: the bill (as saved), a stable code, a sentence, and a warning worth showing."""
+
+    bill: Bill
+    code: str
+    message: str
+    warning: str | None = None
+
+
+def can_work_on_bills(user: User) -> bool:
+    return user.is_authenticated and (user.is_biller or user.is_admin)
+
+
+def _check_biller(user: User) -> None:
+    if not can_work_on_bills(user):
+        raise BillRefused("forbidden", "Only billers and admins work on bills.", status=403)
+
+
+def default_product() -> Product | None:
+    """The product a new bill starts with: the first active one (mustard, from the data migration)."""
+    return Product.objects.filter(is_active=True).order_by("pk").first()
+
+
+def check_bill_number_free(bill_number: str, *, exclude_pk: int | None = None) -> None:
+    """Bill numbers are unique whatever their case ("inv-7" is INV-7): say which bill has it."""
+    other = Bill.objects.filter(bill_number__iexact=bill_number).exclude(pk=exclude_pk).first()
+    if other is not None:
+        raise BillRefused("bill_number_taken", f"Bill {other.bill_number} already exists (bill numbers ignore case).")
+
+
+def check_parent_can_join(*, bill: Bill, bag: Bag, on_bill: Bill | None, parent_count: int) -> None:
+    """The rules a bag must pass to go on a bill; the scan and the admin both ask here.
+
+    ``on_bill`` is the bill the bag is on now, if any; ``parent_count`` how many parents ``bill`` holds.
+    """
+    if bill.status == BillStatus.FINALISED:
+        raise finalised_refusal(bill)
+    if bag.kind != BagKind.PARENT:
+        raise BillRefused(
+            "not_a_parent_code", f"{bag.qr_id} is a child bag; only parent bags go on a bill.", status=422
+        )
+    if on_bill is not None and on_bill.pk == bill.pk:
+        raise BillRefused("already_on_this_bill", f"{bag.qr_id} is already on this bill. Nothing changed.")
+    if on_bill is not None:
+        raise BillRefused("already_on_bill", f"{bag.qr_id} is already on bill {on_bill.bill_number}.")
+    if parent_count >= MAX_PARENTS:
+        raise BillRefused(
+            "bill_full", f"Bill {bill.bill_number} already holds {MAX_PARENTS} parent bags, the most a bill takes."
+        )
+
+
+def finalised_refusal(bill: Bill) -> BillRefused:
+    """What any change to a finalised bill is told."""
+    return BillRefused(
+        "bill_finalised", f"Bill {bill.bill_number} is finalised: it cannot change. An admin can reopen it."
+    )
+
+
+def _locked_bill(bill_id: Any) -> Bill:
+    try:
+        bill_id = int(bill_id)
+    except (TypeError, ValueError):
+        bill_id = None
+    bill = (
+        Bill.objects.select_for_update(of=("self",)).select_related("product").filter(pk=bill_id).first()
+        if bill_id
+        else None
+    )
+    if bill is None:
+        raise BillRefused("unknown_bill", "That bill does not exist (it may have been deleted).", status=404)
+    return bill
+
+
+def _parse_parent(raw_code: Any) -> str:
+    try:
+        return qr.parse_parent(raw_code if isinstance(raw_code, str) else None, Product.objects.parent_formats()).qr_id
+    except qr.QRCodeError as error:
+        raise BillRefused.from_qr_error(error) from error
+
+
+def _parents(count: int) -> str:
+    return f"{count} parent{'' if count == 1 else 's'}"
+
+
+def _touch(bill: Bill) -> None:
+    bill.updated_at = timezone.now()
+    Bill.objects.filter(pk=bill.pk).update(updated_at=bill.updated_at)
+
+
+def create_bill(
+    *,
+    user: User,
+    bill_number: str,
+    customer: str,
+    bill_date: date,
+    product: Product,
+    expected_parents: int,
+    notes: str = "",
+    request: HttpRequest | None = None,
+) -> BillChange:
+    """A new draft bill. Refused: a bill number taken in any case, a product no longer in use."""
+    _check_biller(user)
+    bill_number = bill_number.strip()
+    if not product.is_active:
+        raise BillRefused("product_inactive", f"{product.name} is no longer in use; choose another product.")
+    with transaction.atomic(durable=True):
+        check_bill_number_free(bill_number)
+        try:
+            with transaction.atomic():
+                bill = Bill.objects.create(
+                    bill_number=bill_number,
+                    customer=customer.strip(),
+                    bill_date=bill_date,
+                    product=product,
+                    expected_parents=expected_parents,
+                    notes=notes,
+                    created_by=user,
+                )
+        except IntegrityError as error:
+            # Typed at the same moment by another biller: the unique index decided.
+            check_bill_number_free(bill_number)
+            raise BillRefused("bill_number_taken", f"Bill {bill_number} already exists.") from error
+        record(actor=user, action="bill.create", obj=bill, before=None, after=snapshot(bill), request=request)
+    return BillChange(bill, "created", f"Bill {bill.bill_number} created. Scan its parent bags.")
+
+
+def update_bill(
+    *,
+    user: User,
+    bill_id: Any,
+    bill_number: str,
+    customer: str,
+    bill_date: date,
+    product: Product,
+    expected_parents: int,
+    notes: str = "",
+    request: HttpRequest | None = None,
+) -> BillChange:
+    """Change a draft bill's details. Refused: a finalised bill, a bill number taken by another bill, a
+    product taken out of use (a bill may keep the one it has)."""
+    _check_biller(user)
+    bill_number = bill_number.strip()
+    with transaction.atomic(durable=True):
+        bill = _locked_bill(bill_id)
+        if bill.status == BillStatus.FINALISED:
+            raise finalised_refusal(bill)
+        if not product.is_active and product.pk != bill.product_id:
+            raise BillRefused("product_inactive", f"{product.name} is no longer in use; choose another product.")
+        check_bill_number_free(bill_number, exclude_pk=bill.pk)
+        before = snapshot(bill)
+        bill.bill_number = bill_number
+        bill.customer = customer.strip()
+        bill.bill_date = bill_date
+        bill.product = product
+        bill.expected_parents = expected_parents
+        bill.notes = notes
+        if snapshot(bill) == before:  # updated_at moves only when saved
+            return BillChange(bill, "unchanged", "Nothing to change.")
+        try:
+            with transaction.atomic():
+                bill.save()
+        except IntegrityError as error:
+            check_bill_number_free(bill_number, exclude_pk=bill.pk)
+            raise BillRefused("bill_number_taken", f"Bill {bill_number} already exists.") from error
+        record(actor=user, action="bill.change", obj=bill, before=before, after=snapshot(bill), request=request)
+        parent_count = BillBag.objects.filter(bill=bill).count()
+    warning = None
+    if parent_count > expected_parents:
+        warning = f"It already holds {_parents(parent_count)}, more than the {expected_parents} now expected."
+    return BillChange(bill, "changed", f"Bill {bill.bill_number} saved.", warning)
+
+
+def add_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest | None = None) -> BillChange:
+    """Put a parent bag on a draft bill (a biller's scan).
+
+    Refused: a code that is not a parent code, an unknown parent, a parent already on this bill or on
+    another (named), a finalised bill, a bill holding 500 parents. More parents than expected is allowed,
+    with a warning; so is a parent that is not full.
+    """
+    _check_biller(user)
+    parent_qr = _parse_parent(raw_code)
+    with transaction.atomic(durable=True):
+        bill = _locked_bill(bill_id)
+        if bill.status == BillStatus.FINALISED:
+            raise finalised_refusal(bill)
+        bag = Bag.objects.select_related("product", "bill_entry__bill").filter(qr_id=parent_qr).first()
+        if bag is None:
+            raise BillRefused(
+                "unknown_parent",
+                f"Parent bag {parent_qr} was not found. It must be scanned on the scan page first.",
+                status=404,
+            )
+        entry = getattr(bag, "bill_entry", None)
+        parent_count = BillBag.objects.filter(bill=bill).count()
+        check_parent_can_join(bill=bill, bag=bag, on_bill=entry.bill if entry else None, parent_count=parent_count)
+        try:
+            with transaction.atomic():
+                BillBag.objects.create(bill=bill, parent_bag=bag, added_by=user)
+        except IntegrityError as error:
+            # Another biller put it on their bill while we decided: their transaction committed first.
+            winner = BillBag.objects.filter(parent_bag=bag).select_related("bill").first()
+            if winner is None:
+                raise
+            raise BillRefused(
+                "already_on_bill", f"{parent_qr} is already on bill {winner.bill.bill_number}."
+            ) from error
+        _touch(bill)
+        count = parent_count + 1
+        record(
+            actor=user,
+            action="bill.parent_add",
+            obj=bill,
+            before={"parent_bag": parent_qr, "bill": None, "parent_count": parent_count},
+            after={"parent_bag": parent_qr, "bill": bill.bill_number, "parent_count": count},
+            request=request,
+        )
+    message = f"{parent_qr} added to {bill.bill_number}: {count} of {bill.expected_parents} parents."
+    warnings = []
+    if count > bill.expected_parents:
+        warnings.append(f"That is more than the {bill.expected_parents} expected.")
+    if bag.child_count == 0:
+        warnings.append(f"{parent_qr} holds no children.")
+    return BillChange(bill, "parent_added", message, " ".join(warnings) or None)
+
+
+def remove_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest | None = None) -> BillChange:
+    """Take a parent bag off a draft bill. Refused: a finalised bill, a parent not on this bill."""
+    _check_biller(user)
+    parent_qr = _parse_parent(raw_code)
+    with transaction.atomic(durable=True):
+        bill = _locked_bill(bill_id)
+        if bill.status == BillStatus.FINALISED:
+            raise finalised_refusal(bill)
+        entry = BillBag.objects.filter(bill=bill, parent_bag__qr_id=parent_qr).first()
+        if entry is None:
+            raise BillRefused("not_on_this_bill", f"{parent_qr} is not on bill {bill.bill_number}.", status=404)
+        parent_count = BillBag.objects.filter(bill=bill).count()
+        entry.delete()
+        _touch(bill)
+        record(
+            actor=user,
+            action="bill.parent_remove",
+            obj=bill,
+            before={"parent_bag": parent_qr, "bill": bill.bill_number, "parent_count": parent_count},
+            after={"parent_bag": parent_qr, "bill": None, "parent_count": parent_count - 1},
+            request=request,
+        )
+    return BillChange(
+        bill, "parent_removed", f"{parent_qr} taken off {bill.bill_number}: {_parents(parent_count - 1)} left."
+    )
+
+
+def finalise_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None) -> BillChange:
+    """Freeze a draft bill: each parent's child count, capacity, child weight and child codes, and the bill's
+    weight rule (its product's full-parent weight) are kept, so later scans or product changes cannot alter
+    it. Refused: a bill already finalised, a bill with no parents."""
+    _check_biller(user)
+    with transaction.atomic(durable=True):
+        bill = _locked_bill(bill_id)
+        if bill.status == BillStatus.FINALISED:
+            raise BillRefused("already_finalised", f"Bill {bill.bill_number} is already finalised.")
+        before = snapshot(bill)
+        frozen = BillBag.objects.freeze(bill.pk)
+        if frozen == 0:
+            raise BillRefused("bill_empty", f"Bill {bill.bill_number} has no parent bags: scan them before finalising.")
+        now = timezone.now()
+        bill.status = BillStatus.FINALISED
+        bill.finalised_at = now
+        bill.finalised_by = user
+        bill.frozen_full_parent_weight_kg = bill.product.full_parent_weight_kg
+        bill.save()
+        record(actor=user, action="bill.finalise", obj=bill, before=before, after=snapshot(bill), request=request)
+    warning = None
+    if frozen != bill.expected_parents:
+        warning = f"It holds {_parents(frozen)}; {bill.expected_parents} were expected."
+    return BillChange(bill, "finalised", f"Bill {bill.bill_number} finalised with {_parents(frozen)}.", warning)
+
+
+def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None) -> BillChange:
+    """Admins only: make a finalised bill a draft again. Its snapshot is dropped (kept in the audit entry),
+    so it shows its parents as they are now."""
+    if not (user.is_authenticated and user.is_admin):
+        raise BillRefused("admin_only", "Only an admin can reopen a finalised bill.", status=403)
+    with transaction.atomic(durable=True):
+        bill = _locked_bill(bill_id)
+        if bill.status != BillStatus.FINALISED:
+            raise BillRefused("not_finalised", f"Bill {bill.bill_number} is not finalised.")
+        before = snapshot(bill)
+        before["parents"] = list(
+            BillBag.objects.filter(bill=bill)
+            .order_by("added_at", "pk")
+            .values("parent_bag__qr_id", "frozen_child_count", "frozen_capacity", "frozen_child_weight_kg")
+        )
+        BillBag.objects.thaw(bill.pk)
+        bill.status = BillStatus.DRAFT
+        bill.finalised_at = None
+        bill.finalised_by = None
+        bill.frozen_full_parent_weight_kg = None
+        bill.save()
+        record(actor=user, action="bill.reopen", obj=bill, before=before, after=snapshot(bill), request=request)
+    return BillChange(bill, "reopened", f"Bill {bill.bill_number} reopened: it is a draft again.")
+
+
+def record_export(*, user: User, bill_id: int, bill_number: str, file_format: str, request: HttpRequest) -> None:
+    """Exports are audited (who took which bill's data out, and how)."""
+    bill = Bill(pk=bill_id, bill_number=bill_number)
+    record(actor=user, action="bill.export", obj=bill, after={"format": file_format}, request=request)

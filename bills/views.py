@@ -1,0 +1,199 @@
+"""The biller's pages: bill list and search, create, edit, the bill page (view + scan box, whose scans go
+to bills.api from static/js/bill_scan.js), finalise, reopen, the manifest and the exports.
+
+The bill page works without JavaScript too: its scan box and remove buttons are plain forms posting here.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.text import slugify
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from bills import exports, services
+from bills.forms import BillForm, BillSearchForm
+from bills.managers import BillQuerySet, BillView
+from bills.models import Bill, BillStatus
+from bills.permissions import biller_required
+from bills.services import BillChange, BillRefused
+
+PAGE_SIZE = 25
+# Parents per manifest column: two columns of 30 fill one A4 page.
+MANIFEST_COLUMN_ROWS = 30
+COLUMNS = [
+    ("bill_number", "Bill number"),
+    ("customer", "Customer"),
+    ("bill_date", "Date"),
+    ("status", "Status"),
+    ("parents", "Parents"),
+]
+
+
+def _bill_view(pk: int, *, with_children: bool = False) -> BillView:
+    view = Bill.objects.bill_view(pk, with_children=with_children)
+    if view is None:
+        raise Http404("No such bill.")
+    return view
+
+
+def _tell(request: HttpRequest, change: BillChange) -> None:
+    messages.success(request, change.message)
+    if change.warning:
+        messages.warning(request, change.warning)
+
+
+def _refused(request: HttpRequest, refusal: BillRefused) -> None:
+    if refusal.status == 403:
+        raise PermissionDenied(refusal.message)
+    messages.error(request, refusal.message)
+
+
+def _sort_columns(current: str) -> list[dict[str, Any]]:
+    """Each sortable column's link: ascending first, descending if it is already sorted ascending."""
+    columns = []
+    for key, label in COLUMNS:
+        state = "asc" if current == key else "desc" if current == f"-{key}" else ""
+        columns.append({"label": label, "sort": f"-{key}" if state == "asc" else key, "state": state})
+    return columns
+
+
+@require_GET
+@biller_required
+def bill_list(request: HttpRequest) -> HttpResponse:
+    search = BillSearchForm(request.GET)
+    arguments = search.search_arguments()
+    page = Paginator(Bill.objects.search(**arguments), PAGE_SIZE).get_page(request.GET.get("page"))
+    sort = arguments["sort"] if arguments["sort"].lstrip("-") in BillQuerySet.SORTS else "-bill_date"
+    context = {"search": search, "page": page, "columns": _sort_columns(sort), "sort": sort}
+    return render(request, "bills/bill_list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@biller_required
+def bill_create(request: HttpRequest) -> HttpResponse:
+    form = BillForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = services.create_bill(user=request.user, request=request, **form.service_arguments())
+        except BillRefused as refusal:
+            form.add_error(None, refusal.message)
+        else:
+            _tell(request, change)
+            return redirect("bills:detail", pk=change.bill.pk)
+    return render(request, "bills/bill_form.html", {"form": form, "bill": None}, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@biller_required
+def bill_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    bill = get_object_or_404(Bill.objects.select_related("product"), pk=pk)
+    if bill.status == BillStatus.FINALISED:
+        _refused(request, services.finalised_refusal(bill))
+        return redirect("bills:detail", pk=pk)
+    form = BillForm(request.POST or None, instance=bill)
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = services.update_bill(user=request.user, bill_id=pk, request=request, **form.service_arguments())
+        except BillRefused as refusal:
+            form.add_error(None, refusal.message)
+        else:
+            _tell(request, change)
+            return redirect("bills:detail", pk=pk)
+    return render(request, "bills/bill_form.html", {"form": form, "bill": bill}, status=400 if form.errors else 200)
+
+
+@require_GET
+@biller_required
+@ensure_csrf_cookie  # bill_scan.js reads the csrftoken cookie for its POSTs
+def bill_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    view = _bill_view(pk)
+    config = {
+        "parents_url": reverse("bills:api-parents", args=[view.id]),
+        "remove_form_url": reverse("bills:parent-remove", args=[view.id]),
+        "time_zone": settings.TIME_ZONE,
+    }
+    return render(request, "bills/bill_detail.html", {"bill": view, "scan_config": config})
+
+
+def _change_and_return(request: HttpRequest, pk: int, action, **arguments) -> HttpResponse:
+    try:
+        change = action(user=request.user, bill_id=pk, request=request, **arguments)
+    except BillRefused as refusal:
+        if refusal.code == "unknown_bill":
+            raise Http404(refusal.message) from refusal
+        _refused(request, refusal)
+    else:
+        _tell(request, change)
+    return redirect("bills:detail", pk=pk)
+
+
+@require_POST
+@biller_required
+def parent_add(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change_and_return(request, pk, services.add_parent, raw_code=request.POST.get("code", ""))
+
+
+@require_POST
+@biller_required
+def parent_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change_and_return(request, pk, services.remove_parent, raw_code=request.POST.get("code", ""))
+
+
+@require_POST
+@biller_required
+def bill_finalise(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change_and_return(request, pk, services.finalise_bill)
+
+
+@require_POST
+@biller_required
+def bill_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change_and_return(request, pk, services.reopen_bill)
+
+
+@require_GET
+@biller_required
+def manifest(request: HttpRequest, pk: int) -> HttpResponse:
+    view = _bill_view(pk)
+    numbered = list(enumerate(view.parents, start=1))
+    half = max(MANIFEST_COLUMN_ROWS, (len(numbered) + 1) // 2)
+    columns = [column for column in (numbered[:half], numbered[half:]) if column]
+    return render(request, "bills/manifest.html", {"bill": view, "columns": columns})
+
+
+def _filename(view: BillView, extension: str) -> str:
+    return f"bill-{slugify(view.bill_number) or view.id}.{extension}"
+
+
+@require_GET
+@biller_required
+def export_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    view = _bill_view(pk, with_children=True)
+    services.record_export(
+        user=request.user, bill_id=view.id, bill_number=view.bill_number, file_format="csv", request=request
+    )
+    response = StreamingHttpResponse(exports.stream_csv(view), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(view, "csv")}"'
+    return response
+
+
+@require_GET
+@biller_required
+def export_xlsx(request: HttpRequest, pk: int) -> FileResponse:
+    view = _bill_view(pk, with_children=True)
+    services.record_export(
+        user=request.user, bill_id=view.id, bill_number=view.bill_number, file_format="xlsx", request=request
+    )
+    return FileResponse(
+        exports.xlsx_file(view),
+        as_attachment=True,
+        filename=_filename(view, "xlsx"),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
