@@ -12,15 +12,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import psycopg
+from gunicorn_app import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,26 +28,6 @@ MODES = {
     "persistent (CONN_MAX_AGE=60)": {"DB_POOL_MAX_SIZE": "0", "CONN_MAX_AGE": "60"},
     "new connection per request": {"DB_POOL_MAX_SIZE": "0", "CONN_MAX_AGE": "0"},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("gunicorn exited before it was ready")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("gunicorn was not ready in time")
 
 
 COUNT_CONNECTIONS = """

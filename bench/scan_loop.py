@@ -29,19 +29,18 @@ import os
 import re
 import shlex
 import signal
-import socket
 import string
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 import psycopg
+from gunicorn_app import free_port, wait_ready
 from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,26 +185,6 @@ def free_parent_codes(database_url: str, wanted: int) -> list[str]:
 
 
 # --- Processes and measurements ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("gunicorn exited before it was ready (see its log in the results folder)")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("gunicorn was not ready in time")
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:

@@ -54,13 +54,32 @@ LEFT JOIN bags_product AS product ON product.id = parent.product_id
 LEFT JOIN child ON true
 """
 
-# The scan event's id and time are added to the stored reply here, where they become known.
-_SCAN_EVENT_JSON = """
-jsonb_build_object('scan', jsonb_build_object(
-    'id', scan.id, 'client_scan_id', scan.client_scan_id, 'action', scan.action, 'bag', scan.bag_qr,
-    'parent', scan.parent_qr, 'at', to_char(scan.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    'undone', false))
-"""
+
+def _record_scan(action: str) -> str:
+    """The tail both writes share: the Scan event for the ``scanned`` CTE's row (nothing when it is empty)
+    and the reply kept for its client id, with the event's id and time added where they become known.
+    ``action`` is one of the ScanAction constants, never input."""
+    return f"""
+, scan AS (
+    INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
+                               dispatch_area_id, reverts_id, created_at)
+    SELECT %(client_scan_id)s, %(user_id)s, '{action}', scanned.bag_id, scanned.bag_qr, scanned.parent_id,
+           %(parent_qr)s, %(area_id)s, NULL, %(now)s
+    FROM scanned
+    ON CONFLICT (client_scan_id) DO NOTHING
+    RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at
+), reply AS (
+    INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
+    SELECT %(client_scan_id)s, %(user_id)s, 200, %(body)s::jsonb || jsonb_build_object('scan', jsonb_build_object(
+        'id', scan.id, 'client_scan_id', scan.client_scan_id, 'action', scan.action, 'bag', scan.bag_qr,
+        'parent', scan.parent_qr,
+        'at', to_char(scan.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        'undone', false)), %(now)s
+    FROM scan
+    ON CONFLICT (client_scan_id) DO NOTHING
+    RETURNING body
+)"""  # noqa: S608 (only a constant action is put in; every value is bound)
+
 
 LINK_CHILD_SQL = f"""
 WITH new_child AS (
@@ -86,23 +105,11 @@ WITH new_child AS (
         updated_at = %(now)s
     WHERE id = %(parent_id)s AND EXISTS (SELECT 1 FROM link)
     RETURNING child_count
-), scan AS (
-    INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
-                               dispatch_area_id, reverts_id, created_at)
-    SELECT %(client_scan_id)s, %(user_id)s, 'link', link.child_id, %(child_qr)s, %(parent_id)s, %(parent_qr)s,
-           %(area_id)s, NULL, %(now)s
-    FROM link
-    ON CONFLICT (client_scan_id) DO NOTHING
-    RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at
-), reply AS (
-    INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
-    SELECT %(client_scan_id)s, %(user_id)s, 200, %(body)s::jsonb || {_SCAN_EVENT_JSON}, %(now)s
-    FROM scan
-    ON CONFLICT (client_scan_id) DO NOTHING
-    RETURNING body
-)
+), scanned AS (
+    SELECT child_id AS bag_id, %(child_qr)s AS bag_qr, %(parent_id)s::bigint AS parent_id FROM link
+){_record_scan("link")}
 SELECT (SELECT child_count FROM bump), (SELECT body FROM reply)
-"""  # noqa: S608 (only the constant _SCAN_EVENT_JSON is put in; every value is bound)
+"""  # noqa: S608 (only the constant tail is put in; every value is bound)
 
 # An existing bag's own product wins over the one its format suggests.
 PARENT_STATE_SQL = """
@@ -135,23 +142,11 @@ WITH new_parent AS (
     SELECT id FROM new_parent
     UNION ALL
     SELECT %(parent_id)s::bigint WHERE %(parent_id)s::bigint IS NOT NULL
-), scan AS (
-    INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
-                               dispatch_area_id, reverts_id, created_at)
-    SELECT %(client_scan_id)s, %(user_id)s, 'open_parent', parent.id, %(parent_qr)s, parent.id, %(parent_qr)s,
-           %(area_id)s, NULL, %(now)s
-    FROM parent
-    ON CONFLICT (client_scan_id) DO NOTHING
-    RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at
-), reply AS (
-    INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
-    SELECT %(client_scan_id)s, %(user_id)s, 200, %(body)s::jsonb || {_SCAN_EVENT_JSON}, %(now)s
-    FROM scan
-    ON CONFLICT (client_scan_id) DO NOTHING
-    RETURNING body
-)
+), scanned AS (
+    SELECT id AS bag_id, %(parent_qr)s AS bag_qr, id AS parent_id FROM parent
+){_record_scan("open_parent")}
 SELECT (SELECT id FROM parent), (SELECT body FROM reply)
-"""  # noqa: S608 (only the constant _SCAN_EVENT_JSON is put in; every value is bound)
+"""  # noqa: S608 (only the constant tail is put in; every value is bound)
 
 STORE_REPLY_SQL = """
 INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.services import record, snapshot
 from bags import qr
+from bags.managers import forget_parent_formats
 from bags.models import Bag, Link, Product
 from scanning.managers import StoredReply
 from scanning.models import Scan, ScanAction
@@ -27,6 +28,7 @@ from traitortrack.errors import Refused
 
 CLIENT_SCAN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 UNDO_WINDOW = timedelta(hours=1)
+PARENT_CODE_NOT_FOR_CHILDREN = "bag_parent_code_not_for_children"
 _ATTEMPTS = 3
 
 
@@ -63,6 +65,11 @@ class _NotStored(ScanRefused):
 
 class _Contended(Exception):
     """A concurrent request changed what this scan was decided on; roll back and decide again."""
+
+
+def _constraint(error: IntegrityError) -> str | None:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def check_client_scan_id(client_scan_id: Any) -> str:
@@ -309,18 +316,25 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
         else:
             message = f"{child_qr} added to {parent_qr}: {count} of {state.capacity}."
         body = {"ok": True, "code": "linked", "message": message, "parent": parent}
-        stored = Scan.objects.link_child(
-            client_scan_id=scan_id,
-            user_id=user.pk,
-            area_id=state.parent_area_id,
-            parent_id=state.parent_id,
-            parent_qr=parent_qr,
-            capacity=state.capacity,
-            child_id=state.child_id,
-            child_qr=child_qr,
-            now=now,
-            body=body,
-        )
+        try:
+            stored = Scan.objects.link_child(
+                client_scan_id=scan_id,
+                user_id=user.pk,
+                area_id=state.parent_area_id,
+                parent_id=state.parent_id,
+                parent_qr=parent_qr,
+                capacity=state.capacity,
+                child_id=state.child_id,
+                child_qr=child_qr,
+                now=now,
+                body=body,
+            )
+        except IntegrityError as error:
+            if _constraint(error) != PARENT_CODE_NOT_FOR_CHILDREN:
+                raise
+            # This process's parent formats were a moment old (a product just added): read them again.
+            forget_parent_formats()
+            raise _Contended from error
         if stored is None:
             raise _Contended
         return ScanAnswer(200, stored)

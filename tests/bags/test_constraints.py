@@ -320,3 +320,17 @@ def test_deleting_an_empty_parent_is_allowed(mustard):
     delete_bag(parent.pk)
 
     assert not Bag.objects.filter(pk=parent.pk).exists()
+
+
+@pytest.mark.parametrize("qr_id", ["SB12345", "SB00000"])
+def test_child_with_a_parent_code_is_refused_by_database(mustard, qr_id):
+    with refused_by("bag_parent_code_not_for_children", Bag):
+        insert_bag(qr_id, BagKind.CHILD)
+
+
+def test_child_codes_near_a_parent_format_are_accepted_by_raw_sql(mustard):
+    # The child rule allows these (a prefix with the wrong number of digits); only exact formats are parents'.
+    for qr_id in ("SB1234", "SB123456", "XSB12345"):
+        insert_bag(qr_id, BagKind.CHILD)
+
+    assert Bag.objects.filter(kind=BagKind.CHILD).count() == 3

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditLog
-from bags.models import Bag, Link
+from bags.managers import forget_parent_formats
+from bags.models import Bag, Link, Product
 from scanning import services
 from scanning.models import Scan, ScanAction, ScanReply
 from scanning.services import ScanRefused
@@ -408,3 +409,16 @@ def test_complete_of_another_areas_parent_is_refused(dispatcher, mustard):
 
     assert (answer.status, answer.body["code"]) == (403, "not_your_area")
     assert Bag.objects.get(qr_id="SB00001").completed_at is None
+
+
+def test_parent_code_of_a_product_added_a_moment_ago_never_becomes_a_child(dispatcher, mustard):
+    open_parent(dispatcher, "SB00001")
+    Product.objects.parent_formats()  # this process now holds the formats for a few seconds
+    # Added without telling this process (as from another worker's admin): its formats are now stale.
+    Product.objects.create(code="chana", name="Chana", parent_prefix="CH", parent_digits=5)
+
+    answer = scan_child(dispatcher, "SB00001", "CH12345")
+
+    assert (answer.status, answer.body["code"]) == (422, "parent_where_child_expected")
+    assert not Bag.objects.filter(qr_id="CH12345").exists()
+    forget_parent_formats()
