@@ -149,14 +149,40 @@ class ObjectTypeFilter(admin.SimpleListFilter):
         return queryset.filter(object_type=self.value()) if self.value() else queryset
 
 
+class ActionFilter(admin.SimpleListFilter):
+    """The actions in the log, found by skipping through the (action, created_at) index.
+
+    One ``action > previous ... LIMIT 1`` lookup per distinct action (a few dozen), each an index probe,
+    instead of a DISTINCT that reads every entry.
+    """
+
+    title = "action"
+    parameter_name = "action"
+    max_actions = 200
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        actions: list[str] = []
+        ordered = AuditLog.objects.order_by("action").values_list("action", flat=True)
+        action = ordered.first()
+        while action is not None and len(actions) < self.max_actions:
+            actions.append(action)
+            action = ordered.filter(action__gt=action).first()
+        return [(action, action) for action in actions]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(BigTableAdmin):
     """Read-only: entries are written by audit.services.record and never edited or deleted."""
 
     list_display = ("created_at", "actor_username", "action", "object_type", "object_id", "object_repr", "ip_address")
-    list_filter = (ObjectTypeFilter, ("created_at", admin.DateFieldListFilter))
-    search_fields = ("=object_id", "^action", "^actor_username", "^object_repr")
-    search_help_text = "An object id (exact), or the start of an action, a username or an object's name."
+    list_filter = (ActionFilter, ObjectTypeFilter, ("created_at", admin.DateFieldListFilter))
+    search_fields = ("=object_id", "=request_id", "^action", "^actor_username", "^object_repr")
+    search_help_text = (
+        "An object id or a request id (exact), or the start of an action, a username or an object's name."
+    )
     fields = (
         "created_at",
         "actor",

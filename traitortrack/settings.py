@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "traitortrack.middleware.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -182,6 +183,9 @@ if env_bool("BEHIND_TLS_PROXY", False):  # a proxy in front terminates TLS and s
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /health and /ready are probed over plain HTTP by load balancers inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
+
+# --- Audit log: client IPs and e-mail addresses are stored anonymised (audit.services.record).
+ANONYMIZE_AUDIT_LOGS = env_bool("ANONYMIZE_AUDIT_LOGS", True)
 
 # --- E-mail
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

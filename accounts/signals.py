@@ -1,0 +1,30 @@
+"""Security events in the audit log, from Django's own auth signals, so every way in and out is covered."""
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+
+from audit.services import record
+
+# The login form refuses longer names before authenticating; other callers of authenticate() might not.
+USERNAME_KEPT = 150
+
+
+def audit_login(sender: Any, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
+    record(actor=user, action="login.success", obj=user, request=request)
+
+
+def audit_login_failure(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    # Only the name typed: Django already blanks the password in ``credentials``, but it is not stored at all.
+    username = str(credentials.get(get_user_model().USERNAME_FIELD, ""))[:USERNAME_KEPT]
+    record(actor=None, action="login.failure", after={"username": username}, request=request)
+
+
+def audit_logout(sender: Any, request: HttpRequest | None, user: AbstractBaseUser | None, **kwargs: Any) -> None:
+    if user is None:  # an anonymous visitor pressed "log out": nobody's session ended
+        return
+    record(actor=user, action="logout", obj=user, request=request)
