@@ -4,6 +4,7 @@ import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -27,4 +28,23 @@ class RequestIdMiddleware:
         request.request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request.request_id
+        return response
+
+
+class SecurityPolicyMiddleware:
+    """Sets settings.CONTENT_SECURITY_POLICY and settings.PERMISSIONS_POLICY on every response.
+
+    It sits before whitenoise in MIDDLEWARE, so the static files whitenoise answers carry them too. A view
+    that has set its own policy keeps it (like Django's SecurityMiddleware does with its headers).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.content_security_policy = settings.CONTENT_SECURITY_POLICY
+        self.permissions_policy = settings.PERMISSIONS_POLICY
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", self.content_security_policy)
+        response.headers.setdefault("Permissions-Policy", self.permissions_policy)
         return response

@@ -14,11 +14,9 @@ from accounts.models import Role
 from bills.models import BillBag
 from tests import factories
 from tests.bills.data import big_bill, parent_with
+from tests.e2e.browser import GREEN, RED, log_in, scan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-GREEN = "rgb(15, 81, 50)"
-RED = "rgb(155, 28, 28)"
 
 
 @pytest.fixture
@@ -29,20 +27,6 @@ def biller():
 @pytest.fixture
 def bill(biller):
     return factories.make_bill(biller, bill_number="INV-7", customer="Jaipur mandi", expected_parents=3)
-
-
-def log_in(page: Page, user, next_url: str) -> None:
-    page.goto(f"/accounts/login/?next={next_url}")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**{next_url}")
-
-
-def scan(page: Page, code: str) -> None:
-    """What a keyboard-wedge scanner does: type into whatever has focus, then Enter."""
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
 
 
 def status(page: Page):

@@ -13,27 +13,15 @@ from playwright.sync_api import Page, expect
 from bags.models import Bag, Link
 from scanning.models import Scan
 from tests import factories
+from tests.e2e import browser
+from tests.e2e.browser import GREEN, RED, scan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-GREEN = "rgb(15, 81, 50)"
-RED = "rgb(155, 28, 28)"
 
-
-def log_in(page: Page, user, *, at: str = "/accounts/login/?next=/scan/") -> None:
-    if at:
-        page.goto(at)
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/scan/")
+def log_in(page: Page, user, *, navigate: bool = True) -> None:
+    browser.log_in(page, user, "/scan/", navigate=navigate)
     expect(page.locator("#scan-input")).to_be_focused()
-
-
-def scan(page: Page, code: str) -> None:
-    """What a keyboard-wedge scanner does: type into whatever has focus, then Enter."""
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
 
 
 def status(page: Page):
@@ -57,18 +45,7 @@ def dispatcher():
 def signals(context, page):
     """Record the page's vibrations and tones (headless Chromium has neither a motor nor a speaker).
     Requested before the page opens the scan page, so the recorders are in place on its first load."""
-    context.add_init_script("""
-        window.__vibrations = [];
-        navigator.vibrate = (pattern) => { window.__vibrations.push(pattern); return true; };
-        window.__tones = [];
-        const createOscillator = AudioContext.prototype.createOscillator;
-        AudioContext.prototype.createOscillator = function () {
-            const oscillator = createOscillator.call(this);
-            const start = oscillator.start.bind(oscillator);
-            oscillator.start = (when) => { window.__tones.push(oscillator.frequency.value); start(when); };
-            return oscillator;
-        };
-    """)
+    context.add_init_script(browser.RECORD_FEEDBACK)
 
     def recorded() -> tuple[list, list]:
         return page.evaluate("() => [window.__vibrations, window.__tones]")
@@ -323,7 +300,7 @@ def test_a_session_that_ended_offline_keeps_the_waiting_scans_until_the_next_log
 
     banner.get_by_role("link", name="Log in again").click()
     page.wait_for_url("**/accounts/login/?next=/scan/")
-    log_in(page, dispatcher, at="")
+    log_in(page, dispatcher, navigate=False)
 
     expect(entries(page, "waiting")).to_have_count(0)
     expect(page.locator("#parent-count")).to_have_text("2 / 30")

@@ -1,0 +1,183 @@
+"""Security headers on every answer: each URL pattern of the project (found in the URL conf, so a new page
+cannot be forgotten), the 404 page, the JSON API and the static files whitenoise serves."""
+
+import json
+import re
+import uuid
+
+import pytest
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+
+from audit.services import record
+from bags.models import Bag
+from bills.models import Bill
+from scanning import services as scanning
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# An argument in a route, as <converter:name> (path) or (?P<name>...) (re_path).
+ARGUMENT = re.compile(r"<(?:\w+:)?(?P<path_arg>\w+)>|\(\?P<(?P<regex_arg>\w+)>[^)]*\)")
+
+
+def assert_security_headers(response, *, page: bool = True) -> None:
+    if page:  # X-Frame-Options comes from Django's last middleware, which whitenoise's files never reach
+        assert response["X-Frame-Options"] == "DENY"
+    assert response["Content-Security-Policy"] == EXPECTED_CSP
+    assert response["Permissions-Policy"] == settings.PERMISSIONS_POLICY
+    for feature in ("camera", "microphone", "geolocation"):
+        assert f"{feature}=()" in response["Permissions-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def url_patterns(patterns=None, prefix: str = ""):
+    """Every (route, pattern) of the URL conf, the route written as ResolverMatch.route writes it."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = str(pattern.pattern)
+        if prefix:
+            route = prefix + route.removeprefix("^")
+        if isinstance(pattern, URLResolver):
+            yield from url_patterns(pattern.url_patterns, route)
+        else:
+            assert isinstance(pattern, URLPattern)
+            yield route, pattern
+
+
+ROUTES = sorted(route for route, _ in url_patterns())
+
+
+@pytest.fixture
+def objects(admin_user):
+    """At least one row of every model the admin shows, made the way the application makes them."""
+    dispatcher = factories.make_user("csp-dispatcher")
+    scanning.open_parent(user=dispatcher, raw_code="SB00001", client_scan_id=uuid.uuid4().hex)
+    scanning.scan_child(user=dispatcher, parent_code="SB00001", raw_code="C0000001", client_scan_id=uuid.uuid4().hex)
+    bill = factories.make_bill(admin_user)
+    parent = Bag.objects.get(qr_id="SB00001")
+    factories.put_on_bill(bill, parent)
+    record(actor=admin_user, action="test.csp", obj=bill)
+    return {
+        "pk": bill.pk,
+        "bill_id": bill.pk,
+        "code": parent.qr_id,
+        "id": admin_user.pk,
+        "content_type_id": ContentType.objects.get_for_model(Bill).pk,
+        "app_label": "bills",
+        "url": "no-such-admin-page/",
+    }
+
+
+def fill(route: str, pattern: URLPattern, objects: dict) -> str:
+    model_admin = getattr(pattern.callback, "model_admin", None)
+
+    def value(match: re.Match) -> str:
+        name = match["path_arg"] or match["regex_arg"]
+        if name == "object_id" and model_admin is not None:
+            row = model_admin.model._default_manager.first()
+            assert row is not None, f"no {model_admin.model.__name__} row for {route}: make one in the fixture"
+            return str(row.pk)
+        if name == "object_id":  # the admin's view_on_site shortcut, with content_type_id
+            return str(objects["pk"])
+        assert name in objects, f"no value for the argument {name!r} of {route}: add one to the fixture"
+        return str(objects[name])
+
+    return "/" + ARGUMENT.sub(value, route).removeprefix("^").removesuffix("$")
+
+
+def test_every_url_pattern_is_found():
+    # A sanity check on the discovery itself: project pages, API and admin are all walked.
+    assert {"scan/", "api/scan/child", "bills/<int:pk>/", "admin/", "admin/bills/bill/"} <= set(ROUTES)
+    assert len(ROUTES) > 90
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_url_answers_with_the_security_headers(admin_client, objects, route):
+    pattern = dict(url_patterns())[route]
+    url = fill(route, pattern, objects)
+    assert resolve(url).route == route, f"{url} does not reach {route}"
+
+    response = admin_client.get(url)
+
+    assert response.status_code < 500
+    assert_security_headers(response)
+
+
+def test_a_page_that_does_not_exist(admin_client):
+    response = admin_client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert_security_headers(response)
+
+
+def test_a_server_error_page(admin_user, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("scanning.views.selectors.lookup_bag", broken)
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+
+    response = client.get("/scan/lookup/?code=SB00001")
+
+    assert response.status_code == 500
+    assert_security_headers(response)
+
+
+def test_an_anonymous_visitor_sent_to_the_login_page(client):
+    redirect = client.get("/scan/")
+    login = client.get(redirect["Location"])
+
+    assert redirect.status_code == 302
+    assert login.status_code == 200
+    assert_security_headers(redirect)
+    assert_security_headers(login)
+
+
+def test_a_json_api_answer(area, mustard):
+    dispatcher = factories.make_user("csp-api", area=area)
+    client = Client()
+    client.force_login(dispatcher)
+
+    response = client.post(
+        "/api/scan/parent",
+        json.dumps({"client_scan_id": uuid.uuid4().hex, "code": "SB00009"}),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert_security_headers(response)
+
+
+def test_static_files_served_by_whitenoise(settings):
+    # Whitenoise answers static files itself, before the middleware after it; ours sits before it.
+    settings.WHITENOISE_USE_FINDERS = True
+    client = Client()  # a fresh handler, so whitenoise starts with the setting above
+
+    response = client.get(f"{settings.STATIC_URL}css/traitortrack.css")
+
+    assert response.status_code == 200
+    assert "whitenoise" in type(response).__module__
+    assert_security_headers(response, page=False)
+
+
+def test_hsts_is_sent_over_https_in_production(settings):
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_HSTS_PRELOAD = True
+
+    over_https = Client().get("/accounts/login/", secure=True)
+    over_http = Client().get("/accounts/login/")
+
+    assert over_https["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert "Strict-Transport-Security" not in over_http
+    assert_security_headers(over_https)
