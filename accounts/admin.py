@@ -1,12 +1,18 @@
 from typing import Any
 
-from django.contrib import admin
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import DispatchArea, Role, User
+from accounts.otp import reset_otp_devices
 from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
 from audit.services import record
 
@@ -15,6 +21,10 @@ admin.site.site_title = "TraitorTrack admin"
 admin.site.index_title = "Administration"
 # Access is by role (admin, biller, dispatcher), never by Django groups: a groups page would only mislead.
 admin.site.unregister(Group)
+# Two-factor devices are reset from the user list (an audited action), never edited or deleted one by one,
+# and nobody should read another admin's TOTP secret.
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
 
 
 class RoleRulesFormMixin:
@@ -68,6 +78,7 @@ class UserAdmin(AuditedAdminMixin, GuardedDeleteMixin, DjangoUserAdmin):
     list_filter = ("role", "dispatch_area", "is_active")
     # The hash is a secret even in the audit log.
     audit_exclude = ("password",)
+    actions = ("reset_two_factor_devices",)
     # A dispatcher's scans and a biller's bills keep them (PROTECT): deactivate such a user instead.
     delete_blockers = (
         ("scanning.Scan", "user"),
@@ -88,6 +99,17 @@ class UserAdmin(AuditedAdminMixin, GuardedDeleteMixin, DjangoUserAdmin):
             record(actor=request.user, action="user.password_change", obj=obj, request=request)
         return super().log_change(request, obj, message)
 
+    @admin.action(description="Reset two-factor devices")
+    def reset_two_factor_devices(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        # For a lost phone: the user enrols a new authenticator app at their next login.
+        for user in queryset:
+            reset_otp_devices(actor=request.user, user=user, request=request)
+        self.message_user(
+            request,
+            f"Two-factor devices reset for {len(queryset)} user(s); they set up an authenticator app at next login.",
+            messages.SUCCESS,
+        )
+
 
 @admin.register(DispatchArea)
 class DispatchAreaAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
@@ -97,3 +119,8 @@ class DispatchAreaAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin)
     prepopulated_fields = {"code": ("name",)}
     # Users and bags keep their area (PROTECT): deactivate an area instead of deleting it.
     delete_blockers = (("accounts.User", "dispatch_area"), ("bags.Bag", "dispatch_area"))
+
+
+@admin.register(AccessAttempt)
+class LockoutAdmin(AccessAttemptAdmin):
+    """Failed-login counts per username and IP; deleting one unlocks that pair (django-axes)."""

@@ -1,7 +1,9 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class AccountsConfig(AppConfig):
+    default = True
     name = "accounts"
     verbose_name = "Accounts and dispatch areas"
 
@@ -13,3 +15,10 @@ class AccountsConfig(AppConfig):
         signals.user_logged_in.connect(handlers.audit_login, dispatch_uid="accounts.audit_login")
         signals.user_login_failed.connect(handlers.audit_login_failure, dispatch_uid="accounts.audit_login_failure")
         signals.user_logged_out.connect(handlers.audit_logout, dispatch_uid="accounts.audit_logout")
+
+
+class TraitorTrackAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin whose ``admin.site`` is the OTP-only site, so every ``@admin.register`` lands on it."""
+
+    default = False
+    default_site = "accounts.otp.TraitorTrackAdminSite"

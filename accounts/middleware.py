@@ -1,14 +1,36 @@
 import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve, reverse
 
 SESSION_STARTED_KEY = "tt_started"
 SESSION_SEEN_KEY = "tt_seen"
 # Writing "last seen" on every scan would write the session on every scan; a minute's slack is plenty.
 SEEN_RESOLUTION_SECONDS = 60
+
+
+def session_deadlines(session: SessionBase) -> dict[str, int | None]:
+    """When this session will be logged out, in epoch seconds, for pages that warn before it happens:
+    ``idle`` if no request comes before it, ``absolute`` however busy it is (None for a session the
+    middleware has not stamped yet). ``idle_seconds`` is what any later request buys: the idle time less
+    the slack of SEEN_RESOLUTION_SECONDS, so a page that counts from its own last request never promises
+    too much. ``now`` is the server's clock, so a page can correct for its own."""
+    started = session.get(SESSION_STARTED_KEY)
+    seen = session.get(SESSION_SEEN_KEY)
+    idle_seconds = settings.SESSION_IDLE_TIMEOUT_MINUTES * 60
+    return {
+        "now": int(time.time()),
+        "idle": seen + idle_seconds if seen is not None else None,
+        "absolute": started + settings.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3600 if started is not None else None,
+        "idle_seconds": max(idle_seconds - SEEN_RESOLUTION_SECONDS, 0),
+        "warning_seconds": settings.SESSION_WARNING_MINUTES * 60,
+    }
 
 
 class SessionTimeoutMiddleware:
@@ -39,3 +61,55 @@ class SessionTimeoutMiddleware:
             logout(request)
         elif now - seen >= SEEN_RESOLUTION_SECONDS:
             session[SESSION_SEEN_KEY] = now
+
+
+# Where an admin who has not passed the second factor may still go: the 2FA pages, logging in and out,
+# and the load balancer's probes.
+OTP_EXEMPT_URL_NAMES = frozenset(
+    {
+        "accounts:login",
+        "accounts:logout",
+        "accounts:otp_setup",
+        "accounts:otp_verify",
+        "accounts:otp_recovery_codes",
+        "health",
+        "ready",
+    }
+)
+
+
+class AdminOTPRequiredMiddleware:
+    """An admin without a verified second factor in this session reaches nothing but OTP_EXEMPT_URL_NAMES:
+    pages redirect to enrolment (no device yet) or verification, the JSON API answers 403. Must come after
+    django_otp's OTPMiddleware, which says whether the session is verified. Other roles pass untouched."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Imported here: accounts.otp loads django-otp's models, which are not ready when this module is imported.
+        from accounts import otp
+
+        user = request.user
+        if otp.otp_required(user) and not user.is_verified() and not self._exempt(request):
+            return self._refuse(request, has_device=otp.user_has_device(user))
+        return self.get_response(request)
+
+    @staticmethod
+    def _exempt(request: HttpRequest) -> bool:
+        if request.path_info.startswith("/" + settings.STATIC_URL.lstrip("/")):
+            return True
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return False
+        return match.view_name in OTP_EXEMPT_URL_NAMES
+
+    @staticmethod
+    def _refuse(request: HttpRequest, *, has_device: bool) -> HttpResponse:
+        if request.path_info.startswith("/api/"):
+            message = "Two-factor authentication is required: open TraitorTrack in the browser and verify."
+            return JsonResponse({"ok": False, "code": "otp_required", "message": message}, status=403)
+        target = reverse("accounts:otp_verify" if has_device else "accounts:otp_setup")
+        next_url = request.get_full_path() if request.method == "GET" else "/"
+        return redirect(f"{target}?{urlencode({'next': next_url})}")

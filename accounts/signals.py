@@ -2,8 +2,10 @@
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.dispatch import receiver
 from django.http import HttpRequest
 
 from audit.services import record
@@ -28,3 +30,10 @@ def audit_logout(sender: Any, request: HttpRequest | None, user: AbstractBaseUse
     if user is None:  # an anonymous visitor pressed "log out": nobody's session ended
         return
     record(actor=user, action="logout", obj=user, request=request)
+
+
+@receiver(user_locked_out, dispatch_uid="accounts.audit_lockout")
+def audit_lockout(sender: Any, request: HttpRequest | None, username: str | None, **kwargs: Any) -> None:
+    # django-axes sends this when a username+IP pair reaches the failure limit, and again for each attempt
+    # refused while it stays locked: each is one audit row, so a locked pair being hammered shows in the log.
+    record(actor=None, action="login.lockout", after={"username": str(username or "")[:USERNAME_KEPT]}, request=request)

@@ -14,6 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.ratelimits import scan_rate_limit
 from bags import qr
 from scanning import selectors, services
 from scanning.services import ScanAnswer, ScanRefused
@@ -78,11 +79,13 @@ def scan_endpoint(action: Callable[[HttpRequest, dict[str, Any]], ScanAnswer]) -
     return view
 
 
+@scan_rate_limit  # SCAN_RATE_LIMIT per user (600/min): far above any scanner, far below a runaway client
 @scan_endpoint
 def open_parent(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
     return services.open_parent(user=request.user, raw_code=data.get("code"), client_scan_id=data.get("client_scan_id"))
 
 
+@scan_rate_limit
 @scan_endpoint
 def scan_child(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
     return services.scan_child(
@@ -93,6 +96,7 @@ def scan_child(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
     )
 
 
+@scan_rate_limit
 @scan_endpoint
 def undo(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
     return services.undo_last_scan(
@@ -100,6 +104,7 @@ def undo(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
     )
 
 
+@scan_rate_limit
 @scan_endpoint
 def complete(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
     return services.complete_parent(

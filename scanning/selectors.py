@@ -24,9 +24,10 @@ def recent_scans(user: User, *, limit: int = RECENT_SCANS) -> list[dict[str, Any
     return [scan_json(scan, undone=scan.undone) for scan in scans]
 
 
-def scan_page_context(user: User) -> dict[str, Any]:
+def scan_page_context(user: User, *, session: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the scan page needs to work offline: the parent formats (and capacities), so it can tell a
-    parent code from a child code and a full parent without the server, and the user's recent scans."""
+    parent code from a child code and a full parent without the server, and the user's recent scans.
+    ``session`` is when the session ends (accounts.middleware.session_deadlines), for the page's warning."""
     capacities = dict(Product.objects.values_list("code", "capacity"))
     formats = [
         {
@@ -37,7 +38,7 @@ def scan_page_context(user: User) -> dict[str, Any]:
         }
         for fmt in Product.objects.parent_formats()
     ]
-    return {"parent_formats": formats, "recent_scans": recent_scans(user), "user_id": user.pk}
+    return {"parent_formats": formats, "recent_scans": recent_scans(user), "user_id": user.pk, "session": session}
 
 
 def _bag_json(bag: Bag) -> dict[str, Any]:

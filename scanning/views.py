@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
+from accounts.middleware import session_deadlines
 from bags.qr import QRCodeError
 from scanning import selectors
 from scanning.models import ScanAction
@@ -19,7 +20,8 @@ from scanning.models import ScanAction
 @login_required
 @ensure_csrf_cookie  # scan.js reads the csrftoken cookie for its POSTs; the page has no form that would set it
 def scan_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "scanning/scan.html", {"scan_config": selectors.scan_page_context(request.user)})
+    config = selectors.scan_page_context(request.user, session=session_deadlines(request.session))
+    return render(request, "scanning/scan.html", {"scan_config": config})
 
 
 @require_GET

@@ -52,9 +52,26 @@ def admin_user(db):
 
 
 @pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
+def verified_login(db):
+    """Log a user in on a test client with a verified second factor, as an admin is after the 2FA step:
+    ``verified_login(client, user)``. Admins reach nothing else (accounts.middleware.AdminOTPRequiredMiddleware)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def log_in(client, user):
+        client.force_login(user)
+        device = TOTPDevice.objects.create(user=user, name="test phone", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id  # what django_otp.login(request, device) stores
+        session.save()
+        return client
+
+    return log_in
+
+
+@pytest.fixture
+def admin_client(client, admin_user, verified_login):
+    return verified_login(client, admin_user)
 
 
 @pytest.fixture
@@ -70,3 +87,12 @@ def wide_pool():
     yield
     connection.close_pool()
     pool["max_size"] = old
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    # Test runs have no REDIS_URL, so the rate-limit counters live in this process's memory and would
+    # carry over from one test's logins to the next.
+    from django.core.cache import caches
+
+    caches["ratelimit"].clear()

@@ -2,6 +2,8 @@
 
 from itertools import count
 
+from axes.models import AccessAttempt
+
 from accounts.models import DispatchArea, Role, User
 from bags import qr
 from bags.models import Bag, BagKind, Link, Product
@@ -70,3 +72,17 @@ def make_bill(created_by: User, *, bill_number: str | None = None, expected_pare
 
 def put_on_bill(bill: Bill, parent: Bag) -> BillBag:
     return BillBag.objects.create(bill=bill, parent_bag=parent)
+
+
+def make_lockout(username: str = "someone", ip_address: str = "10.0.0.9") -> AccessAttempt:
+    """A django-axes failed-login record, as a wrong password leaves it (an admin unlocks by deleting it)."""
+    return AccessAttempt.objects.create(
+        username=username,
+        ip_address=ip_address,
+        user_agent="",
+        http_accept="",
+        path_info="/accounts/login/",
+        get_data="",
+        post_data="",
+        failures_since_start=1,
+    )

@@ -4,6 +4,7 @@ The README's configuration table lists every variable read here.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -50,18 +51,24 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 CSRF_FAILURE_VIEW = "traitortrack.views.csrf_failure"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # accounts.apps.TraitorTrackAdminConfig is django.contrib.admin with the OTP-only admin site.
+    "accounts.apps.TraitorTrackAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "bags",
     "scanning",
     "bills",
     "audit",
+    "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
+    "django_ratelimit",  # only for its system check of the rate-limit cache (accounts/ratelimits.py)
 ]
 
 MIDDLEWARE = [
@@ -73,9 +80,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
+    "accounts.middleware.AdminOTPRequiredMiddleware",  # after OTPMiddleware: admins see nothing unverified
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires: it turns a lockout into the locked-out page
 ]
 
 ROOT_URLCONF = "traitortrack.urls"
@@ -126,10 +136,28 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 def caches_for(redis_url: str) -> dict:
     """A Redis outage must never become an error page, so this alias ignores (and logs) Redis errors
-    and gives up fast; anything needing atomic counters (rate limits, locks) gets its own strict alias."""
+    and gives up fast; anything needing atomic counters (rate limits, locks) gets its own strict alias.
+
+    ``ratelimit`` is that strict alias: no IGNORE_EXCEPTIONS, so an outage reaches accounts.ratelimits,
+    which decides what it means (RATELIMIT_FAIL_OPEN). Without Redis it is local memory: counts are per
+    worker process, so N workers let through up to N times a limit (fine for one machine in development).
+    """
     if not redis_url:
-        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tt"}}
+        return {
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tt"},
+            "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tt-ratelimit"},
+        }
     return {
+        "ratelimit": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "tt-rl",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 0.2,
+                "SOCKET_TIMEOUT": 0.2,
+            },
+        },
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": redis_url,
@@ -140,7 +168,7 @@ def caches_for(redis_url: str) -> dict:
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
             },
-        }
+        },
     }
 
 
@@ -148,10 +176,26 @@ CACHES = caches_for(REDIS_URL)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "traitortrack.cache"
 
+# --- Rate limits (accounts/ratelimits.py), keyed by user or the username typed, never by IP alone: a whole
+# warehouse shares one IP. Counted in the strict "ratelimit" cache alias (see caches_for).
+RATELIMIT_USE_CACHE = "ratelimit"
+LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10/m")
+PASSWORD_RESET_RATE_LIMIT = os.environ.get("PASSWORD_RESET_RATE_LIMIT", "3/m")
+TWO_FACTOR_RATE_LIMIT = os.environ.get("TWO_FACTOR_RATE_LIMIT", "5/m")
+SCAN_RATE_LIMIT = os.environ.get("SCAN_RATE_LIMIT", "600/m")
+# Redis configured but down: let requests through (and log the error) rather than stop every login and
+# scan in the warehouse. Logins stay guarded by the lockout below, which counts in the database.
+RATELIMIT_FAIL_OPEN = env_bool("RATELIMIT_FAIL_OPEN", True)
+# Without REDIS_URL the alias is local memory (per-process counts), which django-ratelimit's check refuses
+# as not shared. Accepted for development and single-process installs only; with Redis the check stays on.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["django_ratelimit.E003", "django_ratelimit.W001"]
+
 # --- Sessions: cached_db survives a Redis outage (falls back to the database).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_IDLE_TIMEOUT_MINUTES = env_int("SESSION_IDLE_TIMEOUT_MINUTES", 30)
 SESSION_ABSOLUTE_TIMEOUT_HOURS = env_int("SESSION_ABSOLUTE_TIMEOUT_HOURS", 8)
+# The scan page warns this long before either timeout logs the user out.
+SESSION_WARNING_MINUTES = env_int("SESSION_WARNING_MINUTES", 5)
 # The cookie outlives no session; both timeouts are enforced by accounts.middleware.SessionTimeoutMiddleware.
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT_HOURS * 3600
 
@@ -160,6 +204,25 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# django-axes' backend first: it refuses a locked-out username+IP before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# --- Login lockout (django-axes, counted in the database): by username and IP together, never IP alone
+# (a warehouse shares one IP, and one person's typos must not lock out the shift).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+# 0 minutes: locked until an admin deletes the access attempt in the admin (Axes > Access attempts).
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES) if LOGIN_LOCKOUT_MINUTES > 0 else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a good login forgets that pair's earlier typos
+AXES_CLIENT_IP_CALLABLE = "audit.services.client_ip"  # the same proxy rules as the audit log
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"  # the page, or JSON for /api/
+# Only the lockouts are in the admin (accounts/admin.py), where an admin unlocks by deleting one; the
+# login history is the audit log's (login.success / login.failure / login.lockout).
+AXES_ENABLE_ADMIN = False
+# Admins must use TOTP (accounts.middleware.AdminOTPRequiredMiddleware); the issuer names us in the phone app.
+OTP_TOTP_ISSUER = "TraitorTrack"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},

@@ -7,11 +7,13 @@
 
 import { signalRefusal, signalSuccess } from "./feedback.js";
 import { csrfToken, keepScannerInput } from "./wedge.js";
+import { sessionAnswered } from "./session_warning.js";
 
 const RETRY_MS = 5000;
 const REQUEST_TIMEOUT_MS = 10000;
 const RECENT_MAX = 10;
-const NETWORK_STATUSES = new Set([502, 503, 504]);
+// 429 too: a rate-limited scan was not recorded, so it stays queued and is sent again later.
+const NETWORK_STATUSES = new Set([429, 502, 503, 504]);
 const SESSION_CODES = new Set(["not_logged_in", "csrf_failed"]);
 
 const app = document.getElementById("scan-app");
@@ -464,6 +466,7 @@ async function send(item) {
     // ends a scan, and sending it again is harmless.
     return { outcome: "network" };
   }
+  sessionAnswered(); // the server saw this request: the idle timeout starts again
   return { outcome: "answer", answer, status: response.status };
 }
 

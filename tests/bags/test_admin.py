@@ -80,6 +80,7 @@ def _build_warehouse() -> dict:
         )
         for i, link in enumerate(links[:600])
     )
+    factories.make_lockout()
     ScanReply.objects.bulk_create(
         ScanReply(client_scan_id=f"device-1-{i}", user=dispatcher, status=200, body={"ok": True, "code": "linked"})
         for i in range(600)
@@ -131,10 +132,8 @@ def warehouse(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def boss_client(warehouse, db) -> Client:
-    client = Client()
-    client.force_login(warehouse["boss"])
-    return client
+def boss_client(warehouse, db, verified_login) -> Client:
+    return verified_login(Client(), warehouse["boss"])
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Exists, F, OuterRef
+from django.http import HttpRequest
 
 from accounts.models import Role, User
 from audit.models import AuditLog
@@ -258,7 +259,7 @@ def printed_passwords(output: str) -> dict[str, str]:
 
 
 @pytest.mark.django_db
-def test_seed_demo_creates_one_user_per_role_whose_printed_password_logs_in(client):
+def test_seed_demo_creates_one_user_per_role_whose_printed_password_logs_in(client, verified_login):
     output = seed_demo()
 
     passwords = printed_passwords(output)
@@ -269,11 +270,15 @@ def test_seed_demo_creates_one_user_per_role_whose_printed_password_logs_in(clie
         "dispatcher": Role.DISPATCHER,
     }
     for username, password in passwords.items():
-        assert client.login(username=username, password=password), username
+        # django-axes needs the request (it locks by username and IP), which client.login() leaves out.
+        assert client.login(request=HttpRequest(), username=username, password=password), username
         client.logout()
     admin = User.objects.get(username="admin")
     assert admin.is_staff and admin.is_superuser
-    assert client.login(username="admin", password=passwords["admin"])
+    assert client.login(request=HttpRequest(), username="admin", password=passwords["admin"])
+    # The demo admin has no authenticator app yet: they enrol at first login.
+    assert client.get("/admin/")["Location"].startswith("/accounts/2fa/setup/")
+    verified_login(client, admin)
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/bags/bag/").status_code == 200
     assert User.objects.get(username="dispatcher").dispatch_area.name == "Main warehouse"

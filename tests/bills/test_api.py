@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.urls import get_resolver
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditLog
 from bills import openapi, services
@@ -19,6 +21,10 @@ from tests.bills.data import big_bill, parent_with
 def client_for(user) -> Client:
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
+    if user.is_admin:  # past the second factor, as every admin must be (tests/conftest.py verified_login)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.create(user=user, confirmed=True).persistent_id
+        session.save()
     client.get("/")  # sets the csrftoken cookie (the log-out form), as every page does
     return client
 

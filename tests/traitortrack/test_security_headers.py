@@ -65,6 +65,7 @@ def objects(admin_user):
     parent = Bag.objects.get(qr_id="SB00001")
     factories.put_on_bill(bill, parent)
     record(actor=admin_user, action="test.csp", obj=bill)
+    factories.make_lockout()
     return {
         "pk": bill.pk,
         "bill_id": bill.pk,
@@ -73,6 +74,9 @@ def objects(admin_user):
         "content_type_id": ContentType.objects.get_for_model(Bill).pk,
         "app_label": "bills",
         "url": "no-such-admin-page/",
+        # A reset link that is no longer valid: the page says so.
+        "uidb64": "MQ",
+        "token": "no-such-token",
     }
 
 
@@ -118,13 +122,12 @@ def test_a_page_that_does_not_exist(admin_client):
     assert_security_headers(response)
 
 
-def test_a_server_error_page(admin_user, monkeypatch):
+def test_a_server_error_page(admin_user, monkeypatch, verified_login):
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("scanning.views.selectors.lookup_bag", broken)
-    client = Client(raise_request_exception=False)
-    client.force_login(admin_user)
+    client = verified_login(Client(raise_request_exception=False), admin_user)
 
     response = client.get("/scan/lookup/?code=SB00001")
 

@@ -1,0 +1,145 @@
+"""Two-factor authentication (TOTP) for admins: enrolment, verification, recovery codes, reset.
+
+Every admin must prove a second factor before reaching anything but the 2FA pages and logout
+(accounts.middleware.AdminOTPRequiredMiddleware); the Django admin checks it too (TraitorTrackAdminSite).
+Devices are django-otp's: one confirmed TOTPDevice (the phone app) and one StaticDevice holding the
+single-use recovery codes.
+"""
+
+import base64
+import io
+from urllib.parse import urlencode
+
+import segno
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django_otp import devices_for_user
+from django_otp import login as otp_login
+from django_otp import user_has_device as user_has_device  # re-exported for the middleware and views
+from django_otp.admin import OTPAdminSite
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from audit.services import record
+
+RECOVERY_CODE_COUNT = 10
+TOTP_DEVICE_NAME = "Authenticator app"
+RECOVERY_DEVICE_NAME = "Recovery codes"
+
+
+def otp_required(user: AbstractBaseUser) -> bool:
+    """Whether this user must pass a second factor: every admin (who is staff and superuser too)."""
+    return user.is_authenticated and (getattr(user, "is_admin", False) or user.is_staff or user.is_superuser)
+
+
+def has_totp_device(user: AbstractBaseUser) -> bool:
+    return TOTPDevice.objects.devices_for_user(user, confirmed=True).exists()
+
+
+def pending_totp_device(user: AbstractBaseUser) -> TOTPDevice:
+    """The unconfirmed device being enrolled: the same secret on every visit to the setup page until it is
+    confirmed, so a reload does not invalidate the QR code already scanned."""
+    device = TOTPDevice.objects.devices_for_user(user, confirmed=False).order_by("pk").first()
+    return device or TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+
+
+def secret_text(device: TOTPDevice) -> str:
+    """The secret as base32, for typing into an authenticator app that cannot scan the QR code."""
+    text = base64.b32encode(device.bin_key).decode("ascii").rstrip("=")
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def qr_data_uri(device: TOTPDevice) -> str:
+    """The otpauth:// URL as an SVG QR code in a data: URI: an <img>, allowed by our CSP, no script needed."""
+    buffer = io.BytesIO()
+    segno.make(device.config_url, error="m").save(buffer, kind="svg", scale=5, border=2, xmldecl=False)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def normalise_token(token: str) -> str:
+    # Apps show "123 456"; recovery codes are printed in lower case but may be typed in upper case.
+    return "".join(token.split()).lower()
+
+
+def enrol_totp_device(
+    *, user: AbstractBaseUser, device: TOTPDevice, token: str, request: HttpRequest
+) -> list[str] | None:
+    """Confirm ``device`` if ``token`` is its current code; then it replaces the user's other devices, the
+    user gets RECOVERY_CODE_COUNT fresh recovery codes (returned, to be shown once) and this session is
+    verified. None (and nothing changed) if the code is wrong."""
+    with transaction.atomic(durable=True):
+        device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user)
+        if not device.verify_token(normalise_token(token)):
+            return None
+        for old in devices_for_user(user, confirmed=None):
+            if old.pk != device.pk or not isinstance(old, TOTPDevice):
+                old.delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        recovery = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
+        codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+        StaticToken.objects.bulk_create(StaticToken(device=recovery, token=code) for code in codes)
+        record(actor=user, action="otp.enrol", obj=user, request=request)
+    otp_login(request, device)
+    return codes
+
+
+def verify_second_factor(*, user: AbstractBaseUser, token: str, request: HttpRequest) -> Device | None:
+    """Check ``token`` against the user's authenticator app, then their recovery codes (a recovery code
+    works once: it is deleted as it is used). On success the session is verified. Every attempt is audited."""
+    token = normalise_token(token)
+    with transaction.atomic(durable=True):
+        device = None
+        # A code goes only to the kind of device it can be for: a mistyped recovery code must not count
+        # as a failure against (and throttle) the authenticator app, nor the reverse.
+        kind = TOTPDevice if token.isdigit() else StaticDevice
+        for candidate in kind.objects.devices_for_user(user, confirmed=True).select_for_update():
+            if token and candidate.verify_is_allowed()[0] and candidate.verify_token(token):
+                device = candidate
+                break
+        if device is None:
+            record(actor=user, action="otp.failure", obj=user, request=request)
+            return None
+        action = "otp.recovery_code" if isinstance(device, StaticDevice) else "otp.verify"
+        after = {"recovery_codes_left": device.token_set.count()} if isinstance(device, StaticDevice) else None
+        record(actor=user, action=action, obj=user, after=after, request=request)
+    otp_login(request, device)
+    return device
+
+
+def reset_otp_devices(*, actor: AbstractBaseUser, user: AbstractBaseUser, request: HttpRequest | None = None) -> int:
+    """Delete every device (authenticator app and recovery codes) of ``user``, who must enrol again at their
+    next login. Returns how many devices went."""
+    with transaction.atomic():
+        devices = list(devices_for_user(user, confirmed=None))
+        record(
+            actor=actor,
+            action="user.otp_reset",
+            obj=user,
+            before={"devices": [f"{type(d).__name__}:{d.name}" for d in devices]},
+            request=request,
+        )
+        for device in devices:
+            device.delete()
+    return len(devices)
+
+
+class TraitorTrackAdminSite(OTPAdminSite):
+    """The Django admin, reachable only after a second factor. Logging in happens on our own login page
+    (rate limits, lockout, the 2FA pages), never on a second login form inside the admin."""
+
+    site_header = "TraitorTrack admin"
+    site_title = "TraitorTrack admin"
+    index_title = "Administration"
+
+    def __init__(self, name: str = "admin") -> None:
+        # OTPAdminSite names itself "otpadmin"; keep "admin" so every reverse("admin:...") still works.
+        super().__init__(name)
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        next_url = request.GET.get("next") or reverse("admin:index", current_app=self.name)
+        return redirect(f"{reverse('accounts:login')}?{urlencode({'next': next_url})}")

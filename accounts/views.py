@@ -1,0 +1,50 @@
+"""Account pages: logging in (rate limited) and the page a locked-out login gets (django-axes)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts.ratelimits import login_rate_limit
+
+LOCKED_OUT_MESSAGE = (
+    "Too many failed logins for this username from this device. Try again at {retry_at}, or ask an admin to unlock it."
+)
+PERMANENTLY_LOCKED_MESSAGE = "Too many failed logins for this username from this device. Ask an admin to unlock it."
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+
+
+# Only POSTs (attempts) count: 10 a minute per username typed (LOGIN_RATE_LIMIT), falling back to the IP.
+login_view = login_rate_limit(LoginView.as_view())
+
+
+def locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
+) -> HttpResponse:
+    """django-axes' answer to a locked-out login (AXES_LOCKOUT_CALLABLE): JSON under /api/, else the page.
+
+    With a cool-off the lock ends LOGIN_LOCKOUT_MINUTES after this attempt (each attempt while locked
+    starts the wait again), so 429 with Retry-After; without one only an admin can end it, so 403.
+    """
+    cool_off = settings.AXES_COOLOFF_TIME
+    retry_at = timezone.localtime() + cool_off if cool_off else None
+    if retry_at is not None:
+        message = LOCKED_OUT_MESSAGE.format(retry_at=retry_at.strftime("%H:%M"))
+        status = 429
+    else:
+        message = PERMANENTLY_LOCKED_MESSAGE
+        status = 403
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse({"ok": False, "code": "locked_out", "message": message}, status=status)
+    else:
+        context = {"message": message, "retry_at": retry_at, "lockout_minutes": settings.LOGIN_LOCKOUT_MINUTES}
+        response = render(request, "accounts/locked_out.html", context, status=status)
+    if cool_off:
+        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response

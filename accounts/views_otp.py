@@ -1,0 +1,87 @@
+"""The 2FA pages: enrol an authenticator app, see the recovery codes once, verify at login."""
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+
+from accounts import otp
+from accounts.ratelimits import two_factor_rate_limit
+
+# Shown once, on the page after enrolment, then gone from the session.
+RECOVERY_CODES_SESSION_KEY = "tt_otp_recovery_codes"
+
+
+def _next_url(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse(settings.LOGIN_REDIRECT_URL)
+
+
+@never_cache
+@login_required
+def setup(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator app. A user who has one must verify first (this replaces it), so a stolen
+    password alone cannot swap the victim's phone for the thief's."""
+    user = request.user
+    if otp.user_has_device(user) and not user.is_verified():
+        return redirect(f"{reverse('accounts:otp_verify')}?{request.GET.urlencode()}")
+    device = otp.pending_totp_device(user)
+    error = ""
+    if request.method == "POST":
+        codes = otp.enrol_totp_device(user=user, device=device, token=request.POST.get("token", ""), request=request)
+        if codes is not None:
+            request.session[RECOVERY_CODES_SESSION_KEY] = codes
+            recovery_url = reverse("accounts:otp_recovery_codes")
+            return redirect(f"{recovery_url}?{urlencode({'next': _next_url(request)})}")
+        error = "That code is not the one your app shows now. Check the phone's clock and try the newest code."
+    context = {
+        "qr_data_uri": otp.qr_data_uri(device),
+        "secret": otp.secret_text(device),
+        "error": error,
+        "next": _next_url(request),
+    }
+    return render(request, "accounts/2fa_setup.html", context, status=400 if error else 200)
+
+
+@never_cache
+@login_required
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    codes = request.session.pop(RECOVERY_CODES_SESSION_KEY, None)
+    if not codes:
+        return redirect(_next_url(request))
+    return render(request, "accounts/2fa_recovery_codes.html", {"codes": codes, "next": _next_url(request)})
+
+
+@never_cache
+@login_required
+@two_factor_rate_limit
+def verify(request: HttpRequest) -> HttpResponse:
+    """The second step of an admin's login: a code from the app, or one recovery code (used up as it is used)."""
+    user = request.user
+    if not otp.user_has_device(user):
+        return redirect(f"{reverse('accounts:otp_setup')}?{request.GET.urlencode()}")
+    error = ""
+    if request.method == "POST":
+        device = otp.verify_second_factor(user=user, token=request.POST.get("token", ""), request=request)
+        if device is not None:
+            if not otp.has_totp_device(user):
+                # In with a recovery code (or an addstatictoken code) and no app: enrol a new phone now.
+                messages.warning(request, "Set up your authenticator app again before you go on.")
+                return redirect(f"{reverse('accounts:otp_setup')}?{urlencode({'next': _next_url(request)})}")
+            if isinstance(device, otp.StaticDevice):
+                left = device.token_set.count()
+                messages.warning(request, f"Recovery code used: {left} left. Keep them somewhere safe.")
+            return redirect(_next_url(request))
+        error = "That code is not right. Type the 6-digit code your app shows now, or one recovery code."
+    context = {"error": error, "next": _next_url(request)}
+    return render(request, "accounts/2fa_verify.html", context, status=400 if error else 200)
