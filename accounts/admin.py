@@ -11,8 +11,9 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import DispatchArea, Role, User
+from accounts.models import DispatchArea, PromotionRequest, PromotionStatus, Role, User
 from accounts.otp import reset_otp_devices
+from accounts.services import PromotionRefused, decide_promotion
 from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
 from audit.services import record
 
@@ -124,3 +125,52 @@ class DispatchAreaAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin)
 @admin.register(AccessAttempt)
 class LockoutAdmin(AccessAttemptAdmin):
     """Failed-login counts per username and IP; deleting one unlocks that pair (django-axes)."""
+
+
+@admin.register(PromotionRequest)
+class PromotionRequestAdmin(admin.ModelAdmin):
+    """Requests are decided only through the two actions, which go through accounts.services.decide_promotion
+    (audited, the user notified); the rows themselves are read-only here."""
+
+    list_display = ("user", "from_role", "to_role", "status", "created_at", "decided_by", "decided_at")
+    list_filter = ("status", "to_role")
+    list_select_related = ("user", "decided_by")
+    search_fields = ("user__username",)
+    readonly_fields = (
+        "user",
+        "from_role",
+        "to_role",
+        "reason",
+        "status",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+        "created_at",
+    )
+    actions = ("approve", "reject")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PromotionRequest | None = None) -> bool:
+        return False
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet[PromotionRequest], *, approve: bool) -> None:
+        decided = 0
+        for promotion in queryset.filter(status=PromotionStatus.PENDING):
+            try:
+                decide_promotion(promotion=promotion, admin=request.user, approve=approve, request=request)
+            except PromotionRefused as refusal:
+                self.message_user(request, f"{promotion.user}: {refusal.message}", messages.ERROR)
+            else:
+                decided += 1
+        verb = "approved" if approve else "rejected"
+        self.message_user(request, f"{decided} request(s) {verb}; the users are notified.", messages.SUCCESS)
+
+    @admin.action(description="Approve")
+    def approve(self, request: HttpRequest, queryset: QuerySet[PromotionRequest]) -> None:
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description="Reject")
+    def reject(self, request: HttpRequest, queryset: QuerySet[PromotionRequest]) -> None:
+        self._decide(request, queryset, approve=False)

@@ -69,3 +69,73 @@ class User(AbstractUser):
     @property
     def is_dispatcher(self) -> bool:
         return self.role == Role.DISPATCHER
+
+
+# Roles from least to most power: a promotion only ever moves a user up this list.
+ROLE_RANK = {Role.DISPATCHER: 0, Role.BILLER: 1, Role.ADMIN: 2}
+
+
+class PromotionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class PromotionRequest(models.Model):
+    """A user's request for a higher role; an admin approves or rejects it (accounts.services)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="promotion_requests")
+    from_role = models.CharField(max_length=10, choices=Role.choices)
+    to_role = models.CharField(max_length=10, choices=Role.choices)
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=PromotionStatus.choices, default=PromotionStatus.PENDING)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="promotion_decisions"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(from_role=Role.DISPATCHER, to_role__in=[Role.BILLER, Role.ADMIN])
+                | Q(from_role=Role.BILLER, to_role=Role.ADMIN),
+                name="promotion_to_higher_role",
+            ),
+            models.CheckConstraint(condition=Q(status__in=PromotionStatus.values), name="promotion_status_valid"),
+            # A decided request names who decided and when; a pending one neither.
+            models.CheckConstraint(
+                condition=Q(status=PromotionStatus.PENDING, decided_at__isnull=True)
+                | (~Q(status=PromotionStatus.PENDING) & Q(decided_at__isnull=False)),
+                name="promotion_decided_has_time",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(status=PromotionStatus.PENDING),
+                name="promotion_one_pending_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.from_role} → {self.to_role} ({self.status})"
+
+
+class Notification(models.Model):
+    """A message shown to one user in the app; read when they open their notifications page."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    message = models.TextField()
+    link = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_unread"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message[:80]

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import password_views, views, views_otp
+from accounts import password_views, promotion_views, views, views_otp
 
 app_name = "accounts"
 
@@ -25,4 +25,6 @@ urlpatterns = [
     path("2fa/setup/", views_otp.setup, name="otp_setup"),
     path("2fa/recovery-codes/", views_otp.recovery_codes, name="otp_recovery_codes"),
     path("2fa/verify/", views_otp.verify, name="otp_verify"),
+    path("promotion/", promotion_views.promotion, name="promotion"),
+    path("notifications/", promotion_views.notifications, name="notifications"),
 ]

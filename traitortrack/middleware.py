@@ -5,7 +5,8 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A proxy's id is kept so one request can be followed across its logs and ours; anything else (too
@@ -48,3 +49,51 @@ class SecurityPolicyMiddleware:
         response.headers.setdefault("Content-Security-Policy", self.content_security_policy)
         response.headers.setdefault("Permissions-Policy", self.permissions_policy)
         return response
+
+
+# What the 403 page says when this middleware, not a view, refused the request.
+ROLE_REFUSED = "Your role may not open this page."
+
+
+class RolePermissionMiddleware:
+    """Enforces traitortrack.permissions.URL_ACCESS on every resolved request, before the view runs.
+
+    Anonymous users on a page go to the login page, on the JSON API get 401 not_logged_in; a logged-in
+    user whose role is not allowed gets 403 (a page, or ``{"ok": false, "code": "forbidden"}`` on the API).
+    A URL name the declaration does not cover is refused to everyone. Comes after
+    accounts.middleware.AdminOTPRequiredMiddleware, so an admin without a second factor never gets here.
+    The older per-view decorators (login_required, bills.permissions) still run after it, now redundant.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        # Imported here: both load models, which are not ready when this module is imported.
+        from django.contrib.auth.views import redirect_to_login
+
+        from traitortrack.permissions import access_for
+
+        match = request.resolver_match
+        access = access_for(match.view_name) if match is not None else None
+        user = request.user
+        if access is not None and access.allows(user):
+            return None
+        api = request.path_info.startswith("/api/")
+        if access is not None and not user.is_authenticated:
+            if api:
+                return _api_refusal(
+                    401, "not_logged_in", "Your session has ended. Log in again; waiting scans are kept."
+                )
+            return redirect_to_login(request.get_full_path())
+        if api:
+            return _api_refusal(403, "forbidden", "Your role may not do this.")
+        raise PermissionDenied(ROLE_REFUSED)
+
+
+def _api_refusal(status: int, code: str, message: str) -> JsonResponse:
+    # The same shape as every other API answer (scanning.api), so clients read one format.
+    return JsonResponse({"ok": False, "code": code, "message": message, "parent": None, "scan": None}, status=status)

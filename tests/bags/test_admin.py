@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import PromotionRequest, Role, User
 from audit.models import AuditLog
 from bags import qr
 from bags.managers import forget_parent_formats
@@ -81,6 +81,9 @@ def _build_warehouse() -> dict:
         for i, link in enumerate(links[:600])
     )
     factories.make_lockout()
+    PromotionRequest.objects.create(
+        user=dispatcher, from_role=Role.DISPATCHER, to_role=Role.BILLER, reason="Covering the billing desk"
+    )
     ScanReply.objects.bulk_create(
         ScanReply(client_scan_id=f"device-1-{i}", user=dispatcher, status=200, body={"ok": True, "code": "linked"})
         for i in range(600)

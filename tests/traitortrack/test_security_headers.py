@@ -2,20 +2,19 @@
 cannot be forgotten), the 404 page, the JSON API and the static files whitenoise serves."""
 
 import json
-import re
 import uuid
 
 import pytest
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import resolve
 
+from accounts.services import request_promotion
 from audit.services import record
 from bags.models import Bag
-from bills.models import Bill
 from scanning import services as scanning
 from tests import factories
+from tests.urls import fill, url_arguments, url_patterns
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +22,6 @@ EXPECTED_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
-# An argument in a route, as <converter:name> (path) or (?P<name>...) (re_path).
-ARGUMENT = re.compile(r"<(?:\w+:)?(?P<path_arg>\w+)>|\(\?P<(?P<regex_arg>\w+)>[^)]*\)")
 
 
 def assert_security_headers(response, *, page: bool = True) -> None:
@@ -37,19 +34,6 @@ def assert_security_headers(response, *, page: bool = True) -> None:
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
-
-
-def url_patterns(patterns=None, prefix: str = ""):
-    """Every (route, pattern) of the URL conf, the route written as ResolverMatch.route writes it."""
-    for pattern in get_resolver().url_patterns if patterns is None else patterns:
-        route = str(pattern.pattern)
-        if prefix:
-            route = prefix + route.removeprefix("^")
-        if isinstance(pattern, URLResolver):
-            yield from url_patterns(pattern.url_patterns, route)
-        else:
-            assert isinstance(pattern, URLPattern)
-            yield route, pattern
 
 
 ROUTES = sorted(route for route, _ in url_patterns())
@@ -66,35 +50,8 @@ def objects(admin_user):
     factories.put_on_bill(bill, parent)
     record(actor=admin_user, action="test.csp", obj=bill)
     factories.make_lockout()
-    return {
-        "pk": bill.pk,
-        "bill_id": bill.pk,
-        "code": parent.qr_id,
-        "id": admin_user.pk,
-        "content_type_id": ContentType.objects.get_for_model(Bill).pk,
-        "app_label": "bills",
-        "url": "no-such-admin-page/",
-        # A reset link that is no longer valid: the page says so.
-        "uidb64": "MQ",
-        "token": "no-such-token",
-    }
-
-
-def fill(route: str, pattern: URLPattern, objects: dict) -> str:
-    model_admin = getattr(pattern.callback, "model_admin", None)
-
-    def value(match: re.Match) -> str:
-        name = match["path_arg"] or match["regex_arg"]
-        if name == "object_id" and model_admin is not None:
-            row = model_admin.model._default_manager.first()
-            assert row is not None, f"no {model_admin.model.__name__} row for {route}: make one in the fixture"
-            return str(row.pk)
-        if name == "object_id":  # the admin's view_on_site shortcut, with content_type_id
-            return str(objects["pk"])
-        assert name in objects, f"no value for the argument {name!r} of {route}: add one to the fixture"
-        return str(objects[name])
-
-    return "/" + ARGUMENT.sub(value, route).removeprefix("^").removesuffix("$")
+    request_promotion(user=dispatcher, to_role="biller", reason="Covering the billing desk")
+    return url_arguments(bill=bill, parent=parent, user=admin_user)
 
 
 def test_every_url_pattern_is_found():
