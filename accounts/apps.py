@@ -12,6 +12,10 @@ class AccountsConfig(AppConfig):
 
         from accounts import signals as handlers
 
+        # Loaded here, not on the first request, so `manage.py check` (and CI) runs its system check
+        # that every URL name has an entry in the one permission declaration.
+        from traitortrack import permissions  # noqa: F401
+
         signals.user_logged_in.connect(handlers.audit_login, dispatch_uid="accounts.audit_login")
         signals.user_login_failed.connect(handlers.audit_login_failure, dispatch_uid="accounts.audit_login_failure")
         signals.user_logged_out.connect(handlers.audit_logout, dispatch_uid="accounts.audit_logout")

@@ -186,3 +186,16 @@ def test_a_refused_page_says_why(world):
 
     assert answer.status_code == 403
     assert "Not allowed" in answer.content.decode()
+
+
+def test_manage_py_check_reports_an_undeclared_url_name(monkeypatch):
+    # The system check is registered at start-up (accounts/apps.py), so `manage.py check` runs it too.
+    from django.core import checks
+
+    from traitortrack import permissions
+
+    monkeypatch.delitem(permissions.URL_ACCESS, "health")
+
+    errors = [e for e in checks.run_checks(tags=[checks.Tags.urls]) if e.id == "traitortrack.E001"]
+
+    assert [e.msg for e in errors if "'health'" in e.msg]
