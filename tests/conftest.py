@@ -96,3 +96,12 @@ def _fresh_rate_limits():
     from django.core.cache import caches
 
     caches["ratelimit"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_kept_users():
+    # Each process keeps the users it loaded for a few seconds (accounts.authentication); a test starts
+    # from none, as a new process would.
+    from accounts.authentication import forget_all_users
+
+    forget_all_users()

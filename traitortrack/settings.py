@@ -79,10 +79,10 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # Django's AuthenticationMiddleware and django-otp's OTPMiddleware in one, the user kept for a few seconds.
+    "accounts.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
-    "accounts.middleware.AdminOTPRequiredMiddleware",  # after OTPMiddleware: admins see nothing unverified
+    "accounts.middleware.AdminOTPRequiredMiddleware",  # after the OTP state is known: admins see nothing unverified
     "traitortrack.middleware.RolePermissionMiddleware",  # who may use which URL: traitortrack/permissions.py
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -128,8 +128,13 @@ if DB_POOL_MAX_SIZE > 0:
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
-# Pooled or persistent, a connection is checked before reuse, so a PostgreSQL restart costs no error page.
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A persistent connection is checked before reuse. A pooled one is not: that check is an empty query, a
+# round trip on every request (a few percent of a scan's CPU). Instead each gunicorn worker checks its
+# idle pooled connections every DB_POOL_CHECK_SECONDS (traitortrack/dbpool.py), and a request that meets
+# a connection broken since (a PostgreSQL restart) gets a 503 to retry (traitortrack.views.server_error),
+# which the scan page does with the same client scan id.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = DB_POOL_MAX_SIZE <= 0
+DB_POOL_CHECK_SECONDS = env_int("DB_POOL_CHECK_SECONDS", 10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: Redis when REDIS_URL is set, local memory otherwise.
@@ -203,6 +208,9 @@ SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT_HOURS * 3600
 
 # --- Auth
 AUTH_USER_MODEL = "accounts.User"
+# Each process keeps a logged-in user this long instead of reading the row on every request
+# (accounts/authentication.py): a role change or deactivation reaches other processes within it. 0: off.
+AUTH_USER_CACHE_SECONDS = env_int("AUTH_USER_CACHE_SECONDS", 5)
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
