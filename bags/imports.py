@@ -234,7 +234,14 @@ SELECT (SELECT count(*) FROM linked), (SELECT count(*) FROM scans), (SELECT coun
 
 
 class ImportRefused(FileRefused):
-    """The import cannot run as asked (an unknown user or area, a database refusal); nothing was changed."""
+    """The import cannot go on (the database refused a write, a bag changed meanwhile); nothing was changed."""
+
+
+def database_refusal(error: Exception) -> ImportRefused:
+    return ImportRefused(
+        "database_refused",
+        f"The database refused the import, so nothing was written: {str(error).strip().splitlines()[0]}",
+    )
 
 
 @dataclass
@@ -441,10 +448,7 @@ def import_bags(
             else:
                 transaction.set_rollback(True)
     except (DatabaseError, psycopg.Error) as error:
-        raise ImportRefused(
-            "database_refused",
-            f"The database refused the import, so nothing was written: {str(error).strip().splitlines()[0]}",
-        ) from error
+        raise database_refusal(error) from error
     return report
 
 
