@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
     "django_ratelimit",  # only for its system check of the rate-limit cache (accounts/ratelimits.py)
     "import_export",  # the admin's import (dry run, then confirm) and export buttons
+    "exports",
 ]
 
 MIDDLEWARE = [
