@@ -36,12 +36,14 @@ class ExportForm(forms.Form):
             raise ValidationError("The 'from' date is after the 'to' date.", code="bad_range")
         return cleaned
 
+    # Each filter field and the lookup it narrows the rows by.
+    lookups: dict[str, str] = {}
+
     def queryset(self) -> QuerySet:
         data = self.cleaned_data
-        return self.narrow(in_date_range(self.table, self.table.queryset(), data["date_from"], data["date_to"]))
-
-    def narrow(self, queryset: QuerySet) -> QuerySet:
-        return queryset
+        queryset = in_date_range(self.table, self.table.queryset(), data["date_from"], data["date_to"])
+        chosen = {lookup: data[name] for name, lookup in self.lookups.items() if data[name] not in (None, "")}
+        return queryset.filter(**chosen)
 
     def filters(self) -> dict[str, Any]:
         """The filters chosen, for the audit entry."""
@@ -58,67 +60,36 @@ def _choices(choices) -> list[tuple[str, str]]:
 
 class BagExportForm(ExportForm):
     table = TABLES["bags"]
+    lookups = {"kind": "kind", "product": "product", "area": "dispatch_area"}
     kind = forms.ChoiceField(choices=_choices(BagKind.choices), required=False)
     product = forms.ModelChoiceField(Product.objects.order_by("name"), required=False, empty_label="All")
     area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label="All")
 
-    def narrow(self, queryset: QuerySet) -> QuerySet:
-        data = self.cleaned_data
-        if data["kind"]:
-            queryset = queryset.filter(kind=data["kind"])
-        if data["product"]:
-            queryset = queryset.filter(product=data["product"])
-        if data["area"]:
-            queryset = queryset.filter(dispatch_area=data["area"])
-        return queryset
-
 
 class LinkExportForm(ExportForm):
     table = TABLES["links"]
+    lookups = {"product": "parent__product", "area": "parent__dispatch_area"}
     product = forms.ModelChoiceField(Product.objects.order_by("name"), required=False, empty_label="All")
     area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label="All")
-
-    def narrow(self, queryset: QuerySet) -> QuerySet:
-        data = self.cleaned_data
-        if data["product"]:
-            queryset = queryset.filter(parent__product=data["product"])
-        if data["area"]:
-            queryset = queryset.filter(parent__dispatch_area=data["area"])
-        return queryset
 
 
 class ScanExportForm(ExportForm):
     table = TABLES["scans"]
+    lookups = {"action": "action", "area": "dispatch_area"}
     action = forms.ChoiceField(choices=_choices(ScanAction.choices), required=False)
     area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label="All")
-
-    def narrow(self, queryset: QuerySet) -> QuerySet:
-        data = self.cleaned_data
-        if data["action"]:
-            queryset = queryset.filter(action=data["action"])
-        if data["area"]:
-            queryset = queryset.filter(dispatch_area=data["area"])
-        return queryset
 
 
 class BillExportForm(ExportForm):
     table = TABLES["bills"]
+    lookups = {"status": "status"}
     status = forms.ChoiceField(choices=_choices(BillStatus.choices), required=False)
-
-    def narrow(self, queryset: QuerySet) -> QuerySet:
-        if self.cleaned_data["status"]:
-            queryset = queryset.filter(status=self.cleaned_data["status"])
-        return queryset
 
 
 class AuditExportForm(ExportForm):
     table = TABLES["audit"]
+    lookups = {"action": "action"}
     action = forms.CharField(required=False, max_length=50, help_text="An action, e.g. bill.create (exact).")
-
-    def narrow(self, queryset: QuerySet) -> QuerySet:
-        if self.cleaned_data["action"]:
-            queryset = queryset.filter(action=self.cleaned_data["action"].strip())
-        return queryset
 
 
 FORMS: dict[str, type[ExportForm]] = {

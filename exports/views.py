@@ -36,26 +36,13 @@ def _download(request: HttpRequest, name: str) -> HttpResponse:
     return writers.csv_response(table.sheet(form.queryset()), table.filename("csv"))
 
 
-@require_GET
-def bags(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
-    return _download(request, "bags")
+def _download_view(name: str):
+    @require_GET
+    def download(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
+        return _download(request, name)
+
+    download.__name__ = download.__qualname__ = name
+    return download
 
 
-@require_GET
-def links(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
-    return _download(request, "links")
-
-
-@require_GET
-def scans(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
-    return _download(request, "scans")
-
-
-@require_GET
-def bills(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
-    return _download(request, "bills")
-
-
-@require_GET
-def audit(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
-    return _download(request, "audit")
+bags, links, scans, bills, audit = (_download_view(name) for name in ("bags", "links", "scans", "bills", "audit"))
