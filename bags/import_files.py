@@ -119,7 +119,7 @@ class ImportReport:
         if self.error_count and not self.skip_invalid:
             return (
                 "Nothing was written: fix the rows listed, or import only the good rows "
-                "(--skip-invalid on the command line)."
+                "(--skip-invalid on the command line, the tick box in the admin)."
             )
         return f"Dry run, nothing was written. The import would add {made}."
 
