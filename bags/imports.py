@@ -462,6 +462,8 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     copy_rows(pg, "import_bag_row", STAGE_COLUMNS, chunked(_good_lines(table, checker, report)), "checking", progress)
     if report.stopped_at_row is not None:
         return
+    if progress is not None:
+        progress.advance("checking across rows", 0)
     pg.execute("ANALYZE import_bag_row")
     pg.execute(DUPLICATE_ROWS_SQL, {"links": links})
     if links:
@@ -473,6 +475,8 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     _collect_issues(pg, report, lookups)
     if report.error_count and not report.skip_invalid:
         return
+    if progress is not None:
+        progress.advance("writing", 0)
     now = timezone.now()
     values = {"user_id": user.pk if user else None, "now": now, "action": ScanAction.IMPORT}
     pg.execute(INSERT_PARENTS_SQL, values)

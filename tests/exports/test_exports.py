@@ -58,6 +58,16 @@ def test_the_page_offers_every_table_to_admins_and_all_but_the_audit_log_to_bill
     assert 'id="export-audit"' in admin_page
 
 
+def test_the_page_takes_a_fixed_number_of_queries(biller_client, django_assert_num_queries):
+    for n in range(5):
+        factories.make_area(f"Yard {n}")
+
+    # The session, the user, the unread notifications, the session's refresh, then the products and the areas
+    # for each form that offers them: the same however many areas there are.
+    with django_assert_num_queries(10):
+        biller_client.get(reverse("exports:index"))
+
+
 def test_bags_export_as_csv_with_filters_and_is_audited(biller_client, biller, area):
     factories.make_parent("SB00001", dispatch_area=area)
     factories.make_child("CH000001", dispatch_area=area)

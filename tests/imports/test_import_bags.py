@@ -116,6 +116,16 @@ def test_a_parent_filled_to_capacity_is_completed_as_a_scan_would(admin, mustard
     assert parent.completed_at is not None
 
 
+def test_a_dry_run_reports_what_it_would_do_and_writes_nothing(admin, tmp_path):
+    path = write_csv(tmp_path / "links.csv", link_rows(1, 2))
+    before = state()
+
+    output = run(path, "--dry-run")
+
+    assert "Dry run, nothing was written. The import would add 1 parents, 2 children, 2 links" in output
+    assert state() == before
+
+
 # --- Repeat imports -----------------------------------------------------------------------------------------
 
 
