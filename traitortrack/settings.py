@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "audit",
     "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
     "django_ratelimit",  # only for its system check of the rate-limit cache (accounts/ratelimits.py)
+    "import_export",  # the admin's import (dry run, then confirm) and export buttons
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -296,6 +298,23 @@ if env_bool("BEHIND_TLS_PROXY", False):  # a proxy in front terminates TLS and s
 # /health and /ready are probed over plain HTTP by load balancers inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 
+# --- Bulk import and export (bags/imports.py, bills/imports.py, exports/)
+# Rows one import takes (the header not counted): 2 million bags and some room. Checked before reading
+# when the file says how long it is, and while reading.
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_100_000)
+# Largest file the admin's import accepts (the command reads local files of any size, up to the row cap).
+IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 100)
+# Between the admin's dry run and its confirm the upload waits in a folder (the import_export storage
+# below), not in the system temp folder: with several app servers, point it at storage they share.
+IMPORT_UPLOAD_DIR = Path(os.environ.get("IMPORT_UPLOAD_DIR") or BASE_DIR / "var" / "imports")
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
+# Our exports go through exports/writers.py, which escapes formulas itself; this covers any export
+# django-import-export would make on its own.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+# The import is audited by the services (bags.import / bills.import); one admin LogEntry per row of an
+# 80,000-row file would be 80,000 inserts.
+IMPORT_EXPORT_SKIP_ADMIN_LOG = True
+
 # --- Audit log: client IPs and e-mail addresses are stored anonymised (audit.services.record).
 ANONYMIZE_AUDIT_LOGS = env_bool("ANONYMIZE_AUDIT_LOGS", True)
 
@@ -321,6 +340,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "import_export": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": IMPORT_UPLOAD_DIR, "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600},
+    },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

@@ -13,5 +13,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("scanning.urls")),
     path("", include("bills.urls")),
+    path("", include("exports.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -19,6 +19,6 @@ BACKWARD = "DROP FUNCTION scanning_write_conflict(text);"
 
 
 class Migration(migrations.Migration):
-    dependencies = [("scanning", "0002_scan_replies_and_undo_links")]
+    dependencies = [("scanning", "0003_scan_import_action")]
 
     operations = [migrations.RunSQL(FORWARD, BACKWARD)]
