@@ -13,7 +13,8 @@ the same number of clients, and the app's scans/s are divided by pgbench's trans
 full-speed run with py-spy on the workers and prints where their CPU goes per scan. pgbench runs first,
 while the app is stopped; PostgreSQL's max_connections caps its clients (said so in the output).
 
-Needs a local PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/tt_bench: created,
+Needs a local PostgreSQL (BENCH_DATABASE_URL, default tt_bench over the Unix socket /var/run/postgresql, or
+127.0.0.1:5432 without one: created,
 migrated and seeded with `manage.py seed_bulk --bags 2000000` when it holds fewer bags, then reused),
 Redis on 127.0.0.1:6379, pgbench, and bench/requirements.txt (installed into .venv when missing).
 Results go to bench/results/scan_loop-<time>/. Each run takes free parent codes and new child codes, so
@@ -35,7 +36,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -48,7 +49,14 @@ sys.path.insert(0, str(ROOT))
 
 from scanning.managers import CHILD_SCAN_STATE_SQL, LINK_CHILD_SQL  # noqa: E402 (needs ROOT on the path)
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tt_bench"
+# The machine's PostgreSQL over its Unix socket when it has one, as an app on the database's own machine
+# connects (the kernel's TCP path costs every round trip more), otherwise over TCP. pgbench uses the same.
+LOCAL_SOCKET_DIR = Path("/var/run/postgresql")
+DEFAULT_DATABASE_URL = (
+    "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/tt_bench"
+    if (LOCAL_SOCKET_DIR / ".s.PGSQL.5432").exists()
+    else "postgres://postgres@127.0.0.1:5432/tt_bench"
+)
 REDIS_URL = "redis://127.0.0.1:6379/1"
 BAGS_WANTED = 2_000_000
 AREA_NAME, AREA_CODE = "Bench bay", "bench-bay"
@@ -617,14 +625,14 @@ STAND_INS = {
 }
 
 
-def pgbench_script(database_url: str, target: RawTarget, *, body: dict, now: datetime) -> str:
+def pgbench_script(database_url: str, target: RawTarget, *, body: dict) -> str:
     """The app's child-scan transaction as a pgbench script (-M simple), in the app's two round trips.
 
     The statements are rendered exactly as the app sends them: Django's psycopg backend binds on the
     client side, so every value is a literal and every statement is parsed and planned each time. Then
     the values are swapped for pgbench variables, which -M simple substitutes as text.
     """
-    params = {**STAND_INS, "child_id": None, "now": now, "body": Jsonb(body)}
+    params = {**STAND_INS, "child_id": None, "body": Jsonb(body)}
     with psycopg.connect(database_url) as conn:
         cursor = psycopg.ClientCursor(conn)
         rendered = [cursor.mogrify(sql, params) for sql in (CHILD_SCAN_STATE_SQL, LINK_CHILD_SQL)]
@@ -751,7 +759,7 @@ def run_pgbench(
 ) -> Result:
     files = slug(name)
     script_path = out / f"{files}.sql"
-    script_path.write_text(pgbench_script(database_url, target, body=REPLY_BODY, now=datetime.now(UTC)))
+    script_path.write_text(pgbench_script(database_url, target, body=REPLY_BODY))
     per_client = math.ceil(MAX_PGBENCH_TPS * seconds / clients / target.capacity) + 1
     count = per_client * clients
     delete_raw_rows(database_url, target)
@@ -884,7 +892,6 @@ def prepared_problem(database_url: str, target: RawTarget, out: Path) -> str | N
         "user_id": str(target.user_id),
         "area_id": str(target.area_id),
         "capacity": str(target.capacity),
-        "now": datetime.now(UTC).isoformat(),
         "body": json.dumps(REPLY_BODY),
     }
     options = ["-t", "1"] + [arg for key, value in values.items() for arg in ("-D", f"{key}={value}")]

@@ -33,7 +33,8 @@ SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(cl
 """
 
 # The parent row is locked (FOR UPDATE) before anything about it is decided: scans into one parent
-# queue here, so its count can never pass capacity.
+# queue here, so its count can never pass capacity. The writes stamp their rows with now(), the time the
+# transaction began (the BEGIN sent with this read), so a scan's link, event and reply share one time.
 CHILD_SCAN_STATE_SQL = """
 WITH reply AS (
     SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(client_scan_id)s
@@ -71,7 +72,7 @@ def _record_scan(action: str) -> str:
     INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
                                dispatch_area_id, reverts_id, created_at)
     SELECT %(client_scan_id)s, %(user_id)s, '{action}', scanned.bag_id, scanned.bag_qr, scanned.parent_id,
-           %(parent_qr)s, %(area_id)s, NULL, %(now)s
+           %(parent_qr)s, %(area_id)s, NULL, now()
     FROM scanned
     ON CONFLICT (client_scan_id) DO NOTHING
     RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at
@@ -81,7 +82,7 @@ def _record_scan(action: str) -> str:
         'id', scan.id, 'client_scan_id', scan.client_scan_id, 'action', scan.action, 'bag', scan.bag_qr,
         'parent', scan.parent_qr,
         'at', to_char(scan.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        'undone', false)), %(now)s
+        'undone', false)), now()
     FROM scan
     ON CONFLICT (client_scan_id) DO NOTHING
     RETURNING body
@@ -92,7 +93,7 @@ LINK_CHILD_SQL = f"""
 WITH new_child AS (
     INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
                           created_at, updated_at)
-    SELECT %(child_qr)s, 'child', NULL, %(area_id)s, %(user_id)s, 0, NULL, %(now)s, %(now)s
+    SELECT %(child_qr)s, 'child', NULL, %(area_id)s, %(user_id)s, 0, NULL, now(), now()
     WHERE %(child_id)s::bigint IS NULL
     ON CONFLICT (qr_id) DO NOTHING
     RETURNING id
@@ -102,14 +103,14 @@ WITH new_child AS (
     SELECT %(child_id)s::bigint WHERE %(child_id)s::bigint IS NOT NULL
 ), link AS (
     INSERT INTO bags_link (parent_id, child_id, created_by_id, created_at)
-    SELECT %(parent_id)s, id, %(user_id)s, %(now)s FROM child
+    SELECT %(parent_id)s, id, %(user_id)s, now() FROM child
     ON CONFLICT (child_id) DO NOTHING
     RETURNING child_id
 ), bump AS (
     UPDATE bags_bag
     SET child_count = child_count + 1,
-        completed_at = CASE WHEN child_count + 1 >= %(capacity)s THEN %(now)s ELSE completed_at END,
-        updated_at = %(now)s
+        completed_at = CASE WHEN child_count + 1 >= %(capacity)s THEN now() ELSE completed_at END,
+        updated_at = now()
     WHERE id = %(parent_id)s AND EXISTS (SELECT 1 FROM link)
     RETURNING child_count
 ), scanned AS (
@@ -143,7 +144,7 @@ OPEN_PARENT_SQL = f"""
 WITH new_parent AS (
     INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
                           created_at, updated_at)
-    SELECT %(parent_qr)s, 'parent', %(product_id)s, %(area_id)s, %(user_id)s, 0, NULL, %(now)s, %(now)s
+    SELECT %(parent_qr)s, 'parent', %(product_id)s, %(area_id)s, %(user_id)s, 0, NULL, now(), now()
     WHERE %(parent_id)s::bigint IS NULL
     ON CONFLICT (qr_id) DO NOTHING
     RETURNING id
@@ -161,7 +162,7 @@ SELECT (SELECT id FROM parent), (SELECT body FROM reply),
 
 STORE_REPLY_SQL = """
 INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
-VALUES (%(client_scan_id)s, %(user_id)s, %(status)s, %(body)s, %(now)s)
+VALUES (%(client_scan_id)s, %(user_id)s, %(status)s, %(body)s, now())
 ON CONFLICT (client_scan_id) DO NOTHING
 RETURNING status
 """
@@ -299,7 +300,6 @@ class ScanTransaction:
         capacity: int,
         child_id: int | None,
         child_qr: str,
-        now: datetime,
         body: dict[str, Any],
     ) -> dict[str, Any] | None:
         """Write a child scan (child if new, link, count, event, reply) and commit; the stored reply, or None
@@ -315,7 +315,6 @@ class ScanTransaction:
                 "capacity": capacity,
                 "child_id": child_id,
                 "child_qr": child_qr,
-                "now": now,
                 "body": Jsonb(body),
             },
         )
@@ -337,7 +336,6 @@ class ScanTransaction:
         parent_id: int | None,
         parent_qr: str,
         product_id: int,
-        now: datetime,
         body: dict[str, Any],
     ) -> dict[str, Any] | None:
         """Create the parent if new (in ``area_id``), record the open and commit; the stored reply, or None
@@ -351,21 +349,15 @@ class ScanTransaction:
                 "parent_id": parent_id,
                 "parent_qr": parent_qr,
                 "product_id": product_id,
-                "now": now,
                 "body": Jsonb(body),
             },
         )
         return _json(stored)
 
-    def store_reply(
-        self, *, client_scan_id: str, user_id: int, status: int, body: dict[str, Any], now: datetime
-    ) -> bool:
+    def store_reply(self, *, client_scan_id: str, user_id: int, status: int, body: dict[str, Any]) -> bool:
         """Keep an answer (a refusal) for this client scan id and commit; False if the id already has one."""
-        row = self._last(
-            STORE_REPLY_SQL,
-            {"client_scan_id": client_scan_id, "user_id": user_id, "status": status, "body": Jsonb(body), "now": now},
-        )
-        return row is not None
+        params = {"client_scan_id": client_scan_id, "user_id": user_id, "status": status, "body": Jsonb(body)}
+        return self._last(STORE_REPLY_SQL, params) is not None
 
 
 class ScanManager(models.Manager):
@@ -382,19 +374,11 @@ class ScanManager(models.Manager):
             row = cursor.fetchone()
         return _reply(*row) if row else None
 
-    def store_reply(
-        self, *, client_scan_id: str, user_id: int, status: int, body: dict[str, Any], now: datetime
-    ) -> bool:
+    def store_reply(self, *, client_scan_id: str, user_id: int, status: int, body: dict[str, Any]) -> bool:
         """Keep an answer for this client scan id, in the caller's transaction; False if the id has one."""
         with connection.cursor() as cursor:
             cursor.execute(
                 STORE_REPLY_SQL,
-                {
-                    "client_scan_id": client_scan_id,
-                    "user_id": user_id,
-                    "status": status,
-                    "body": Jsonb(body),
-                    "now": now,
-                },
+                {"client_scan_id": client_scan_id, "user_id": user_id, "status": status, "body": Jsonb(body)},
             )
             return cursor.fetchone() is not None

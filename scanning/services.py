@@ -145,11 +145,7 @@ def _exactly_once(
                 except ScanRefused as refusal:
                     body = refusal.body()
                     stored = tx.store_reply(
-                        client_scan_id=client_scan_id,
-                        user_id=user.pk,
-                        status=refusal.status,
-                        body=body,
-                        now=timezone.now(),
+                        client_scan_id=client_scan_id, user_id=user.pk, status=refusal.status, body=body
                     )
                     if not stored:
                         raise _Contended from refusal
@@ -252,7 +248,6 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer
             parent_id=state.bag_id,
             parent_qr=parsed.qr_id,
             product_id=state.product_id,
-            now=timezone.now(),
             body=body,
         )
         if stored is None:
@@ -320,14 +315,13 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
                 f"{parent_qr} was marked complete. Scan the next parent bag.",
                 parent=parent,
             )
-        now = timezone.now()
         count = state.child_count + 1
         parent = parent_json(
             qr_id=parent_qr,
             product_name=state.product_name,
             child_count=count,
             capacity=state.capacity,
-            completed_at=now if count >= state.capacity else None,
+            completed_at=None,  # not complete before this child (refused above); full now if count is capacity
         )
         if parent["full"]:
             message = f"{child_qr} added. {parent_qr} is now full ({count} of {state.capacity}): scan the next parent."
@@ -344,7 +338,6 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
                 capacity=state.capacity,
                 child_id=state.child_id,
                 child_qr=child_qr,
-                now=now,
                 body=body,
             )
         except IntegrityError as error:
@@ -361,9 +354,7 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
 
 
 def _store(user: User, scan_id: str, body: dict[str, Any], *, status: int = 200) -> ScanAnswer:
-    if not Scan.objects.store_reply(
-        client_scan_id=scan_id, user_id=user.pk, status=status, body=body, now=timezone.now()
-    ):
+    if not Scan.objects.store_reply(client_scan_id=scan_id, user_id=user.pk, status=status, body=body):
         raise _Contended
     return ScanAnswer(status, body)
 

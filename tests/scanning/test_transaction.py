@@ -10,7 +10,6 @@ import psycopg
 import pytest
 from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from bags.models import Bag, Link, Product
 from scanning import services
@@ -110,7 +109,6 @@ def test_a_write_that_finds_its_client_id_taken_meanwhile_commits_nothing(dispat
             capacity=30,
             child_id=None,
             child_qr="CHILD0001",
-            now=timezone.now(),
             body={"ok": True},
         )
 
