@@ -112,6 +112,9 @@ TEMPLATES = [
 
 # Bootstrap names the red alert "danger", Django's error level "error".
 MESSAGE_TAGS = {message_constants.ERROR: "danger"}
+# Messages ride in the session, which every logged-in page reads anyway; the default (a cookie, then the
+# session) sets up both stores on every request, scans included, that never show a message.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # --- Database: PostgreSQL always. No DATABASE_URL means the embedded server (traitortrack/embedded_db.py).
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
