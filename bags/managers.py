@@ -1,19 +1,163 @@
+import json
 import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.core.cache import cache
-from django.db import models
+from django.db import connection, models
 
 from bags import qr
 
 PARENT_FORMATS_CACHE_KEY = "bags:parent-formats:v1"
 
+# A bag with its product and area, the link to its parent (a child) or its children in the order they went
+# in (a parent), its bill entry (a parent) and its latest scans, in one statement: the bag page and the
+# lookup API are on the dispatcher's path. A bag the user may not see is no row at all (``restricted``:
+# only bags of ``area_id``, Bag.objects.restrict's rule). A parent's scans are the ones naming it as the
+# parent (its opening and every child scanned into it), a child's the ones naming it as the bag, as in
+# scanning.selectors.recent_scans; each says whether a later scan undid it. Times in the scan list are
+# formatted as scanning.services.scan_time formats them (and as the scan SQL stores them).
+BAG_DETAIL_SQL = """
+WITH bag AS (
+    SELECT id, qr_id, kind, child_count, completed_at, created_at, product_id, dispatch_area_id
+    FROM bags_bag
+    WHERE qr_id = %(qr_id)s AND (NOT %(restricted)s OR dispatch_area_id = %(area_id)s)
+), link AS (
+    SELECT parent_id, created_at FROM bags_link WHERE child_id = (SELECT id FROM bag WHERE kind = 'child')
+), children AS (
+    SELECT array_agg(child.qr_id ORDER BY link.created_at, link.id) AS codes,
+           array_agg(link.created_at ORDER BY link.created_at, link.id) AS linked_at
+    FROM bags_link AS link
+    JOIN bags_bag AS child ON child.id = link.child_id
+    WHERE link.parent_id = (SELECT id FROM bag WHERE kind = 'parent')
+), scans AS (
+    (SELECT id, client_scan_id, action, bag_qr, parent_qr, created_at, reverts_id FROM scanning_scan
+     WHERE parent_id = (SELECT id FROM bag WHERE kind = 'parent')
+     ORDER BY created_at DESC, id DESC LIMIT %(scans)s)
+    UNION ALL
+    (SELECT id, client_scan_id, action, bag_qr, parent_qr, created_at, reverts_id FROM scanning_scan
+     WHERE bag_id = (SELECT id FROM bag WHERE kind = 'child')
+     ORDER BY created_at DESC, id DESC LIMIT %(scans)s)
+)
+SELECT bag.qr_id, bag.kind, product.name, bag.child_count, product.capacity, bag.completed_at, area.name,
+       bag.created_at,
+       parent.qr_id, parent.kind, parent_product.name, parent.child_count, parent_product.capacity,
+       parent.completed_at, parent_area.name, parent.created_at, link.created_at,
+       children.codes, children.linked_at,
+       bill.id, bill.bill_number, bill.customer, bill.status,
+       (SELECT json_agg(json_build_object(
+                   'id', scan.id, 'client_scan_id', scan.client_scan_id, 'action', scan.action,
+                   'bag', scan.bag_qr, 'parent', scan.parent_qr,
+                   'at', to_char(scan.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                   'undone', EXISTS (SELECT 1 FROM scanning_scan AS undo WHERE undo.reverts_id = scan.id),
+                   'reverts', scan.reverts_id) ORDER BY scan.created_at DESC, scan.id DESC)
+        FROM (SELECT * FROM scans ORDER BY created_at DESC, id DESC LIMIT %(scans)s) AS scan)
+FROM bag
+LEFT JOIN bags_product AS product ON product.id = bag.product_id
+LEFT JOIN accounts_dispatcharea AS area ON area.id = bag.dispatch_area_id
+LEFT JOIN link ON true
+LEFT JOIN bags_bag AS parent ON parent.id = link.parent_id
+LEFT JOIN bags_product AS parent_product ON parent_product.id = parent.product_id
+LEFT JOIN accounts_dispatcharea AS parent_area ON parent_area.id = parent.dispatch_area_id
+LEFT JOIN children ON bag.kind = 'parent'
+LEFT JOIN bills_billbag AS entry ON entry.parent_bag_id = bag.id AND bag.kind = 'parent'
+LEFT JOIN bills_bill AS bill ON bill.id = entry.bill_id
+"""
+
+
+@dataclass(frozen=True)
+class BagState:
+    """A bag as the bag page and the lookup API show it."""
+
+    qr_id: str
+    kind: str
+    product: str | None
+    child_count: int
+    capacity: int | None
+    completed_at: datetime | None
+    dispatch_area: str | None
+    created_at: datetime
+
+    @property
+    def is_parent(self) -> bool:
+        return self.kind == qr.PARENT
+
+    @property
+    def complete(self) -> bool:
+        return self.completed_at is not None or (self.capacity is not None and self.child_count >= self.capacity)
+
+
+@dataclass(frozen=True)
+class ChildEntry:
+    qr_id: str
+    linked_at: datetime
+
+
+@dataclass(frozen=True)
+class BillEntry:
+    id: int
+    bill_number: str
+    customer: str
+    status: str
+
+
+@dataclass(frozen=True)
+class BagDetail:
+    """A bag, its parent (a child in one) and when it went in, its children (a parent), its bill (a
+    parent on one) and its latest scans, newest first, in the scan API's shape."""
+
+    bag: BagState
+    parent: BagState | None
+    linked_at: datetime | None
+    children: tuple[ChildEntry, ...]
+    bill: BillEntry | None
+    scans: tuple[dict[str, Any], ...]
+
+
+def visible_area(user) -> tuple[bool, int | None]:
+    """Whether this user sees only one area's bags, and which: a dispatcher their own, billers and admins all."""
+    return (True, user.dispatch_area_id) if user.is_dispatcher else (False, None)
+
+
+def _scan(event: dict[str, Any]) -> dict[str, Any]:
+    # scanning.services.scan_json names the scan an undo takes back only on undo events.
+    if event["reverts"] is None:
+        del event["reverts"]
+    return event
+
 
 class BagQuerySet(models.QuerySet):
     def restrict(self, user) -> "BagQuerySet":
         """The bags this user may see: a dispatcher only their own area's, billers and admins all."""
-        if user.is_dispatcher:
-            return self.filter(dispatch_area_id=user.dispatch_area_id)
-        return self
+        restricted, area_id = visible_area(user)
+        return self.filter(dispatch_area_id=area_id) if restricted else self
+
+    def detail(self, *, user, qr_id: str, scans: int) -> BagDetail | None:
+        """The bag with this (normalised) code with its parent or children, bill and latest ``scans`` scans,
+        in one query (BAG_DETAIL_SQL); None if there is none this user may see."""
+        restricted, area_id = visible_area(user)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                BAG_DETAIL_SQL, {"qr_id": qr_id, "restricted": restricted, "area_id": area_id, "scans": scans}
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        bag = BagState(*row[0:8])
+        parent = BagState(*row[8:16]) if row[8] is not None else None
+        codes, linked_at = row[17] or (), row[18] or ()
+        bill = BillEntry(*row[19:23]) if row[19] is not None else None
+        # Django's PostgreSQL backend hands json back as text.
+        events = json.loads(row[23]) if isinstance(row[23], str) else row[23] or []
+        return BagDetail(
+            bag=bag,
+            parent=parent,
+            linked_at=row[16],
+            children=tuple(ChildEntry(code, at) for code, at in zip(codes, linked_at, strict=True)),
+            bill=bill,
+            scans=tuple(_scan(event) for event in events),
+        )
 
 
 # The formats as this process last read them, and until when (time.monotonic()) it may use them

@@ -45,6 +45,10 @@ URL_ACCESS: dict[str, Access] = {
     "ready": PUBLIC,
     "openapi": PUBLIC,
     "home": LOGGED_IN,
+    # Every role searches and opens bags (a dispatcher only their area's: bags.selectors, Bag.objects.restrict);
+    # bills show to billers and admins, users to admins (traitortrack.search.searchable).
+    "search": LOGGED_IN,
+    "bags:detail": LOGGED_IN,
     # Logging in and out, and the reset-by-e-mail pages, come before there is a session.
     "accounts:login": PUBLIC,
     "accounts:logout": PUBLIC,

@@ -15,6 +15,7 @@ from django.views.defaults import server_error as html_server_error
 from psycopg_pool import PoolTimeout
 
 from traitortrack.openapi import document
+from traitortrack.search import SearchForm, run_search
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,22 @@ logger = logging.getLogger(__name__)
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
+
+
+@require_GET
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET, user=request.user)
+    result = run_search(form)
+    filters = form.values()
+    context = {
+        "form": form,
+        "result": result,
+        "filter_fields": form.filter_fields(),
+        "filtered": bool(set(filters) - {"show", "before"}),
+        "paged": "before" in filters,
+    }
+    return render(request, "search.html", context)
 
 
 @never_cache

@@ -1,0 +1,122 @@
+"""Bag reads for the search page (the bag page itself is one query: BagQuerySet.detail)."""
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils import timezone
+
+from accounts.models import DispatchArea, User
+from bags import qr
+from bags.models import Bag, BagKind, Link, Product
+from traitortrack.pagination import KeysetPage, keyset_page
+
+PREFIX_PATTERN = re.compile(rf"[A-Z0-9-]{{1,{qr.MAX_LENGTH}}}")
+
+
+class BagStatus:
+    """What the search's status filter means for bags: a parent open or complete, a child in a parent or loose."""
+
+    OPEN = "open"
+    COMPLETE = "complete"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    CHOICES = [
+        (OPEN, "Parent, open"),
+        (COMPLETE, "Parent, complete"),
+        (LINKED, "Child, in a parent"),
+        (UNLINKED, "Child, in no parent"),
+    ]
+    KINDS = {OPEN: BagKind.PARENT, COMPLETE: BagKind.PARENT, LINKED: BagKind.CHILD, UNLINKED: BagKind.CHILD}
+
+
+@dataclass(frozen=True)
+class BagSearch:
+    """A bag search: every part optional. ``prefix`` is the start of a code (normalised as a scan is)."""
+
+    prefix: str = ""
+    kind: str = ""
+    product: Product | None = None
+    area: DispatchArea | None = None
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def local_day_start(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the warehouses' time zone (settings.TIME_ZONE), as an aware datetime:
+    a bound an index on a timestamp column can use, unlike ``created_at::date``."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def code_prefix(text: str) -> str:
+    """The typed start of a code as stored codes start: trimmed and upper-case. Raises QRCodeError when it
+    holds a character no code has or is longer than any code."""
+    prefix = text.strip().upper()
+    if prefix and not PREFIX_PATTERN.fullmatch(prefix):
+        raise qr.QRCodeError(
+            "bad_prefix", f"Type the start of a bag code: letters, digits and '-', at most {qr.MAX_LENGTH} of them."
+        )
+    return prefix
+
+
+def matching_bags(user: User, search: BagSearch) -> QuerySet:
+    """The bags this user may see that match the search, unordered."""
+    bags = Bag.objects.restrict(user)
+    if search.prefix:
+        # startswith on the stored upper-case code: LIKE 'SB12%', which the varchar_pattern_ops index on
+        # qr_id serves (istartswith would wrap the column in UPPER() and read all 2 million rows).
+        bags = bags.filter(qr_id__startswith=search.prefix)
+    kind = search.kind or BagStatus.KINDS.get(search.status, "")
+    if search.product is not None:
+        kind = kind or BagKind.PARENT  # only parents have a product
+        bags = bags.filter(product=search.product)
+    if kind:
+        bags = bags.filter(kind=kind)
+    if search.area is not None:
+        bags = bags.filter(dispatch_area=search.area)
+    if search.status == BagStatus.OPEN:
+        bags = bags.filter(completed_at__isnull=True)
+    elif search.status == BagStatus.COMPLETE:
+        bags = bags.filter(completed_at__isnull=False)
+    elif search.status in (BagStatus.LINKED, BagStatus.UNLINKED):
+        in_parent = Exists(Link.objects.filter(child=OuterRef("pk")))
+        bags = bags.filter(in_parent if search.status == BagStatus.LINKED else ~in_parent)
+    if search.date_from:
+        bags = bags.filter(created_at__gte=local_day_start(search.date_from))
+    if search.date_to:
+        bags = bags.filter(created_at__lt=local_day_start(search.date_to + timedelta(days=1)))
+    return bags
+
+
+def search_bags(user: User, search: BagSearch, *, before: int | None = None, size: int = 25) -> KeysetPage:
+    """The bags this user may see that match, newest first, a page at a time (keyset: no count); each row a
+    dict with the bag's code, kind, product, area, fill, completion, the parent a child is in and when it was
+    first scanned."""
+    if search.kind and search.status and BagStatus.KINDS.get(search.status) != search.kind:
+        return KeysetPage([], None)  # a parent is never "in a parent", a child never "complete"
+    if search.product is not None and search.kind == BagKind.CHILD:
+        return KeysetPage([], None)
+    rows = matching_bags(user, search).values(
+        "pk",
+        "qr_id",
+        "kind",
+        "child_count",
+        "completed_at",
+        "created_at",
+        product_name=F("product__name"),
+        capacity=F("product__capacity"),
+        area_name=F("dispatch_area__name"),
+        parent_qr=F("parent_link__parent__qr_id"),
+    )
+    return keyset_page(rows, before=before, size=size)
+
+
+def exact_bag(user: User, code: str) -> str | None:
+    """The code of the bag this user may see whose code is exactly ``code``, if any (the search page's shortcut)."""
+    try:
+        qr_id = qr.normalise(code)
+    except qr.QRCodeError:
+        return None
+    return Bag.objects.restrict(user).filter(qr_id=qr_id).values_list("qr_id", flat=True).first()
