@@ -211,11 +211,12 @@ def test_a_filter_that_does_not_parse_is_ignored(biller_client, yard):
 
 def test_the_code_prefix_search_is_served_by_the_qr_id_pattern_index(yard):
     # The test database is small, so the planner would rather read the table: forbid that, and the plan
-    # shows whether the index can serve LIKE 'SB%' at all (bench/pages.py shows the real plans on 2M bags).
+    # shows whether the index can serve LIKE 'SB%' at all (bench/pages.py shows the real plans, ordered and
+    # limited as the page asks, on 2 million bags).
     biller = factories.make_user("biller-x", role=Role.BILLER)
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-    plan = matching_bags(biller, BagSearch(prefix="SB0000")).order_by("-pk")[:26].explain()
+    plan = matching_bags(biller, BagSearch(prefix="SB0000")).values("pk").explain()
 
     assert re.search(r"(Index Scan using|Bitmap Index Scan on) bags_bag_qr_id_\w+_like", plan), plan
     assert "~>=~ 'SB0000'" in plan  # the prefix became an index range, not a filter
