@@ -73,3 +73,20 @@ class ScanReply(models.Model):
 
     def __str__(self) -> str:
         return self.client_scan_id
+
+
+class ScanHour(models.Model):
+    """The scans of one closed local hour, counted once: ``counts`` is [[dispatch_area_id, user_id, scans], ...].
+
+    The dashboard's "scans per hour" and "top dispatchers today" read these for the hours that are over and
+    count only the current hour from scanning_scan, so a day of a busy warehouse (hundreds of thousands of
+    scans) is not counted again on every refresh. Scans are append-only, so an hour's count is final once
+    no scan of it can still be committing (traitortrack.dashboard.SETTLE). The scan loop never writes here.
+    """
+
+    hour = models.DateTimeField(primary_key=True, help_text="Start of the local hour.")
+    counts = models.JSONField()
+    counted_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}:00"

@@ -3,9 +3,12 @@ today's top dispatchers and the latest scans, for everyone (a dispatcher sees th
 
 Cheap to compute, and computed seldom:
 - Totals never count 2 million bags per request: they are bags.BagTotals (counted per area in one pass by
-  one process at most every DASHBOARD_TOTALS_SECONDS, about 0.3 s on 2 million bags) plus what the bag and
-  scan tables gained since (a primary key range of the newest rows). The rest reads indexes: scans by
-  scanning_scan(created_at) (or (dispatch_area, created_at)), bills by status on a small table.
+  one process at most every DASHBOARD_TOTALS_SECONDS, about 0.5 s on 2 million bags) plus what the bag and
+  scan tables gained since (a primary key range of the newest rows).
+- Scans per hour never count a whole day's scans per request either: an hour that is over is counted once
+  (scanning.ScanHour, by whichever request first needs it) and only the current hour is counted from an
+  index range of scanning_scan(created_at). The latest scans read the same index backwards; bills by
+  status count a small table.
 - The figures are cached (the "default" cache, Redis in production) per scope for DASHBOARD_FRESH_SECONDS.
   When they are older, one request recomputes them (under a lock in the cache) while the others get the
   previous ones, so however many screens poll, a scope is computed at most once per interval.
@@ -29,7 +32,7 @@ from accounts.models import User
 from bags.managers import visible_area
 from bags.models import BagTotals
 from bills.models import Bill, BillStatus
-from scanning.models import Scan, ScanAction
+from scanning.models import Scan, ScanAction, ScanHour
 from scanning.services import scan_time
 
 CACHE_PREFIX = "dashboard:v1"
@@ -39,6 +42,9 @@ KEEP_SECONDS = 300
 # Longest a recomputation may hold the lock (it takes milliseconds; a dead worker's lock lapses).
 LOCK_SECONDS = 10
 HOURS = 24
+# An hour's scans are counted for good this long after it ends: by then none of them can still be
+# committing (a scan's time is taken as its request starts; gunicorn's timeout ends any request in 30 s).
+SETTLE = timedelta(minutes=2)
 TOP_DISPATCHERS = 5
 RECENT = 10
 
@@ -74,8 +80,9 @@ def dashboard_stats(user: User) -> dict[str, Any]:
 
 
 def compute(*, area_id: int | None, restricted: bool, with_bills: bool) -> dict[str, Any]:
-    """The figures, from the database: about six index-served queries (and, when the bag totals are older
-    than DASHBOARD_TOTALS_SECONDS, their recount by this process if no other is recounting)."""
+    """The figures, from the database: seven small index-served queries (and, when the bag totals are older
+    than DASHBOARD_TOTALS_SECONDS, their recount by this process if no other is recounting; when an hour
+    has just ended, its count)."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.DASHBOARD_TOTALS_SECONDS)
     totals, counted_at = BagTotals.objects.current(area_id=area_id, restricted=restricted)
@@ -83,9 +90,7 @@ def compute(*, area_id: int | None, restricted: bool, with_bills: bool) -> dict[
     stale_totals = counted_at is None or counted_at < stale
     if stale_totals and BagTotals.objects.refresh(older_than=stale, wait=counted_at is None):
         totals, counted_at = BagTotals.objects.current(area_id=area_id, restricted=restricted)
-    scans = Scan.objects.all()
-    if restricted:
-        scans = scans.filter(dispatch_area_id=area_id)
+    scans = Scan.objects.filter(dispatch_area_id=area_id) if restricted else Scan.objects.all()
     return {
         "generated_at": now.isoformat(),
         # Times for people are the warehouses' local time (settings.TIME_ZONE), as on every page.
@@ -98,7 +103,7 @@ def compute(*, area_id: int | None, restricted: bool, with_bills: bool) -> dict[
             "counted_at": counted_at.isoformat() if counted_at else None,
         },
         "bills": _bills() if with_bills else None,
-        **_scans_by_hour(scans, now),
+        **_scans_by_hour(area_id=area_id, restricted=restricted, now=now),
         "recent": _recent(scans),
     }
 
@@ -109,33 +114,80 @@ def _bills() -> dict[str, int]:
     return {**by_status, "total": sum(by_status.values())}
 
 
-def _scans_by_hour(scans, now: datetime) -> dict[str, Any]:
+def _closed_hours(first_hour: datetime, now: datetime) -> dict[datetime, list[list[int | None]]]:
+    """The counts of the hours from ``first_hour`` that are over and settled, counting (once, for everyone)
+    those not counted yet."""
+    counted = {row.hour: row.counts for row in ScanHour.objects.filter(hour__gte=first_hour)}
+    hour = first_hour
+    missing = []
+    while hour + timedelta(hours=1) + SETTLE <= now:
+        if hour not in counted:
+            missing.append(hour)
+        hour += timedelta(hours=1)
+    if missing:
+        # One pass over the missing hours' scans (an index range), split by hour here.
+        by_hour: dict[datetime, list[list[int | None]]] = {hour: [] for hour in missing}
+        rows = (
+            Scan.objects.filter(created_at__gte=missing[0], created_at__lt=missing[-1] + timedelta(hours=1))
+            .annotate(hour=TruncHour("created_at"))
+            .order_by()
+            .values_list("hour", "dispatch_area_id", "user_id")
+            .annotate(n=Count("pk"))
+        )
+        for row_hour, area, user, n in rows:
+            if row_hour in by_hour:
+                by_hour[row_hour].append([area, user, n])
+        ScanHour.objects.bulk_create(
+            [ScanHour(hour=hour, counts=counts) for hour, counts in by_hour.items()], ignore_conflicts=True
+        )
+        counted.update(by_hour)
+    return counted
+
+
+def _scans_by_hour(*, area_id: int | None, restricted: bool, now: datetime) -> dict[str, Any]:
     """Scans per local hour over the last HOURS hours (this one included), and today's total and top
-    dispatchers from the same rows: one pass over an index range of scanning_scan(created_at)."""
+    dispatchers: the hours that are over from ScanHour, the rest counted from an index range of
+    scanning_scan(created_at)."""
     this_hour = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
     first_hour = this_hour - timedelta(hours=HOURS - 1)
     midnight = this_hour.replace(hour=0)
-    rows = (
-        scans.filter(created_at__gte=first_hour)
-        .annotate(hour=TruncHour("created_at"))
-        .order_by()
-        .values_list("hour", "user__username")
-        .annotate(n=Count("pk"))
-    )
-    per_hour: dict[datetime, int] = {}
-    per_user: dict[str, int] = {}
-    for hour, username, n in rows:
-        per_hour[hour] = per_hour.get(hour, 0) + n
-        if hour >= midnight:
-            per_user[username] = per_user.get(username, 0) + n
+    counted = _closed_hours(first_hour, now)
     hours = [first_hour + timedelta(hours=i) for i in range(HOURS)]
-    top = sorted(per_user.items(), key=lambda item: (-item[1], item[0]))[:TOP_DISPATCHERS]
+    live_from = next((hour for hour in hours if hour not in counted), None)
+    per_hour: dict[datetime, int] = {}
+    per_user: dict[int, int] = {}
+
+    def add(hour: datetime, counts) -> None:
+        for area, user, n in counts:
+            if restricted and area != area_id:
+                continue
+            per_hour[hour] = per_hour.get(hour, 0) + n
+            if hour >= midnight:
+                per_user[user] = per_user.get(user, 0) + n
+
+    for hour in hours:
+        if hour in counted:
+            add(hour, counted[hour])
+    if live_from is not None:
+        scans = Scan.objects.filter(dispatch_area_id=area_id) if restricted else Scan.objects.all()
+        live = (
+            scans.filter(created_at__gte=live_from)
+            .annotate(hour=TruncHour("created_at"))
+            .order_by()
+            .values_list("hour", "dispatch_area_id", "user_id")
+            .annotate(n=Count("pk"))
+        )
+        for hour, area, user, n in live:
+            add(hour, [[area, user, n]])
+    top = sorted(per_user.items(), key=lambda item: -item[1])[:TOP_DISPATCHERS]
+    names = dict(User.objects.filter(pk__in=[user for user, _ in top]).values_list("pk", "username")) if top else {}
+    ranked = sorted(((names.get(user, "?"), n) for user, n in top), key=lambda item: (-item[1], item[0]))
     return {
         "today": {"scans": sum(per_user.values()), "since": midnight.isoformat()},
         "hours": [
             {"hour": hour.isoformat(), "label": f"{hour:%H}:00", "scans": per_hour.get(hour, 0)} for hour in hours
         ],
-        "top_dispatchers": [{"username": username, "scans": n} for username, n in top],
+        "top_dispatchers": [{"username": username, "scans": n} for username, n in ranked],
     }
 
 

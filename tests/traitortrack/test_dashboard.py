@@ -3,7 +3,7 @@ dispatchers, each role's scope, the cache in front (real Redis) with one recompu
 generation moved on by a change, and nothing of it in the scan loop."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -17,7 +17,7 @@ from accounts.models import Role
 from bags.models import Bag, BagKind, BagTotals, Link
 from bills import services as bill_services
 from scanning import services
-from scanning.models import Scan
+from scanning.models import Scan, ScanHour
 from tests import factories
 from tests.bills.data import fill
 from traitortrack import dashboard
@@ -180,8 +180,9 @@ def test_recent_scans_are_the_newest_ten_with_links_to_the_bags(floor, fresh):
 def test_the_figures_cost_a_handful_of_queries_counted_or_not(floor, fresh, django_assert_num_queries):
     dashboard.dashboard_stats(floor["biller"])  # counts the totals
 
-    # totals rows, what came since, scans by hour, latest scans, bills by status
-    with django_assert_num_queries(5):
+    # totals rows, what came since, the counted hours, this hour's scans, top dispatchers' names, latest
+    # scans, bills by status
+    with django_assert_num_queries(7):
         dashboard.dashboard_stats(floor["biller"])
 
 
@@ -258,3 +259,47 @@ def test_the_json_answers_401_without_a_session(db):
 
     assert answer.status_code == 401
     assert answer.json()["code"] == "not_logged_in"
+
+
+def test_hours_that_are_over_are_counted_once_and_kept(floor, fresh):
+    now = timezone.localtime()
+    two_hours_ago = now - timedelta(hours=2)
+    Scan.objects.filter(user=floor["b"]).update(created_at=two_hours_ago)
+    first = dashboard.dashboard_stats(floor["biller"])
+    counted = ScanHour.objects.count()
+    assert 22 <= counted <= 23  # every hour of the window that is over and settled
+
+    # A scan written into a counted hour after the fact (only a bulk load does that) is not counted again.
+    Scan.objects.create(user=floor["b"], action="link", bag_qr="LATE0001", created_at=two_hours_ago)
+    again = dashboard.dashboard_stats(floor["biller"])
+
+    assert ScanHour.objects.count() == counted
+    assert again["hours"] == first["hours"]
+    label = f"{two_hours_ago:%H}:00"
+    assert next(h["scans"] for h in again["hours"] if h["label"] == label) == 2
+
+
+def test_counted_hours_and_the_current_one_agree_with_the_scans(floor, fresh):
+    now = timezone.localtime()
+    carla = factories.make_user("carla2", area=floor["other"])
+    for hours_ago in (1, 1, 3, 7, 7, 7, 23):
+        Scan.objects.create(
+            user=carla,
+            action="link",
+            bag_qr="HOUR0001",
+            dispatch_area=floor["other"],
+            created_at=now - timedelta(hours=hours_ago),
+        )
+
+    for user in (floor["b"], floor["biller"]):
+        stats = dashboard.dashboard_stats(user)
+        restricted = user.is_dispatcher
+        expected = []
+        for hour in stats["hours"]:
+            start = datetime.fromisoformat(hour["hour"])
+            scans = Scan.objects.filter(created_at__gte=start, created_at__lt=start + timedelta(hours=1))
+            if restricted:
+                scans = scans.filter(dispatch_area=user.dispatch_area)
+            expected.append(scans.count())
+        assert [hour["scans"] for hour in stats["hours"]] == expected
+        assert sum(expected) > 0
