@@ -28,7 +28,7 @@ class UserSearch:
     date_to: date | None = None
 
 
-def search_users(search: UserSearch, *, before: int | None = None, size: int = 25) -> KeysetPage:
+def search_users(search: UserSearch, *, after: str | None = None, size: int = 25) -> KeysetPage:
     """Users that match, newest account first, a page at a time; each row a dict with the username, name,
     role, area, whether active, when they joined and last logged in."""
     users = User.objects.all()
@@ -61,4 +61,4 @@ def search_users(search: UserSearch, *, before: int | None = None, size: int = 2
         "last_login",
         area_name=F("dispatch_area__name"),
     )
-    return keyset_page(rows, before=before, size=size)
+    return keyset_page(rows, after=after, size=size)

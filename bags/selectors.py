@@ -1,18 +1,25 @@
 """Bag reads for the search page (the bag page itself is one query: BagQuerySet.detail)."""
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
+from psycopg.errors import QueryCanceled
 
 from accounts.models import DispatchArea, User
 from bags import qr
+from bags.managers import visible_area
 from bags.models import Bag, BagKind, Link, Product
-from traitortrack.pagination import KeysetPage, keyset_page
+from traitortrack.errors import Refused
+from traitortrack.pagination import KeysetPage, keyset_page, page_of
 
 PREFIX_PATTERN = re.compile(rf"[A-Z0-9-]{{1,{qr.MAX_LENGTH}}}")
+# The longest a search's query may run (a search the indexes serve takes a few milliseconds).
+SEARCH_TIMEOUT_MS = 500
 
 
 class BagStatus:
@@ -90,27 +97,84 @@ def matching_bags(user: User, search: BagSearch) -> QuerySet:
     return bags
 
 
-def search_bags(user: User, search: BagSearch, *, before: int | None = None, size: int = 25) -> KeysetPage:
-    """The bags this user may see that match, newest first, a page at a time (keyset: no count); each row a
-    dict with the bag's code, kind, product, area, fill, completion, the parent a child is in and when it was
-    first scanned."""
+def could_be_parent(prefix: str) -> bool:
+    """Whether some parent code starts with ``prefix``: a start of a product's prefix, or the prefix and digits."""
+    for fmt in Product.objects.parent_formats():
+        if fmt.prefix.startswith(prefix):
+            return True
+        rest = prefix.removeprefix(fmt.prefix)
+        if prefix.startswith(fmt.prefix) and rest.isdigit() and len(rest) <= fmt.digits:
+            return True
+    return False
+
+
+class SearchTooBroad(Refused):
+    pass
+
+
+@contextmanager
+def _bounded():
+    """Run the block's queries with SEARCH_TIMEOUT_MS each at most: a search the indexes cannot narrow (a start
+    most codes share with a filter few of them pass) is refused rather than left to read millions of rows."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", [f"{SEARCH_TIMEOUT_MS}ms"])
+            yield
+    except OperationalError as error:
+        if not isinstance(error.__cause__, QueryCanceled):
+            raise
+        raise SearchTooBroad(
+            "search_too_broad", "That search reads too many bags: type more of the code, or fewer filters."
+        ) from error
+
+
+def search_bags(user: User, search: BagSearch, *, after: str | None = None, size: int = 25) -> KeysetPage:
+    """The bags this user may see that match, a page at a time (keyset: no count); each row a dict with the bag's
+    code, kind, product, area, fill, completion, the parent a child is in and when it was first scanned.
+
+    With the start of a code: in code order, from the qr_id pattern index (Bag.objects.search_codes). Without:
+    newest first. Raises SearchTooBroad when the database would have to read too much (_bounded)."""
+    kind = search.kind or BagStatus.KINDS.get(search.status, "") or (BagKind.PARENT if search.product else "")
+    nothing = KeysetPage([], None)
     if search.kind and search.status and BagStatus.KINDS.get(search.status) != search.kind:
-        return KeysetPage([], None)  # a parent is never "in a parent", a child never "complete"
+        return nothing  # a parent is never "in a parent", a child never "complete"
     if search.product is not None and search.kind == BagKind.CHILD:
-        return KeysetPage([], None)
-    rows = matching_bags(user, search).values(
-        "pk",
-        "qr_id",
-        "kind",
-        "child_count",
-        "completed_at",
-        "created_at",
-        product_name=F("product__name"),
-        capacity=F("product__capacity"),
-        area_name=F("dispatch_area__name"),
-        parent_qr=F("parent_link__parent__qr_id"),
-    )
-    return keyset_page(rows, before=before, size=size)
+        return nothing
+    if search.prefix and kind == BagKind.PARENT and not could_be_parent(search.prefix):
+        return nothing  # else the whole range of, say, "CB" would be read to find no parent in it
+    restricted, area_id = visible_area(user)
+    if search.area is not None:
+        if restricted and search.area.pk != area_id:
+            return nothing
+        area_id = search.area.pk
+    with _bounded():
+        if search.prefix:
+            rows = Bag.objects.search_codes(
+                prefix=search.prefix,
+                after=after,
+                limit=size + 1,
+                kind=kind or None,
+                product_id=search.product.pk if search.product else None,
+                area_id=area_id,
+                complete={BagStatus.OPEN: False, BagStatus.COMPLETE: True}.get(search.status),
+                linked={BagStatus.LINKED: True, BagStatus.UNLINKED: False}.get(search.status),
+                created_from=local_day_start(search.date_from) if search.date_from else None,
+                created_before=local_day_start(search.date_to + timedelta(days=1)) if search.date_to else None,
+            )
+            return page_of(rows, size, lambda row: row["qr_id"])
+        rows = matching_bags(user, search).values(
+            "pk",
+            "qr_id",
+            "kind",
+            "child_count",
+            "completed_at",
+            "created_at",
+            product_name=F("product__name"),
+            capacity=F("product__capacity"),
+            area_name=F("dispatch_area__name"),
+            parent_qr=F("parent_link__parent__qr_id"),
+        )
+        return keyset_page(rows, after=after, size=size)
 
 
 def exact_bag(user: User, code: str) -> str | None:

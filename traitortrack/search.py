@@ -14,7 +14,7 @@ from accounts.models import DispatchArea, Role, User
 from accounts.selectors import UserSearch, UserStatus, search_users
 from bags import qr
 from bags.models import BagKind, Product
-from bags.selectors import BagSearch, BagStatus, code_prefix, exact_bag, search_bags
+from bags.selectors import BagSearch, BagStatus, SearchTooBroad, code_prefix, exact_bag, search_bags
 from bills.models import Bill, BillStatus
 from traitortrack.pagination import KeysetPage, keyset_page
 
@@ -55,7 +55,8 @@ class SearchForm(forms.Form):
     role = forms.ChoiceField(required=False, choices=[("", "Any role"), *Role.choices])
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    # The page link's: the last row shown (a code, or an id), never typed.
+    after = forms.CharField(required=False, max_length=qr.MAX_LENGTH, widget=forms.HiddenInput)
 
     def __init__(self, data: Any, *, user: User) -> None:
         super().__init__(data)
@@ -74,7 +75,7 @@ class SearchForm(forms.Form):
                 widget = self.fields[name].widget
                 widget.attrs["class"] = "form-select" if isinstance(widget, forms.Select) else "form-control"
 
-    # The filters the page shows under the search box (``before`` is the page link's, never the form's).
+    # The filters the page shows under the search box (``after`` is the page link's, never the form's).
     FILTERS = ("show", "kind", "product", "area", "status", "role", "date_from", "date_to")
 
     def filter_fields(self) -> list[forms.BoundField]:
@@ -84,7 +85,7 @@ class SearchForm(forms.Form):
         """The filters that parsed (empty ones left out)."""
         self.is_valid()
         cleaned = getattr(self, "cleaned_data", {})
-        fields = (*self.FILTERS, "before")
+        fields = (*self.FILTERS, "after")
         return {name: cleaned[name] for name in fields if cleaned.get(name) not in (None, "")}
 
 
@@ -113,20 +114,23 @@ def run_search(form: SearchForm) -> SearchResult:
     text = (form.cleaned_data.get("q") or "").strip() if hasattr(form, "cleaned_data") else ""
     result = SearchResult(query=text)
     show = filters.pop("show", "")
-    before = filters.pop("before", None)
+    after = filters.pop("after", None)
     if show:
         targets, size = [show], PAGE_SIZE
     else:
         given = set(filters)
         targets = [t for t in form.targets if given <= FILTERS[t] and _status_fits(t, filters.get("status"))]
         result.left_out = [TITLES[t] for t in form.targets if t not in targets]
-        size, before = PREVIEW_SIZE, None
+        size, after = PREVIEW_SIZE, None
     for target in targets:
         own = {name: value for name, value in filters.items() if name in FILTERS[target]}
         if not _status_fits(target, own.get("status")):
             own.pop("status", None)  # a bill status left over from searching bills, say
         try:
-            page = SEARCHES[target](user, text, own, before=before, size=size)
+            page = SEARCHES[target](user, text, own, after=after, size=size)
+        except SearchTooBroad as refusal:
+            result.error = refusal.message
+            continue
         except qr.QRCodeError as refusal:
             if show:
                 result.error = refusal.message
@@ -134,7 +138,7 @@ def run_search(form: SearchForm) -> SearchResult:
                 result.left_out.append(f"{TITLES[target]} (no bag code starts with “{text}”)")
             continue
         result.sections.append(Section(target, TITLES[target], page, preview=not show))
-    if text and before is None and BAGS in targets:
+    if text and after is None and BAGS in targets:
         result.exact_bag = exact_bag(user, text)
     return result
 
@@ -143,18 +147,18 @@ def _status_fits(target: str, status: str | None) -> bool:
     return not status or status in {value for value, _ in STATUSES[target]}
 
 
-def _bags(user: User, text: str, filters: dict[str, Any], *, before: int | None, size: int) -> KeysetPage:
+def _bags(user: User, text: str, filters: dict[str, Any], *, after: str | None, size: int) -> KeysetPage:
     search = BagSearch(prefix=code_prefix(text), **filters)
-    return search_bags(user, search, before=before, size=size)
+    return search_bags(user, search, after=after, size=size)
 
 
-def _bills(user: User, text: str, filters: dict[str, Any], *, before: int | None, size: int) -> KeysetPage:
+def _bills(user: User, text: str, filters: dict[str, Any], *, after: str | None, size: int) -> KeysetPage:
     bills = Bill.objects.search(text=text, **filters)
-    return keyset_page(bills, before=before, size=size)
+    return keyset_page(bills, after=after, size=size)
 
 
-def _users(user: User, text: str, filters: dict[str, Any], *, before: int | None, size: int) -> KeysetPage:
-    page = search_users(UserSearch(text=text, **filters), before=before, size=size)
+def _users(user: User, text: str, filters: dict[str, Any], *, after: str | None, size: int) -> KeysetPage:
+    page = search_users(UserSearch(text=text, **filters), after=after, size=size)
     labels = dict(Role.choices)
     for row in page.rows:
         row["role_label"] = labels.get(row["role"], row["role"])

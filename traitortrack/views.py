@@ -55,8 +55,8 @@ def search(request: HttpRequest) -> HttpResponse:
         "form": form,
         "result": result,
         "filter_fields": form.filter_fields(),
-        "filtered": bool(set(filters) - {"show", "before"}),
-        "paged": "before" in filters,
+        "filtered": bool(set(filters) - {"show", "after"}),
+        "paged": "after" in filters,
     }
     return render(request, "search.html", context)
 

@@ -7,13 +7,14 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
 from bags.models import Bag, BagKind
-from bags.selectors import BagSearch, BagStatus, matching_bags, search_bags
+from bags.selectors import BagSearch, BagStatus, SearchTooBroad, _bounded, could_be_parent, matching_bags, search_bags
 from tests import factories
 from tests.bills.data import fill
 
@@ -44,16 +45,23 @@ def codes(page) -> list[str]:
     return [row["qr_id"] for row in page.rows]
 
 
-def test_a_code_prefix_finds_the_bags_starting_with_it_newest_first(yard):
+def test_a_code_prefix_finds_the_bags_starting_with_it_in_code_order(yard):
     biller = factories.make_user("biller-s", role=Role.BILLER)
 
-    assert codes(search_bags(biller, BagSearch(prefix="SB"))) == ["SB00004", "SB00003", "SB00002", "SB00001"]
-    assert codes(search_bags(biller, BagSearch(prefix="C10000"))) == ["C100004", "C100003", "C100002", "C100001"]
+    assert codes(search_bags(biller, BagSearch(prefix="SB"))) == ["SB00001", "SB00002", "SB00003", "SB00004"]
+    assert codes(search_bags(biller, BagSearch(prefix="C10000"))) == ["C100001", "C100002", "C100003", "C100004"]
     assert codes(search_bags(biller, BagSearch(prefix="M444-"))) == ["M444-00001"]
 
 
+def test_without_a_code_the_newest_bags_come_first(yard):
+    biller = factories.make_user("biller-n", role=Role.BILLER)
+
+    assert codes(search_bags(biller, BagSearch(kind=BagKind.CHILD)))[:3] == ["C100004", "C100003", "C100002"]
+
+
 def test_a_dispatcher_finds_only_their_areas_bags(yard):
-    assert codes(search_bags(yard["dispatcher"], BagSearch(prefix="SB"))) == ["SB00003", "SB00002", "SB00001"]
+    assert codes(search_bags(yard["dispatcher"], BagSearch(prefix="SB"))) == ["SB00001", "SB00002", "SB00003"]
+    assert codes(search_bags(yard["dispatcher"], BagSearch(prefix="SB", area=yard["other"]))) == []
     assert codes(search_bags(yard["dispatcher"], BagSearch(prefix="C100004"))) == []
 
 
@@ -61,10 +69,10 @@ def test_a_dispatcher_finds_only_their_areas_bags(yard):
     ("filters", "expected"),
     [
         ({"kind": BagKind.PARENT}, ["SB00004", "M444-00001", "SB00003", "SB00002", "SB00001"]),
-        ({"kind": BagKind.CHILD, "prefix": "C1"}, ["C100004", "C100003", "C100002", "C100001"]),
+        ({"kind": BagKind.CHILD, "prefix": "C1"}, ["C100001", "C100002", "C100003", "C100004"]),
         ({"status": BagStatus.OPEN}, ["SB00004", "M444-00001", "SB00003", "SB00002"]),
         ({"status": BagStatus.COMPLETE}, ["SB00001"]),
-        ({"status": BagStatus.LINKED, "prefix": "C"}, ["C100002", "C100001"]),
+        ({"status": BagStatus.LINKED, "prefix": "C"}, ["C100001", "C100002"]),
         ({"status": BagStatus.UNLINKED}, ["C100004", "C100003"]),
         ({"status": BagStatus.LINKED, "kind": BagKind.PARENT}, []),
         ({"prefix": "SB", "area": "other"}, ["SB00004"]),
@@ -97,15 +105,19 @@ def test_the_date_range_is_in_local_days_both_ends_included(yard):
 
 def test_pages_follow_one_another_without_a_gap_or_a_repeat(yard):
     biller = factories.make_user("biller-k", role=Role.BILLER)
-    seen, before = [], None
-    while True:
-        page = search_bags(biller, BagSearch(prefix="F1"), before=before, size=7)
-        seen += codes(page)
-        if page.next_before is None:
-            break
-        before = page.next_before
-
-    assert seen == [f"F1{n:04d}" for n in range(30, 0, -1)]
+    for search, expected in [
+        (BagSearch(prefix="F1"), [f"F1{n:04d}" for n in range(1, 31)]),
+        (BagSearch(kind=BagKind.CHILD, status=BagStatus.LINKED), None),
+    ]:
+        seen, after = [], None
+        while True:
+            page = search_bags(biller, search, after=after, size=7)
+            seen += codes(page)
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert seen == (expected or codes(search_bags(biller, search, size=100)))
+        assert len(seen) == len(set(seen)) >= 30
 
 
 @pytest.fixture
@@ -120,9 +132,9 @@ def test_next_page_links_keep_the_filters(biller_client, yard):
     html = biller_client.get(SEARCH, {"q": "f1", "show": "bags", "kind": "child"}).content.decode()
 
     link = re.search(r'<a class="btn btn-outline-primary" rel="next" href="([^"]+)"', html).group(1)
-    assert "q=f1" in link and "show=bags" in link and "kind=child" in link and "before=" in link
+    assert "q=f1" in link and "show=bags" in link and "kind=child" in link and "after=F10025" in link
     second = biller_client.get(SEARCH + link.replace("&amp;", "&")).content.decode()
-    assert "F10005" in second and "F10030" not in second
+    assert "F10030" in second and "F10005" not in second
     assert "First page" in second
 
 
@@ -135,8 +147,9 @@ def test_the_search_page_never_counts_the_bags(biller_client, django_assert_max_
 
 
 def test_the_search_page_costs_a_fixed_number_of_queries(biller_client, django_assert_num_queries):
-    # user, the form's products and areas, bags (one page, with product, area and parent), bills, exact code
-    with django_assert_num_queries(6):
+    # user; bags (one page with product, area and parent) under its time limit: savepoint, SET, search,
+    # release; bills; the exact code; the form's products and areas
+    with django_assert_num_queries(9):
         response = biller_client.get(SEARCH, {"q": "SB00001"})
 
     html = response.content.decode()
@@ -220,3 +233,75 @@ def test_the_code_prefix_search_is_served_by_the_qr_id_pattern_index(yard):
 
     assert re.search(r"(Index Scan using|Bitmap Index Scan on) bags_bag_qr_id_\w+_like", plan), plan
     assert "~>=~ 'SB0000'" in plan  # the prefix became an index range, not a filter
+
+
+def orm_code_search(user, search: BagSearch) -> list[dict]:
+    """The code search, the obvious way: the ORM's filters, sorted by the codes' bytes (the index's order)."""
+    rows = matching_bags(user, search).values(
+        "pk",
+        "qr_id",
+        "kind",
+        "child_count",
+        "completed_at",
+        "created_at",
+        product_name=F("product__name"),
+        capacity=F("product__capacity"),
+        area_name=F("dispatch_area__name"),
+        parent_qr=F("parent_link__parent__qr_id"),
+    )
+    return sorted(rows, key=lambda row: row["qr_id"].encode())
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"prefix": "S"},
+        {"prefix": "C1"},
+        {"prefix": "F10", "status": BagStatus.LINKED},
+        {"prefix": "C", "status": BagStatus.UNLINKED},
+        {"prefix": "SB", "status": BagStatus.OPEN},
+        {"prefix": "SB", "status": BagStatus.COMPLETE},
+        {"prefix": "M", "kind": BagKind.PARENT},
+        {"prefix": "SB0000", "area": "other"},
+        {"prefix": "C10000", "date_from": "today"},
+    ],
+)
+@pytest.mark.parametrize("who", ["biller", "dispatcher"])
+def test_the_code_search_statement_answers_as_the_orm_does(yard, filters, who, moong):
+    user = factories.make_user(f"biller-{who}", role=Role.BILLER) if who == "biller" else yard["dispatcher"]
+    if filters.get("area") == "other":
+        filters = {**filters, "area": yard["other"]}
+    if filters.get("date_from") == "today":
+        filters = {**filters, "date_from": timezone.localdate()}
+    search = BagSearch(**filters)
+
+    expected = orm_code_search(user, search)
+    assert codes(search_bags(user, search, size=100)) == [row["qr_id"] for row in expected]
+    assert search_bags(user, search, size=100).rows == expected
+
+
+def test_a_parent_filter_with_a_start_no_parent_has_reads_nothing(yard, django_assert_num_queries):
+    biller = factories.make_user("biller-c", role=Role.BILLER)
+    factories.product()  # the parent formats come from the cache after this
+
+    with django_assert_num_queries(0):
+        page = search_bags(biller, BagSearch(prefix="CB0", kind=BagKind.PARENT, status=BagStatus.OPEN))
+
+    assert page.rows == []
+
+
+@pytest.mark.parametrize(
+    ("prefix", "could"),
+    [("S", True), ("SB1", True), ("SB123456", False), ("M44", True), ("M444-0", True), ("CB", False), ("SBX", False)],
+)
+def test_which_starts_a_parent_code_can_have(mustard, moong, prefix, could):
+    assert could_be_parent(prefix) is could
+
+
+def test_a_search_that_would_read_too_long_is_refused(db, monkeypatch):
+    monkeypatch.setattr("bags.selectors.SEARCH_TIMEOUT_MS", 50)
+
+    with pytest.raises(SearchTooBroad) as refusal, _bounded(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(1)")
+
+    assert "type more of the code" in refusal.value.message
