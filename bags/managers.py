@@ -11,58 +11,62 @@ from bags import qr
 
 PARENT_FORMATS_CACHE_KEY = "bags:parent-formats:v1"
 
-# A bag with its product and area, the link to its parent (a child) or its children in the order they went
-# in (a parent), its bill entry (a parent) and its latest scans, in one statement: the bag page and the
-# lookup API are on the dispatcher's path. A bag the user may not see is no row at all (``restricted``:
-# only bags of ``area_id``, Bag.objects.restrict's rule). A parent's scans are the ones naming it as the
-# parent (its opening and every child scanned into it), a child's the ones naming it as the bag, as in
-# scanning.selectors.recent_scans; each says whether a later scan undid it. Times in the scan list are
-# formatted as scanning.services.scan_time formats them (and as the scan SQL stores them).
+# A bag with its product and area, its parent and when it went in (a child), its children in the order they went
+# in and its bill (a parent), and its latest scans, in one statement: the bag page and the lookup API are on
+# the dispatcher's path. A bag the user may not see is no row at all (``restricted``: only bags of
+# ``area_id``, Bag.objects.restrict's rule). A parent's scans are the ones naming it as the parent (its
+# opening and every child scanned into it), a child's the ones naming it as the bag, as in
+# scanning.selectors.recent_scans; each says whether a later scan undid it. Each part is a subquery of one
+# table or two under a CASE on the bag's kind, so only the part that applies runs, and planning the
+# statement (which costs more than running it: the app binds values client-side, so every execution is
+# planned) stays under a millisecond. Times in the scan list are formatted as scanning.services.scan_time
+# formats them (and as the scan SQL stores them).
 BAG_DETAIL_SQL = """
-WITH bag AS (
+WITH bag AS MATERIALIZED (
     SELECT id, qr_id, kind, child_count, completed_at, created_at, product_id, dispatch_area_id
     FROM bags_bag
     WHERE qr_id = %(qr_id)s AND (NOT %(restricted)s OR dispatch_area_id = %(area_id)s)
-), link AS (
-    SELECT parent_id, created_at FROM bags_link WHERE child_id = (SELECT id FROM bag WHERE kind = 'child')
-), children AS (
-    SELECT array_agg(child.qr_id ORDER BY link.created_at, link.id) AS codes,
-           array_agg(link.created_at ORDER BY link.created_at, link.id) AS linked_at
-    FROM bags_link AS link
-    JOIN bags_bag AS child ON child.id = link.child_id
-    WHERE link.parent_id = (SELECT id FROM bag WHERE kind = 'parent')
-), scans AS (
-    (SELECT id, client_scan_id, action, bag_qr, parent_qr, created_at, reverts_id FROM scanning_scan
-     WHERE parent_id = (SELECT id FROM bag WHERE kind = 'parent')
-     ORDER BY created_at DESC, id DESC LIMIT %(scans)s)
-    UNION ALL
-    (SELECT id, client_scan_id, action, bag_qr, parent_qr, created_at, reverts_id FROM scanning_scan
-     WHERE bag_id = (SELECT id FROM bag WHERE kind = 'child')
-     ORDER BY created_at DESC, id DESC LIMIT %(scans)s)
 )
 SELECT bag.qr_id, bag.kind, product.name, bag.child_count, product.capacity, bag.completed_at, area.name,
        bag.created_at,
-       parent.qr_id, parent.kind, parent_product.name, parent.child_count, parent_product.capacity,
-       parent.completed_at, parent_area.name, parent.created_at, link.created_at,
-       children.codes, children.linked_at,
-       bill.id, bill.bill_number, bill.customer, bill.status,
+       CASE WHEN bag.kind = 'child' THEN (
+           SELECT json_build_object(
+                      'qr_id', parent.qr_id, 'kind', parent.kind, 'product', parent_product.name,
+                      'child_count', parent.child_count, 'capacity', parent_product.capacity,
+                      'completed_at', parent.completed_at, 'dispatch_area', parent_area.name,
+                      'created_at', parent.created_at, 'linked_at', link.created_at)
+           FROM bags_link AS link
+           JOIN bags_bag AS parent ON parent.id = link.parent_id
+           LEFT JOIN bags_product AS parent_product ON parent_product.id = parent.product_id
+           LEFT JOIN accounts_dispatcharea AS parent_area ON parent_area.id = parent.dispatch_area_id
+           WHERE link.child_id = bag.id)
+       END,
+       CASE WHEN bag.kind = 'parent' THEN (
+           SELECT json_agg(json_build_object('qr_id', child.qr_id, 'linked_at', link.created_at)
+                           ORDER BY link.created_at, link.id)
+           FROM bags_link AS link
+           JOIN bags_bag AS child ON child.id = link.child_id
+           WHERE link.parent_id = bag.id)
+       END,
+       CASE WHEN bag.kind = 'parent' THEN (
+           SELECT json_build_object('id', bill.id, 'bill_number', bill.bill_number, 'customer', bill.customer,
+                                    'status', bill.status)
+           FROM bills_billbag AS entry
+           JOIN bills_bill AS bill ON bill.id = entry.bill_id
+           WHERE entry.parent_bag_id = bag.id)
+       END,
        (SELECT json_agg(json_build_object(
                    'id', scan.id, 'client_scan_id', scan.client_scan_id, 'action', scan.action,
                    'bag', scan.bag_qr, 'parent', scan.parent_qr,
                    'at', to_char(scan.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                    'undone', EXISTS (SELECT 1 FROM scanning_scan AS undo WHERE undo.reverts_id = scan.id),
                    'reverts', scan.reverts_id) ORDER BY scan.created_at DESC, scan.id DESC)
-        FROM (SELECT * FROM scans ORDER BY created_at DESC, id DESC LIMIT %(scans)s) AS scan)
+        FROM (SELECT * FROM scanning_scan
+              WHERE (bag.kind = 'parent' AND parent_id = bag.id) OR (bag.kind = 'child' AND bag_id = bag.id)
+              ORDER BY created_at DESC, id DESC LIMIT %(scans)s) AS scan)
 FROM bag
 LEFT JOIN bags_product AS product ON product.id = bag.product_id
 LEFT JOIN accounts_dispatcharea AS area ON area.id = bag.dispatch_area_id
-LEFT JOIN link ON true
-LEFT JOIN bags_bag AS parent ON parent.id = link.parent_id
-LEFT JOIN bags_product AS parent_product ON parent_product.id = parent.product_id
-LEFT JOIN accounts_dispatcharea AS parent_area ON parent_area.id = parent.dispatch_area_id
-LEFT JOIN children ON bag.kind = 'parent'
-LEFT JOIN bills_billbag AS entry ON entry.parent_bag_id = bag.id AND bag.kind = 'parent'
-LEFT JOIN bills_bill AS bill ON bill.id = entry.bill_id
 """
 
 
@@ -221,20 +225,31 @@ class BagQuerySet(models.QuerySet):
             row = cursor.fetchone()
         if row is None:
             return None
-        bag = BagState(*row[0:8])
-        parent = BagState(*row[8:16]) if row[8] is not None else None
-        codes, linked_at = row[17] or (), row[18] or ()
-        bill = BillEntry(*row[19:23]) if row[19] is not None else None
-        # Django's PostgreSQL backend hands json back as text.
-        events = json.loads(row[23]) if isinstance(row[23], str) else row[23] or []
+        parent, children, bill, events = (_json(value) for value in row[8:12])
+        linked_at = None
+        if parent is not None:
+            linked_at = datetime.fromisoformat(parent.pop("linked_at"))
+            parent = BagState(**{**parent, **_times(parent, "completed_at", "created_at")})
         return BagDetail(
-            bag=bag,
+            bag=BagState(*row[0:8]),
             parent=parent,
-            linked_at=row[16],
-            children=tuple(ChildEntry(code, at) for code, at in zip(codes, linked_at, strict=True)),
-            bill=bill,
-            scans=tuple(_scan(event) for event in events),
+            linked_at=linked_at,
+            children=tuple(
+                ChildEntry(child["qr_id"], datetime.fromisoformat(child["linked_at"])) for child in children or ()
+            ),
+            bill=BillEntry(**bill) if bill is not None else None,
+            scans=tuple(_scan(event) for event in events or ()),
         )
+
+
+def _json(value: Any) -> Any:
+    # Django's PostgreSQL backend hands json back as text.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _times(values: dict[str, Any], *names: str) -> dict[str, datetime | None]:
+    """Timestamps of a json object (ISO 8601, UTC: Django's connections use UTC) as datetimes."""
+    return {name: datetime.fromisoformat(values[name]) if values[name] else None for name in names}
 
 
 # The formats as this process last read them, and until when (time.monotonic()) it may use them
