@@ -232,7 +232,7 @@ def explain(codes: list[str]) -> list[str]:
     from django.utils import timezone
 
     from accounts.models import User
-    from bags.managers import BAG_DETAIL_SQL, TOTALS_SINCE_SQL
+    from bags.managers import BAG_CODE_SEARCH_SQL, BAG_DETAIL_SQL, TOTALS_SINCE_SQL
     from bags.models import BagKind, BagTotals
     from bags.selectors import BagSearch, BagStatus, matching_bags
     from scanning.models import Scan
@@ -242,15 +242,13 @@ def explain(codes: list[str]) -> list[str]:
     parent = next((code for code in codes if code.startswith(("SB", "M444"))), "SB00001")
     page = slice(0, 26)
     checks = [
-        ("search: a common start (CB)", matching_bags(biller, BagSearch(prefix=child[:2])).order_by("-pk")[page], None),
-        ("search: a rare start", matching_bags(biller, BagSearch(prefix=child[:-1])).order_by("-pk")[page], "_like"),
         (
-            "search: open parents",
+            "search: open parents, newest first",
             matching_bags(biller, BagSearch(kind=BagKind.PARENT, status=BagStatus.OPEN)).order_by("-pk")[page],
             None,
         ),
         (
-            "search: loose children",
+            "search: loose children, newest first",
             matching_bags(biller, BagSearch(status=BagStatus.UNLINKED)).order_by("-pk")[page],
             None,
         ),
@@ -273,7 +271,26 @@ def explain(codes: list[str]) -> list[str]:
         plan = queryset.explain(analyze=True, buffers=True)
         lines += plan_report(name, plan, index)
     marks = BagTotals.objects.values_list("bag_mark", "scan_mark").first() or (0, 0)
+    search = {
+        "after": None,
+        "kind": None,
+        "product_id": None,
+        "area_id": None,
+        "complete": None,
+        "linked_only": False,
+        "unlinked_only": False,
+        "created_from": None,
+        "created_before": None,
+        "limit": 26,
+    }
     raw = [
+        ("search: a common start (2 letters)", BAG_CODE_SEARCH_SQL, {**search, "pattern": f"{child[:2]}%"}),
+        ("search: a rare start", BAG_CODE_SEARCH_SQL, {**search, "pattern": f"{child[:-1]}%"}),
+        (
+            "search: a common start, children in no parent",
+            BAG_CODE_SEARCH_SQL,
+            {**search, "pattern": f"{child[:3]}%", "kind": "child", "unlinked_only": True},
+        ),
         ("bag detail: a parent", BAG_DETAIL_SQL, {"qr_id": parent, "restricted": False, "area_id": None, "scans": 10}),
         ("bag detail: a child", BAG_DETAIL_SQL, {"qr_id": child, "restricted": False, "area_id": None, "scans": 10}),
         ("dashboard: totals since the count", TOTALS_SINCE_SQL, {"bag_mark": marks[0], "scan_mark": marks[1]}),
@@ -281,7 +298,8 @@ def explain(codes: list[str]) -> list[str]:
     for name, sql, params in raw:
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
-            lines += plan_report(name, "\n".join(row[0] for row in cursor.fetchall()), None)
+            index = "_like" if sql is BAG_CODE_SEARCH_SQL else None
+            lines += plan_report(name, "\n".join(row[0] for row in cursor.fetchall()), index)
     return lines
 
 
