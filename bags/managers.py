@@ -13,61 +13,14 @@ PARENT_FORMATS_CACHE_KEY = "bags:parent-formats:v1"
 
 # A bag with its product and area, its parent and when it went in (a child), its children in the order they went
 # in and its bill (a parent), and its latest scans, in one statement: the bag page and the lookup API are on
-# the dispatcher's path. A bag the user may not see is no row at all (``restricted``: only bags of
-# ``area_id``, Bag.objects.restrict's rule). A parent's scans are the ones naming it as the parent (its
-# opening and every child scanned into it), a child's the ones naming it as the bag, as in
-# scanning.selectors.recent_scans; each says whether a later scan undid it. Each part is a subquery of one
-# table or two under a CASE on the bag's kind, so only the part that applies runs, and planning the
-# statement (which costs more than running it: the app binds values client-side, so every execution is
-# planned) stays under a millisecond. Times in the scan list are formatted as scanning.services.scan_time
-# formats them (and as the scan SQL stores them).
-BAG_DETAIL_SQL = """
-WITH bag AS MATERIALIZED (
-    SELECT id, qr_id, kind, child_count, completed_at, created_at, product_id, dispatch_area_id
-    FROM bags_bag
-    WHERE qr_id = %(qr_id)s AND (NOT %(restricted)s OR dispatch_area_id = %(area_id)s)
-)
-SELECT bag.qr_id, bag.kind, product.name, bag.child_count, product.capacity, bag.completed_at, area.name,
-       bag.created_at,
-       CASE WHEN bag.kind = 'child' THEN (
-           SELECT json_build_object(
-                      'qr_id', parent.qr_id, 'kind', parent.kind, 'product', parent_product.name,
-                      'child_count', parent.child_count, 'capacity', parent_product.capacity,
-                      'completed_at', parent.completed_at, 'dispatch_area', parent_area.name,
-                      'created_at', parent.created_at, 'linked_at', link.created_at)
-           FROM bags_link AS link
-           JOIN bags_bag AS parent ON parent.id = link.parent_id
-           LEFT JOIN bags_product AS parent_product ON parent_product.id = parent.product_id
-           LEFT JOIN accounts_dispatcharea AS parent_area ON parent_area.id = parent.dispatch_area_id
-           WHERE link.child_id = bag.id)
-       END,
-       CASE WHEN bag.kind = 'parent' THEN (
-           SELECT json_agg(json_build_object('qr_id', child.qr_id, 'linked_at', link.created_at)
-                           ORDER BY link.created_at, link.id)
-           FROM bags_link AS link
-           JOIN bags_bag AS child ON child.id = link.child_id
-           WHERE link.parent_id = bag.id)
-       END,
-       CASE WHEN bag.kind = 'parent' THEN (
-           SELECT json_build_object('id', bill.id, 'bill_number', bill.bill_number, 'customer', bill.customer,
-                                    'status', bill.status)
-           FROM bills_billbag AS entry
-           JOIN bills_bill AS bill ON bill.id = entry.bill_id
-           WHERE entry.parent_bag_id = bag.id)
-       END,
-       (SELECT json_agg(json_build_object(
-                   'id', scan.id, 'client_scan_id', scan.client_scan_id, 'action', scan.action,
-                   'bag', scan.bag_qr, 'parent', scan.parent_qr,
-                   'at', to_char(scan.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                   'undone', EXISTS (SELECT 1 FROM scanning_scan AS undo WHERE undo.reverts_id = scan.id),
-                   'reverts', scan.reverts_id) ORDER BY scan.created_at DESC, scan.id DESC)
-        FROM (SELECT * FROM scanning_scan
-              WHERE (bag.kind = 'parent' AND parent_id = bag.id) OR (bag.kind = 'child' AND bag_id = bag.id)
-              ORDER BY created_at DESC, id DESC LIMIT %(scans)s) AS scan)
-FROM bag
-LEFT JOIN bags_product AS product ON product.id = bag.product_id
-LEFT JOIN accounts_dispatcharea AS area ON area.id = bag.dispatch_area_id
-"""
+# the dispatcher's path. The query is the function bags_bag_detail (bags/migrations/0007_bag_detail_function.py),
+# so that it is planned once per connection instead of on every lookup (the planning cost three times the
+# execution). A bag the user may not see is no row at all (``restricted``: only bags of ``area_id``,
+# Bag.objects.restrict's rule). A parent's scans are the ones naming it as the parent (its opening and every
+# child scanned into it), a child's the ones naming it as the bag, as in scanning.selectors.recent_scans; each
+# says whether a later scan undid it, in the scan API's shape (times as scanning.services.scan_time formats
+# them). Each part is a subquery under a CASE on the bag's kind, so only the part that applies runs.
+BAG_DETAIL_SQL = "SELECT * FROM bags_bag_detail(%(qr_id)s, %(restricted)s, %(area_id)s, %(scans)s)"
 
 
 # Bags whose code starts with ``prefix``, in code order from after ``after``, with the search's filters (each
