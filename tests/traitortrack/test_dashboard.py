@@ -323,3 +323,15 @@ def test_outside_a_transaction_the_recount_runs_in_the_background(settings):
 
     settings.DASHBOARD_TOTALS_SECONDS = 3600
     assert totals(viewer) == orm_totals() == {"parents": 1, "children": 0, "linked": 0, "unlinked": 0}
+
+
+def test_with_redis_down_the_dashboard_computes_its_figures(floor, dead_redis_cache, caplog):
+    client = Client()
+    client.force_login(floor["biller"])
+
+    page = client.get(reverse("dashboard"))
+    figures = client.get(reverse("dashboard-stats"))
+
+    assert page.status_code == 200 and figures.status_code == 200
+    assert figures.json()["totals"] == {**orm_totals(), "counted_at": figures.json()["totals"]["counted_at"]}
+    assert any(record.name == "traitortrack.cache" for record in caplog.records)
