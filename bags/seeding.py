@@ -23,7 +23,7 @@ from audit.services import record, snapshot
 from bags import qr
 from bags.models import Bag, BagKind, BagTotals, Link, Product
 from bills.models import Bill, BillBag, BillStatus
-from scanning.models import Scan, ScanAction, ScanHour
+from scanning.models import Scan, ScanAction, ScanTally
 
 
 class SeedRefused(ValueError):
@@ -330,8 +330,8 @@ def seed_bulk(
         _copy(pg, "bags_link", LINK_COLUMNS, _link_chunks(plan), "links", progress)
         if with_scans:
             _copy(pg, "scanning_scan", SCAN_COLUMNS, _scan_chunks(plan), "scans", progress)
-            # The dashboard's counts of past hours, which these back-dated scans change: counted again.
-            ScanHour.objects.all().delete()
+            # The dashboard's counts of past periods, which these back-dated scans change: counted again.
+            ScanTally.objects.all().delete()
         # Its bag totals too: counted again at the next look rather than read as millions of new rows.
         BagTotals.objects.all().delete()
         result = _result(plan, scans, time.monotonic() - started)

@@ -189,11 +189,11 @@ def derived_costs() -> dict[str, float]:
     """What the design moves off the request path: the bag totals' recount (at most once a minute, by one
     process) and counting a day of past hours from nothing (each hour once, ever)."""
     from bags.models import BagTotals
-    from scanning.models import ScanHour
+    from scanning.models import ScanTally
     from traitortrack import dashboard
 
     def count_hours() -> None:
-        ScanHour.objects.all().delete()
+        ScanTally.objects.all().delete()
         dashboard.compute(area_id=None, restricted=False, with_bills=True)
 
     return {

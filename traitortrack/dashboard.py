@@ -5,10 +5,10 @@ Cheap to compute, and computed seldom:
 - Totals never count 2 million bags per request: they are bags.BagTotals (counted per area in one pass by
   one process at most every DASHBOARD_TOTALS_SECONDS, about 0.5 s on 2 million bags, in the background:
   count_again) plus what the bag and scan tables gained since (a primary key range of the newest rows).
-- Scans per hour never count a whole day's scans per request either: an hour that is over is counted once
-  (scanning.ScanHour, by whichever request first needs it) and only the current hour is counted from an
-  index range of scanning_scan(created_at). The latest scans read the same index backwards; bills by
-  status count a small table.
+- Scans per hour never count a whole day's scans per request either: each hour that is over, and each five
+  minutes of the current one, is counted once (scanning.ScanTally, by whichever request first needs it), and
+  only the minutes since are counted from an index range of scanning_scan(created_at). The latest scans read
+  the same index backwards; bills by status count a small table.
 - The figures are cached (the "default" cache, Redis in production) per scope for DASHBOARD_FRESH_SECONDS.
   When they are older, one request recomputes them (under a lock in the cache) while the others get the
   previous ones, so however many screens poll, a scope is computed at most once per interval.
@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, DateTimeField, F, Func, Value
 from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
@@ -35,7 +35,7 @@ from accounts.models import User
 from bags.managers import visible_area
 from bags.models import BagTotals
 from bills.models import Bill, BillStatus
-from scanning.models import Scan, ScanAction, ScanHour
+from scanning.models import Scan, ScanAction, ScanTally
 from scanning.services import scan_time
 
 logger = logging.getLogger(__name__)
@@ -47,9 +47,11 @@ KEEP_SECONDS = 300
 # Longest a recomputation may hold the lock (it takes milliseconds; a dead worker's lock lapses).
 LOCK_SECONDS = 10
 HOURS = 24
-# An hour's scans are counted for good this long after it ends: by then none of them can still be
+HOUR = timedelta(hours=1)
+SLOT = timedelta(minutes=5)
+# A period's scans are counted for good this long after it ends: by then none of them can still be
 # committing (a scan's time is taken as its request starts; gunicorn's timeout ends any request in 30 s).
-SETTLE = timedelta(minutes=2)
+SETTLE = timedelta(minutes=1)
 TOP_DISPATCHERS = 5
 RECENT = 10
 
@@ -145,71 +147,100 @@ def _bills() -> dict[str, int]:
     return {**by_status, "total": sum(by_status.values())}
 
 
-def _closed_hours(first_hour: datetime, now: datetime) -> dict[datetime, list[list[int | None]]]:
-    """The counts of the hours from ``first_hour`` that are over and settled, counting (once, for everyone)
-    those not counted yet."""
-    counted = {row.hour: row.counts for row in ScanHour.objects.filter(hour__gte=first_hour)}
-    hour = first_hour
-    missing = []
-    while hour + timedelta(hours=1) + SETTLE <= now:
-        if hour not in counted:
-            missing.append(hour)
-        hour += timedelta(hours=1)
-    if missing:
-        # One pass over the missing hours' scans (an index range), split by hour here.
-        by_hour: dict[datetime, list[list[int | None]]] = {hour: [] for hour in missing}
-        rows = (
-            Scan.objects.filter(created_at__gte=missing[0], created_at__lt=missing[-1] + timedelta(hours=1))
-            .annotate(hour=TruncHour("created_at"))
-            .order_by()
-            .values_list("hour", "dispatch_area_id", "user_id")
-            .annotate(n=Count("pk"))
-        )
-        for row_hour, area, user, n in rows:
-            if row_hour in by_hour:
-                by_hour[row_hour].append([area, user, n])
-        ScanHour.objects.bulk_create(
-            [ScanHour(hour=hour, counts=counts) for hour, counts in by_hour.items()], ignore_conflicts=True
-        )
-        counted.update(by_hour)
+Counts = list[list[int | None]]  # [[dispatch_area_id, user_id, scans], ...]
+
+
+def _counted(scans, start: datetime, end: datetime, period: Func) -> dict[datetime, Counts]:
+    """The scans from ``start`` to ``end`` by ``period`` (an expression of created_at: its period's start), area
+    and user: one pass over an index range of scanning_scan(created_at)."""
+    rows = (
+        scans.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(period=period)
+        .order_by()
+        .values_list("period", "dispatch_area_id", "user_id")
+        .annotate(n=Count("pk"))
+    )
+    counted: dict[datetime, Counts] = {}
+    for period_start, area, user, n in rows:
+        counted.setdefault(period_start, []).append([area, user, n])
     return counted
+
+
+def _merged(parts: list[Counts]) -> Counts:
+    totals: dict[tuple[int | None, int | None], int] = {}
+    for counts in parts:
+        for area, user, n in counts:
+            totals[(area, user)] = totals.get((area, user), 0) + n
+    return [[area, user, n] for (area, user), n in totals.items()]
+
+
+def _tallied(first_hour: datetime, now: datetime) -> tuple[dict[datetime, Counts], datetime]:
+    """The counts of the window's periods that are over and settled, by start: whole hours, then five-minute
+    slots of the hour that is not; and where the rest (counted live) begins. A period not tallied yet is
+    tallied now, once for everyone: an hour from its twelve slots when they are all there, else from the scans."""
+    stored = {(row.start, row.minutes): row.counts for row in ScanTally.objects.filter(start__gte=first_hour)}
+    hours, slots = [], []
+    period = first_hour
+    while period + HOUR + SETTLE <= now:
+        hours.append(period)
+        period += HOUR
+    while period + SLOT + SETTLE <= now:
+        slots.append(period)
+        period += SLOT
+    new: list[ScanTally] = []
+    missing_hours = []
+    for hour in hours:
+        if (hour, 60) in stored:
+            continue
+        parts = [stored.get((hour + i * SLOT, 5)) for i in range(HOUR // SLOT)]
+        if all(part is not None for part in parts):
+            stored[(hour, 60)] = _merged(parts)
+            new.append(ScanTally(start=hour, minutes=60, counts=stored[(hour, 60)]))
+        else:
+            missing_hours.append(hour)
+    if missing_hours:
+        counted = _counted(Scan.objects.all(), missing_hours[0], missing_hours[-1] + HOUR, TruncHour("created_at"))
+        for hour in missing_hours:
+            stored[(hour, 60)] = counted.get(hour, [])
+            new.append(ScanTally(start=hour, minutes=60, counts=stored[(hour, 60)]))
+    missing_slots = [slot for slot in slots if (slot, 5) not in stored]
+    if missing_slots:
+        five_minutes = Func(
+            Value(SLOT), F("created_at"), Value(first_hour), function="date_bin", output_field=DateTimeField()
+        )
+        counted = _counted(Scan.objects.all(), missing_slots[0], missing_slots[-1] + SLOT, five_minutes)
+        for slot in missing_slots:
+            stored[(slot, 5)] = counted.get(slot, [])
+            new.append(ScanTally(start=slot, minutes=5, counts=stored[(slot, 5)]))
+    if new:
+        ScanTally.objects.bulk_create(new, ignore_conflicts=True)
+        # The slots of an hour that has its own tally are no longer read.
+        ScanTally.objects.filter(minutes=5, start__lt=hours[-1] + HOUR if hours else first_hour).delete()
+    tallies = {hour: stored[(hour, 60)] for hour in hours} | {slot: stored[(slot, 5)] for slot in slots}
+    return tallies, period
 
 
 def _scans_by_hour(*, area_id: int | None, restricted: bool, now: datetime) -> dict[str, Any]:
     """Scans per local hour over the last HOURS hours (this one included), and today's total and top
-    dispatchers: the hours that are over from ScanHour, the rest counted from an index range of
-    scanning_scan(created_at)."""
+    dispatchers: the periods that are over from ScanTally, the minutes since the last one counted from an
+    index range of scanning_scan(created_at)."""
     this_hour = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
     first_hour = this_hour - timedelta(hours=HOURS - 1)
     midnight = this_hour.replace(hour=0)
-    counted = _closed_hours(first_hour, now)
-    hours = [first_hour + timedelta(hours=i) for i in range(HOURS)]
-    live_from = next((hour for hour in hours if hour not in counted), None)
+    tallies, live_from = _tallied(first_hour, now)
+    scans = Scan.objects.filter(dispatch_area_id=area_id) if restricted else Scan.objects.all()
+    periods = [*tallies.items(), *_counted(scans, live_from, now + HOUR, TruncHour("created_at")).items()]
     per_hour: dict[datetime, int] = {}
     per_user: dict[int, int] = {}
-
-    def add(hour: datetime, counts) -> None:
+    for start, counts in periods:
+        hour = timezone.localtime(start).replace(minute=0, second=0, microsecond=0)
         for area, user, n in counts:
             if restricted and area != area_id:
                 continue
             per_hour[hour] = per_hour.get(hour, 0) + n
             if hour >= midnight:
                 per_user[user] = per_user.get(user, 0) + n
-
-    for hour in hours:
-        if hour in counted:
-            add(hour, counted[hour])
-    if live_from is not None:
-        scans = Scan.objects.filter(dispatch_area_id=area_id) if restricted else Scan.objects.all()
-        live = (
-            scans.filter(created_at__gte=live_from)
-            .annotate(hour=TruncHour("created_at"))
-            .order_by()
-            .values_list("hour", "dispatch_area_id", "user_id")
-            .annotate(n=Count("pk"))
-        )
-        for hour, area, user, n in live:
-            add(hour, [[area, user, n]])
+    hours = [first_hour + timedelta(hours=i) for i in range(HOURS)]
     top = sorted(per_user.items(), key=lambda item: -item[1])[:TOP_DISPATCHERS]
     names = dict(User.objects.filter(pk__in=[user for user, _ in top]).values_list("pk", "username")) if top else {}
     ranked = sorted(((names.get(user, "?"), n) for user, n in top), key=lambda item: (-item[1], item[0]))

@@ -77,7 +77,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("bags", "0006_bag_totals"),
         ("bills", "0003_bill_product_and_finalise_snapshot"),
-        ("scanning", "0003_scan_hours"),
+        ("scanning", "0002_scan_replies_and_undo_links"),
     ]
 
     operations = [migrations.RunSQL(FORWARD, BACKWARD)]

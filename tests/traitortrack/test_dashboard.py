@@ -18,7 +18,7 @@ from accounts.models import Role
 from bags.models import Bag, BagKind, BagTotals, Link
 from bills import services as bill_services
 from scanning import services
-from scanning.models import Scan, ScanHour
+from scanning.models import Scan, ScanTally
 from tests import factories
 from tests.bills.data import fill
 from traitortrack import dashboard
@@ -262,22 +262,40 @@ def test_the_json_answers_401_without_a_session(db):
     assert answer.json()["code"] == "not_logged_in"
 
 
-def test_hours_that_are_over_are_counted_once_and_kept(floor, fresh):
+def test_periods_that_are_over_are_counted_once_and_kept(floor, fresh):
     now = timezone.localtime()
     two_hours_ago = now - timedelta(hours=2)
     Scan.objects.filter(user=floor["b"]).update(created_at=two_hours_ago)
     first = dashboard.dashboard_stats(floor["biller"])
-    counted = ScanHour.objects.count()
-    assert 22 <= counted <= 23  # every hour of the window that is over and settled
+    hours = ScanTally.objects.filter(minutes=60).count()
+    slots = ScanTally.objects.filter(minutes=5).count()
+    assert 22 <= hours <= 23  # every hour of the window that is over and settled
+    assert slots == (now.minute - 1) // 5 or slots == now.minute // 5  # this hour's settled five minutes
 
-    # A scan written into a counted hour after the fact (only a bulk load does that) is not counted again.
+    # A scan written into a counted period after the fact (only a bulk load does that) is not counted again.
     Scan.objects.create(user=floor["b"], action="link", bag_qr="LATE0001", created_at=two_hours_ago)
     again = dashboard.dashboard_stats(floor["biller"])
 
-    assert ScanHour.objects.count() == counted
+    assert ScanTally.objects.filter(minutes=60).count() == hours
     assert again["hours"] == first["hours"]
     label = f"{two_hours_ago:%H}:00"
     assert next(h["scans"] for h in again["hours"] if h["label"] == label) == 2
+
+
+def test_an_hour_is_summed_from_its_five_minute_slots_when_they_are_all_there(floor, fresh):
+    hour = timezone.localtime().replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    user = floor["a"]
+    for i in range(12):
+        ScanTally.objects.create(
+            start=hour + timedelta(minutes=5 * i), minutes=5, counts=[[floor["area"].pk, user.pk, i]]
+        )
+    Scan.objects.create(user=user, action="link", bag_qr="NOTREAD1", dispatch_area=floor["area"], created_at=hour)
+
+    stats = dashboard.dashboard_stats(floor["biller"])
+
+    assert next(h["scans"] for h in stats["hours"] if h["label"] == f"{hour:%H}:00") == sum(range(12))
+    assert ScanTally.objects.get(start=hour, minutes=60).counts == [[floor["area"].pk, user.pk, 66]]
+    assert not ScanTally.objects.filter(minutes=5, start__lt=hour + timedelta(hours=1)).exists()
 
 
 def test_counted_hours_and_the_current_one_agree_with_the_scans(floor, fresh):
