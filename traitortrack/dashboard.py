@@ -74,15 +74,19 @@ def dashboard_stats(user: User) -> dict[str, Any]:
     key = f"{CACHE_PREFIX}:{scope}"
     found = cache.get_many([GENERATION_KEY, key])
     generation, entry = found.get(GENERATION_KEY), found.get(key)
-    now = time.time()
+    now, lock = time.time(), None
     if entry is not None and entry["generation"] == generation:
         if now - entry["at"] < settings.DASHBOARD_FRESH_SECONDS:
             return entry["stats"]
-        if not cache.add(f"{key}:lock", 1, LOCK_SECONDS):
+        lock = f"{key}:lock"
+        if not cache.add(lock, 1, LOCK_SECONDS):
             return entry["stats"]  # another request is recomputing them: these are a few seconds old
-    stats = compute(area_id=area_id, restricted=scope != "all", with_bills=scope == "all")
-    cache.set(key, {"at": now, "generation": generation, "stats": stats}, KEEP_SECONDS)
-    cache.delete(f"{key}:lock")
+    try:
+        stats = compute(area_id=area_id, restricted=scope != "all", with_bills=scope == "all")
+        cache.set(key, {"at": now, "generation": generation, "stats": stats}, KEEP_SECONDS)
+    finally:
+        if lock is not None:
+            cache.delete(lock)
     return stats
 
 
