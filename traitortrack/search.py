@@ -109,6 +109,8 @@ class SearchResult:
 
 
 def run_search(form: SearchForm) -> SearchResult:
+    """What the form asks for: one kind of result a page at a time, or the first few of each kind the filters
+    apply to. A refusal (a code start no code has, a search too broad) is the result's ``error``."""
     user = form.user
     filters = form.values()
     text = (form.cleaned_data.get("q") or "").strip() if hasattr(form, "cleaned_data") else ""
