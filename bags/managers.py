@@ -64,6 +64,36 @@ CODE_SEARCH_COLUMNS = (
 )
 
 
+def code_search_params(
+    *,
+    prefix: str,
+    limit: int,
+    after: str | None = None,
+    kind: str | None = None,
+    product_id: int | None = None,
+    area_id: int | None = None,
+    complete: bool | None = None,
+    linked: bool | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
+) -> dict[str, Any]:
+    """BAG_CODE_SEARCH_SQL's parameters: up to ``limit`` bags whose code starts with ``prefix`` (upper-case,
+    only the characters codes have: no LIKE wildcard) after the code ``after``; each filter off when None."""
+    return {
+        "pattern": f"{prefix}%",
+        "after": after,
+        "kind": kind,
+        "product_id": product_id,
+        "area_id": area_id,
+        "complete": complete,
+        "linked_only": linked is True,
+        "unlinked_only": linked is False,
+        "created_from": created_from,
+        "created_before": created_before,
+        "limit": limit,
+    }
+
+
 @dataclass(frozen=True)
 class BagState:
     """A bag as the bag page and the lookup API show it."""
@@ -131,40 +161,11 @@ class BagQuerySet(models.QuerySet):
         restricted, area_id = visible_area(user)
         return self.filter(dispatch_area_id=area_id) if restricted else self
 
-    def search_codes(
-        self,
-        *,
-        prefix: str,
-        after: str | None,
-        limit: int,
-        kind: str | None = None,
-        product_id: int | None = None,
-        area_id: int | None = None,
-        complete: bool | None = None,
-        linked: bool | None = None,
-        created_from: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> list[dict[str, Any]]:
-        """Up to ``limit`` bags whose code starts with ``prefix`` (upper-case, only the characters codes have:
-        no LIKE wildcard), after the code ``after``, in code order (BAG_CODE_SEARCH_SQL); each filter off
-        when None. Each row as bags.selectors.search_bags gives it."""
+    def search_codes(self, **search: Any) -> list[dict[str, Any]]:
+        """Bags whose code starts with a prefix, after a code, in code order (BAG_CODE_SEARCH_SQL; the arguments
+        are code_search_params'); each row as bags.selectors.search_rows gives it."""
         with connection.cursor() as cursor:
-            cursor.execute(
-                BAG_CODE_SEARCH_SQL,
-                {
-                    "pattern": f"{prefix}%",
-                    "after": after,
-                    "kind": kind,
-                    "product_id": product_id,
-                    "area_id": area_id,
-                    "complete": complete,
-                    "linked_only": linked is True,
-                    "unlinked_only": linked is False,
-                    "created_from": created_from,
-                    "created_before": created_before,
-                    "limit": limit,
-                },
-            )
+            cursor.execute(BAG_CODE_SEARCH_SQL, code_search_params(**search))
             return [dict(zip(CODE_SEARCH_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
     def detail(self, *, user, qr_id: str, scans: int) -> BagDetail | None:

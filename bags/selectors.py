@@ -12,7 +12,7 @@ from psycopg.errors import QueryCanceled
 
 from accounts.models import DispatchArea, User
 from bags import qr
-from bags.managers import visible_area
+from bags.managers import CODE_SEARCH_COLUMNS, visible_area
 from bags.models import Bag, BagKind, Link, Product
 from traitortrack.errors import Refused
 from traitortrack.pagination import KeysetPage, keyset_page, page_of
@@ -97,6 +97,20 @@ def matching_bags(user: User, search: BagSearch) -> QuerySet:
     return bags
 
 
+# A result row's keys, whichever way it was read: the code search's SQL gives these columns.
+ROW_EXPRESSIONS = {
+    "product_name": F("product__name"),
+    "capacity": F("product__capacity"),
+    "area_name": F("dispatch_area__name"),
+    "parent_qr": F("parent_link__parent__qr_id"),
+}
+
+
+def search_rows(bags: QuerySet) -> QuerySet:
+    """The bags as search result rows (dicts): code, kind, fill, completion, first scan, product, area, parent."""
+    return bags.values(*(name for name in CODE_SEARCH_COLUMNS if name not in ROW_EXPRESSIONS), **ROW_EXPRESSIONS)
+
+
 def could_be_parent(prefix: str) -> bool:
     """Whether some parent code starts with ``prefix``: a start of a product's prefix, or the prefix and digits."""
     for fmt in Product.objects.parent_formats():
@@ -162,19 +176,7 @@ def search_bags(user: User, search: BagSearch, *, after: str | None = None, size
                 created_before=local_day_start(search.date_to + timedelta(days=1)) if search.date_to else None,
             )
             return page_of(rows, size, lambda row: row["qr_id"])
-        rows = matching_bags(user, search).values(
-            "pk",
-            "qr_id",
-            "kind",
-            "child_count",
-            "completed_at",
-            "created_at",
-            product_name=F("product__name"),
-            capacity=F("product__capacity"),
-            area_name=F("dispatch_area__name"),
-            parent_qr=F("parent_link__parent__qr_id"),
-        )
-        return keyset_page(rows, after=after, size=size)
+        return keyset_page(search_rows(matching_bags(user, search)), after=after, size=size)
 
 
 def exact_bag(user: User, code: str) -> str | None:

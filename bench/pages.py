@@ -232,7 +232,7 @@ def explain(codes: list[str]) -> list[str]:
     from django.utils import timezone
 
     from accounts.models import User
-    from bags.managers import BAG_CODE_SEARCH_SQL, TOTALS_SINCE_SQL
+    from bags.managers import BAG_CODE_SEARCH_SQL, TOTALS_SINCE_SQL, code_search_params
     from bags.models import BagKind, BagTotals
     from bags.selectors import BagSearch, BagStatus, matching_bags
     from scanning.models import Scan
@@ -270,25 +270,13 @@ def explain(codes: list[str]) -> list[str]:
         plan = queryset.explain(analyze=True, buffers=True)
         lines += plan_report(name, plan, index)
     marks = BagTotals.objects.values_list("bag_mark", "scan_mark").first() or (0, 0)
-    search = {
-        "after": None,
-        "kind": None,
-        "product_id": None,
-        "area_id": None,
-        "complete": None,
-        "linked_only": False,
-        "unlinked_only": False,
-        "created_from": None,
-        "created_before": None,
-        "limit": 26,
-    }
     raw = [
-        ("search: a common start (2 letters)", BAG_CODE_SEARCH_SQL, {**search, "pattern": f"{child[:2]}%"}),
-        ("search: a rare start", BAG_CODE_SEARCH_SQL, {**search, "pattern": f"{child[:-1]}%"}),
+        ("search: a common start (2 letters)", BAG_CODE_SEARCH_SQL, code_search_params(prefix=child[:2], limit=26)),
+        ("search: a rare start", BAG_CODE_SEARCH_SQL, code_search_params(prefix=child[:-1], limit=26)),
         (
             "search: a common start, children in no parent",
             BAG_CODE_SEARCH_SQL,
-            {**search, "pattern": f"{child[:3]}%", "kind": "child", "unlinked_only": True},
+            code_search_params(prefix=child[:3], limit=26, kind="child", linked=False),
         ),
         ("dashboard: totals since the count", TOTALS_SINCE_SQL, {"bag_mark": marks[0], "scan_mark": marks[1]}),
     ]
