@@ -8,8 +8,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and dispatch areas"
 
     def ready(self) -> None:
-        from django.contrib.auth import signals
+        from django.contrib.auth import get_user_model, signals
+        from django.db.models.signals import post_delete, post_save
 
+        from accounts import authentication
         from accounts import signals as handlers
 
         # Loaded here, not on the first request, so `manage.py check` (and CI) runs its system check
@@ -19,6 +21,10 @@ class AccountsConfig(AppConfig):
         signals.user_logged_in.connect(handlers.audit_login, dispatch_uid="accounts.audit_login")
         signals.user_login_failed.connect(handlers.audit_login_failure, dispatch_uid="accounts.audit_login_failure")
         signals.user_logged_out.connect(handlers.audit_logout, dispatch_uid="accounts.audit_logout")
+        # A user saved here is read again by this process's next request (accounts.authentication).
+        user_model = get_user_model()
+        post_save.connect(authentication.forget_user, sender=user_model, dispatch_uid="accounts.forget_user_saved")
+        post_delete.connect(authentication.forget_user, sender=user_model, dispatch_uid="accounts.forget_user_deleted")
 
 
 class TraitorTrackAdminConfig(admin_apps.AdminConfig):

@@ -4,10 +4,15 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth import middleware as auth_middleware
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
+from django.utils.functional import SimpleLazyObject
+from django_otp.middleware import OTPMiddleware
+
+from accounts import authentication
 
 SESSION_STARTED_KEY = "tt_started"
 SESSION_SEEN_KEY = "tt_seen"
@@ -31,6 +36,28 @@ def session_deadlines(session: SessionBase) -> dict[str, int | None]:
         "idle_seconds": max(idle_seconds - SEEN_RESOLUTION_SECONDS, 0),
         "warning_seconds": settings.SESSION_WARNING_MINUTES * 60,
     }
+
+
+class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
+    """``request.user`` as Django's AuthenticationMiddleware followed by django-otp's OTPMiddleware give it
+    (the session's user, with ``otp_device`` and ``is_verified()``), with two differences that matter on
+    every scan: the user is kept in each process for a few seconds (accounts.authentication) instead of
+    being read from the database, and it sits behind one lazy object, not two (each attribute read went
+    through both)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        super().__init__(get_response)
+        self.otp = OTPMiddleware(get_response)
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)  # checks that the session middleware runs first; sets request.auser
+        request.user = SimpleLazyObject(lambda: self._user(request))
+
+    def _user(self, request: HttpRequest):
+        if not hasattr(request, "_cached_user"):
+            # django-otp's own step, as its middleware runs it: a pinned version, covered by tests/accounts/test_otp.py.
+            request._cached_user = self.otp._verify_user_sync(request, authentication.get_user(request))
+        return request._cached_user
 
 
 class SessionTimeoutMiddleware:
@@ -81,7 +108,8 @@ OTP_EXEMPT_URL_NAMES = frozenset(
 class AdminOTPRequiredMiddleware:
     """An admin without a verified second factor in this session reaches nothing but OTP_EXEMPT_URL_NAMES:
     pages redirect to enrolment (no device yet) or verification, the JSON API answers 403. Must come after
-    django_otp's OTPMiddleware, which says whether the session is verified. Other roles pass untouched."""
+    accounts.middleware.AuthenticationMiddleware, which says whether the session is verified (django-otp's
+    step). Other roles pass untouched."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -1,5 +1,6 @@
 import re
 
+from django import forms
 from django.contrib import admin
 from django.db import models, transaction
 from django.db.models import Q, QuerySet
@@ -8,12 +9,15 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.models import DispatchArea
 from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
 from bags.forms import BagAdminForm, ProductAdminForm
 from bags.managers import forget_parent_formats
 from bags.models import Bag, BagKind, Link, Product
+from bags.resources import BagImportResource, BulkConfirmForm, BulkImportForm, BulkImportMixin
 from bags.services import unlink_child
 from bills.models import BillBag
+from exports.admin import TableExportMixin
 from traitortrack.admin_paginator import BigTableAdmin
 
 # A search box takes one code or a pasted list of them; more than this is a mistake, not a search.
@@ -67,6 +71,19 @@ def bag_code_search_q(search_term: str, *fields: str) -> Q | None:
     return Q.create([(f"{field}__in", ids) for field in fields], connector=Q.OR)
 
 
+class BagImportForm(BulkImportForm):
+    area = forms.ModelChoiceField(
+        DispatchArea.objects.filter(is_active=True),
+        required=False,
+        label="Dispatch area",
+        help_text="For new bags whose row names no area.",
+    )
+
+
+class BagConfirmForm(BulkConfirmForm):
+    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, widget=forms.HiddenInput)
+
+
 def _admin_link(obj: models.Model) -> str:
     url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
     return format_html('<a href="{}">{}</a>', url, obj)
@@ -108,7 +125,17 @@ class ProductAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(Bag)
-class BagAdmin(AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
+class BagAdmin(BulkImportMixin, TableExportMixin, AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
+    resource_classes = [BagImportResource]
+    import_form_class = BagImportForm
+    confirm_form_class = BagConfirmForm
+    import_options = ("skip_invalid", "area")
+    import_layouts = (
+        "Links: columns parent, child (and optionally product, area). A list of bags: column code (and "
+        "optionally product, area)."
+    )
+    export_table = "bags"
     form = BagAdminForm
     list_display = ("qr_id", "kind", "product", "dispatch_area", "child_count", "completed_at", "created_at")
     list_select_related = ("product", "dispatch_area")
@@ -137,6 +164,9 @@ class BagAdmin(AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
     )
     # child_count is kept by the scan services with the links; editing it here would make it lie.
     readonly_fields = ("child_count", "children", "in_parent", "on_bill", "created_by", "created_at", "updated_at")
+
+    def service_options(self, options: dict) -> dict:
+        return {**super().service_options(options), "default_area": options.get("area")}
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Bag], search_term: str):
         codes = search_codes(search_term)
@@ -187,12 +217,13 @@ class BagAdmin(AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
 
 
 @admin.register(Link)
-class LinkAdmin(AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
+class LinkAdmin(TableExportMixin, AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
     """Children in parents. Links are made by scanning; the admin may only unlink (delete).
 
     Moving a child is an unlink here and a scan into the new parent, so the scan history stays whole.
     """
 
+    export_table = "links"
     list_display = ("child", "parent", "created_by", "created_at")
     list_select_related = ("child", "parent", "created_by")
     search_fields = ("child__qr_id", "parent__qr_id")

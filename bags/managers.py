@@ -263,8 +263,9 @@ LEFT JOIN (
 """
 
 # What the bags and scans tables gained since the marks, per area: bags made since, and children put into or
-# taken out of parents since, from the scan events (a link +1, an undo or an unlink -1, in the event's area:
-# the parent's for links and undos, the admin's for an unlink, which the next count puts right). Both read
+# taken out of parents since, from the scan events (a link or an import's link +1, an undo or an unlink -1, in
+# the event's area: the parent's for links, imports and undos, the admin's for an unlink, which the next count
+# puts right). Both read
 # only the rows after the marks, a primary key range of the newest rows.
 TOTALS_SINCE_SQL = """
 SELECT dispatch_area_id, count(*) FILTER (WHERE kind = 'parent'), count(*) FILTER (WHERE kind = 'child'), 0
@@ -272,9 +273,9 @@ FROM bags_bag
 WHERE id > %(bag_mark)s
 GROUP BY dispatch_area_id
 UNION ALL
-SELECT dispatch_area_id, 0, 0, sum(CASE WHEN action = 'link' THEN 1 ELSE -1 END)
+SELECT dispatch_area_id, 0, 0, sum(CASE WHEN action IN ('link', 'import') THEN 1 ELSE -1 END)
 FROM scanning_scan
-WHERE id > %(scan_mark)s AND action IN ('link', 'undo', 'unlink')
+WHERE id > %(scan_mark)s AND action IN ('link', 'import', 'undo', 'unlink')
 GROUP BY dispatch_area_id
 """
 

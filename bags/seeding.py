@@ -326,10 +326,10 @@ def seed_bulk(
         scans = (plan.parents + plan.links) if with_scans else 0
         if progress is not None:
             progress.start(plan.bags + plan.links + scans)
-        _copy(pg, "bags_bag", BAG_COLUMNS, _bag_chunks(plan), "bags", progress)
-        _copy(pg, "bags_link", LINK_COLUMNS, _link_chunks(plan), "links", progress)
+        copy_rows(pg, "bags_bag", BAG_COLUMNS, _bag_chunks(plan), "bags", progress)
+        copy_rows(pg, "bags_link", LINK_COLUMNS, _link_chunks(plan), "links", progress)
         if with_scans:
-            _copy(pg, "scanning_scan", SCAN_COLUMNS, _scan_chunks(plan), "scans", progress)
+            copy_rows(pg, "scanning_scan", SCAN_COLUMNS, _scan_chunks(plan), "scans", progress)
             # The dashboard's counts of past periods, which these back-dated scans change: counted again.
             ScanTally.objects.all().delete()
         # Its bag totals too: counted again at the next look rather than read as millions of new rows.
@@ -592,7 +592,8 @@ def _child_code(number: int) -> str:
     return f"{CHILD_PREFIX}{number:0{CHILD_DIGITS}d}"
 
 
-def _chunked(lines: Iterator[str]) -> Iterator[tuple[str, int]]:
+def chunked(lines: Iterator[str]) -> Iterator[tuple[str, int]]:
+    """COPY text lines in batches of CHUNK_ROWS, each with its row count (for a progress bar)."""
     batch: list[str] = []
     for line in lines:
         batch.append(line)
@@ -604,7 +605,7 @@ def _chunked(lines: Iterator[str]) -> Iterator[tuple[str, int]]:
 
 
 def _bag_chunks(plan: _Plan) -> Iterator[tuple[str, int]]:
-    return _chunked(_bag_lines(plan))
+    return chunked(_bag_lines(plan))
 
 
 def _bag_lines(plan: _Plan) -> Iterator[str]:
@@ -634,7 +635,7 @@ def _bag_lines(plan: _Plan) -> Iterator[str]:
 
 
 def _link_chunks(plan: _Plan) -> Iterator[tuple[str, int]]:
-    return _chunked(_link_lines(plan))
+    return chunked(_link_lines(plan))
 
 
 def _link_lines(plan: _Plan) -> Iterator[str]:
@@ -652,7 +653,7 @@ def _link_lines(plan: _Plan) -> Iterator[str]:
 
 
 def _scan_chunks(plan: _Plan) -> Iterator[tuple[str, int]]:
-    return _chunked(_scan_lines(plan))
+    return chunked(_scan_lines(plan))
 
 
 def _scan_lines(plan: _Plan) -> Iterator[str]:
@@ -675,7 +676,10 @@ def _scan_lines(plan: _Plan) -> Iterator[str]:
         child_number += linked + unlinked
 
 
-def _copy(pg, table: str, columns: tuple[str, ...], chunks: Iterator[tuple[str, int]], phase: str, progress) -> None:
+def copy_rows(
+    pg, table: str, columns: tuple[str, ...], chunks: Iterator[tuple[str, int]], phase: str, progress
+) -> None:
+    """COPY the chunks' text rows into ``table``; ``pg`` is a psycopg cursor (Django's wrapper has no COPY)."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
     )

@@ -464,12 +464,13 @@ def run_locust(
 PROFILE_PARTS = (
     ("pool checkout and its health check (execute(''))", "ConnectionPool.getconn"),
     ("pool return", "ConnectionPool.putconn"),
-    ("child scan: CHILD_SCAN_STATE_SQL", "ScanManager.child_scan_state"),
-    ("child scan: LINK_CHILD_SQL", "ScanManager.link_child"),
-    ("parent scan: its two statements", "ScanManager.parent_scan_state"),
-    ("parent scan: its two statements", "ScanManager.open_parent"),
+    ("child scan: BEGIN + CHILD_SCAN_STATE_SQL", "ScanTransaction.child_scan_state"),
+    ("child scan: LINK_CHILD_SQL + COMMIT", "ScanTransaction.link_child"),
+    ("parent scan: its two statements", "ScanTransaction.parent_scan_state"),
+    ("parent scan: its two statements", "ScanTransaction.open_parent"),
+    ("ROLLBACK (a replay or a retry)", "ScanTransaction.__exit__"),
     ("parent formats (Redis GET, unpickle)", "ProductQuerySet.parent_formats"),
-    ("BEGIN / COMMIT (transaction.atomic)", "Atomic.__"),
+    ("transaction.atomic (undo, complete)", "Atomic.__"),
     ("session load (Redis GET)", "SessionStore.load"),
     ("session save", "SessionStore.save"),
     ("user load (SELECT accounts_user, ORM)", "ModelBackend.get_user"),
@@ -617,7 +618,7 @@ STAND_INS = {
 
 
 def pgbench_script(database_url: str, target: RawTarget, *, body: dict, now: datetime) -> str:
-    """The app's child-scan transaction as a pgbench script (-M simple).
+    """The app's child-scan transaction as a pgbench script (-M simple), in the app's two round trips.
 
     The statements are rendered exactly as the app sends them: Django's psycopg backend binds on the
     client side, so every value is a literal and every statement is parsed and planned each time. Then
@@ -632,7 +633,8 @@ def pgbench_script(database_url: str, target: RawTarget, *, body: dict, now: dat
         for variable, stand_in in STAND_INS.items():
             value = f"{target.prefix}:parent_no" if variable == "parent_qr" else f":{variable}"
             sql = sql.replace(str(stand_in), value)
-        statements.append(" ".join(sql.split()) + ";")
+        statements.append(" ".join(sql.split()))
+    state, write = statements
     return "\n".join(
         [
             # Variables live on from one transaction to the next in a client: n counts its transactions.
@@ -642,9 +644,10 @@ def pgbench_script(database_url: str, target: RawTarget, *, body: dict, now: dat
             r"\set parent_no :top_parent_no - :parent_index",
             r"\set child_qr 700000000000000000 + (:stamp * 1000 + :client_id) * 1000000 + :n",
             r"\set client_scan_id 9000000000000000000 + (:stamp * 1000 + :client_id) * 1000000 + :n",
-            "BEGIN;",
-            *statements,
-            "COMMIT;",
+            # Two round trips, as scanning.managers.ScanTransaction sends them: BEGIN with the first
+            # statement, COMMIT with the last (pgbench's \; puts two statements in one query).
+            rf"BEGIN \; {state};",
+            rf"{write} \; COMMIT;",
         ]
     )
 

@@ -8,9 +8,12 @@ from django.http import HttpRequest
 
 from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
 from bags.admin import bag_code_search_q, search_codes
+from bags.resources import BulkImportMixin
 from bills.forms import BillForm
 from bills.models import Bill, BillBag, BillStatus
+from bills.resources import BillImportResource
 from bills.services import BillRefused, check_parent_can_join
+from exports.admin import TableExportMixin
 
 
 def _is_finalised(bill: Bill | None) -> bool:
@@ -95,9 +98,17 @@ class BillBagAddInline(admin.TabularInline):
 
 
 @admin.register(Bill)
-class BillAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+class BillAdmin(BulkImportMixin, TableExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
     """Bills. Status and finalising belong to the bill pages (finalising snapshots the bill); a finalised
     bill is frozen here: view only."""
+
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
+    resource_classes = [BillImportResource]
+    import_layouts = (
+        "One row per parent bag on a bill: bill_number, customer, date (YYYY-MM-DD), expected_parents, parent, "
+        "and optionally product, notes; a bill's later rows may leave its details empty."
+    )
+    export_table = "bills"
 
     form = BillAdminForm
     list_display = (

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
@@ -23,6 +23,7 @@ from bills.managers import BillQuerySet, BillView
 from bills.models import Bill, BillStatus
 from bills.permissions import biller_required
 from bills.services import BillChange, BillRefused
+from exports import writers
 
 PAGE_SIZE = 25
 # Parents per manifest column: two columns of 30 fill one A4 page.
@@ -179,21 +180,14 @@ def export_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     services.record_export(
         user=request.user, bill_id=view.id, bill_number=view.bill_number, file_format="csv", request=request
     )
-    response = StreamingHttpResponse(exports.stream_csv(view), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_filename(view, "csv")}"'
-    return response
+    return writers.csv_response(exports.csv_sheet(view), _filename(view, "csv"))
 
 
 @require_GET
 @biller_required
-def export_xlsx(request: HttpRequest, pk: int) -> FileResponse:
+def export_xlsx(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     view = _bill_view(pk, with_children=True)
     services.record_export(
         user=request.user, bill_id=view.id, bill_number=view.bill_number, file_format="xlsx", request=request
     )
-    return FileResponse(
-        exports.xlsx_file(view),
-        as_attachment=True,
-        filename=_filename(view, "xlsx"),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
+    return writers.xlsx_response(exports.xlsx_sheets(view), _filename(view, "xlsx"))

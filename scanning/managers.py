@@ -1,12 +1,18 @@
-"""The scan loop's SQL: the hot path, written as CTE statements so one scan costs two statements.
+"""The scan loop's SQL: the hot path, written as CTE statements so one scan costs two round trips.
 
-A child scan is one transaction: ``child_scan_state`` locks the parent and reads everything the rules
-need (the stored reply for this client scan id, the parent and its product, the child and where it is);
-the service decides; ``link_child`` writes the child (if new), the link, the parent's count, the Scan
-event and the stored reply in one statement. Every insert there is ``ON CONFLICT DO NOTHING`` and each
-step feeds the next, so if a concurrent scan got in first (the same child into another parent, the same
-client id retried while the first was still running) nothing is half-written: the statement reports it,
-the service rolls back and decides again on fresh data.
+A child scan is one transaction of two statements, each one round trip to the database: ``BEGIN`` and
+``child_scan_state``, which locks the parent and reads everything the rules need (the stored reply for
+this client scan id, the parent and its product, the child and where it is); the service decides; then
+``link_child``, which writes the child (if new), the link, the parent's count, the Scan event and the
+stored reply in one statement, and ``COMMIT`` (or, for a refusal, the stored reply and ``COMMIT``).
+ScanTransaction sends BEGIN and COMMIT with those statements: separate, as transaction.atomic sends
+them, they were two more round trips a scan, and on two cores round trips are most of a scan's cost.
+
+Every insert is ``ON CONFLICT DO NOTHING`` and each step feeds the next, so if a concurrent scan got in
+first (the same child into another parent, a new child made by someone else) the statement writes nothing
+and says so; the service rolls back and decides again on fresh data. Should a statement find its work
+half done by another (a client id reused with another payload while the first was running), it raises
+a serialization failure (scanning_write_conflict), so the COMMIT after it never runs.
 
 The SQL lives in module constants with bound parameters only. tests/scanning/test_managers.py checks
 each read against the plain ORM answer on the same data.
@@ -18,7 +24,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, models
+from django.db import OperationalError, connection, models, transaction
+from psycopg.errors import SerializationFailure
 from psycopg.types.json import Jsonb
 
 REPLY_SQL = """
@@ -108,7 +115,9 @@ WITH new_child AS (
 ), scanned AS (
     SELECT child_id AS bag_id, %(child_qr)s AS bag_qr, %(parent_id)s::bigint AS parent_id FROM link
 ){_record_scan("link")}
-SELECT (SELECT child_count FROM bump), (SELECT body FROM reply)
+SELECT (SELECT child_count FROM bump), (SELECT body FROM reply),
+       CASE WHEN EXISTS (SELECT 1 FROM link) AND NOT EXISTS (SELECT 1 FROM reply)
+            THEN scanning_write_conflict('linked, but the client scan id was taken meanwhile') END
 """  # noqa: S608 (only the constant tail is put in; every value is bound)
 
 # An existing bag's own product wins over the one its format suggests.
@@ -145,7 +154,9 @@ WITH new_parent AS (
 ), scanned AS (
     SELECT id AS bag_id, %(parent_qr)s AS bag_qr, id AS parent_id FROM parent
 ){_record_scan("open_parent")}
-SELECT (SELECT id FROM parent), (SELECT body FROM reply)
+SELECT (SELECT id FROM parent), (SELECT body FROM reply),
+       CASE WHEN EXISTS (SELECT 1 FROM new_parent) AND NOT EXISTS (SELECT 1 FROM reply)
+            THEN scanning_write_conflict('parent created, but the client scan id was taken meanwhile') END
 """  # noqa: S608 (only the constant tail is put in; every value is bound)
 
 STORE_REPLY_SQL = """
@@ -210,22 +221,71 @@ def _reply(status: int | None, body: str | None, user_id: int | None) -> StoredR
     return None if status is None else StoredReply(status, _json(body), user_id)
 
 
-class ScanManager(models.Manager):
-    """The scan loop's reads and writes (raw SQL, hot path). Call the locking ones inside a transaction."""
+# Raised by the write statements when they find their work half done by a concurrent request.
+WRITE_CONFLICT = SerializationFailure.sqlstate
 
-    def stored_reply(self, client_scan_id: str) -> StoredReply | None:
-        with connection.cursor() as cursor:
-            cursor.execute(REPLY_SQL, {"client_scan_id": client_scan_id})
-            row = cursor.fetchone()
-        return _reply(*row) if row else None
+
+def is_write_conflict(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) == WRITE_CONFLICT
+
+
+class ScanTransaction:
+    """One scan's transaction, with BEGIN sent together with its first statement and COMMIT with its last.
+
+    ``with Scan.objects.transaction() as tx:`` then ``tx.child_scan_state(...)`` (BEGIN; lock and read) and
+    ``tx.link_child(...)`` or ``tx.store_reply(...)`` (write; COMMIT). Leaving the block before the last
+    statement, by an exception or by a replay found in the first read, rolls back. A statement sent before
+    the transaction began (``store_reply`` of a code refused before any read) runs on its own.
+
+    Inside another transaction (a test's), a savepoint stands in for BEGIN, COMMIT and ROLLBACK. Outside a
+    test, being inside another atomic block is refused, as transaction.atomic(durable=True) refuses it: a
+    scan is committed when it is answered.
+    """
+
+    def __init__(self) -> None:
+        self._open = False
+
+    def __enter__(self) -> "ScanTransaction":
+        if connection.in_atomic_block:
+            with transaction.atomic(durable=True):  # raises unless the outer block is a test's
+                pass
+            self._begin, self._commit = "SAVEPOINT scan_transaction", "RELEASE SAVEPOINT scan_transaction"
+            self._rollback = "ROLLBACK TO SAVEPOINT scan_transaction; RELEASE SAVEPOINT scan_transaction"
+        else:
+            self._begin, self._commit, self._rollback = "BEGIN", "COMMIT", "ROLLBACK"
+        self._cursor = connection.cursor()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self._open:
+                self._open = False
+                self._cursor.execute(self._rollback)
+        finally:
+            self._cursor.close()
+
+    def _first(self, sql: str, params: dict[str, Any]) -> tuple:
+        """BEGIN and the transaction's first statement, in one round trip; the statement's row."""
+        self._open = True  # from here on, leaving the block rolls back (the statement may fail after BEGIN)
+        self._cursor.execute(f"{self._begin};\n{sql}", params)
+        self._cursor.nextset()  # past BEGIN's empty result
+        return self._cursor.fetchone()
+
+    def _last(self, sql: str, params: dict[str, Any]) -> tuple | None:
+        """The transaction's last statement and COMMIT, in one round trip (or the statement alone if no
+        transaction was begun); the statement's row. If the statement fails, COMMIT is not run."""
+        if not self._open:
+            self._cursor.execute(sql, params)
+            return self._cursor.fetchone()
+        self._cursor.execute(f"{sql};\n{self._commit}", params)
+        self._open = False
+        return self._cursor.fetchone()
 
     def child_scan_state(self, *, client_scan_id: str, parent_qr: str, child_qr: str) -> ChildScanState:
-        """Lock the parent (if it exists) and read the rest. Must run inside transaction.atomic()."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                CHILD_SCAN_STATE_SQL, {"client_scan_id": client_scan_id, "parent_qr": parent_qr, "child_qr": child_qr}
-            )
-            row = cursor.fetchone()
+        """Begin, lock the parent (if it exists) and read the rest."""
+        row = self._first(
+            CHILD_SCAN_STATE_SQL, {"client_scan_id": client_scan_id, "parent_qr": parent_qr, "child_qr": child_qr}
+        )
         return ChildScanState(_reply(*row[:3]), *row[3:])
 
     def link_child(
@@ -242,34 +302,30 @@ class ScanManager(models.Manager):
         now: datetime,
         body: dict[str, Any],
     ) -> dict[str, Any] | None:
-        """Write a child scan (child if new, link, count, event, reply); the stored reply, or None if a
-        concurrent scan got in first (then something may be written: the caller must roll back)."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                LINK_CHILD_SQL,
-                {
-                    "client_scan_id": client_scan_id,
-                    "user_id": user_id,
-                    "area_id": area_id,
-                    "parent_id": parent_id,
-                    "parent_qr": parent_qr,
-                    "capacity": capacity,
-                    "child_id": child_id,
-                    "child_qr": child_qr,
-                    "now": now,
-                    "body": Jsonb(body),
-                },
-            )
-            child_count, stored = cursor.fetchone()
+        """Write a child scan (child if new, link, count, event, reply) and commit; the stored reply, or None
+        if a concurrent scan got in first and nothing was written (the caller decides again)."""
+        child_count, stored, _ = self._last(
+            LINK_CHILD_SQL,
+            {
+                "client_scan_id": client_scan_id,
+                "user_id": user_id,
+                "area_id": area_id,
+                "parent_id": parent_id,
+                "parent_qr": parent_qr,
+                "capacity": capacity,
+                "child_id": child_id,
+                "child_qr": child_qr,
+                "now": now,
+                "body": Jsonb(body),
+            },
+        )
         return _json(stored) if child_count is not None else None
 
     def parent_scan_state(self, *, client_scan_id: str, parent_qr: str, product_code: str) -> ParentScanState:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                PARENT_STATE_SQL,
-                {"client_scan_id": client_scan_id, "parent_qr": parent_qr, "product_code": product_code},
-            )
-            row = cursor.fetchone()
+        """Begin and read what opening a parent looks at."""
+        row = self._first(
+            PARENT_STATE_SQL, {"client_scan_id": client_scan_id, "parent_qr": parent_qr, "product_code": product_code}
+        )
         return ParentScanState(_reply(*row[:3]), *row[3:])
 
     def open_parent(
@@ -284,29 +340,52 @@ class ScanManager(models.Manager):
         now: datetime,
         body: dict[str, Any],
     ) -> dict[str, Any] | None:
-        """Create the parent if new (in ``area_id``) and record the open; the stored reply, or None if a
-        concurrent scan got in first (the caller must roll back)."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                OPEN_PARENT_SQL,
-                {
-                    "client_scan_id": client_scan_id,
-                    "user_id": user_id,
-                    "area_id": area_id,
-                    "parent_id": parent_id,
-                    "parent_qr": parent_qr,
-                    "product_id": product_id,
-                    "now": now,
-                    "body": Jsonb(body),
-                },
-            )
-            _, stored = cursor.fetchone()
+        """Create the parent if new (in ``area_id``), record the open and commit; the stored reply, or None
+        if a concurrent scan got in first and nothing was written."""
+        _, stored, _ = self._last(
+            OPEN_PARENT_SQL,
+            {
+                "client_scan_id": client_scan_id,
+                "user_id": user_id,
+                "area_id": area_id,
+                "parent_id": parent_id,
+                "parent_qr": parent_qr,
+                "product_id": product_id,
+                "now": now,
+                "body": Jsonb(body),
+            },
+        )
         return _json(stored)
 
     def store_reply(
         self, *, client_scan_id: str, user_id: int, status: int, body: dict[str, Any], now: datetime
     ) -> bool:
-        """Keep an answer for this client scan id; False if the id already has one."""
+        """Keep an answer (a refusal) for this client scan id and commit; False if the id already has one."""
+        row = self._last(
+            STORE_REPLY_SQL,
+            {"client_scan_id": client_scan_id, "user_id": user_id, "status": status, "body": Jsonb(body), "now": now},
+        )
+        return row is not None
+
+
+class ScanManager(models.Manager):
+    """The scan loop's reads and writes (raw SQL, hot path)."""
+
+    def transaction(self) -> ScanTransaction:
+        """A scan's transaction (see ScanTransaction): its statements are methods of the object it gives."""
+        return ScanTransaction()
+
+    def stored_reply(self, client_scan_id: str) -> StoredReply | None:
+        """The answer kept for a client scan id, read on its own (no transaction, no lock)."""
+        with connection.cursor() as cursor:
+            cursor.execute(REPLY_SQL, {"client_scan_id": client_scan_id})
+            row = cursor.fetchone()
+        return _reply(*row) if row else None
+
+    def store_reply(
+        self, *, client_scan_id: str, user_id: int, status: int, body: dict[str, Any], now: datetime
+    ) -> bool:
+        """Keep an answer for this client scan id, in the caller's transaction; False if the id has one."""
         with connection.cursor() as cursor:
             cursor.execute(
                 STORE_REPLY_SQL,

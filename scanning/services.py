@@ -8,11 +8,13 @@ transaction is rolled back and the scan is decided again on fresh data.
 """
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
@@ -22,7 +24,7 @@ from audit.services import record, snapshot
 from bags import qr
 from bags.managers import forget_parent_formats
 from bags.models import Bag, Link, Product
-from scanning.managers import StoredReply
+from scanning.managers import ScanManager, ScanTransaction, StoredReply, is_write_conflict
 from scanning.models import Scan, ScanAction
 from traitortrack.errors import Refused
 
@@ -116,19 +118,33 @@ def parent_json(
     }
 
 
-def _exactly_once(user: User, client_scan_id: Any, decide) -> ScanAnswer:
-    """Run ``decide`` in its own transaction; a refusal it raises is kept as the id's answer too."""
+@contextmanager
+def _atomic() -> Iterator[ScanManager]:
+    """The transaction of a service whose decision reads through the ORM (undo, complete)."""
+    with transaction.atomic(durable=True):
+        yield Scan.objects
+
+
+def _exactly_once(
+    user: User,
+    client_scan_id: Any,
+    decide: Callable[[str, Any], ScanAnswer],
+    *,
+    begin: Callable[[], AbstractContextManager[ScanTransaction | ScanManager]],
+) -> ScanAnswer:
+    """Run ``decide(client_scan_id, tx)`` in its own transaction, ``begin()``: a ScanTransaction for the
+    raw-SQL scans, ``_atomic`` for the ORM ones. A refusal it raises is kept as the id's answer too."""
     client_scan_id = check_client_scan_id(client_scan_id)
     for _ in range(_ATTEMPTS):
         try:
-            with transaction.atomic(durable=True):
+            with begin() as tx:
                 try:
-                    return decide(client_scan_id)
+                    return decide(client_scan_id, tx)
                 except _NotStored:
                     raise
                 except ScanRefused as refusal:
                     body = refusal.body()
-                    stored = Scan.objects.store_reply(
+                    stored = tx.store_reply(
                         client_scan_id=client_scan_id,
                         user_id=user.pk,
                         status=refusal.status,
@@ -140,6 +156,10 @@ def _exactly_once(user: User, client_scan_id: Any, decide) -> ScanAnswer:
                     return ScanAnswer(refusal.status, body)
         except _Contended:
             continue
+        except OperationalError as error:
+            if not is_write_conflict(error):
+                raise
+            continue  # a write found its work half done by a concurrent request, and was rolled back
     # Three rounds lost to concurrent writers on the same rows: let the client retry with the same id.
     raise ScanRefused("busy", "The server was busy with the same bags. Scan again.", status=503)
 
@@ -178,7 +198,7 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer
     parent of a product taken out of use.
     """
 
-    def decide(scan_id: str) -> ScanAnswer:
+    def decide(scan_id: str, tx: ScanTransaction) -> ScanAnswer:
         try:
             parsed = qr.parse_parent(raw_code if isinstance(raw_code, str) else None, _formats())
         except qr.QRCodeError as error:
@@ -186,9 +206,7 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer
             if replay:
                 return replay
             raise ScanRefused.from_qr_error(error) from error
-        state = Scan.objects.parent_scan_state(
-            client_scan_id=scan_id, parent_qr=parsed.qr_id, product_code=parsed.product_code
-        )
+        state = tx.parent_scan_state(client_scan_id=scan_id, parent_qr=parsed.qr_id, product_code=parsed.product_code)
         if state.reply:
             return _replay(user, state.reply)
         if state.bag_kind == qr.CHILD:
@@ -227,7 +245,7 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer
                 f"Opened {parsed.qr_id}: {child_count} of {state.capacity}. Scan its children.",
             )
         body = {"ok": True, "code": code, "message": message, "parent": parent}
-        stored = Scan.objects.open_parent(
+        stored = tx.open_parent(
             client_scan_id=scan_id,
             user_id=user.pk,
             area_id=area_id,
@@ -241,7 +259,7 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer
             raise _Contended
         return ScanAnswer(200, stored)
 
-    return _exactly_once(user, client_scan_id, decide)
+    return _exactly_once(user, client_scan_id, decide, begin=Scan.objects.transaction)
 
 
 def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: Any) -> ScanAnswer:
@@ -253,7 +271,7 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
     parent, a parent marked complete.
     """
 
-    def decide(scan_id: str) -> ScanAnswer:
+    def decide(scan_id: str, tx: ScanTransaction) -> ScanAnswer:
         formats = _formats()
         try:
             parent_qr = qr.parse_parent(parent_code if isinstance(parent_code, str) else None, formats).qr_id
@@ -263,7 +281,7 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
             if replay:
                 return replay
             raise ScanRefused.from_qr_error(error) from error
-        state = Scan.objects.child_scan_state(client_scan_id=scan_id, parent_qr=parent_qr, child_qr=child_qr)
+        state = tx.child_scan_state(client_scan_id=scan_id, parent_qr=parent_qr, child_qr=child_qr)
         if state.reply:
             return _replay(user, state.reply)
         if state.parent_id is None:
@@ -317,7 +335,7 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
             message = f"{child_qr} added to {parent_qr}: {count} of {state.capacity}."
         body = {"ok": True, "code": "linked", "message": message, "parent": parent}
         try:
-            stored = Scan.objects.link_child(
+            stored = tx.link_child(
                 client_scan_id=scan_id,
                 user_id=user.pk,
                 area_id=state.parent_area_id,
@@ -339,7 +357,7 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
             raise _Contended
         return ScanAnswer(200, stored)
 
-    return _exactly_once(user, client_scan_id, decide)
+    return _exactly_once(user, client_scan_id, decide, begin=Scan.objects.transaction)
 
 
 def _store(user: User, scan_id: str, body: dict[str, Any], *, status: int = 200) -> ScanAnswer:
@@ -394,7 +412,7 @@ def undo_last_scan(
     hour; an admin may name any child scan (``scan_id``), however old. A scan is undone at most once.
     """
 
-    def decide(reply_id: str) -> ScanAnswer:
+    def decide(reply_id: str, tx: ScanManager) -> ScanAnswer:
         replay = _replay_or_none(user, reply_id)
         if replay:
             return replay
@@ -462,13 +480,13 @@ def undo_last_scan(
         }
         return _store(user, reply_id, body)
 
-    return _exactly_once(user, client_scan_id, decide)
+    return _exactly_once(user, client_scan_id, decide, begin=_atomic)
 
 
 def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any) -> ScanAnswer:
     """Mark a parent done before it is full (a full parent is complete already); recorded as a scan."""
 
-    def decide(reply_id: str) -> ScanAnswer:
+    def decide(reply_id: str, tx: ScanManager) -> ScanAnswer:
         replay = _replay_or_none(user, reply_id)
         if replay:
             return replay
@@ -496,4 +514,4 @@ def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any) -> Sca
         body = {"ok": True, "code": "completed", "message": message, "parent": state, "scan": scan_json(event)}
         return _store(user, reply_id, body)
 
-    return _exactly_once(user, client_scan_id, decide)
+    return _exactly_once(user, client_scan_id, decide, begin=_atomic)

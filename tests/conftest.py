@@ -101,6 +101,15 @@ def _fresh_rate_limits():
     caches["ratelimit"].clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_kept_users():
+    # Each process keeps the users it loaded for a few seconds (accounts.authentication); a test starts
+    # from none, as a new process would.
+    from accounts.authentication import forget_all_users
+
+    forget_all_users()
+
+
 @pytest.fixture
 def redis_cache(settings):
     """The cache on real Redis (TEST_REDIS_URL, else 127.0.0.1:6379/15 if it answers), emptied before and after."""

@@ -156,9 +156,11 @@ Counts = list[list[int | None]]  # [[dispatch_area_id, user_id, scans], ...]
 
 def _counted(scans, start: datetime, end: datetime, period: Func) -> dict[datetime, Counts]:
     """The scans from ``start`` to ``end`` by ``period`` (an expression of created_at: its period's start), area
-    and user: one pass over an index range of scanning_scan(created_at)."""
+    and user: one pass over an index range of scanning_scan(created_at). A bulk import's events are the
+    import's, not people's scans: they are left out (the latest scans list shows them)."""
     rows = (
         scans.filter(created_at__gte=start, created_at__lt=end)
+        .exclude(action=ScanAction.IMPORT)
         .annotate(period=period)
         .order_by()
         .values_list("period", "dispatch_area_id", "user_id")

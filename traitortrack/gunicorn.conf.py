@@ -38,3 +38,14 @@ def on_starting(server):
 
 def on_exit(server):
     embedded_db.stop()
+
+
+def post_worker_init(worker):
+    """Test the worker's idle pooled database connections now and then (traitortrack/dbpool.py)."""
+    import gevent
+    from django.conf import settings
+
+    from traitortrack.dbpool import keep_checking
+
+    if settings.DB_POOL_MAX_SIZE > 0 and settings.DB_POOL_CHECK_SECONDS > 0:
+        gevent.spawn(keep_checking, settings.DB_POOL_CHECK_SECONDS)

@@ -80,6 +80,9 @@ URL_ACCESS: dict[str, Access] = {
     "scanning:api-bag": LOGGED_IN,
     # Bills: billers and admins, pages and API alike.
     "bills:*": BILLER,
+    # Exports: billers and admins; the audit log only for admins.
+    "exports:*": BILLER,
+    "exports:audit": ADMIN,
     # The admin's own login page only sends to ours (accounts.otp.TraitorTrackAdminSite.login).
     "admin:login": PUBLIC,
     "admin:*": ADMIN,

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "audit",
     "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
     "django_ratelimit",  # only for its system check of the rate-limit cache (accounts/ratelimits.py)
+    "import_export",  # the admin's import (dry run, then confirm) and export buttons
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -80,10 +82,10 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # Django's AuthenticationMiddleware and django-otp's OTPMiddleware in one, the user kept for a few seconds.
+    "accounts.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
-    "accounts.middleware.AdminOTPRequiredMiddleware",  # after OTPMiddleware: admins see nothing unverified
+    "accounts.middleware.AdminOTPRequiredMiddleware",  # after the OTP state is known: admins see nothing unverified
     "traitortrack.middleware.RolePermissionMiddleware",  # who may use which URL: traitortrack/permissions.py
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -129,8 +131,13 @@ if DB_POOL_MAX_SIZE > 0:
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
-# Pooled or persistent, a connection is checked before reuse, so a PostgreSQL restart costs no error page.
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A persistent connection is checked before reuse. A pooled one is not: that check is an empty query, a
+# round trip on every request (a few percent of a scan's CPU). Instead each gunicorn worker checks its
+# idle pooled connections every DB_POOL_CHECK_SECONDS (traitortrack/dbpool.py), and a request that meets
+# a connection broken since (a PostgreSQL restart) gets a 503 to retry (traitortrack.views.server_error),
+# which the scan page does with the same client scan id.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = DB_POOL_MAX_SIZE <= 0
+DB_POOL_CHECK_SECONDS = env_int("DB_POOL_CHECK_SECONDS", 10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: Redis when REDIS_URL is set, local memory otherwise.
@@ -211,6 +218,9 @@ SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT_HOURS * 3600
 
 # --- Auth
 AUTH_USER_MODEL = "accounts.User"
+# Each process keeps a logged-in user this long instead of reading the row on every request
+# (accounts/authentication.py): a role change or deactivation reaches other processes within it. 0: off.
+AUTH_USER_CACHE_SECONDS = env_int("AUTH_USER_CACHE_SECONDS", 5)
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -296,6 +306,23 @@ if env_bool("BEHIND_TLS_PROXY", False):  # a proxy in front terminates TLS and s
 # /health and /ready are probed over plain HTTP by load balancers inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 
+# --- Bulk import and export (bags/imports.py, bills/imports.py, exports/)
+# Rows one import takes (the header not counted): 2 million bags and some room. Checked before reading
+# when the file says how long it is, and while reading.
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_100_000)
+# Largest file the admin's import accepts (the command reads local files of any size, up to the row cap).
+IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 100)
+# Between the admin's dry run and its confirm the upload waits in a folder (the import_export storage
+# below), not in the system temp folder: with several app servers, point it at storage they share.
+IMPORT_UPLOAD_DIR = Path(os.environ.get("IMPORT_UPLOAD_DIR") or BASE_DIR / "var" / "imports")
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
+# Our exports go through exports/writers.py, which escapes formulas itself; this covers any export
+# django-import-export would make on its own.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+# The import is audited by the services (bags.import / bills.import); one admin LogEntry per row of an
+# 80,000-row file would be 80,000 inserts.
+IMPORT_EXPORT_SKIP_ADMIN_LOG = True
+
 # --- Audit log: client IPs and e-mail addresses are stored anonymised (audit.services.record).
 ANONYMIZE_AUDIT_LOGS = env_bool("ANONYMIZE_AUDIT_LOGS", True)
 
@@ -321,6 +348,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "import_export": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": IMPORT_UPLOAD_DIR, "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600},
+    },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

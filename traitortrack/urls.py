@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("scanning.urls")),
     path("", include("bills.urls")),
     path("", include("bags.urls")),
+    path("", include("exports.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -12,7 +12,7 @@ from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.defaults import server_error as html_server_error
-from psycopg_pool import PoolTimeout
+from psycopg import OperationalError as DatabaseUnavailable
 
 from scanning.api import api_login_required
 from traitortrack.dashboard import dashboard_stats
@@ -110,22 +110,24 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return html_csrf_failure(request, reason)
 
 
-def _pool_exhausted() -> bool:
-    """Whether the error being handled is the database pool running out of connections (a burst of
-    requests), which is worth a retry, unlike a bug."""
+def _database_busy() -> bool:
+    """Whether the error being handled is the database being out of reach for a moment, which is worth a
+    retry, unlike a bug: the pool ran out of connections (a burst of requests), or a connection broke (a
+    PostgreSQL restart, until traitortrack.dbpool replaces the pool's), or PostgreSQL gave up on a
+    statement (deadlock, serialization failure, statement timeout: psycopg's OperationalError)."""
     error = sys.exc_info()[1]
     while error is not None:
-        if isinstance(error, PoolTimeout):
+        if isinstance(error, DatabaseUnavailable):  # psycopg_pool's PoolTimeout is one too
             return True
         error = error.__cause__ or error.__context__
     return False
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """The 500 handler. A database too busy to hand out a connection is a 503 with Retry-After (the scan
+    """The 500 handler. A database too busy or briefly out of reach is a 503 with Retry-After (the scan
     page keeps the scan queued and sends it again; its client id makes the retry safe); the API answers
     in JSON either way, so a scanner app never has to read an HTML page."""
-    busy = _pool_exhausted()
+    busy = _database_busy()
     if request.path.startswith("/api/"):
         message = "The server is busy. The scan was not recorded; send it again." if busy else "Server error."
         response = JsonResponse(

@@ -156,9 +156,9 @@ def test_the_search_page_never_counts_the_bags(biller_client, django_assert_max_
 
 
 def test_the_search_page_costs_a_fixed_number_of_queries(biller_client, django_assert_num_queries):
-    # user; bags (one page with product, area and parent) under its time limit: savepoint, SET, search,
-    # release; bills; the exact code; the form's products and areas
-    with django_assert_num_queries(9):
+    # bags (one page with product, area and parent) under its time limit: savepoint, SET, search, release;
+    # bills; the exact code; the form's products and areas (the user is kept in process)
+    with django_assert_num_queries(8):
         response = biller_client.get(SEARCH, {"q": "SB00001"})
 
     html = response.content.decode()

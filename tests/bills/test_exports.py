@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from audit.models import AuditLog
 from bills import services
-from bills.exports import safe_cell
+from exports.writers import safe_cell
 from tests import factories
 from tests.bills.data import fill, parent_with
 

@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from bags.models import Bag, Link
@@ -91,8 +90,8 @@ CHILD_CASES = [
 def test_child_scan_state_matches_the_orm(scene, parent_qr, child_qr, client_scan_id):
     expected = orm_child_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, child_qr=child_qr)
 
-    with transaction.atomic():
-        got = Scan.objects.child_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, child_qr=child_qr)
+    with Scan.objects.transaction() as tx:
+        got = tx.child_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, child_qr=child_qr)
 
     assert got == expected
 
@@ -105,7 +104,8 @@ def test_child_scan_state_matches_the_orm(scene, parent_qr, child_qr, client_sca
 def test_parent_scan_state_matches_the_orm(scene, parent_qr, product_code, client_scan_id):
     expected = orm_parent_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, product_code=product_code)
 
-    got = Scan.objects.parent_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, product_code=product_code)
+    with Scan.objects.transaction() as tx:
+        got = tx.parent_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, product_code=product_code)
 
     assert got == expected
 

@@ -99,7 +99,7 @@ def test_scan_page_queries_do_not_grow_with_the_scans_listed(dispatcher_client, 
         )
     dispatcher_client.get(SCAN_URL)  # the first request after login writes the session's timeout stamps
 
-    with django_assert_num_queries(3):  # user, products' capacities, recent scans (the formats are cached)
+    with django_assert_num_queries(2):  # products' capacities, recent scans (the user and formats are kept)
         response = dispatcher_client.get(SCAN_URL)
 
     assert len(scan_config(response)["recent_scans"]) == 10
@@ -153,7 +153,7 @@ def test_lookup_page_without_a_code_shows_the_form(dispatcher_client):
 
 def test_lookup_of_a_parent_shows_its_children_and_count(dispatcher_client, filled_parent, django_assert_num_queries):
     dispatcher_client.get(LOOKUP_URL)  # the first request after login writes the session's timeout stamps
-    with django_assert_num_queries(2):  # user; the bag with its product, area, children, bill and scans
+    with django_assert_num_queries(1):  # the bag with its product, area, children, bill and scans; the user is kept
         response = dispatcher_client.get(LOOKUP_URL, {"code": " sb12345 "})
 
     assert response.status_code == 200

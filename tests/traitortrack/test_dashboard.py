@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -21,6 +22,7 @@ from scanning import services
 from scanning.models import Scan, ScanTally
 from tests import factories
 from tests.bills.data import fill
+from tests.imports.files import link_rows, write_csv
 from traitortrack import dashboard
 
 pytestmark = pytest.mark.django_db
@@ -353,3 +355,18 @@ def test_with_redis_down_the_dashboard_computes_its_figures(floor, dead_redis_ca
     assert page.status_code == 200 and figures.status_code == 200
     assert figures.json()["totals"] == {**orm_totals(), "counted_at": figures.json()["totals"]["counted_at"]}
     assert any(record.name == "traitortrack.cache" for record in caplog.records)
+
+
+def test_a_bulk_import_shows_in_the_totals_but_not_as_peoples_scans(floor, fresh, tmp_path):
+    before = dashboard.dashboard_stats(floor["biller"])
+    factories.make_user("importer", role=Role.ADMIN)
+    rows = link_rows(2, 3, parent_start=70, child_prefix="IM")
+    call_command("import_bags", str(write_csv(tmp_path / "links.csv", rows)), "--user", "importer", verbosity=0)
+
+    after = dashboard.dashboard_stats(floor["biller"])
+
+    assert Scan.objects.filter(action="import").count() == 6
+    assert totals(floor["biller"]) == orm_totals()
+    assert after["totals"]["linked"] == before["totals"]["linked"] + 6
+    assert after["today"]["scans"] == before["today"]["scans"]
+    assert "importer" not in {row["username"] for row in after["top_dispatchers"]}

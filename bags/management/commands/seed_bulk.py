@@ -1,34 +1,10 @@
 """Load millions of synthetic bags and links for benchmarks: ``manage.py seed_bulk --bags 2000000``."""
 
-import sys
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from accounts.models import DispatchArea, User
 from bags import seeding
-
-
-class _Bar:
-    """A tqdm bar on stderr, so stdout keeps only the summary (and can be piped or captured)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: tqdm | None = None
-
-    def start(self, total_rows: int) -> None:
-        if self.enabled:
-            self.bar = tqdm(total=total_rows, unit=" rows", unit_scale=True, file=sys.stderr, desc="bags")
-
-    def advance(self, phase: str, rows: int) -> None:
-        if self.bar is not None:
-            if self.bar.desc != phase:
-                self.bar.set_description(phase, refresh=False)
-            self.bar.update(rows)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+from bags.management.base import Bar
 
 
 class Command(BaseCommand):
@@ -78,7 +54,7 @@ class Command(BaseCommand):
             area = DispatchArea.objects.filter(code=options["area"]).first()
             if area is None:
                 raise CommandError(f"No dispatch area with code {options['area']!r}.")
-        bar = _Bar(enabled=options["verbosity"] > 0)
+        bar = Bar(enabled=options["verbosity"] > 0)
         try:
             result = seeding.seed_bulk(
                 bags=options["bags"],

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scanning", "0002_scan_replies_and_undo_links"),
+        ("scanning", "0004_scanning_write_conflict"),
     ]
 
     operations = [

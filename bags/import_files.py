@@ -1,0 +1,381 @@
+"""Reading an import file (.csv or .xlsx) safely, a row at a time, and the row-by-row report shapes.
+
+Nothing here touches the database. A file that cannot be an import (wrong extension, not really Excel,
+not UTF-8 text, empty, no header, too many rows) raises ``FileRefused`` with a sentence for the operator;
+the row checks of each import (bags/imports.py, bills/imports.py) produce ``RowIssue``s. Rows are numbered as
+the operator sees them in a spreadsheet: the header is row 1.
+
+Both readers stream: a CSV through the csv module over an incremental UTF-8 decoder, a workbook through
+openpyxl's read-only mode, so memory stays flat however long the file is; the row cap (IMPORT_MAX_ROWS)
+is checked before reading when the file says how long it is (a CSV's lines, a sheet's declared size),
+and again while reading.
+"""
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import PurePath
+from typing import IO, Any
+
+from django.conf import settings
+
+from traitortrack.errors import Refused
+
+EXTENSIONS = (".csv", ".xlsx")
+# A .xlsx is a zip holding at least these parts.
+XLSX_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
+ZIP_MAGIC = b"PK\x03\x04"
+# No cell of ours is near this long; a longer one is junk, not a code (the csv module's own default is 128 KB).
+MAX_CELL_CHARS = 10_000
+COUNT_CHUNK_BYTES = 1024 * 1024
+
+
+class FileRefused(Refused):
+    """The file as a whole cannot be imported; nothing was changed."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, status=422)
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    """One row's problem (or, for ``already_present``, a note): the row as the spreadsheet numbers it."""
+
+    row: int
+    code: str
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.code not in NOT_ERRORS
+
+
+# Rows reported but not refused: a repeat import finds its rows there and changes nothing.
+ALREADY_PRESENT = "already_present"
+NOT_ERRORS = frozenset({ALREADY_PRESENT})
+
+
+# Rows listed in a report; beyond these only counted. Without --skip-invalid, reading stops at this many
+# bad rows: nothing would be written anyway, and a file of a million junk rows is refused in a moment.
+MAX_LISTED = 1_000
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did: the listed issues (errors and notes, in row order) and the counts."""
+
+    subject: str  # "bags" or "bills"
+    layout: str
+    file_name: str
+    dry_run: bool
+    skip_invalid: bool
+    rows: int = 0
+    issues: list[RowIssue] = field(default_factory=list)
+    error_count: int = 0
+    present_count: int = 0
+    created: dict[str, int] = field(default_factory=dict)
+    written: bool = False
+    stopped_at_row: int | None = None
+
+    @property
+    def errors(self) -> list[RowIssue]:
+        return [issue for issue in self.issues if issue.is_error]
+
+    @property
+    def unlisted(self) -> int:
+        return self.error_count + self.present_count - len(self.issues)
+
+    def add(self, issue: RowIssue) -> None:
+        if issue.is_error:
+            self.error_count += 1
+        else:
+            self.present_count += 1
+        if len(self.issues) < MAX_LISTED:
+            self.issues.append(issue)
+
+    def merge(self, issues: list[RowIssue], *, errors: int, present: int) -> None:
+        """Add the issues found by the set-based checks (already counted in ``errors`` and ``present``)."""
+        self.error_count += errors
+        self.present_count += present
+        self.issues = sorted(self.issues + issues, key=lambda issue: issue.row)[:MAX_LISTED]
+
+    def summary(self) -> str:
+        fine = self.rows - self.error_count - self.present_count
+        text = f"{self.rows:,} rows read: {fine:,} to import, {self.present_count:,} already present, "
+        text += f"{self.error_count:,} with errors."
+        if self.stopped_at_row is not None:
+            text += f" Reading stopped at row {self.stopped_at_row:,} after {MAX_LISTED:,} bad rows."
+        return text
+
+    def outcome(self) -> str:
+        made = ", ".join(f"{count:,} {what}" for what, count in self.created.items()) or "nothing"
+        if self.written:
+            skipped = f"; {self.error_count:,} bad rows skipped" if self.error_count else ""
+            return f"Imported: {made}{skipped}."
+        if self.error_count and not self.skip_invalid:
+            return (
+                "Nothing was written: fix the rows listed, or import only the good rows "
+                "(--skip-invalid on the command line, the tick box in the admin)."
+            )
+        return f"Dry run, nothing was written. The import would add {made}."
+
+    def lines(self) -> list[str]:
+        """The report as an operator reads it: a line per listed row, then the summary and the outcome."""
+        lines = [f"row {issue.row}: {issue.code}: {issue.message}" for issue in self.issues]
+        if self.unlisted > 0:
+            lines.append(f"... and {self.unlisted:,} more rows not listed.")
+        return [*lines, self.summary(), self.outcome()]
+
+
+def max_rows() -> int:
+    return settings.IMPORT_MAX_ROWS
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: numbers as Excel shows them (12345.0 is 12345), dates as YYYY-MM-DD."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def header_name(value: Any) -> str:
+    return "_".join(cell_text(value).strip().lower().split())
+
+
+@dataclass
+class Table:
+    """An open import file: its header (names lower-case, spaces as _) and its data rows."""
+
+    name: str
+    header: list[str]
+    rows: Iterator[tuple[int, list[str]]]  # (row number, cells as text, as long as the header)
+    declared_rows: int | None  # data rows the file says it holds (an upper bound), when it says
+
+    def column(self, name: str) -> int | None:
+        return self.header.index(name) if name in self.header else None
+
+
+def open_table(source: IO[bytes], file_name: str) -> Table:
+    """The file's header and a stream of its rows. Refused: an extension other than .csv or .xlsx, a file
+    whose content is not what its name says, an empty file, no header, more rows than IMPORT_MAX_ROWS."""
+    extension = PurePath(file_name).suffix.lower()
+    if extension not in EXTENSIONS:
+        hint = " Save it from Excel as .xlsx (Excel Workbook)." if extension in (".xls", ".xlsm", ".ods") else ""
+        raise FileRefused(
+            "wrong_extension",
+            f"'{PurePath(file_name).name}' is not a .csv or .xlsx file.{hint}",
+        )
+    head = source.read(len(ZIP_MAGIC))
+    source.seek(0)
+    if not head:
+        raise FileRefused("empty_file", "The file is empty.")
+    if extension == ".csv":
+        if head == ZIP_MAGIC:
+            raise FileRefused("not_csv", "This file is a zip archive (perhaps an Excel workbook), not CSV text.")
+        return _csv_table(source, file_name)
+    return _xlsx_table(source, file_name)
+
+
+def _check_declared(declared: int | None) -> None:
+    if declared is not None and declared > max_rows():
+        raise FileRefused(
+            "too_many_rows",
+            f"The file holds about {declared:,} rows; at most {max_rows():,} are taken in one import. Split it.",
+        )
+
+
+def _too_many_rows() -> FileRefused:
+    return FileRefused("too_many_rows", f"The file holds more than {max_rows():,} rows; split it.")
+
+
+def _scan_csv(source: IO[bytes]) -> int:
+    """One pass over the raw bytes before parsing: the lines (an upper bound on the rows), and a refusal
+    naming the row of a NUL byte or of text that is not UTF-8 (what a binary file or a legacy export has)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    lines = 0
+    last = b""
+    while chunk := source.read(COUNT_CHUNK_BYTES):
+        nul = chunk.find(b"\x00")
+        if nul >= 0:
+            row = lines + chunk.count(b"\n", 0, nul) + 1
+            raise FileRefused("not_text", f"Row {row} holds a NUL byte: this is not a CSV text file.")
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            row = lines + chunk.count(b"\n", 0, max(error.start, 0)) + 1
+            raise FileRefused(
+                "not_utf8",
+                f"Row {row} is not UTF-8 text ({error.reason}). Save the file as 'CSV UTF-8', or as .xlsx.",
+            ) from error
+        lines += chunk.count(b"\n")
+        last = chunk
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise FileRefused("not_utf8", f"Row {lines + 1} ends in the middle of a character: not UTF-8 text.") from error
+    source.seek(0)
+    return lines + (1 if last and not last.endswith(b"\n") else 0)
+
+
+def _csv_table(source: IO[bytes], file_name: str) -> Table:
+    # Lines bound the rows from above (a quoted cell may hold a line break): refuse a huge file before parsing it.
+    lines = _scan_csv(source)
+    _check_declared(lines - 1)
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", errors="strict", newline="")
+    reader = csv.reader(text)
+    records = _csv_records(reader)
+    try:
+        _, first = next(records)
+    except StopIteration:
+        raise FileRefused("empty_file", "The file holds no rows.") from None
+    header = _header(first)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        yield from _data_rows(records, len(header))
+
+    return Table(file_name, header, rows(), declared_rows=max(lines - 1, 0))
+
+
+def _csv_records(reader) -> Iterator[tuple[int, list[str]]]:
+    number = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # the bytes were checked already (_scan_csv): a malformed quote, a huge cell
+            raise FileRefused(
+                "not_text", f"Row {number + 1} cannot be read as CSV ({error}): is this really a CSV file?"
+            ) from error
+        number += 1
+        if any(len(cell) > MAX_CELL_CHARS for cell in record):
+            raise FileRefused("cell_too_long", f"Row {number} has a cell of more than {MAX_CELL_CHARS:,} characters.")
+        yield number, record
+
+
+def _xlsx_table(source: IO[bytes], file_name: str) -> Table:
+    from openpyxl import load_workbook
+
+    not_excel = FileRefused("not_xlsx", f"'{PurePath(file_name).name}' is not really an Excel workbook (.xlsx).")
+    if not zipfile.is_zipfile(source):
+        raise not_excel
+    source.seek(0)
+    try:
+        with zipfile.ZipFile(source) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise not_excel from error
+    if not all(part in names for part in XLSX_PARTS):
+        raise not_excel
+    source.seek(0)
+    try:
+        # data_only=False: a formula cell reads as its formula ("=A1&B1"), which the row checks refuse.
+        book = load_workbook(source, read_only=True, data_only=False)
+        sheet = book.worksheets[0]
+        declared = sheet.max_row
+    except Exception as error:  # openpyxl raises many kinds (KeyError, XML errors, IndexError) for a broken file
+        raise FileRefused(
+            "not_xlsx", f"'{PurePath(file_name).name}' could not be read as an Excel workbook ({type(error).__name__})."
+        ) from error
+    _check_declared(declared - 1 if declared else None)
+    # The declared size may be wrong (written by another program): read what is really there.
+    sheet.reset_dimensions()
+    records = _xlsx_records(book, sheet)
+    try:
+        _, first = next(records)
+    except StopIteration:
+        book.close()
+        raise FileRefused("empty_file", "The workbook's first sheet holds no rows.") from None
+    header = _header(first)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            yield from _data_rows(records, len(header))
+        finally:
+            book.close()
+
+    return Table(file_name, header, rows(), declared_rows=declared - 1 if declared else None)
+
+
+def _xlsx_records(book, sheet) -> Iterator[tuple[int, list[str]]]:
+    number = 0
+    try:
+        for values in sheet.iter_rows(values_only=True):
+            number += 1
+            cells = [cell_text(value) for value in values]
+            if any(len(cell) > MAX_CELL_CHARS for cell in cells):
+                raise FileRefused(
+                    "cell_too_long", f"Row {number} has a cell of more than {MAX_CELL_CHARS:,} characters."
+                )
+            yield number, cells
+    except FileRefused:
+        raise
+    except Exception as error:  # a broken sheet part shows only when it is read
+        raise FileRefused(
+            "not_xlsx", f"Row {number + 1} of the workbook could not be read ({type(error).__name__})."
+        ) from error
+
+
+def _header(cells: list[str]) -> list[str]:
+    header = [header_name(cell) for cell in cells]
+    while header and not header[-1]:
+        header.pop()
+    if not header:
+        raise FileRefused("no_header", "Row 1 must name the columns (e.g. parent, child); it is empty.")
+    return header
+
+
+def _data_rows(records: Iterator[tuple[int, list[str]]], width: int) -> Iterator[tuple[int, list[str]]]:
+    """Rows below the header, padded or cut to the header's width; blank rows skipped (but counted)."""
+    limit = max_rows() + 1
+    for number, cells in records:
+        if number > limit:
+            raise _too_many_rows()
+        cells = list(cells[:width]) + [""] * (width - len(cells))
+        if any(cell.strip() for cell in cells):
+            yield number, cells
+
+
+def check_columns(table: Table, *, required: tuple[str, ...], optional: tuple[str, ...], layout: str) -> None:
+    """Refuse a header missing a required column or naming one we do not know (a typo would be ignored)."""
+    missing = [name for name in required if name not in table.header]
+    if missing:
+        raise FileRefused(
+            "missing_columns",
+            f"Row 1 has no {', '.join(missing)} column: {layout} files need {', '.join(required)}"
+            + (f" (and may have {', '.join(optional)})." if optional else "."),
+        )
+    known = set(required) | set(optional)
+    unknown = [name for name in table.header if name not in known]
+    if unknown:
+        raise FileRefused(
+            "unknown_columns",
+            f"Row 1 names columns this import does not know: {', '.join(repr(n) for n in unknown)}. "
+            f"{layout.capitalize()} files have {', '.join(required + optional)}.",
+        )
+    duplicated = sorted({name for name in table.header if table.header.count(name) > 1})
+    if duplicated:
+        raise FileRefused("duplicate_columns", f"Row 1 names the column {', '.join(duplicated)} more than once.")
+
+
+def formula_issue(row: int, header: list[str], cells: list[str]) -> RowIssue | None:
+    """A cell holding a formula (=...) is refused: the file must carry the codes themselves."""
+    for name, cell in zip(header, cells, strict=True):
+        if cell.lstrip().startswith("="):
+            shown = cell if len(cell) <= 30 else cell[:27] + "..."
+            return RowIssue(row, "formula", f"The {name} cell holds a formula ({shown}); put the value itself.")
+    return None

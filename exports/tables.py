@@ -1,0 +1,186 @@
+"""What can be exported: bags, links, scans, bills and the audit log, each a set of columns over a queryset.
+
+The rows are read through a server-side cursor (``.iterator(chunk_size=...)``) inside a transaction, so
+PostgreSQL hands them over a chunk at a time (in autocommit Django would declare the cursor WITH HOLD,
+which makes the server materialise the whole result before the first row). Each table is ordered by an
+indexed column: the primary key, or created_at for scans and the audit log, whose date ranges use their
+created_at indexes.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from audit.models import AuditLog
+from audit.services import record
+from bags.models import Bag, Link
+from bills.models import Bill
+from exports.writers import Sheet
+from scanning.models import Scan
+
+CHUNK_ROWS = 2_000
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # in URLs and file names
+    title: str
+    model: type[models.Model]
+    columns: tuple[tuple[str, str], ...]  # (header, values_list lookup)
+    order_by: tuple[str, ...]
+    date_field: str  # what a date range filters on
+    admin_only: bool = False
+
+    @property
+    def header(self) -> list[str]:
+        return [header for header, _ in self.columns]
+
+    def queryset(self) -> models.QuerySet:
+        queryset = self.model._default_manager.all()
+        if self.model is Bill:
+            queryset = queryset.with_parent_count()
+        return queryset
+
+    def rows(self, queryset: models.QuerySet) -> Iterator[tuple[Any, ...]]:
+        """The queryset's rows as these columns, a chunk at a time from a server-side cursor."""
+        lookups = [lookup for _, lookup in self.columns]
+        with transaction.atomic():
+            yield from queryset.order_by(*self.order_by).values_list(*lookups).iterator(chunk_size=CHUNK_ROWS)
+
+    def sheet(self, queryset: models.QuerySet) -> Sheet:
+        return Sheet(self.title, self.header, self.rows(queryset))
+
+    def filename(self, extension: str) -> str:
+        return f"{self.name}-{timezone.localdate():%Y%m%d}.{extension}"
+
+
+TABLES: dict[str, Table] = {
+    table.name: table
+    for table in (
+        Table(
+            "bags",
+            "Bags",
+            Bag,
+            (
+                ("code", "qr_id"),
+                ("kind", "kind"),
+                ("product", "product__code"),
+                ("area", "dispatch_area__code"),
+                ("children", "child_count"),
+                ("completed_at", "completed_at"),
+                ("created_at", "created_at"),
+                ("created_by", "created_by__username"),
+            ),
+            ("pk",),
+            "created_at",
+        ),
+        Table(
+            "links",
+            "Links",
+            Link,
+            (
+                ("parent", "parent__qr_id"),
+                ("child", "child__qr_id"),
+                ("product", "parent__product__code"),
+                ("area", "parent__dispatch_area__code"),
+                ("linked_at", "created_at"),
+                ("linked_by", "created_by__username"),
+            ),
+            ("pk",),
+            "created_at",
+        ),
+        Table(
+            "scans",
+            "Scans",
+            Scan,
+            (
+                ("at", "created_at"),
+                ("action", "action"),
+                ("bag", "bag_qr"),
+                ("parent", "parent_qr"),
+                ("user", "user__username"),
+                ("area", "dispatch_area__code"),
+                ("client_scan_id", "client_scan_id"),
+            ),
+            ("created_at",),
+            "created_at",
+        ),
+        Table(
+            "bills",
+            "Bills",
+            Bill,
+            (
+                ("bill_number", "bill_number"),
+                ("customer", "customer"),
+                ("date", "bill_date"),
+                ("status", "status"),
+                ("product", "product__code"),
+                ("expected_parents", "expected_parents"),
+                ("parents", "parent_count"),
+                ("notes", "notes"),
+                ("created_by", "created_by__username"),
+                ("created_at", "created_at"),
+                ("finalised_at", "finalised_at"),
+            ),
+            ("pk",),
+            "bill_date",
+        ),
+        Table(
+            "audit",
+            "Audit log",
+            AuditLog,
+            (
+                ("at", "created_at"),
+                ("user", "actor_username"),
+                ("action", "action"),
+                ("object_type", "object_type"),
+                ("object_id", "object_id"),
+                ("object", "object_repr"),
+                ("before", "before"),
+                ("after", "after"),
+                ("request_id", "request_id"),
+                ("ip_address", "ip_address"),
+            ),
+            ("created_at",),
+            "created_at",
+            admin_only=True,
+        ),
+    )
+}
+
+
+def in_date_range(table: Table, queryset: models.QuerySet, first: date | None, last: date | None) -> models.QuerySet:
+    """Rows from the start of ``first`` to the end of ``last`` (warehouse-local days), either end open."""
+    field = table.model._meta.get_field(table.date_field)
+    if isinstance(field, models.DateTimeField):
+        if first is not None:
+            queryset = queryset.filter(**{f"{table.date_field}__gte": _local_midnight(first)})
+        if last is not None:
+            queryset = queryset.filter(**{f"{table.date_field}__lt": _local_midnight(last + timedelta(days=1))})
+        return queryset
+    if first is not None:
+        queryset = queryset.filter(**{f"{table.date_field}__gte": first})
+    if last is not None:
+        queryset = queryset.filter(**{f"{table.date_field}__lte": last})
+    return queryset
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def record_export(
+    *, user, table: Table, file_format: str, filters: dict[str, Any], request: HttpRequest | None
+) -> None:
+    """Exports are audited: who took which table out, in which format, with which filters."""
+    record(
+        actor=user,
+        action=f"{table.name}.export",
+        after={"table": table.name, "format": file_format, "filters": filters},
+        request=request,
+    )

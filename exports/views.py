@@ -1,0 +1,48 @@
+"""The export page (billers and admins; the audit log for admins only) and one download per table.
+
+Who may open them is declared in traitortrack/permissions.py (exports:audit is ADMIN there)."""
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from exports import writers
+from exports.forms import FORMS, ExportForm
+from exports.tables import record_export
+
+
+def _forms(user, bound: ExportForm | None = None) -> list[ExportForm]:
+    forms = []
+    for name, form_class in FORMS.items():
+        if form_class.table.admin_only and not user.is_admin:
+            continue
+        forms.append(bound if bound is not None and bound.table.name == name else form_class(prefix=name))
+    return forms
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "exports/index.html", {"forms": _forms(request.user)})
+
+
+def _download(request: HttpRequest, name: str) -> HttpResponse:
+    form = FORMS[name](request.GET, prefix=name)
+    if not form.is_valid():
+        return render(request, "exports/index.html", {"forms": _forms(request.user, form)}, status=400)
+    table, file_format = form.table, form.cleaned_data["file_format"]
+    record_export(user=request.user, table=table, file_format=file_format, filters=form.filters(), request=request)
+    if file_format == "xlsx":
+        return writers.xlsx_response([table.sheet(form.queryset())], table.filename("xlsx"))
+    return writers.csv_response(table.sheet(form.queryset()), table.filename("csv"))
+
+
+def _download_view(name: str):
+    @require_GET
+    def download(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
+        return _download(request, name)
+
+    download.__name__ = download.__qualname__ = name
+    return download
+
+
+bags, links, scans, bills, audit = (_download_view(name) for name in ("bags", "links", "scans", "bills", "audit"))

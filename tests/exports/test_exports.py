@@ -1,0 +1,211 @@
+"""The export page and downloads: content and formula escaping in CSV and Excel, filters, audit, who may
+export what, and memory that stays bounded however many rows stream out."""
+
+import csv
+import io
+import tracemalloc
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from accounts.models import Role
+from audit.models import AuditLog
+from audit.services import record
+from bags.seeding import seed_bulk
+from exports import writers
+from exports.tables import TABLES
+from scanning.models import Scan, ScanAction
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def biller(db):
+    return factories.make_user("biller1", role=Role.BILLER)
+
+
+@pytest.fixture
+def biller_client(biller):
+    client = Client()  # its own: admin_client has the default one
+    client.force_login(biller)
+    return client
+
+
+def csv_of(response) -> list[list[str]]:
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+def xlsx_of(response) -> dict[str, list[tuple]]:
+    book = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
+    return {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
+
+
+def test_the_page_offers_every_table_to_admins_and_all_but_the_audit_log_to_billers(biller_client, admin_client):
+    biller_page = biller_client.get(reverse("exports:index")).content.decode()
+    admin_page = admin_client.get(reverse("exports:index")).content.decode()
+
+    for name in ("bags", "links", "scans", "bills"):
+        assert f'id="export-{name}"' in biller_page
+    assert 'id="export-audit"' not in biller_page
+    assert 'id="export-audit"' in admin_page
+
+
+def test_the_page_takes_a_fixed_number_of_queries(biller_client, django_assert_num_queries):
+    for n in range(5):
+        factories.make_area(f"Yard {n}")
+
+    # The session, the user, the unread notifications, the session's refresh, then the products and the areas
+    # for each form that offers them: the same however many areas there are.
+    with django_assert_num_queries(10):
+        biller_client.get(reverse("exports:index"))
+
+
+def test_bags_export_as_csv_with_filters_and_is_audited(biller_client, biller, area):
+    factories.make_parent("SB00001", dispatch_area=area)
+    factories.make_child("CH000001", dispatch_area=area)
+    factories.make_child("CH000002")
+
+    response = biller_client.get(reverse("exports:bags"), {"bags-file_format": "csv", "bags-area": area.pk})
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="bags-')
+    rows = csv_of(response)
+    assert rows[0] == ["code", "kind", "product", "area", "children", "completed_at", "created_at", "created_by"]
+    assert [row[:5] for row in rows[1:]] == [
+        ["SB00001", "parent", "mustard", area.code, "0"],
+        ["CH000001", "child", "", area.code, "0"],
+    ]
+    entry = AuditLog.objects.get(action="bags.export")
+    assert entry.actor == biller
+    assert entry.after == {"table": "bags", "format": "csv", "filters": {"area": area.code}}
+
+
+def test_links_export_as_excel(biller_client):
+    factories.link(factories.make_parent("SB00001"), factories.make_child("CH000001"))
+
+    sheets = xlsx_of(biller_client.get(reverse("exports:links"), {"links-file_format": "xlsx"}))
+
+    assert list(sheets) == ["Links"]
+    assert [row[:3] for row in sheets["Links"]] == [("parent", "child", "product"), ("SB00001", "CH000001", "mustard")]
+
+
+def test_scans_export_takes_a_date_range(biller_client, biller, area):
+    parent = factories.make_parent("SB00001")
+    now = timezone.now()
+    for days_ago in (0, 3, 10):
+        Scan.objects.create(
+            user=biller,
+            action=ScanAction.OPEN_PARENT,
+            bag=parent,
+            bag_qr="SB00001",
+            created_at=now - timedelta(days_ago),
+        )
+    today = timezone.localdate(now)
+
+    rows = csv_of(
+        biller_client.get(
+            reverse("exports:scans"),
+            {"scans-file_format": "csv", "scans-date_from": today - timedelta(5), "scans-date_to": today},
+        )
+    )
+
+    assert len(rows) == 3  # the header and the scans of today and 3 days ago
+
+
+def test_a_date_range_backwards_is_refused_with_the_page(biller_client):
+    response = biller_client.get(
+        reverse("exports:scans"),
+        {"scans-file_format": "csv", "scans-date_from": "2026-11-20", "scans-date_to": "2026-11-01"},
+    )
+
+    assert response.status_code == 400
+    assert "The &#x27;from&#x27; date is after the &#x27;to&#x27; date." in response.content.decode()
+    assert not AuditLog.objects.filter(action="scans.export").exists()
+
+
+def test_text_a_spreadsheet_would_run_is_escaped_in_csv_and_excel(biller_client, biller):
+    factories.make_bill(biller, bill_number="=CMD()", customer="+91 cmd", notes="@SUM(A1)")
+
+    rows = csv_of(biller_client.get(reverse("exports:bills"), {"bills-file_format": "csv"}))
+    sheets = xlsx_of(biller_client.get(reverse("exports:bills"), {"bills-file_format": "xlsx"}))
+
+    assert rows[1][:2] == ["'=CMD()", "'+91 cmd"]
+    assert rows[1][7] == "'@SUM(A1)"
+    assert sheets["Bills"][1][:2] == ("'=CMD()", "'+91 cmd")
+
+
+def test_the_audit_log_exports_for_admins_only(biller_client, admin_client, admin_user):
+    record(actor=admin_user, action="test.entry", after={"note": "=danger"})
+
+    assert biller_client.get(reverse("exports:audit"), {"audit-file_format": "csv"}).status_code == 403
+    rows = csv_of(
+        admin_client.get(reverse("exports:audit"), {"audit-file_format": "csv", "audit-action": "test.entry"})
+    )
+
+    assert len(rows) == 2
+    assert rows[1][2] == "test.entry"
+    assert rows[1][7] == '{"note": "=danger"}'
+
+
+def test_a_long_table_goes_on_into_further_sheets(monkeypatch):
+    monkeypatch.setattr(writers, "XLSX_SHEET_ROWS", 3)
+    target = io.BytesIO()
+
+    target.write(b"".join(writers.xlsx_chunks([writers.Sheet("Bags", ["code"], ([f"C{n}"] for n in range(5)))])))
+
+    book = load_workbook(target)
+    assert book.sheetnames == ["Bags", "Bags (2)", "Bags (3)"]
+    assert [list(book[name].values) for name in book.sheetnames] == [
+        [("code",), ("C0",), ("C1",)],
+        [("code",), ("C2",), ("C3",)],
+        [("code",), ("C4",)],
+    ]
+
+
+# --- Memory: the rows stream, they are never all held -------------------------------------------------------
+
+
+@pytest.fixture
+def hundred_thousand_bags(db):
+    seed_bulk(bags=100_000, parents=3_000, seed=1)
+    return 100_000
+
+
+def peak_while(consume) -> tuple[int, int]:
+    """(peak traced bytes while ``consume`` ran, what it returned)."""
+    tracemalloc.start()
+    try:
+        produced = consume()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, produced
+
+
+def test_a_csv_export_of_100k_bags_streams_in_bounded_memory(hundred_thousand_bags):
+    table = TABLES["bags"]
+    sheet = table.sheet(table.queryset())
+    connection.ensure_connection()
+
+    peak, size = peak_while(lambda: sum(len(line) for line in writers.csv_lines(sheet)))
+
+    assert size > 5_000_000  # ~53 bytes a row
+    assert peak < 2_500_000, f"peak {peak:,} bytes for {size:,} bytes of CSV"
+
+
+def test_an_excel_export_of_100k_bags_is_written_in_bounded_memory(hundred_thousand_bags):
+    table = TABLES["bags"]
+    connection.ensure_connection()
+
+    peak, size = peak_while(lambda: sum(len(chunk) for chunk in writers.xlsx_chunks([table.sheet(table.queryset())])))
+
+    assert size > 2_000_000
+    assert peak < 2_500_000, f"peak {peak:,} bytes for a {size:,}-byte workbook of 100,000 rows"

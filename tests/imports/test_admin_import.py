@@ -1,0 +1,137 @@
+"""The admin's import (django-import-export's dry run, then confirm) over the import services, and its export
+button: the dry run writes nothing, the confirm writes, bad files and rows are shown, nothing row by row."""
+
+import csv
+import io
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from audit.models import AuditLog
+from bags.models import Bag, Link
+from bills.models import Bill
+from tests import factories
+from tests.imports.files import link_rows
+
+pytestmark = pytest.mark.django_db
+
+IMPORT = reverse("admin:bags_bag_import")
+PROCESS = reverse("admin:bags_bag_process_import")
+
+
+@pytest.fixture(autouse=True)
+def _upload_dir(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "import_export": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
+    }
+
+
+def csv_upload(rows: list[list[str]], name: str = "links.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, "".join(",".join(row) + "\n" for row in rows).encode(), content_type="text/csv")
+
+
+def upload(client, file, **fields):
+    return client.post(IMPORT, {"format": "0", "resource": "0", "import_file": file, **fields})
+
+
+def confirm_fields(page: str) -> dict[str, str]:
+    form = page[page.index('action="' + PROCESS) :]
+    return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', form[: form.index("</form>")]))
+
+
+def test_the_dry_run_writes_nothing_and_the_confirm_writes(admin_client, admin_user):
+    page = upload(admin_client, csv_upload(link_rows(2, 30)))
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "60 rows read: 60 to import, 0 already present, 0 with errors." in text
+    assert "The import would add 2 parents, 60 children, 60 links, 2 parents now full." in text
+    assert Bag.objects.count() == 0 and not AuditLog.objects.filter(action="bags.import").exists()
+
+    done = admin_client.post(PROCESS, confirm_fields(text), follow=True)
+
+    assert "Imported: 2 parents, 60 children, 60 links, 2 parents now full." in done.content.decode()
+    assert Link.objects.count() == 60
+    assert AuditLog.objects.get(action="bags.import").actor == admin_user
+
+
+def test_the_confirm_is_set_based_not_a_query_per_row(admin_client):
+    text = upload(admin_client, csv_upload(link_rows(20, 30))).content.decode()
+
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.post(PROCESS, confirm_fields(text))
+
+    assert Link.objects.count() == 600
+    assert len(queries) < 40  # the session, the user, the lookups and the set-based statements
+
+
+def test_bad_rows_are_listed_and_no_confirm_is_offered(admin_client):
+    rows = [["parent", "child"], ["SB00001", "CH000001"], ["SB00001", "=1+1"]]
+
+    text = upload(admin_client, csv_upload(rows)).content.decode()
+
+    assert "formula" in text and "The child cell holds a formula (=1+1)" in text
+    assert PROCESS not in text
+    assert Bag.objects.count() == 0
+
+
+def test_the_good_rows_can_be_imported_when_asked(admin_client):
+    rows = [["parent", "child"], ["SB00001", "CH000001"], ["SB00001", "x"]]
+
+    text = upload(admin_client, csv_upload(rows), skip_invalid="on").content.decode()
+    admin_client.post(PROCESS, confirm_fields(text))
+
+    assert list(Link.objects.values_list("child__qr_id", flat=True)) == ["CH000001"]
+
+
+def test_a_bad_file_is_refused_on_the_page(admin_client):
+    text = upload(admin_client, SimpleUploadedFile("bags.xlsx", b"not a workbook")).content.decode()
+
+    assert "The file was not imported" in text
+    assert "&#x27;bags.xlsx&#x27; is not really an Excel workbook (.xlsx)." in text
+    assert PROCESS not in text
+
+
+def test_an_upload_over_the_size_cap_is_refused(admin_client, settings):
+    settings.IMPORT_MAX_UPLOAD_MB = 0
+
+    text = upload(admin_client, csv_upload(link_rows(1, 1))).content.decode()
+
+    assert "The file is larger than 0 MB; import it with manage.py on the server." in text
+
+
+def test_bills_import_in_the_admin(admin_client):
+    factories.make_parent("SB00001")
+    rows = [
+        ["bill_number", "customer", "date", "expected_parents", "parent"],
+        ["INV-1", "Jaipur", "2026-11-20", "1", "SB00001"],
+    ]
+    page = admin_client.post(
+        reverse("admin:bills_bill_import"),
+        {"format": "0", "resource": "0", "import_file": csv_upload(rows, "bills.csv")},
+    ).content.decode()
+    assert Bill.objects.count() == 0
+
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page))
+    admin_client.post(reverse("admin:bills_bill_process_import"), fields)
+
+    assert Bill.objects.get(bill_number="INV-1").bill_bags.get().parent_bag.qr_id == "SB00001"
+
+
+def test_the_admin_export_button_streams_the_filtered_changelist(admin_client):
+    factories.make_parent("SB00001")
+    factories.make_child("CH000001")
+
+    response = admin_client.post(
+        reverse("admin:bags_bag_export") + "?kind__exact=child", {"format": "0", "resource": "0"}
+    )
+
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(text[1:])))
+    assert [row[0] for row in rows] == ["code", "CH000001"]
+    assert AuditLog.objects.get(action="bags.export").after["filters"] == {"kind__exact": "child"}

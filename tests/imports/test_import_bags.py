@@ -1,0 +1,400 @@
+"""manage.py import_bags against the real database: the layouts, every kind of bad file and bad row, all or
+nothing (a database error half-way included), repeat imports, capacity, --skip-invalid."""
+
+import zipfile
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from audit.models import AuditLog
+from bags.models import Bag, BagKind, Link, Product
+from scanning.models import Scan, ScanAction
+from tests import factories
+from tests.imports.files import link_rows, write_csv, write_xlsx
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(area):
+    return factories.make_user("importer", role="admin")
+
+
+def run(path: Path, *args: str) -> str:
+    out = StringIO()
+    call_command("import_bags", str(path), "--user", "importer", *args, stdout=out, verbosity=0)
+    return out.getvalue()
+
+
+def refused(path: Path, *args: str) -> tuple[str, str]:
+    """(the CommandError's message, what was printed before it)."""
+    out = StringIO()
+    with pytest.raises(CommandError) as error:
+        call_command("import_bags", str(path), "--user", "importer", *args, stdout=out, verbosity=0)
+    return str(error.value), out.getvalue()
+
+
+def state() -> tuple:
+    """Everything an import may change, to compare before and after."""
+    return (
+        sorted(Bag.objects.values_list("qr_id", "kind", "child_count", "completed_at", "dispatch_area_id")),
+        sorted(Link.objects.values_list("parent__qr_id", "child__qr_id")),
+        Scan.objects.count(),
+        AuditLog.objects.filter(action="bags.import").count(),
+    )
+
+
+# --- The layouts --------------------------------------------------------------------------------------------
+
+
+def test_link_rows_create_parents_children_links_and_import_scans(admin, tmp_path):
+    path = write_csv(tmp_path / "links.csv", link_rows(2, 3))
+
+    output = run(path)
+
+    assert "Imported: 2 parents, 6 children, 6 links" in output
+    assert sorted(Link.objects.values_list("parent__qr_id", "child__qr_id")) == [
+        ("SB00001", "CH000001"),
+        ("SB00001", "CH000002"),
+        ("SB00001", "CH000003"),
+        ("SB00002", "CH000004"),
+        ("SB00002", "CH000005"),
+        ("SB00002", "CH000006"),
+    ]
+    parent = Bag.objects.get(qr_id="SB00001")
+    assert parent.kind == BagKind.PARENT and parent.product.code == "mustard" and parent.child_count == 3
+    assert parent.completed_at is None
+    scans = Scan.objects.filter(bag__qr_id="CH000001")
+    assert list(scans.values_list("action", "parent_qr", "user__username")) == [
+        (ScanAction.IMPORT, "SB00001", "importer")
+    ]
+    entry = AuditLog.objects.get(action="bags.import")
+    assert entry.actor == admin
+    assert entry.after["created"] == {"parents": 2, "children": 6, "links": 6, "parents now full": 0}
+
+
+def test_xlsx_link_rows_with_product_and_area_columns(admin, area, tmp_path):
+    other = factories.make_area("Yard 2")
+    rows = [["Parent", "Child", "Product", "Area"], ["SB00001", "CH1001", "Mustard", other.code]]
+    rows += [["M444-00001", "CH1002", "moong", ""]]
+    path = write_xlsx(tmp_path / "links.xlsx", rows)
+
+    run(path, "--area", area.code)
+
+    assert Bag.objects.get(qr_id="SB00001").dispatch_area == other
+    assert Bag.objects.get(qr_id="CH1001").dispatch_area == other  # a new child takes its parent's area
+    assert Bag.objects.get(qr_id="M444-00001").dispatch_area == area  # the default for rows naming none
+    assert Bag.objects.get(qr_id="M444-00001").product.code == "moong"
+
+
+def test_a_bag_list_creates_parents_and_children_by_their_codes(admin, tmp_path):
+    path = write_csv(tmp_path / "bags.csv", [["code"], ["sb00007"], [" ch2001 "], ["M444-00009"]])
+
+    output = run(path)
+
+    assert "Imported: 2 parents, 1 children" in output
+    assert dict(Bag.objects.values_list("qr_id", "kind")) == {
+        "SB00007": BagKind.PARENT,
+        "CH2001": BagKind.CHILD,
+        "M444-00009": BagKind.PARENT,
+    }
+    assert Link.objects.count() == 0
+
+
+def test_a_parent_filled_to_capacity_is_completed_as_a_scan_would(admin, mustard, tmp_path):
+    mustard.capacity = 3
+    mustard.save()
+    path = write_csv(tmp_path / "links.csv", link_rows(1, 3))
+
+    run(path)
+
+    parent = Bag.objects.get(qr_id="SB00001")
+    assert parent.child_count == 3
+    assert parent.completed_at is not None
+
+
+def test_a_dry_run_reports_what_it_would_do_and_writes_nothing(admin, tmp_path):
+    path = write_csv(tmp_path / "links.csv", link_rows(1, 2))
+    before = state()
+
+    output = run(path, "--dry-run")
+
+    assert "Dry run, nothing was written. The import would add 1 parents, 2 children, 2 links" in output
+    assert state() == before
+
+
+# --- Repeat imports -----------------------------------------------------------------------------------------
+
+
+def test_a_repeat_import_changes_nothing_and_reports_the_rows_as_present(admin, tmp_path):
+    path = write_csv(tmp_path / "links.csv", link_rows(2, 3))
+    run(path)
+    before = state()
+
+    output = run(path)
+
+    assert "row 2: already_present: CH000001 is already in SB00001; left as it is." in output
+    assert "0 to import, 6 already present, 0 with errors" in output
+    after = state()
+    assert after[:3] == before[:3]
+
+
+def test_a_repeat_bag_list_reports_the_bags_as_present(admin, tmp_path):
+    path = write_csv(tmp_path / "bags.csv", [["code"], ["SB00007"], ["CH2001"]])
+    run(path)
+    before = state()
+
+    output = run(path)
+
+    assert "row 2: already_present: SB00007 is already there; left as it is." in output
+    assert state()[:3] == before[:3]
+
+
+# --- Bad rows: nothing written, every row reported -------------------------------------------------------------
+
+
+def test_bad_rows_are_reported_row_by_row_and_nothing_is_written(admin, tmp_path):
+    factories.make_parent("SB00100")
+    rows = [
+        ["parent", "child"],
+        ["SB00001", "CH000001"],  # fine
+        ["SB1234", "CH000002"],  # a misread parent label
+        ["SB00001", "SB00002"],  # a parent code where a child goes
+        ["SB00001", "CH000001"],  # the same child again
+        ["SB00001", "=A1&B1"],  # a formula
+        ["SB00001", "CH 0003"],  # a space inside
+    ]
+    path = write_csv(tmp_path / "links.csv", rows)
+    before = state()
+
+    message, output = refused(path)
+
+    assert message == "5 bad rows: nothing was written."
+    lines = output.splitlines()
+    assert lines[0].startswith("row 3: child_where_parent_expected: parent: 'SB1234' looks like a Mustard parent code")
+    assert lines[1].startswith("row 4: parent_where_child_expected: child: 'SB00002' is a parent bag code")
+    assert lines[2] == "row 5: duplicate_in_file: CH000001 is also on row 2: each bag once per file."
+    assert lines[3].startswith("row 6: formula: The child cell holds a formula (=A1&B1)")
+    assert lines[4].startswith("row 7: bad_characters: child: 'CH 0003' contains a space inside it")
+    assert "6 rows read: 1 to import, 0 already present, 5 with errors." in output
+    assert state() == before
+
+
+def test_skip_invalid_writes_the_good_rows_and_reports_the_rest(admin, tmp_path):
+    rows = [["parent", "child"], ["SB00001", "CH000001"], ["SB00001", "x"], ["SB00001", "CH000002"]]
+    path = write_csv(tmp_path / "links.csv", rows)
+
+    output = run(path, "--skip-invalid")
+
+    assert "row 3: too_short" in output
+    assert "Imported: 1 parents, 2 children, 2 links, 0 parents now full; 1 bad rows skipped." in output
+    assert Bag.objects.get(qr_id="SB00001").child_count == 2
+
+
+def test_a_child_in_another_parent_is_refused_naming_it(admin, tmp_path):
+    factories.link(factories.make_parent("SB00050"), factories.make_child("CH000001"))
+    path = write_csv(tmp_path / "links.csv", link_rows(1, 2))
+
+    _, output = refused(path)
+
+    assert "row 2: child_in_other_parent: CH000001 is already in parent SB00050; it was not put into SB00001." in output
+
+
+def test_a_parent_past_its_capacity_is_refused_from_the_row_that_does_not_fit(admin, mustard, tmp_path):
+    mustard.capacity = 3
+    mustard.save()
+    parent = factories.make_parent("SB00001")
+    factories.link(parent, factories.make_child("CH900001"))
+    path = write_csv(tmp_path / "links.csv", link_rows(1, 3))
+
+    _, output = refused(path)
+
+    assert output.splitlines()[0] == (
+        "row 4: parent_full: SB00001 is full: it holds 1 of 3, and this file has more children for it."
+    )
+    assert Bag.objects.get(qr_id="SB00001").child_count == 1
+
+    run(path, "--skip-invalid")
+
+    parent.refresh_from_db()
+    assert parent.child_count == 3
+    assert parent.completed_at is not None
+
+
+def test_a_parent_marked_complete_takes_no_more_children(admin, tmp_path):
+    from django.utils import timezone
+
+    factories.make_parent("SB00001", completed_at=timezone.now())
+    path = write_csv(tmp_path / "links.csv", link_rows(1, 1))
+
+    _, output = refused(path)
+
+    assert "parent_complete: SB00001 was marked complete with 0 of 30" in output
+
+
+def test_a_parent_of_another_area_is_refused(admin, area, tmp_path):
+    factories.make_parent("SB00001", dispatch_area=factories.make_area("North"))
+    path = write_csv(tmp_path / "links.csv", [["parent", "child", "area"], ["SB00001", "CH000001", area.code]])
+
+    _, output = refused(path)
+
+    assert f"other_area: SB00001 belongs to North, not {area.name}." in output
+
+
+def test_a_product_that_does_not_own_the_code_is_refused(admin, tmp_path):
+    path = write_csv(tmp_path / "links.csv", [["parent", "child", "product"], ["SB00001", "CH000001", "moong"]])
+
+    _, output = refused(path)
+
+    assert "product_mismatch: SB00001 is a Mustard parent code, not Moong." in output
+
+
+def test_unknown_product_and_area_are_refused(admin, tmp_path):
+    rows = [["code", "product", "area"], ["SB00001", "rice", ""], ["SB00002", "", "nowhere"]]
+    path = write_csv(tmp_path / "bags.csv", rows)
+
+    _, output = refused(path)
+
+    assert "row 2: unknown_product: There is no product 'rice'." in output
+    assert "row 3: unknown_area: There is no dispatch area 'nowhere'." in output
+
+
+def test_a_code_of_the_other_kind_already_is_refused(admin, tmp_path):
+    # A child whose code a product added later reads as a parent is still a child for life.
+    factories.make_child("RC00001")
+    Product.objects.create(code="rice", name="Rice", parent_prefix="RC", parent_digits=5)
+    path = write_csv(tmp_path / "links.csv", [["parent", "child"], ["RC00001", "CH000001"]])
+
+    _, output = refused(path)
+
+    assert "row 2: parent_is_child: RC00001 is already a child bag; it cannot be a parent." in output
+
+
+# --- Bad files: a clear message, nothing changed ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bags.xls", b"whatever", "'bags.xls' is not a .csv or .xlsx file. Save it from Excel as .xlsx"),
+        ("bags.txt", b"code\nSB00001\n", "'bags.txt' is not a .csv or .xlsx file."),
+        ("bags.xlsx", b"code\nSB00001\n", "'bags.xlsx' is not really an Excel workbook (.xlsx)."),
+        ("bags.csv", b"", "The file is empty."),
+        ("bags.csv", b"\n\n", "Row 1 must name the columns (e.g. parent, child); it is empty."),
+        ("bags.csv", b"parent\nSB00001\n", "Row 1 has no child column: link files need parent, child"),
+        ("bags.csv", b"qr,weight\nSB00001,3\n", "Row 1 must name the columns: 'parent, child'"),
+        ("bags.csv", b"code,prodcut\nSB00001,x\n", "Row 1 names columns this import does not know: 'prodcut'."),
+        ("bags.csv", b"code\nSB00\x001\n", "Row 2 holds a NUL byte: this is not a CSV text file."),
+        ("bags.csv", "code\nSBé1\n".encode("latin-1"), "Row 2 is not UTF-8 text"),
+        ("bags.csv", b"PK\x03\x04rest", "This file is a zip archive (perhaps an Excel workbook), not CSV text."),
+    ],
+)
+def test_a_bad_file_is_refused_with_a_clear_message_and_changes_nothing(admin, tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = state()
+
+    error, _ = refused(path)
+
+    assert error.startswith(message)
+    assert state() == before
+
+
+def test_a_zip_that_is_not_a_workbook_is_refused(admin, tmp_path):
+    path = tmp_path / "bags.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "not a workbook")
+
+    error, _ = refused(path)
+
+    assert error == "'bags.xlsx' is not really an Excel workbook (.xlsx)."
+
+
+def test_a_workbook_with_a_broken_sheet_is_refused(admin, tmp_path):
+    good = write_xlsx(tmp_path / "good.xlsx", [["code"], ["SB00001"]])
+    path = tmp_path / "bags.xlsx"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            target.writestr(item, b"<worksheet><sheetData><row" if item.filename.startswith("xl/worksheets/") else data)
+
+    error, _ = refused(path)
+
+    assert "could not be read" in error
+    assert Bag.objects.count() == 0
+
+
+def test_a_formula_cell_in_a_workbook_is_refused_with_its_row(admin, tmp_path):
+    path = write_xlsx(tmp_path / "links.xlsx", [["parent", "child"], ["SB00001", "CH000001"], ["SB00001", "=B2"]])
+
+    _, output = refused(path)
+
+    assert "row 3: formula: The child cell holds a formula (=B2); put the value itself." in output
+    assert Bag.objects.count() == 0
+
+
+def test_more_rows_than_the_cap_is_refused_before_reading(admin, tmp_path, settings):
+    settings.IMPORT_MAX_ROWS = 1000
+    path = write_csv(tmp_path / "links.csv", link_rows(40, 30))
+
+    error, _ = refused(path)
+
+    assert error == "The file holds about 1,200 rows; at most 1,000 are taken in one import. Split it."
+    assert Bag.objects.count() == 0
+
+
+def test_more_rows_than_the_cap_in_a_workbook_is_refused(admin, tmp_path, settings):
+    settings.IMPORT_MAX_ROWS = 100
+    path = write_xlsx(tmp_path / "links.xlsx", link_rows(4, 30))
+
+    error, _ = refused(path)
+
+    # Workbooks written by openpyxl declare no size, so the cap is met while reading.
+    assert error == "The file holds more than 100 rows; split it."
+
+
+def test_a_million_rows_of_junk_are_refused_after_the_first_thousand_bad_rows(admin, tmp_path):
+    path = tmp_path / "junk.csv"
+    with path.open("w") as junk:
+        junk.write("code\n")
+        for n in range(1_000_000):
+            junk.write(f"#{n}!\n")
+
+    message, output = refused(path)
+
+    assert message == "1,000 bad rows: nothing was written."
+    assert "Reading stopped at row 1,001 after 1,000 bad rows." in output
+    assert output.count("\n") < 1_010  # the report lists at most 1,000 rows
+    assert Bag.objects.count() == 0
+
+
+# --- All or nothing -----------------------------------------------------------------------------------------
+
+FAIL_ON_ROW_500 = """
+CREATE FUNCTION test_fail_on_row_500() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT qr_id FROM bags_bag WHERE id = NEW.child_id) = 'CH000499' THEN
+        RAISE EXCEPTION 'injected failure on the link of row 500';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_fail_on_row_500 BEFORE INSERT ON bags_link FOR EACH ROW EXECUTE FUNCTION test_fail_on_row_500();
+"""
+
+
+def test_a_database_error_half_way_leaves_the_database_as_it_was(admin, tmp_path):
+    existing = factories.make_parent("SB00001")
+    factories.link(existing, factories.make_child("OLD00001"))
+    with connection.cursor() as cursor:
+        cursor.execute(FAIL_ON_ROW_500)
+    # Row 500 of the file (header = row 1) links CH000499; 499 links and 1,000 bags come before it.
+    path = write_csv(tmp_path / "links.csv", link_rows(34, 29, parent_start=2))
+    before = state()
+
+    error, _ = refused(path)
+
+    assert error.startswith("The database refused the import, so nothing was written: injected failure")
+    assert state() == before

@@ -1,0 +1,162 @@
+"""manage.py import_bills: bills with their parents from a file, the bill services' rules, all or nothing,
+repeat imports."""
+
+from datetime import date
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit.models import AuditLog
+from bills.models import Bill, BillBag
+from tests import factories
+from tests.imports.files import write_csv, write_xlsx
+
+pytestmark = pytest.mark.django_db
+
+HEADER = ["bill_number", "customer", "date", "expected_parents", "product", "notes", "parent"]
+
+
+@pytest.fixture
+def admin(db):
+    return factories.make_user("importer", role="admin")
+
+
+@pytest.fixture
+def parents(db):
+    return [factories.make_parent(f"SB0000{n}") for n in range(1, 5)]
+
+
+def run(path: Path, *args: str) -> str:
+    out = StringIO()
+    call_command("import_bills", str(path), "--user", "importer", *args, stdout=out, verbosity=0)
+    return out.getvalue()
+
+
+def refused(path: Path) -> str:
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_bills", str(path), "--user", "importer", stdout=out, verbosity=0)
+    return out.getvalue()
+
+
+def state() -> tuple:
+    return (
+        sorted(Bill.objects.values_list("bill_number", "customer", "expected_parents")),
+        sorted(BillBag.objects.values_list("bill__bill_number", "parent_bag__qr_id")),
+        AuditLog.objects.count(),
+    )
+
+
+def test_bills_and_their_parents_are_created_and_audited(admin, parents, tmp_path):
+    rows = [
+        HEADER,
+        ["INV-1", "Jaipur Mills", "2026-11-20", "2", "mustard", "first", "SB00001"],
+        ["INV-1", "", "", "", "", "", "SB00002"],
+        ["INV-2", "Kota Traders", "2026-11-21", "1", "", "", "SB00003"],
+    ]
+    path = write_csv(tmp_path / "bills.csv", rows)
+
+    output = run(path)
+
+    assert "Imported: 2 bills, 3 parents on bills." in output
+    bill = Bill.objects.get(bill_number="INV-1")
+    assert (bill.customer, bill.bill_date, bill.expected_parents, bill.notes) == (
+        "Jaipur Mills",
+        date(2026, 11, 20),
+        2,
+        "first",
+    )
+    assert bill.created_by == admin
+    assert sorted(BillBag.objects.values_list("bill__bill_number", "parent_bag__qr_id")) == [
+        ("INV-1", "SB00001"),
+        ("INV-1", "SB00002"),
+        ("INV-2", "SB00003"),
+    ]
+    assert AuditLog.objects.filter(action="bill.create").count() == 2
+    assert AuditLog.objects.get(action="bills.import").after["bills"] == ["INV-1", "INV-2"]
+
+
+def test_an_xlsx_with_date_cells_imports(admin, parents, tmp_path):
+    rows = [HEADER, ["INV-9", "Ajmer", date(2026, 1, 5), 3, "Mustard", None, "SB00004"]]
+    path = write_xlsx(tmp_path / "bills.xlsx", rows)
+
+    run(path)
+
+    assert Bill.objects.get(bill_number="INV-9").bill_date == date(2026, 1, 5)
+
+
+def test_a_repeat_import_changes_nothing(admin, parents, tmp_path):
+    rows = [HEADER, ["INV-1", "Jaipur", "2026-11-20", "2", "", "", "SB00001"], ["inv-1", "", "", "", "", "", "SB00002"]]
+    path = write_csv(tmp_path / "bills.csv", rows)
+    run(path)
+    before = state()
+
+    output = run(path)
+
+    assert "row 2: already_present: SB00001 is already on bill INV-1." in output
+    assert "0 to import, 2 already present, 0 with errors" in output
+    assert state()[:2] == before[:2]
+
+
+def test_the_bill_rules_are_checked_and_nothing_is_written(admin, parents, tmp_path):
+    other = factories.make_bill(admin, bill_number="OLD-1")
+    factories.put_on_bill(other, parents[3])
+    factories.make_child("CH000001")
+    rows = [
+        HEADER,
+        ["INV-1", "Jaipur", "2026-11-20", "2", "", "", "SB00001"],
+        ["INV-1", "", "", "", "", "", "SB00004"],  # on bill OLD-1
+        ["INV-1", "", "", "", "", "", "SB00001"],  # twice
+        ["INV-1", "", "", "", "", "", "SB09999"],  # no such parent
+        ["INV-1", "", "", "", "", "", "CH000001"],  # a child
+        ["INV-1", "Elsewhere", "", "", "", "", "SB00002"],  # contradicts row 2
+        ["INV-2", "Kota", "20/11/2026", "2", "", "", "SB00003"],  # not a date
+        ["INV-2", "", "", "", "", "", "SB00002"],  # its bill is not made
+        ["INV-3", "Kota", "2026-11-20", "900", "", "", ""],
+        ["OLD-1", "Kota", "2026-11-20", "1", "", "", "SB00003"],  # an existing bill gains no parents
+    ]
+    path = write_csv(tmp_path / "bills.csv", rows)
+    before = state()
+
+    output = refused(path)
+
+    lines = output.splitlines()
+    assert lines[:10] == [
+        "row 3: already_on_bill: SB00004 is already on bill OLD-1.",
+        "row 4: duplicate_in_file: SB00001 is also on row 2: each parent once.",
+        "row 5: unknown_parent: Parent bag SB09999 was not found.",
+        lines[3],
+        lines[4],
+        "row 8: bad_date: '20/11/2026' is not a date: write YYYY-MM-DD, e.g. 2026-11-23.",
+        "row 9: bill_not_made: Bill INV-2 is not made: see row 8.",
+        "row 10: bad_expected_parents: expected_parents must be a whole number from 1 to 500, not '900'.",
+        "row 11: bill_exists: Bill OLD-1 already exists; an import does not add parents to it (scan them on the "
+        "bill page).",
+        "10 rows read: 1 to import, 0 already present, 9 with errors.",
+    ]
+    assert lines[3].startswith("row 6: child_where_parent_expected: parent: 'CH000001' is a child bag code.")
+    assert lines[4].startswith("row 7: conflicting_bill_details: The details of bill INV-1 differ from row 2")
+    assert state() == before
+
+
+def test_skip_invalid_makes_the_good_bills(admin, parents, tmp_path):
+    rows = [
+        HEADER,
+        ["INV-1", "Jaipur", "2026-11-20", "2", "", "", "SB00001"],
+        ["INV-2", "", "2026-11-20", "1", "", "", ""],
+    ]
+    path = write_csv(tmp_path / "bills.csv", rows)
+
+    output = run(path, "--skip-invalid")
+
+    assert "row 3: missing_customer: The customer cell is empty." in output
+    assert list(Bill.objects.values_list("bill_number", flat=True)) == ["INV-1"]
+
+
+def test_a_file_missing_the_bill_columns_is_refused(admin, tmp_path):
+    path = write_csv(tmp_path / "bills.csv", [["bill_number", "parent"], ["INV-1", "SB00001"]])
+
+    with pytest.raises(CommandError, match="Row 1 has no customer, date, expected_parents column: bill files need"):
+        run(path)
