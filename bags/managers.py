@@ -1,19 +1,209 @@
+import json
 import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.core.cache import cache
-from django.db import models
+from django.db import connection, models, transaction
 
 from bags import qr
 
 PARENT_FORMATS_CACHE_KEY = "bags:parent-formats:v1"
 
+# A bag with its product and area, its parent and when it went in (a child), its children in the order they went
+# in and its bill (a parent), and its latest scans, in one statement: the bag page and the lookup API are on
+# the dispatcher's path. The query is the function bags_bag_detail (bags/migrations/0007_bag_detail_function.py),
+# so that it is planned once per connection instead of on every lookup (the planning cost three times the
+# execution). A bag the user may not see is no row at all (``restricted``: only bags of ``area_id``,
+# Bag.objects.restrict's rule). A parent's scans are the ones naming it as the parent (its opening and every
+# child scanned into it), a child's the ones naming it as the bag, as in scanning.selectors.recent_scans; each
+# says whether a later scan undid it, in the scan API's shape (times as scanning.services.scan_time formats
+# them). Each part is a subquery under a CASE on the bag's kind, so only the part that applies runs.
+BAG_DETAIL_SQL = "SELECT * FROM bags_bag_detail(%(qr_id)s, %(restricted)s, %(area_id)s, %(scans)s)"
+
+
+# Bags whose code starts with ``prefix``, in code order from after ``after``, with the search's filters (each
+# one off when its value is NULL or false: the values are bound client-side, so PostgreSQL sees the literals
+# and drops the test). LIKE 'SB12%' with ORDER BY ... USING ~<~ is a range of the varchar_pattern_ops index
+# on qr_id, read in its order until a page is full: a page costs the same whether the start matches ten codes
+# or two million (newest first, a broad start would sort its whole range). "In a parent" is an EXISTS probe of
+# bags_link per bag read, not a join: a join's estimate made the planner hash the whole links table.
+BAG_CODE_SEARCH_SQL = """
+SELECT bag.id, bag.qr_id, bag.kind, bag.child_count, bag.completed_at, bag.created_at,
+       product.name, product.capacity, area.name,
+       (SELECT parent.qr_id FROM bags_link AS link JOIN bags_bag AS parent ON parent.id = link.parent_id
+        WHERE link.child_id = bag.id)
+FROM bags_bag AS bag
+LEFT JOIN bags_product AS product ON product.id = bag.product_id
+LEFT JOIN accounts_dispatcharea AS area ON area.id = bag.dispatch_area_id
+WHERE bag.qr_id LIKE %(pattern)s
+  AND (%(after)s::text IS NULL OR bag.qr_id ~>~ %(after)s)
+  AND (%(kind)s::text IS NULL OR bag.kind = %(kind)s)
+  AND (%(product_id)s::bigint IS NULL OR bag.product_id = %(product_id)s)
+  AND (%(area_id)s::bigint IS NULL OR bag.dispatch_area_id = %(area_id)s)
+  AND (%(complete)s::boolean IS NULL OR (bag.completed_at IS NOT NULL) = %(complete)s)
+  AND (NOT %(linked_only)s OR EXISTS (SELECT 1 FROM bags_link AS link WHERE link.child_id = bag.id))
+  AND (NOT %(unlinked_only)s OR NOT EXISTS (SELECT 1 FROM bags_link AS link WHERE link.child_id = bag.id))
+  AND (%(created_from)s::timestamptz IS NULL OR bag.created_at >= %(created_from)s)
+  AND (%(created_before)s::timestamptz IS NULL OR bag.created_at < %(created_before)s)
+ORDER BY bag.qr_id USING ~<~
+LIMIT %(limit)s
+"""
+CODE_SEARCH_COLUMNS = (
+    "pk",
+    "qr_id",
+    "kind",
+    "child_count",
+    "completed_at",
+    "created_at",
+    "product_name",
+    "capacity",
+    "area_name",
+    "parent_qr",
+)
+
+
+def code_search_params(
+    *,
+    prefix: str,
+    limit: int,
+    after: str | None = None,
+    kind: str | None = None,
+    product_id: int | None = None,
+    area_id: int | None = None,
+    complete: bool | None = None,
+    linked: bool | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
+) -> dict[str, Any]:
+    """BAG_CODE_SEARCH_SQL's parameters: up to ``limit`` bags whose code starts with ``prefix`` (upper-case,
+    only the characters codes have: no LIKE wildcard) after the code ``after``; each filter off when None."""
+    return {
+        "pattern": f"{prefix}%",
+        "after": after,
+        "kind": kind,
+        "product_id": product_id,
+        "area_id": area_id,
+        "complete": complete,
+        "linked_only": linked is True,
+        "unlinked_only": linked is False,
+        "created_from": created_from,
+        "created_before": created_before,
+        "limit": limit,
+    }
+
+
+@dataclass(frozen=True)
+class BagState:
+    """A bag as the bag page and the lookup API show it."""
+
+    qr_id: str
+    kind: str
+    product: str | None
+    child_count: int
+    capacity: int | None
+    completed_at: datetime | None
+    dispatch_area: str | None
+    created_at: datetime
+
+    @property
+    def is_parent(self) -> bool:
+        return self.kind == qr.PARENT
+
+    @property
+    def complete(self) -> bool:
+        return self.completed_at is not None or (self.capacity is not None and self.child_count >= self.capacity)
+
+
+@dataclass(frozen=True)
+class ChildEntry:
+    qr_id: str
+    linked_at: datetime
+
+
+@dataclass(frozen=True)
+class BillEntry:
+    id: int
+    bill_number: str
+    customer: str
+    status: str
+
+
+@dataclass(frozen=True)
+class BagDetail:
+    """A bag, its parent (a child in one) and when it went in, its children (a parent), its bill (a
+    parent on one) and its latest scans, newest first, in the scan API's shape."""
+
+    bag: BagState
+    parent: BagState | None
+    linked_at: datetime | None
+    children: tuple[ChildEntry, ...]
+    bill: BillEntry | None
+    scans: tuple[dict[str, Any], ...]
+
+
+def visible_area(user) -> tuple[bool, int | None]:
+    """Whether this user sees only one area's bags, and which: a dispatcher their own, billers and admins all."""
+    return (True, user.dispatch_area_id) if user.is_dispatcher else (False, None)
+
+
+def _scan(event: dict[str, Any]) -> dict[str, Any]:
+    # scanning.services.scan_json names the scan an undo takes back only on undo events.
+    if event["reverts"] is None:
+        del event["reverts"]
+    return event
+
 
 class BagQuerySet(models.QuerySet):
     def restrict(self, user) -> "BagQuerySet":
         """The bags this user may see: a dispatcher only their own area's, billers and admins all."""
-        if user.is_dispatcher:
-            return self.filter(dispatch_area_id=user.dispatch_area_id)
-        return self
+        restricted, area_id = visible_area(user)
+        return self.filter(dispatch_area_id=area_id) if restricted else self
+
+    def search_codes(self, **search: Any) -> list[dict[str, Any]]:
+        """Bags whose code starts with a prefix, after a code, in code order (BAG_CODE_SEARCH_SQL; the arguments
+        are code_search_params'); each row as bags.selectors.search_rows gives it."""
+        with connection.cursor() as cursor:
+            cursor.execute(BAG_CODE_SEARCH_SQL, code_search_params(**search))
+            return [dict(zip(CODE_SEARCH_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+
+    def detail(self, *, user, qr_id: str, scans: int) -> BagDetail | None:
+        """The bag with this (normalised) code with its parent or children, bill and latest ``scans`` scans,
+        in one query (BAG_DETAIL_SQL); None if there is none this user may see."""
+        restricted, area_id = visible_area(user)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                BAG_DETAIL_SQL, {"qr_id": qr_id, "restricted": restricted, "area_id": area_id, "scans": scans}
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        parent, children, bill, events = (_json(value) for value in row[8:12])
+        linked_at = None
+        if parent is not None:
+            linked_at = datetime.fromisoformat(parent.pop("linked_at"))
+            parent = BagState(**{**parent, **_times(parent, "completed_at", "created_at")})
+        return BagDetail(
+            bag=BagState(*row[0:8]),
+            parent=parent,
+            linked_at=linked_at,
+            children=tuple(
+                ChildEntry(child["qr_id"], datetime.fromisoformat(child["linked_at"])) for child in children or ()
+            ),
+            bill=BillEntry(**bill) if bill is not None else None,
+            scans=tuple(_scan(event) for event in events or ()),
+        )
+
+
+def _json(value: Any) -> Any:
+    # Django's PostgreSQL backend hands json back as text.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _times(values: dict[str, Any], *names: str) -> dict[str, datetime | None]:
+    """Timestamps of a json object (ISO 8601, UTC: Django's connections use UTC) as datetimes."""
+    return {name: datetime.fromisoformat(values[name]) if values[name] else None for name in names}
 
 
 # The formats as this process last read them, and until when (time.monotonic()) it may use them
@@ -50,3 +240,93 @@ def forget_parent_formats() -> None:
     global _local_formats
     _local_formats = None
     cache.delete(PARENT_FORMATS_CACHE_KEY)
+
+
+# The totals per area as of now, with the highest bag and scan ids, in one statement (so in one snapshot):
+# one pass over the bags table (about 0.3 s on 2 million bags), done by one process at a time and at most
+# every DASHBOARD_TOTALS_SECONDS, never per request. With no bag at all it still writes the row of no area,
+# so "counted" is never mistaken for "never counted".
+REFRESH_TOTALS_SQL = """
+INSERT INTO bags_bagtotals (dispatch_area_id, parents, children, linked, bag_mark, scan_mark, counted_at)
+SELECT counted.dispatch_area_id, COALESCE(counted.parents, 0), COALESCE(counted.children, 0),
+       COALESCE(counted.linked, 0), marks.bag_mark, marks.scan_mark, now()
+FROM (SELECT (SELECT COALESCE(max(id), 0) FROM bags_bag) AS bag_mark,
+             (SELECT COALESCE(max(id), 0) FROM scanning_scan) AS scan_mark) AS marks
+LEFT JOIN (
+    SELECT dispatch_area_id,
+           count(*) FILTER (WHERE kind = 'parent') AS parents,
+           count(*) FILTER (WHERE kind = 'child') AS children,
+           sum(child_count) FILTER (WHERE kind = 'parent') AS linked
+    FROM bags_bag
+    GROUP BY dispatch_area_id
+) AS counted ON true
+"""
+
+# What the bags and scans tables gained since the marks, per area: bags made since, and children put into or
+# taken out of parents since, from the scan events (a link or an import's link +1, an undo or an unlink -1, in
+# the event's area: the parent's for links, imports and undos, the admin's for an unlink, which the next count
+# puts right). Both read
+# only the rows after the marks, a primary key range of the newest rows.
+TOTALS_SINCE_SQL = """
+SELECT dispatch_area_id, count(*) FILTER (WHERE kind = 'parent'), count(*) FILTER (WHERE kind = 'child'), 0
+FROM bags_bag
+WHERE id > %(bag_mark)s
+GROUP BY dispatch_area_id
+UNION ALL
+SELECT dispatch_area_id, 0, 0, sum(CASE WHEN action IN ('link', 'import') THEN 1 ELSE -1 END)
+FROM scanning_scan
+WHERE id > %(scan_mark)s AND action IN ('link', 'import', 'undo', 'unlink')
+GROUP BY dispatch_area_id
+"""
+
+# One count at a time across every process: a transaction lock of our own key, tried or waited for.
+TOTALS_LOCK = 7_262_001
+TRY_TOTALS_LOCK_SQL = "SELECT pg_try_advisory_xact_lock(%(key)s)"
+WAIT_FOR_TOTALS_LOCK_SQL = "SELECT true FROM (SELECT pg_advisory_xact_lock(%(key)s)) AS locked"
+
+
+@dataclass(frozen=True)
+class Totals:
+    parents: int
+    children: int
+    linked: int
+    counted_at: datetime | None
+
+    @property
+    def unlinked(self) -> int:
+        return max(self.children - self.linked, 0)
+
+
+class BagTotalsManager(models.Manager):
+    def current(self, *, area_id: int | None = None, restricted: bool = False) -> tuple[Totals, datetime | None]:
+        """The totals (of one area when ``restricted``) as last counted plus what came since; and when they
+        were counted (None: never)."""
+        rows = list(
+            self.values_list("dispatch_area_id", "parents", "children", "linked", "bag_mark", "scan_mark", "counted_at")
+        )
+        if not rows:
+            return Totals(0, 0, 0, None), None
+        _, _, _, _, bag_mark, scan_mark, counted_at = rows[0]
+        with connection.cursor() as cursor:
+            cursor.execute(TOTALS_SINCE_SQL, {"bag_mark": bag_mark, "scan_mark": scan_mark})
+            since = cursor.fetchall()
+        parents = children = linked = 0
+        for area, area_parents, area_children, area_linked, *_ in [*rows, *since]:
+            if restricted and area != area_id:
+                continue
+            parents, children, linked = parents + area_parents, children + area_children, linked + area_linked
+        return Totals(parents, children, linked, counted_at), counted_at
+
+    def refresh(self, *, older_than: datetime | None = None, wait: bool = False) -> bool:
+        """Count again, unless (with ``older_than``) the totals were counted after it meanwhile, or another
+        process is counting now (then, with ``wait``, wait for it and use its count); whether this call
+        counted."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(WAIT_FOR_TOTALS_LOCK_SQL if wait else TRY_TOTALS_LOCK_SQL, {"key": TOTALS_LOCK})
+            if not cursor.fetchone()[0]:
+                return False
+            if older_than is not None and self.filter(counted_at__gte=older_than).exists():
+                return False
+            self.all().delete()
+            cursor.execute(REFRESH_TOTALS_SQL)
+        return True

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from bags import qr
-from bags.managers import BagQuerySet, ProductQuerySet
+from bags.managers import BagQuerySet, BagTotalsManager, ProductQuerySet
 
 
 class Product(models.Model):
@@ -145,3 +145,34 @@ class Link(models.Model):
 
     def __str__(self) -> str:
         return f"{self.child.qr_id} in {self.parent.qr_id}"
+
+
+class BagTotals(models.Model):
+    """Bags counted per dispatch area (one row per area, one for bags of none): the dashboard's totals as they
+    were at ``counted_at``. Replaced as a whole at most every DASHBOARD_TOTALS_SECONDS by one process
+    (BagTotalsManager.refresh); the dashboard adds what the bag and scan tables gained since, read from the
+    rows after ``bag_mark`` and ``scan_mark``. The scan loop never writes here.
+    """
+
+    dispatch_area = models.ForeignKey(
+        "accounts.DispatchArea", on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+    )
+    parents = models.PositiveIntegerField()
+    children = models.PositiveIntegerField()
+    # Children held by this area's parents (the sum of their child counts).
+    linked = models.PositiveIntegerField()
+    # The highest bag and scan ids when counted: the rows after them are what came since.
+    bag_mark = models.BigIntegerField()
+    scan_mark = models.BigIntegerField()
+    counted_at = models.DateTimeField()
+
+    objects = BagTotalsManager()
+
+    class Meta:
+        verbose_name_plural = "bag totals"
+        constraints = [
+            models.UniqueConstraint(fields=["dispatch_area"], nulls_distinct=False, name="bagtotals_one_per_area")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dispatch_area_id}: {self.parents} parents, {self.children} children"

@@ -21,9 +21,9 @@ from psycopg import sql
 from accounts.models import DispatchArea, Role, User
 from audit.services import record, snapshot
 from bags import qr
-from bags.models import Bag, BagKind, Link, Product
+from bags.models import Bag, BagKind, BagTotals, Link, Product
 from bills.models import Bill, BillBag, BillStatus
-from scanning.models import Scan, ScanAction
+from scanning.models import Scan, ScanAction, ScanTally
 
 
 class SeedRefused(ValueError):
@@ -330,6 +330,10 @@ def seed_bulk(
         copy_rows(pg, "bags_link", LINK_COLUMNS, _link_chunks(plan), "links", progress)
         if with_scans:
             copy_rows(pg, "scanning_scan", SCAN_COLUMNS, _scan_chunks(plan), "scans", progress)
+            # The dashboard's counts of past periods, which these back-dated scans change: counted again.
+            ScanTally.objects.all().delete()
+        # Its bag totals too: counted again at the next look rather than read as millions of new rows.
+        BagTotals.objects.all().delete()
         result = _result(plan, scans, time.monotonic() - started)
         record(
             actor=user,

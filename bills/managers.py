@@ -188,16 +188,20 @@ class BillQuerySet(models.QuerySet):
         status: str = "",
         date_from: date | None = None,
         date_to: date | None = None,
+        product: Product | None = None,
         sort: str = "-bill_date",
     ) -> "BillQuerySet":
-        """Bills whose number or customer contains ``text`` (any case), of a status, dated within the range
-        (both ends included), sorted by one of SORTS (a leading '-' for descending; newest first otherwise)."""
+        """Bills whose number or customer contains ``text`` (any case), of a status and product, dated within
+        the range (both ends included), sorted by one of SORTS (a leading '-' for descending; newest first
+        otherwise)."""
         bills = self.select_related("product").with_parent_count()
         text = text.strip()
         if text:
             bills = bills.filter(Q(bill_number__icontains=text) | Q(customer__icontains=text))
         if status:
             bills = bills.filter(status=status)
+        if product is not None:
+            bills = bills.filter(product=product)
         if date_from:
             bills = bills.filter(bill_date__gte=date_from)
         if date_to:

@@ -19,6 +19,7 @@ from audit.services import record, snapshot
 from bags import qr
 from bags.models import Bag, BagKind, Product
 from bills.models import Bill, BillBag, BillStatus
+from traitortrack.dashboard import stats_changed
 from traitortrack.errors import Refused
 
 # The database's limit on a bill's expected parents is also the most parents a bill takes.
@@ -169,6 +170,7 @@ def create_bill(
             check_bill_number_free(bill_number)
             raise BillRefused("bill_number_taken", f"Bill {bill_number} already exists.") from error
         record(actor=user, action="bill.create", obj=bill, before=None, after=snapshot(bill), request=request)
+        transaction.on_commit(stats_changed)  # the dashboard's bills by status
     return BillChange(bill, "created", f"Bill {bill.bill_number} created. Scan its parent bags.")
 
 
@@ -318,6 +320,7 @@ def finalise_bill(*, user: User, bill_id: Any, request: HttpRequest | None = Non
         bill.frozen_full_parent_weight_kg = bill.product.full_parent_weight_kg
         bill.save()
         record(actor=user, action="bill.finalise", obj=bill, before=before, after=snapshot(bill), request=request)
+        transaction.on_commit(stats_changed)
     warning = None
     if frozen != bill.expected_parents:
         warning = f"It holds {_parents(frozen)}; {bill.expected_parents} were expected."
@@ -346,6 +349,7 @@ def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None)
         bill.frozen_full_parent_weight_kg = None
         bill.save()
         record(actor=user, action="bill.reopen", obj=bill, before=before, after=snapshot(bill), request=request)
+        transaction.on_commit(stats_changed)
     return BillChange(bill, "reopened", f"Bill {bill.bill_number} reopened: it is a draft again.")
 
 

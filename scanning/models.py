@@ -76,3 +76,29 @@ class ScanReply(models.Model):
 
     def __str__(self) -> str:
         return self.client_scan_id
+
+
+class ScanTally(models.Model):
+    """The scans of a period that is over, counted once: ``counts`` is [[dispatch_area_id, user_id, scans], ...].
+
+    The dashboard's "scans per hour" and "top dispatchers today" read these: a local hour (``minutes`` 60) for
+    each hour that is over and, within the current hour, five-minute slots (``minutes`` 5), so only the
+    minutes since the last slot are counted from scanning_scan, however busy the day. Scans are append-only,
+    so a period's count is final once no scan of it can still be committing (traitortrack.dashboard.SETTLE).
+    The scan loop never writes here.
+    """
+
+    start = models.DateTimeField(help_text="Start of the period (local time).")
+    minutes = models.PositiveSmallIntegerField()
+    counts = models.JSONField()
+    counted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "scan tallies"
+        constraints = [
+            models.UniqueConstraint(fields=["start", "minutes"], name="scantally_one_per_period"),
+            models.CheckConstraint(condition=models.Q(minutes__in=[5, 60]), name="scantally_hour_or_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M} +{self.minutes} min"

@@ -3,12 +3,13 @@
 from typing import Any
 
 from django.db.models import Exists, OuterRef
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from bags import qr
-from bags.models import Bag, Link, Product
-from bills.models import BillBag
-from scanning.models import Scan
+from bags.managers import BagDetail, BagState
+from bags.models import Bag, Product
+from scanning.models import Scan, ScanAction
 from scanning.services import scan_json
 
 RECENT_SCANS = 10
@@ -41,58 +42,54 @@ def scan_page_context(user: User, *, session: dict[str, Any] | None = None) -> d
     return {"parent_formats": formats, "recent_scans": recent_scans(user), "user_id": user.pk, "session": session}
 
 
-def _bag_json(bag: Bag) -> dict[str, Any]:
+def _bag_json(bag: BagState) -> dict[str, Any]:
     return {
         "qr_id": bag.qr_id,
         "kind": bag.kind,
-        "product": bag.product.name if bag.product else None,
+        "product": bag.product,
         "child_count": bag.child_count if bag.is_parent else None,
-        "capacity": bag.product.capacity if bag.product else None,
-        "complete": bag.completed_at is not None
-        or (bag.product is not None and bag.child_count >= bag.product.capacity),
-        "dispatch_area": bag.dispatch_area.name if bag.dispatch_area else None,
+        "capacity": bag.capacity,
+        "complete": bag.complete,
+        "dispatch_area": bag.dispatch_area,
         "created_at": bag.created_at.isoformat(),
     }
 
 
-def lookup_bag(*, user: User, code: str) -> dict[str, Any] | None:
-    """A bag with its parent or children, its bill and its last scans; None if there is no such bag
-    or the user may not see it. Raises QRCodeError for a code no bag can have."""
-    qr_id = qr.normalise(code)
-    bag = Bag.objects.restrict(user).select_related("product", "dispatch_area").filter(qr_id=qr_id).first()
-    if bag is None:
-        return None
+def bag_detail(*, user: User, code: str, scans: int = RECENT_SCANS) -> BagDetail | None:
+    """A bag with its parent or children, its bill and its latest ``scans`` scans (one query); None if there
+    is no such bag or the user may not see it. Raises QRCodeError for a code no bag can have."""
+    return Bag.objects.detail(user=user, qr_id=qr.normalise(code), scans=scans)
+
+
+def lookup_json(detail: BagDetail) -> dict[str, Any]:
+    """A bag's detail in the lookup API's shape (GET /api/bags/<code>, described in scanning/openapi.py)."""
     parent = None
-    children: list[dict[str, Any]] = []
+    if detail.parent is not None:
+        parent = {**_bag_json(detail.parent), "linked_at": detail.linked_at.isoformat()}
     bill = None
-    if bag.is_parent:
-        children = [
-            {"qr_id": child_qr, "linked_at": linked_at.isoformat()}
-            for child_qr, linked_at in Link.objects.filter(parent=bag)
-            .order_by("created_at", "pk")
-            .values_list("child__qr_id", "created_at")
-        ]
-        entry = BillBag.objects.filter(parent_bag=bag).select_related("bill").first()
-        if entry is not None:
-            bill = {
-                "bill_number": entry.bill.bill_number,
-                "customer": entry.bill.customer,
-                "status": entry.bill.status,
-            }
-    else:
-        link = Link.objects.filter(child=bag).select_related("parent__product", "parent__dispatch_area").first()
-        if link is not None:
-            parent = {**_bag_json(link.parent), "linked_at": link.created_at.isoformat()}
-    field = "parent" if bag.is_parent else "bag"
-    scans = (
-        Scan.objects.filter(**{field: bag})
-        .annotate(undone=Exists(Scan.objects.filter(reverts=OuterRef("pk"))))
-        .order_by("-created_at", "-pk")[:RECENT_SCANS]
-    )
+    if detail.bill is not None:
+        bill = {"bill_number": detail.bill.bill_number, "customer": detail.bill.customer, "status": detail.bill.status}
     return {
-        "bag": _bag_json(bag),
+        "bag": _bag_json(detail.bag),
         "parent": parent,
-        "children": children,
+        "children": [{"qr_id": child.qr_id, "linked_at": child.linked_at.isoformat()} for child in detail.children],
         "bill": bill,
-        "scans": [scan_json(scan, undone=scan.undone) for scan in scans],
+        "scans": list(detail.scans),
     }
+
+
+def scan_history(scans: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """Scans in the API's shape as the pages list them: their time as a datetime (shown in local time) and
+    the action's name."""
+    labels = dict(ScanAction.choices)
+    return [
+        {**scan, "at": parse_datetime(scan["at"]), "action_label": labels.get(scan["action"], scan["action"])}
+        for scan in scans
+    ]
+
+
+def lookup_bag(*, user: User, code: str) -> dict[str, Any] | None:
+    """A bag with its parent or children, its bill and its last scans, as the lookup API answers; None if
+    there is no such bag or the user may not see it. Raises QRCodeError for a code no bag can have."""
+    detail = bag_detail(user=user, code=code)
+    return lookup_json(detail) if detail is not None else None

@@ -1,9 +1,12 @@
 import os
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from tests import factories
+from tests.caches import REDIS_URL, free_port, require_redis
+from traitortrack.settings import caches_for
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +108,21 @@ def _fresh_kept_users():
     from accounts.authentication import forget_all_users
 
     forget_all_users()
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The cache on real Redis (TEST_REDIS_URL, else 127.0.0.1:6379/15 if it answers), emptied before and after."""
+    settings.CACHES = caches_for(REDIS_URL)
+    require_redis("default")
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.fixture
+def dead_redis_cache(settings):
+    """The cache pointed at a Redis that is down."""
+    # A port nobody listens on: every Redis call fails the way it does when Redis is down.
+    settings.CACHES = caches_for(f"redis://127.0.0.1:{free_port()}/0")
+    return cache

@@ -5,8 +5,9 @@ from typing import Any
 
 from bills import openapi as bills_api
 from scanning import openapi as scanning_api
+from traitortrack import dashboard_openapi as dashboard_api
 
-PARTS = (scanning_api, bills_api)
+PARTS = (scanning_api, bills_api, dashboard_api)
 
 
 def document(server_url: str) -> dict[str, Any]:

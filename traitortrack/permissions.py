@@ -44,7 +44,16 @@ URL_ACCESS: dict[str, Access] = {
     "health": PUBLIC,
     "ready": PUBLIC,
     "openapi": PUBLIC,
+    # Database, cache, workers' requests and errors: admins only.
+    "system": ADMIN,
     "home": LOGGED_IN,
+    # Every role searches and opens bags (a dispatcher only their area's: bags.selectors, Bag.objects.restrict);
+    # bills show to billers and admins, users to admins (traitortrack.search.searchable).
+    "search": LOGGED_IN,
+    # Everyone's figures; a dispatcher's are their area's, without bills (traitortrack.dashboard).
+    "dashboard": LOGGED_IN,
+    "dashboard-stats": LOGGED_IN,
+    "bags:detail": LOGGED_IN,
     # Logging in and out, and the reset-by-e-mail pages, come before there is a session.
     "accounts:login": PUBLIC,
     "accounts:logout": PUBLIC,

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "traitortrack.metrics.RequestMetricsMiddleware",  # first: counts every response, in memory (the system page)
     "django.middleware.security.SecurityMiddleware",
     "traitortrack.middleware.RequestIdMiddleware",
     "traitortrack.middleware.SecurityPolicyMiddleware",  # before whitenoise, so static files get it too
@@ -187,6 +188,13 @@ def caches_for(redis_url: str) -> dict:
 CACHES = caches_for(REDIS_URL)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "traitortrack.cache"
+
+# --- Dashboard (traitortrack/dashboard.py): figures cached per scope this long (one request recomputes them
+# after, the others get the previous ones); bag totals recounted at most this often (one pass over the bags
+# table, by one process); the page polls this often.
+DASHBOARD_FRESH_SECONDS = env_int("DASHBOARD_FRESH_SECONDS", 2)
+DASHBOARD_TOTALS_SECONDS = env_int("DASHBOARD_TOTALS_SECONDS", 60)
+DASHBOARD_REFRESH_SECONDS = env_int("DASHBOARD_REFRESH_SECONDS", 5)
 
 # --- Rate limits (accounts/ratelimits.py), keyed by user or the username typed, never by IP alone: a whole
 # warehouse shares one IP. Counted in the strict "ratelimit" cache alias (see caches_for).

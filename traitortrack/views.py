@@ -1,27 +1,64 @@
-"""Project-wide views: the home page, the health probes, the API document and the error handlers."""
+"""Project-wide views: the home page, the dashboard, search, the health probes and system page, the API
+document and the error handlers."""
 
-import logging
 import sys
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.defaults import server_error as html_server_error
 from psycopg import OperationalError as DatabaseUnavailable
 
+from scanning.api import api_login_required
+from traitortrack.dashboard import dashboard_stats
 from traitortrack.openapi import document
-
-logger = logging.getLogger(__name__)
+from traitortrack.search import SearchForm, run_search
+from traitortrack.system import readiness, system_status
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
+
+
+@require_GET
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The figures in the page (it works without JavaScript), then refreshed by static/js/dashboard.js."""
+    context = {
+        "stats": dashboard_stats(request.user),
+        "stats_url": reverse("dashboard-stats"),
+        "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
+    }
+    return render(request, "dashboard.html", context)
+
+
+@never_cache
+@require_GET
+@api_login_required
+def dashboard_json(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(dashboard_stats(request.user))
+
+
+@require_GET
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET, user=request.user)
+    result = run_search(form)
+    filters = form.values()
+    context = {
+        "form": form,
+        "result": result,
+        "filter_fields": form.filter_fields(),
+        "filtered": bool(set(filters) - {"show", "after"}),
+        "paged": "after" in filters,
+    }
+    return render(request, "search.html", context)
 
 
 @never_cache
@@ -34,23 +71,20 @@ def health(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database answers. The cache is reported but optional (pages work without it)."""
-    checks = {"database": "ok", "cache": "ok"}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:
-        logger.exception("readiness check: database unreachable")
-        checks["database"] = "unavailable"
-    try:
-        cache.set("ready-probe", "1", 5)
-        if cache.get("ready-probe") != "1":
-            checks["cache"] = "unavailable"
-    except Exception:
-        logger.exception("readiness check: cache unreachable")
-        checks["cache"] = "unavailable"
+    """Readiness: the database answers (503 if not). The cache is reported but optional: pages, logins and
+    scans work without Redis (the default cache ignores its errors), so a Redis outage is no reason for the
+    load balancer to take the app out."""
+    checks = readiness()
     ok = checks["database"] == "ok"
     return JsonResponse({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
+
+
+@never_cache
+@require_GET
+@login_required
+def system(request: HttpRequest) -> HttpResponse:
+    """The admins' system page (traitortrack.permissions: ADMIN)."""
+    return render(request, "system.html", {"status": system_status()})
 
 
 @require_GET

@@ -3,40 +3,26 @@ with Retry-After, and a Redis outage that lets requests through unless RATELIMIT
 
 import json
 import logging
-import os
-import socket
 
 import pytest
 from django.core.cache import caches
 from django.http import HttpResponse
 from django.test import Client
 from django_ratelimit.checks import check_caches
-from django_redis import get_redis_connection
 
 from accounts.ratelimits import password_reset_rate_limit, two_factor_rate_limit
 from tests import factories
+from tests.caches import REDIS_URL, free_port, require_redis
 from traitortrack.settings import caches_for
 
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 WAREHOUSE_IP = "10.1.1.7"
 WRONG = "not-the-password"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def redis_limits(settings):
-    settings.CACHES = caches_for(TEST_REDIS_URL or "redis://127.0.0.1:6379/15")
-    try:
-        get_redis_connection("ratelimit").ping()
-    except Exception:
-        if TEST_REDIS_URL:  # CI promised a Redis: its absence is a failure, not a skip
-            raise
-        pytest.skip("no Redis on 127.0.0.1:6379 (set TEST_REDIS_URL to require one)")
+    settings.CACHES = caches_for(REDIS_URL)
+    require_redis("ratelimit")
     counters = caches["ratelimit"]
     counters.delete_pattern("*")  # only our prefix's keys
     # Axes would lock these wrong-password logins at 5; the rate limit is what is tested here.
@@ -48,7 +34,7 @@ def redis_limits(settings):
 @pytest.fixture
 def dead_redis_limits(settings):
     # A port nobody listens on: every Redis call fails the way it does when Redis is down.
-    settings.CACHES = caches_for(f"redis://127.0.0.1:{_free_port()}/0")
+    settings.CACHES = caches_for(f"redis://127.0.0.1:{free_port()}/0")
 
 
 def _login(client: Client, username: str, password: str = WRONG):

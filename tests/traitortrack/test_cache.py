@@ -1,44 +1,7 @@
 """The cache: real Redis when configured, and pages that keep working when Redis goes away."""
 
-import os
-import socket
-
-import pytest
-from django.core.cache import cache
-from django_redis import get_redis_connection
-
 from tests import factories
 from traitortrack.settings import caches_for
-
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def redis_cache(settings):
-    url = TEST_REDIS_URL or "redis://127.0.0.1:6379/15"
-    settings.CACHES = caches_for(url)
-    try:
-        get_redis_connection("default").ping()
-    except Exception:
-        if TEST_REDIS_URL:  # CI promised a Redis: its absence is a failure, not a skip
-            raise
-        pytest.skip("no Redis on 127.0.0.1:6379 (set TEST_REDIS_URL to require one)")
-    cache.clear()
-    yield cache
-    cache.clear()
-
-
-@pytest.fixture
-def dead_redis_cache(settings):
-    # A port nobody listens on: every Redis call fails the way it does when Redis is down.
-    settings.CACHES = caches_for(f"redis://127.0.0.1:{_free_port()}/0")
-    return cache
 
 
 def test_redis_cache_stores_and_expires_values(redis_cache):

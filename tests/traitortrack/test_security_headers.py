@@ -83,7 +83,7 @@ def test_a_server_error_page(admin_user, monkeypatch, verified_login):
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("scanning.views.selectors.lookup_bag", broken)
+    monkeypatch.setattr("scanning.views.selectors.bag_detail", broken)
     client = verified_login(Client(raise_request_exception=False), admin_user)
 
     response = client.get("/scan/lookup/?code=SB00001")

@@ -1,0 +1,188 @@
+"""Bag reads for the search page (the bag page itself is one query: BagQuerySet.detail)."""
+
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import OperationalError, connection, transaction
+from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils import timezone
+from psycopg.errors import QueryCanceled
+
+from accounts.models import DispatchArea, User
+from bags import qr
+from bags.managers import CODE_SEARCH_COLUMNS, visible_area
+from bags.models import Bag, BagKind, Link, Product
+from traitortrack.errors import Refused
+from traitortrack.pagination import KeysetPage, keyset_page, page_of
+
+PREFIX_PATTERN = re.compile(rf"[A-Z0-9-]{{1,{qr.MAX_LENGTH}}}")
+# The longest a search's query may run (a search the indexes serve takes a few milliseconds).
+SEARCH_TIMEOUT_MS = 500
+
+
+class BagStatus:
+    """What the search's status filter means for bags: a parent open or complete, a child in a parent or loose."""
+
+    OPEN = "open"
+    COMPLETE = "complete"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    CHOICES = [
+        (OPEN, "Parent, open"),
+        (COMPLETE, "Parent, complete"),
+        (LINKED, "Child, in a parent"),
+        (UNLINKED, "Child, in no parent"),
+    ]
+    KINDS = {OPEN: BagKind.PARENT, COMPLETE: BagKind.PARENT, LINKED: BagKind.CHILD, UNLINKED: BagKind.CHILD}
+
+
+@dataclass(frozen=True)
+class BagSearch:
+    """A bag search: every part optional. ``prefix`` is the start of a code (normalised as a scan is)."""
+
+    prefix: str = ""
+    kind: str = ""
+    product: Product | None = None
+    area: DispatchArea | None = None
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def local_day_start(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the warehouses' time zone (settings.TIME_ZONE), as an aware datetime:
+    a bound an index on a timestamp column can use, unlike ``created_at::date``."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def code_prefix(text: str) -> str:
+    """The typed start of a code as stored codes start: trimmed and upper-case. Raises QRCodeError when it
+    holds a character no code has or is longer than any code."""
+    prefix = text.strip().upper()
+    if prefix and not PREFIX_PATTERN.fullmatch(prefix):
+        raise qr.QRCodeError(
+            "bad_prefix", f"Type the start of a bag code: letters, digits and '-', at most {qr.MAX_LENGTH} of them."
+        )
+    return prefix
+
+
+def matching_bags(user: User, search: BagSearch) -> QuerySet:
+    """The bags this user may see that match the search, unordered."""
+    bags = Bag.objects.restrict(user)
+    if search.prefix:
+        # startswith on the stored upper-case code: LIKE 'SB12%', which the varchar_pattern_ops index on
+        # qr_id serves (istartswith would wrap the column in UPPER() and read all 2 million rows).
+        bags = bags.filter(qr_id__startswith=search.prefix)
+    kind = search.kind or BagStatus.KINDS.get(search.status, "")
+    if search.product is not None:
+        kind = kind or BagKind.PARENT  # only parents have a product
+        bags = bags.filter(product=search.product)
+    if kind:
+        bags = bags.filter(kind=kind)
+    if search.area is not None:
+        bags = bags.filter(dispatch_area=search.area)
+    if search.status == BagStatus.OPEN:
+        bags = bags.filter(completed_at__isnull=True)
+    elif search.status == BagStatus.COMPLETE:
+        bags = bags.filter(completed_at__isnull=False)
+    elif search.status in (BagStatus.LINKED, BagStatus.UNLINKED):
+        in_parent = Exists(Link.objects.filter(child=OuterRef("pk")))
+        bags = bags.filter(in_parent if search.status == BagStatus.LINKED else ~in_parent)
+    if search.date_from:
+        bags = bags.filter(created_at__gte=local_day_start(search.date_from))
+    if search.date_to:
+        bags = bags.filter(created_at__lt=local_day_start(search.date_to + timedelta(days=1)))
+    return bags
+
+
+# A result row's keys, whichever way it was read: the code search's SQL gives these columns.
+ROW_EXPRESSIONS = {
+    "product_name": F("product__name"),
+    "capacity": F("product__capacity"),
+    "area_name": F("dispatch_area__name"),
+    "parent_qr": F("parent_link__parent__qr_id"),
+}
+
+
+def search_rows(bags: QuerySet) -> QuerySet:
+    """The bags as search result rows (dicts): code, kind, fill, completion, first scan, product, area, parent."""
+    return bags.values(*(name for name in CODE_SEARCH_COLUMNS if name not in ROW_EXPRESSIONS), **ROW_EXPRESSIONS)
+
+
+def could_be_parent(prefix: str) -> bool:
+    """Whether some parent code starts with ``prefix``: a start of a product's prefix, or the prefix and digits."""
+    for fmt in Product.objects.parent_formats():
+        if fmt.prefix.startswith(prefix):
+            return True
+        rest = prefix.removeprefix(fmt.prefix)
+        if prefix.startswith(fmt.prefix) and rest.isdigit() and len(rest) <= fmt.digits:
+            return True
+    return False
+
+
+class SearchTooBroad(Refused):
+    pass
+
+
+@contextmanager
+def _bounded():
+    """Run the block's queries with SEARCH_TIMEOUT_MS each at most: a search the indexes cannot narrow (a start
+    most codes share with a filter few of them pass) is refused rather than left to read millions of rows."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", [f"{SEARCH_TIMEOUT_MS}ms"])
+            yield
+    except OperationalError as error:
+        if not isinstance(error.__cause__, QueryCanceled):
+            raise
+        raise SearchTooBroad(
+            "search_too_broad", "That search reads too many bags: type more of the code, or fewer filters."
+        ) from error
+
+
+def search_bags(user: User, search: BagSearch, *, after: str | None = None, size: int = 25) -> KeysetPage:
+    """The bags this user may see that match, a page at a time (keyset: no count); each row a dict with the bag's
+    code, kind, product, area, fill, completion, the parent a child is in and when it was first scanned.
+
+    With the start of a code: in code order, from the qr_id pattern index (Bag.objects.search_codes). Without:
+    newest first. Raises SearchTooBroad when the database would have to read too much (_bounded)."""
+    kind = search.kind or BagStatus.KINDS.get(search.status, "") or (BagKind.PARENT if search.product else "")
+    nothing = KeysetPage([], None)
+    if search.kind and search.status and BagStatus.KINDS.get(search.status) != search.kind:
+        return nothing  # a parent is never "in a parent", a child never "complete"
+    if search.product is not None and search.kind == BagKind.CHILD:
+        return nothing
+    if search.prefix and kind == BagKind.PARENT and not could_be_parent(search.prefix):
+        return nothing  # else the whole range of, say, "CB" would be read to find no parent in it
+    restricted, area_id = visible_area(user)
+    if search.area is not None:
+        if restricted and search.area.pk != area_id:
+            return nothing
+        area_id = search.area.pk
+    with _bounded():
+        if search.prefix:
+            rows = Bag.objects.search_codes(
+                prefix=search.prefix,
+                after=after,
+                limit=size + 1,
+                kind=kind or None,
+                product_id=search.product.pk if search.product else None,
+                area_id=area_id,
+                complete={BagStatus.OPEN: False, BagStatus.COMPLETE: True}.get(search.status),
+                linked={BagStatus.LINKED: True, BagStatus.UNLINKED: False}.get(search.status),
+                created_from=local_day_start(search.date_from) if search.date_from else None,
+                created_before=local_day_start(search.date_to + timedelta(days=1)) if search.date_to else None,
+            )
+            return page_of(rows, size, lambda row: row["qr_id"])
+        return keyset_page(search_rows(matching_bags(user, search)), after=after, size=size)
+
+
+def exact_bag(user: User, code: str) -> str | None:
+    """The code of the bag this user may see whose code is exactly ``code``, if any (the search page's shortcut)."""
+    try:
+        qr_id = qr.normalise(code)
+    except qr.QRCodeError:
+        return None
+    return Bag.objects.restrict(user).filter(qr_id=qr_id).values_list("qr_id", flat=True).first()

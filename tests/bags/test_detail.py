@@ -1,0 +1,208 @@
+"""The bag detail (bags.managers.BAG_DETAIL_SQL, one statement) against the plain ORM on the same data, and the
+pages and API built on it: the bag page, the lookup page and GET /api/bags/<code>, each in a pinned number of
+queries, a dispatcher seeing only their own area's bags."""
+
+import uuid
+from typing import Any
+
+import pytest
+from django.db.models import Exists, OuterRef
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Role
+from bags.models import Bag, Link
+from bills.models import BillBag
+from scanning import selectors, services
+from scanning.models import Scan
+from scanning.services import scan_json
+from tests import factories
+from tests.bills.data import fill
+
+pytestmark = pytest.mark.django_db
+
+
+def orm_lookup(*, user, qr_id: str, scans: int) -> dict[str, Any] | None:
+    """The lookup, the slow obvious way: the ORM, a query for each part (what lookup_bag did before)."""
+    bag = Bag.objects.restrict(user).select_related("product", "dispatch_area").filter(qr_id=qr_id).first()
+    if bag is None:
+        return None
+
+    def bag_json(one: Bag) -> dict[str, Any]:
+        return {
+            "qr_id": one.qr_id,
+            "kind": one.kind,
+            "product": one.product.name if one.product else None,
+            "child_count": one.child_count if one.is_parent else None,
+            "capacity": one.product.capacity if one.product else None,
+            "complete": one.completed_at is not None
+            or (one.product is not None and one.child_count >= one.product.capacity),
+            "dispatch_area": one.dispatch_area.name if one.dispatch_area else None,
+            "created_at": one.created_at.isoformat(),
+        }
+
+    parent, children, bill = None, [], None
+    if bag.is_parent:
+        links = Link.objects.filter(parent=bag).order_by("created_at", "pk").values_list("child__qr_id", "created_at")
+        children = [{"qr_id": code, "linked_at": at.isoformat()} for code, at in links]
+        entry = BillBag.objects.filter(parent_bag=bag).select_related("bill").first()
+        if entry is not None:
+            bill = {"bill_number": entry.bill.bill_number, "customer": entry.bill.customer, "status": entry.bill.status}
+    else:
+        link = Link.objects.filter(child=bag).select_related("parent__product", "parent__dispatch_area").first()
+        if link is not None:
+            parent = {**bag_json(link.parent), "linked_at": link.created_at.isoformat()}
+    field = "parent" if bag.is_parent else "bag"
+    events = (
+        Scan.objects.filter(**{field: bag})
+        .annotate(undone=Exists(Scan.objects.filter(reverts=OuterRef("pk"))))
+        .order_by("-created_at", "-pk")[:scans]
+    )
+    return {
+        "bag": bag_json(bag),
+        "parent": parent,
+        "children": children,
+        "bill": bill,
+        "scans": [scan_json(event, undone=event.undone) for event in events],
+    }
+
+
+def sql_lookup(*, user, qr_id: str, scans: int) -> dict[str, Any] | None:
+    detail = Bag.objects.detail(user=user, qr_id=qr_id, scans=scans)
+    return selectors.lookup_json(detail) if detail is not None else None
+
+
+@pytest.fixture
+def warehouse(area, mustard, moong):
+    """Two areas. In A: a dispatcher who opened SB00001 and scanned three children into it (the last one
+    undone), so it holds two; a full moong parent on a bill with another child of none; a loose child. In B:
+    a parent of its own. Also a parent an admin made with no area."""
+    other = factories.make_area("Area B")
+    dispatcher = factories.make_user("disp-a", area=area)
+    biller = factories.make_user("biller-a", role=Role.BILLER)
+    for code in ("SB00001",):
+        services.open_parent(user=dispatcher, raw_code=code, client_scan_id=uuid.uuid4().hex)
+    for code in ("C0000001", "C0000002", "C0000003"):
+        services.scan_child(user=dispatcher, parent_code="SB00001", raw_code=code, client_scan_id=uuid.uuid4().hex)
+    services.undo_last_scan(user=dispatcher, client_scan_id=uuid.uuid4().hex)
+    full = factories.make_parent("M444-00001", product_code="moong", dispatch_area=area)
+    fill(full, 30, prefix="MC")
+    Bag.objects.filter(qr_id__startswith="MC").update(dispatch_area=area)
+    Bag.objects.filter(pk=full.pk).update(completed_at=full.created_at)
+    factories.put_on_bill(factories.make_bill(biller, bill_number="INV-9", customer="Jaipur depot"), full)
+    factories.make_child("L0000001", dispatch_area=area)
+    factories.make_parent("SB00009", dispatch_area=other)
+    factories.make_parent("SB00010")
+    return {"dispatcher": dispatcher, "biller": biller, "other_dispatcher": factories.make_user("disp-b", area=other)}
+
+
+CODES = ["SB00001", "C0000001", "C0000002", "C0000003", "M444-00001", "MC0001", "MC0030", "L0000001", "SB00009"]
+
+
+@pytest.mark.parametrize("who", ["dispatcher", "biller", "other_dispatcher"])
+@pytest.mark.parametrize("scans", [1, 2, 10])
+def test_the_detail_statement_answers_as_the_orm_does(warehouse, who, scans):
+    user = warehouse[who]
+    answers = {code: sql_lookup(user=user, qr_id=code, scans=scans) for code in [*CODES, "SB00010", "NOSUCH1"]}
+
+    assert answers == {code: orm_lookup(user=user, qr_id=code, scans=scans) for code in answers}
+    # Not vacuous: each of them sees some bags and is refused others.
+    assert any(answers.values()) and None in answers.values()
+
+
+def test_the_detail_shows_parent_children_bill_and_undone_scans(warehouse):
+    dispatcher = warehouse["dispatcher"]
+
+    parent = sql_lookup(user=dispatcher, qr_id="SB00001", scans=10)
+    undone = sql_lookup(user=dispatcher, qr_id="C0000003", scans=10)
+    on_bill = sql_lookup(user=dispatcher, qr_id="M444-00001", scans=10)
+    child = sql_lookup(user=dispatcher, qr_id="MC0007", scans=10)
+
+    assert [c["qr_id"] for c in parent["children"]] == ["C0000001", "C0000002"]
+    assert parent["bag"]["child_count"] == 2 and parent["bag"]["complete"] is False
+    assert [(s["action"], s["bag"], s["undone"]) for s in parent["scans"]] == [
+        ("undo", "C0000003", False),
+        ("link", "C0000003", True),
+        ("link", "C0000002", False),
+        ("link", "C0000001", False),
+        ("open_parent", "SB00001", False),
+    ]
+    assert parent["scans"][0]["reverts"] == parent["scans"][1]["id"]
+    assert "reverts" not in parent["scans"][1]
+    assert undone["parent"] is None
+    assert on_bill["bill"] == {"bill_number": "INV-9", "customer": "Jaipur depot", "status": "draft"}
+    assert on_bill["bag"]["complete"] is True
+    assert child["parent"]["qr_id"] == "M444-00001" and child["parent"]["child_count"] == 30
+
+
+def test_a_dispatcher_sees_only_their_areas_bags_and_others_all(warehouse):
+    dispatcher, biller = warehouse["dispatcher"], warehouse["biller"]
+
+    assert Bag.objects.detail(user=dispatcher, qr_id="SB00009", scans=10) is None
+    assert Bag.objects.detail(user=dispatcher, qr_id="SB00010", scans=10) is None  # no area: not theirs
+    assert Bag.objects.detail(user=biller, qr_id="SB00009", scans=10).bag.dispatch_area == "Area B"
+    assert Bag.objects.detail(user=warehouse["other_dispatcher"], qr_id="SB00009", scans=10) is not None
+
+
+def test_the_detail_is_one_query_whatever_the_parent_holds(warehouse, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        detail = Bag.objects.detail(user=warehouse["biller"], qr_id="M444-00001", scans=100)
+
+    assert len(detail.children) == 30
+
+
+@pytest.fixture
+def dispatcher_client(client, warehouse):
+    client.force_login(warehouse["dispatcher"])
+    client.get("/")  # the first request after login writes the session's timeout stamps
+    return client
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        (reverse("bags:detail", args=["M444-00001"]), "M444-00001"),
+        (reverse("scanning:lookup") + "?code=m444-00001", "M444-00001"),
+        ("/api/bags/m444-00001", "M444-00001"),
+    ],
+)
+def test_bag_pages_and_api_cost_one_query(dispatcher_client, url, code, django_assert_num_queries):
+    with django_assert_num_queries(1):  # the bag detail (the user is kept in process: accounts.authentication)
+        response = dispatcher_client.get(url)
+
+    assert response.status_code == 200
+    assert code in response.content.decode()
+
+
+def test_the_bag_page_lists_children_as_links_and_the_history(dispatcher_client):
+    html = dispatcher_client.get(reverse("bags:detail", args=["SB00001"])).content.decode()
+
+    assert f'href="{reverse("bags:detail", args=["C0000002"])}"' in html
+    assert "Scan history" in html
+    assert "Undid scan" in html and "(undone)" in html
+
+
+def test_the_bag_page_of_a_child_links_its_parent(dispatcher_client):
+    html = dispatcher_client.get(reverse("bags:detail", args=["mc0003"])).content.decode()
+
+    assert f'href="{reverse("bags:detail", args=["M444-00001"])}"' in html
+    assert "30 / 30" in html
+
+
+def test_the_bag_page_names_the_bill_with_a_link_for_billers_only(dispatcher_client, warehouse):
+    url = reverse("bags:detail", args=["M444-00001"])
+    client = Client()
+    client.force_login(warehouse["biller"])
+    bill_link = 'href="/bills/'
+
+    assert bill_link not in dispatcher_client.get(url).content.decode()
+    html = client.get(url).content.decode()
+    assert bill_link in html and "INV-9" in html
+
+
+@pytest.mark.parametrize("code", ["SB00009", "NOSUCH1", "bad%20code"])
+def test_the_bag_page_of_a_bag_one_may_not_see_is_not_found(dispatcher_client, code):
+    response = dispatcher_client.get(f"/bags/{code}/")
+
+    assert response.status_code == 404
+    assert "that you can see" in response.content.decode() or "a space inside it" in response.content.decode()

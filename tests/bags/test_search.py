@@ -1,0 +1,312 @@
+"""The search page: bags by code prefix with filters, bills for billers, users for admins, newest first a page
+at a time (keyset: "next page" links that keep the filters, no COUNT), a dispatcher in their own area only; and
+the prefix search is one the qr_id pattern index serves."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Role
+from bags.managers import BAG_CODE_SEARCH_SQL, code_search_params
+from bags.models import Bag, BagKind
+from bags.selectors import (
+    BagSearch,
+    BagStatus,
+    SearchTooBroad,
+    _bounded,
+    could_be_parent,
+    matching_bags,
+    search_bags,
+    search_rows,
+)
+from tests import factories
+from tests.bills.data import fill
+
+pytestmark = pytest.mark.django_db
+SEARCH = reverse("search")
+
+
+@pytest.fixture
+def yard(area, mustard, moong):
+    """In area A: SB00001..SB00003 (mustard; SB00001 full and complete, SB00002 holding two), M444-00001
+    (moong, empty), children C100001/C100002 in SB00002 and a loose C100003. In area B: SB00004 and C100004."""
+    other = factories.make_area("Area B")
+    full = factories.make_parent("SB00001", dispatch_area=area)
+    fill(full, 30, prefix="F1")
+    Bag.objects.filter(pk=full.pk).update(completed_at=timezone.now())
+    holding = factories.make_parent("SB00002", dispatch_area=area)
+    factories.make_parent("SB00003", dispatch_area=area)
+    factories.make_parent("M444-00001", product_code="moong", dispatch_area=area)
+    for code in ("C100001", "C100002"):
+        factories.link(holding, factories.make_child(code, dispatch_area=area))
+    factories.make_child("C100003", dispatch_area=area)
+    factories.make_parent("SB00004", dispatch_area=other)
+    factories.make_child("C100004", dispatch_area=other)
+    return {"area": area, "other": other, "dispatcher": factories.make_user("searcher", area=area)}
+
+
+def codes(page) -> list[str]:
+    return [row["qr_id"] for row in page.rows]
+
+
+def test_a_code_prefix_finds_the_bags_starting_with_it_in_code_order(yard):
+    biller = factories.make_user("biller-s", role=Role.BILLER)
+
+    assert codes(search_bags(biller, BagSearch(prefix="SB"))) == ["SB00001", "SB00002", "SB00003", "SB00004"]
+    assert codes(search_bags(biller, BagSearch(prefix="C10000"))) == ["C100001", "C100002", "C100003", "C100004"]
+    assert codes(search_bags(biller, BagSearch(prefix="M444-"))) == ["M444-00001"]
+
+
+def test_without_a_code_the_newest_bags_come_first(yard):
+    biller = factories.make_user("biller-n", role=Role.BILLER)
+
+    assert codes(search_bags(biller, BagSearch(kind=BagKind.CHILD)))[:3] == ["C100004", "C100003", "C100002"]
+
+
+def test_a_dispatcher_finds_only_their_areas_bags(yard):
+    assert codes(search_bags(yard["dispatcher"], BagSearch(prefix="SB"))) == ["SB00001", "SB00002", "SB00003"]
+    assert codes(search_bags(yard["dispatcher"], BagSearch(prefix="SB", area=yard["other"]))) == []
+    assert codes(search_bags(yard["dispatcher"], BagSearch(prefix="C100004"))) == []
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"kind": BagKind.PARENT}, ["SB00004", "M444-00001", "SB00003", "SB00002", "SB00001"]),
+        ({"kind": BagKind.CHILD, "prefix": "C1"}, ["C100001", "C100002", "C100003", "C100004"]),
+        ({"status": BagStatus.OPEN}, ["SB00004", "M444-00001", "SB00003", "SB00002"]),
+        ({"status": BagStatus.COMPLETE}, ["SB00001"]),
+        ({"status": BagStatus.LINKED, "prefix": "C"}, ["C100001", "C100002"]),
+        ({"status": BagStatus.UNLINKED}, ["C100004", "C100003"]),
+        ({"status": BagStatus.LINKED, "kind": BagKind.PARENT}, []),
+        ({"prefix": "SB", "area": "other"}, ["SB00004"]),
+    ],
+)
+def test_filters_narrow_the_bags(yard, filters, expected):
+    biller = factories.make_user("biller-f", role=Role.BILLER)
+    if filters.get("area") == "other":
+        filters = {**filters, "area": yard["other"]}
+
+    assert codes(search_bags(biller, BagSearch(**filters))) == expected
+
+
+def test_the_product_filter_finds_that_products_parents(yard, moong):
+    biller = factories.make_user("biller-p", role=Role.BILLER)
+
+    assert codes(search_bags(biller, BagSearch(product=moong))) == ["M444-00001"]
+    assert codes(search_bags(biller, BagSearch(product=moong, kind=BagKind.CHILD))) == []
+
+
+def test_the_date_range_is_in_local_days_both_ends_included(yard):
+    biller = factories.make_user("biller-d", role=Role.BILLER)
+    today = timezone.localdate()
+    Bag.objects.filter(qr_id="SB00003").update(created_at=timezone.now() - timedelta(days=3))
+
+    assert codes(search_bags(biller, BagSearch(prefix="SB", date_to=today - timedelta(days=3)))) == ["SB00003"]
+    assert "SB00003" not in codes(search_bags(biller, BagSearch(prefix="SB", date_from=today - timedelta(days=2))))
+    assert codes(search_bags(biller, BagSearch(prefix="SB00002", date_from=today, date_to=today))) == ["SB00002"]
+
+
+def test_pages_follow_one_another_without_a_gap_or_a_repeat(yard):
+    biller = factories.make_user("biller-k", role=Role.BILLER)
+    for search, expected in [
+        (BagSearch(prefix="F1"), [f"F1{n:04d}" for n in range(1, 31)]),
+        (BagSearch(kind=BagKind.CHILD, status=BagStatus.LINKED), None),
+    ]:
+        seen, after = [], None
+        while True:
+            page = search_bags(biller, search, after=after, size=7)
+            seen += codes(page)
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert seen == (expected or codes(search_bags(biller, search, size=100)))
+        assert len(seen) == len(set(seen)) >= 30
+
+
+@pytest.fixture
+def biller_client(yard):
+    client = Client()
+    client.force_login(factories.make_user("biller-page", role=Role.BILLER))
+    client.get("/")  # the first request after login writes the session's timeout stamps
+    return client
+
+
+def test_next_page_links_keep_the_filters(biller_client, yard):
+    html = biller_client.get(SEARCH, {"q": "f1", "show": "bags", "kind": "child"}).content.decode()
+
+    link = re.search(r'<a class="btn btn-outline-primary" rel="next" href="([^"]+)"', html).group(1)
+    assert "q=f1" in link and "show=bags" in link and "kind=child" in link and "after=F10025" in link
+    second = biller_client.get(SEARCH + link.replace("&amp;", "&")).content.decode()
+    assert "F10030" in second and "F10005" not in second
+    assert "First page" in second
+
+
+def test_the_search_page_never_counts_the_bags(biller_client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(8) as queries:
+        response = biller_client.get(SEARCH, {"q": "SB", "show": "bags"})
+
+    assert response.status_code == 200
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_the_search_page_costs_a_fixed_number_of_queries(biller_client, django_assert_num_queries):
+    # bags (one page with product, area and parent) under its time limit: savepoint, SET, search, release;
+    # bills; the exact code; the form's products and areas (the user is kept in process)
+    with django_assert_num_queries(8):
+        response = biller_client.get(SEARCH, {"q": "SB00001"})
+
+    html = response.content.decode()
+    assert 'id="search-exact"' in html
+    assert f'href="{reverse("bags:detail", args=["SB00001"])}"' in html
+
+
+def test_everything_shows_a_few_of_each_with_a_link_to_all(biller_client):
+    html = biller_client.get(SEARCH, {"q": "F1"}).content.decode()
+
+    assert html.count('class="tt-result"') == 5
+    assert "All bags that match" in html
+    assert 'id="results-bills"' in html and 'id="results-users"' not in html
+
+
+def test_bills_are_found_by_number_or_customer_for_billers(biller_client, yard):
+    owner = factories.make_user("owner", role=Role.BILLER)
+    factories.make_bill(owner, bill_number="INV-100", customer="Jaipur depot")
+    factories.make_bill(owner, bill_number="INV-200", customer="Kota mill", status="draft")
+
+    by_customer = biller_client.get(SEARCH, {"q": "jaipur", "show": "bills"}).content.decode()
+    drafts = biller_client.get(SEARCH, {"show": "bills", "status": "draft"}).content.decode()
+
+    assert "INV-100" in by_customer and "INV-200" not in by_customer
+    assert "INV-100" in drafts and "INV-200" in drafts
+
+
+def test_a_filter_a_kind_of_result_has_not_leaves_it_out_of_everything(biller_client, yard):
+    owner = factories.make_user("owner2", role=Role.BILLER)
+    factories.make_bill(owner, bill_number="SB-BILL", customer="x")
+
+    html = biller_client.get(SEARCH, {"q": "SB", "kind": "parent"}).content.decode()
+
+    assert 'id="results-bags"' in html and 'id="results-bills"' not in html
+    assert "Not searched with these filters: Bills" in html
+
+
+def test_dispatchers_search_only_bags(client, yard):
+    client.force_login(yard["dispatcher"])
+    factories.make_bill(factories.make_user("owner3", role=Role.BILLER), bill_number="SB-99")
+
+    html = client.get(SEARCH, {"q": "SB", "show": "bills"}).content.decode()
+
+    assert 'id="results-bags"' in html and 'id="results-bills"' not in html
+    assert "SB00004" not in html and "SB00003" in html
+    assert 'name="area"' not in html and 'name="role"' not in html
+
+
+def test_users_are_searched_by_admins_only(admin_client, biller_client, yard):
+    factories.make_user("kiran-dispatch", area=yard["area"])
+
+    found = admin_client.get(SEARCH, {"q": "kiran", "show": "users"}).content.decode()
+    refused = biller_client.get(SEARCH, {"q": "kiran", "show": "users"}).content.decode()
+
+    assert "kiran-dispatch" in found and "Dispatcher" in found
+    assert "kiran-dispatch" not in refused
+
+
+def test_a_code_start_no_code_can_have_says_why(biller_client):
+    response = biller_client.get(SEARCH, {"q": "SB 1", "show": "bags"})
+
+    assert response.status_code == 200
+    assert "letters, digits and &#x27;-&#x27;" in response.content.decode()
+
+
+def test_a_filter_that_does_not_parse_is_ignored(biller_client, yard):
+    response = biller_client.get(SEARCH, {"q": "SB0000", "show": "bags", "date_from": "yesterday", "product": "x"})
+
+    assert response.status_code == 200
+    assert "SB00004" in response.content.decode()
+
+
+def code_search_plan(**params) -> str:
+    values = code_search_params(prefix="SB0000", limit=26, **params)
+    with connection.cursor() as cursor:
+        # The test database is small, so the planner would rather read the table and sort: make those the
+        # last resort, and the plan shows whether the index can serve the range and its order at all (bench/
+        # pages.py --explain shows the plans on 2 million bags, where the planner needs no nudge).
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute("EXPLAIN " + BAG_CODE_SEARCH_SQL, values)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.parametrize("params", [{}, {"after": "SB00002"}, {"kind": "child", "linked": False}])
+def test_the_code_search_is_a_range_of_the_qr_id_pattern_index_read_in_order(yard, params):
+    plan = code_search_plan(**params)
+
+    assert re.search(r"Index Scan using bags_bag_qr_id_\w+_like on bags_bag", plan), plan
+    assert "~>=~ 'SB0000'" in plan and "~<~ 'SB0001'" in plan  # the start became the index range
+    assert "Sort" not in plan  # the index gives the order: no sort of the whole range
+
+
+def orm_code_search(user, search: BagSearch) -> list[dict]:
+    """The code search, the obvious way: the ORM's filters, sorted by the codes' bytes (the index's order)."""
+    return sorted(search_rows(matching_bags(user, search)), key=lambda row: row["qr_id"].encode())
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"prefix": "S"},
+        {"prefix": "C1"},
+        {"prefix": "F10", "status": BagStatus.LINKED},
+        {"prefix": "C", "status": BagStatus.UNLINKED},
+        {"prefix": "SB", "status": BagStatus.OPEN},
+        {"prefix": "SB", "status": BagStatus.COMPLETE},
+        {"prefix": "M", "kind": BagKind.PARENT},
+        {"prefix": "SB0000", "area": "other"},
+        {"prefix": "C10000", "date_from": "today"},
+    ],
+)
+@pytest.mark.parametrize("who", ["biller", "dispatcher"])
+def test_the_code_search_statement_answers_as_the_orm_does(yard, filters, who, moong):
+    user = factories.make_user(f"biller-{who}", role=Role.BILLER) if who == "biller" else yard["dispatcher"]
+    if filters.get("area") == "other":
+        filters = {**filters, "area": yard["other"]}
+    if filters.get("date_from") == "today":
+        filters = {**filters, "date_from": timezone.localdate()}
+    search = BagSearch(**filters)
+
+    expected = orm_code_search(user, search)
+    assert codes(search_bags(user, search, size=100)) == [row["qr_id"] for row in expected]
+    assert search_bags(user, search, size=100).rows == expected
+
+
+def test_a_parent_filter_with_a_start_no_parent_has_reads_nothing(yard, django_assert_num_queries):
+    biller = factories.make_user("biller-c", role=Role.BILLER)
+    factories.product()  # the parent formats come from the cache after this
+
+    with django_assert_num_queries(0):
+        page = search_bags(biller, BagSearch(prefix="CB0", kind=BagKind.PARENT, status=BagStatus.OPEN))
+
+    assert page.rows == []
+
+
+@pytest.mark.parametrize(
+    ("prefix", "could"),
+    [("S", True), ("SB1", True), ("SB123456", False), ("M44", True), ("M444-0", True), ("CB", False), ("SBX", False)],
+)
+def test_which_starts_a_parent_code_can_have(mustard, moong, prefix, could):
+    assert could_be_parent(prefix) is could
+
+
+def test_a_search_that_would_read_too_long_is_refused(db, monkeypatch):
+    monkeypatch.setattr("bags.selectors.SEARCH_TIMEOUT_MS", 50)
+
+    with pytest.raises(SearchTooBroad) as refusal, _bounded(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(1)")
+
+    assert "type more of the code" in refusal.value.message

@@ -1,0 +1,26 @@
+"""Where the tests find Redis, and a port where none listens (for Redis-is-down tests)."""
+
+import os
+import socket
+
+import pytest
+from django_redis import get_redis_connection
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+REDIS_URL = TEST_REDIS_URL or "redis://127.0.0.1:6379/15"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def require_redis(alias: str) -> None:
+    """Skip the test when no Redis answers, unless CI promised one (TEST_REDIS_URL): then it fails."""
+    try:
+        get_redis_connection(alias).ping()
+    except Exception:
+        if TEST_REDIS_URL:  # CI promised a Redis: its absence is a failure, not a skip
+            raise
+        pytest.skip("no Redis on 127.0.0.1:6379 (set TEST_REDIS_URL to require one)")
