@@ -1,11 +1,12 @@
 """The scan loop under load: logged-in dispatchers scanning parents and children, against the raw SQL limit.
 
 Starts the app as in production (gunicorn, gevent workers, the psycopg pool, Redis) on a database of
-2 million bags, drives it with locust (bench/scan_locust.py): N dispatchers each open a new parent and
-scan new children into it until it is full, then the next. Prints scans/s, p50/p95/p99 and errors per
-scenario. In the same run pgbench sends the database the very transaction the app runs for a child scan
-(BEGIN; CHILD_SCAN_STATE_SQL; LINK_CHILD_SQL; COMMIT, taken from scanning/managers.py at run time) with
-the same number of clients, and the app's scans/s are divided by pgbench's transactions/s.
+2 million bags, logs N dispatchers in through the login form and drives them with wrk (bench/scan.lua, a
+thread and a keep-alive connection per dispatcher): each opens a new parent and scans new children into
+it until it is full, then the next. Prints scans/s, p50/p95/p99 and errors per scenario. Just before and
+just after each app run, pgbench sends the database the very transaction the app runs for a child scan
+(BEGIN + CHILD_SCAN_STATE_SQL, then LINK_CHILD_SQL + COMMIT, taken from scanning/managers.py at run time)
+with the same number of clients, and the app's scans/s are divided by the mean of the two.
 
     .venv/bin/python bench/scan_loop.py [--dispatchers 50,200] [--seconds 30] [--rate-test] [--profile]
 
@@ -22,7 +23,7 @@ runs can be repeated on the same database; pgbench's rows are deleted after it.
 """
 
 import argparse
-import csv
+import http.cookiejar
 import importlib.metadata
 import json
 import math
@@ -35,6 +36,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -64,13 +69,13 @@ USER_PREFIX = "bench_d"
 RAW_USERNAME = "bench_raw"
 PASSWORD = "bench-dispatcher-2000000"  # noqa: S105 (a throw-away benchmark account on a scratch database)
 BENCH_REQUIREMENTS = ROOT / "bench" / "requirements.txt"
-LOCUSTFILE = ROOT / "bench" / "scan_locust.py"
+WRK_SCRIPT = ROOT / "bench" / "scan.lua"
 VENV_BIN = Path(sys.executable).parent
 # More than the app can do on two cores: only used to hand out enough parent codes.
 MAX_SCANS_PER_SECOND = 4000
-# Logins spawned per second: a login hashes the password (0.3 s of CPU) and holds a pool connection
-# meanwhile; 200 at once time out on the pool (HTTP 500) and stall every scan on the worker.
-LOGINS_PER_SECOND = 5
+# Logins at a time: a login hashes the password on purpose (a third of a second of CPU) and holds a pool
+# connection meanwhile; 200 at once time out on the pool (HTTP 503).
+LOGIN_THREADS = 4
 # More than PostgreSQL can do here: only used to create enough parents for pgbench.
 MAX_PGBENCH_TPS = 10000
 # Stand-ins in the SQL rendered the way the app's client-side binding renders it, then swapped for
@@ -335,7 +340,7 @@ class CpuSampler(threading.Thread):
         return shares
 
 
-# --- Load: locust ------------------------------------------------------------------------------------
+# --- Load: wrk ---------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -366,7 +371,7 @@ def slug(name: str) -> str:
 
 
 def run_id(counter: list[int]) -> str:
-    """7 characters [A-Z0-9], new for every locust run: base 36 of the time in tenths of a second."""
+    """7 characters [A-Z0-9], new for every wrk run: base 36 of the time in tenths of a second."""
     while True:
         tenths = int(time.time() * 10)
         if tenths != counter[0]:
@@ -381,10 +386,63 @@ def run_id(counter: list[int]) -> str:
     return text[-7:].rjust(7, "0")
 
 
-def run_locust(
+@dataclass(frozen=True)
+class Session:
+    """A dispatcher logged in through the login form: what their scanner sends with every scan."""
+
+    username: str
+    sessionid: str
+    csrftoken: str
+
+
+def log_in(base_url: str, username: str) -> Session:
+    """Log in through the login form as a browser does (GET the form for its CSRF cookie, POST it)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect())
+    login_url = f"{base_url}/accounts/login/"
+    for attempt in range(5):
+        try:
+            opener.open(login_url, timeout=30).read()
+            form = {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": cookie(jar, "csrftoken")}
+            request = urllib.request.Request(  # noqa: S310 (the app's own local URL)
+                login_url, data=urllib.parse.urlencode(form).encode(), headers={"Referer": login_url}
+            )
+            with opener.open(request, timeout=30) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        except OSError:
+            status = 0
+        if status == 302 and cookie(jar, "sessionid"):
+            # Django rotates the CSRF token at login: the new one goes with every scan.
+            return Session(username, cookie(jar, "sessionid"), cookie(jar, "csrftoken"))
+        time.sleep(1 + attempt)
+    raise SystemExit(f"{username} could not log in (last answer: HTTP {status}); see the gunicorn log")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the login's 302 is the answer wanted, not the page it points to
+
+
+def cookie(jar: http.cookiejar.CookieJar, name: str) -> str:
+    return next((item.value for item in jar if item.name == name), "")
+
+
+def log_in_dispatchers(base_url: str, count: int) -> list[Session]:
+    """bench_d001.. logged in, LOGIN_THREADS at a time; their sessions last the whole run (8 h, 30 min idle)."""
+    started = time.monotonic()
+    names = [f"{USER_PREFIX}{n:03d}" for n in range(1, count + 1)]
+    with ThreadPoolExecutor(max_workers=LOGIN_THREADS) as pool:
+        sessions = list(pool.map(lambda name: log_in(base_url, name), names))
+    print(f"  {count} dispatchers logged in through the login form in {time.monotonic() - started:.0f} s", flush=True)
+    return sessions
+
+
+def run_wrk(
     *,
     name: str,
-    users: int,
+    sessions: list[Session],
     rate: float,
     seconds: int,
     warmup: int,
@@ -394,78 +452,88 @@ def run_locust(
     ids: list[int],
     profile: bool = False,
 ) -> Result:
+    """len(sessions) dispatchers, one wrk thread and connection each (bench/scan.lua), scanning for
+    ``warmup`` seconds, then measured for ``seconds``; ``rate`` scans a second each, 0 = full speed."""
+    users = len(sessions)
     scans_wanted = (rate * users if rate else MAX_SCANS_PER_SECOND) * (seconds + warmup + 5)
     per_user = math.ceil(scans_wanted / users / 31) + 2
+    codes = free_parent_codes(database_url, per_user * users)
     files = slug(name)
-    parents_file = out / f"{files}-parents.json"
-    parents_file.write_text(json.dumps(free_parent_codes(database_url, per_user * users)))
-    window_file = out / f"{files}-window.json"
-    prefix = out / files
-    login_budget = 30 + 2 * math.ceil(users / LOGINS_PER_SECOND)
-    argv = [
-        str(VENV_BIN / "locust"),
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "-u",
-        str(users),
-        "-r",
-        str(min(users, LOGINS_PER_SECOND)),
-        "-t",
-        f"{login_budget + warmup + seconds + 30}s",
-        "--host",
-        app.url,
-        "--csv",
-        str(prefix),
-        "--only-summary",
-        "--loglevel",
-        "WARNING",
-    ]
-    env_vars = {
-        "BENCH_USERS": str(users),
-        "BENCH_USER_PREFIX": USER_PREFIX,
-        "BENCH_PASSWORD": PASSWORD,
-        "BENCH_PARENTS_FILE": str(parents_file),
-        "BENCH_RUN_ID": run_id(ids),
-        "BENCH_RATE": str(rate),
-        "BENCH_WARMUP": str(warmup),
-        "BENCH_SECONDS": str(seconds),
-        "BENCH_WINDOW_FILE": str(window_file),
-        "BENCH_LOGIN_TIMEOUT": str(login_budget),
-    }
-    command = " ".join(f"{k}={shlex.quote(v)}" for k, v in env_vars.items()) + " " + shlex.join(argv)
-    print(f"  {name}: {users} dispatchers, {f'{rate:g} scan/s each' if rate else 'full speed'}", flush=True)
-    with (out / f"{files}-locust.log").open("w") as log:
-        locust = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env_vars}, stdout=log, stderr=subprocess.STDOUT)
-        sampler = CpuSampler(
-            database_url, {"app": app.process.pid, "locust": locust.pid, "redis": redis_pid()}, app.log_path
+    dispatchers_file = out / f"{files}-dispatchers.txt"
+    dispatchers_file.write_text(
+        "".join(
+            f"{session.sessionid} {session.csrftoken} {n + 1:03d} {','.join(codes[n::users])}\n"
+            for n, session in enumerate(sessions)
         )
-        sampler.start()
-        profiler = Profiler(app, window_file, seconds, out / files) if profile else None
-        try:
-            locust.wait()
-        finally:
-            stop_process(locust)
-            sampler.stop()
-            if profiler:
-                profiler.join()
-    window = json.loads(window_file.read_text()) if window_file.exists() else {}
-    if "end" not in window:
-        raise SystemExit(f"locust stopped before the window closed: see {out / (files + '-locust.log')}")
-    result = parse_locust(name, users, prefix, window)
-    result.cpu = sampler.between(window["start"], window["end"])
-    result.server_log = log_problems(sampler.log_between(window["start"], window["end"]))
+    )
+    window_start = time.time() + 1 + warmup  # a second for wrk to start and connect
+    window_end = window_start + seconds
+    env_vars = {
+        "BENCH_DISPATCHERS_FILE": str(dispatchers_file),
+        "BENCH_RUN_ID": run_id(ids),
+        "BENCH_INTERVAL_MS": str(1000 / rate if rate else 0),
+        "BENCH_WINDOW_START_MS": str(int(window_start * 1000)),
+        "BENCH_WINDOW_END_MS": str(int(window_end * 1000)),
+    }
+    argv = ["wrk", f"-t{users}", f"-c{users}", f"-d{math.ceil(window_end - time.time()) + 1}s", "--timeout", "10s"]
+    argv += ["-s", str(WRK_SCRIPT), app.url]
+    command = " ".join(f"{k}={shlex.quote(v)}" for k, v in env_vars.items() if k != "BENCH_DISPATCHERS_FILE")
+    command += " BENCH_DISPATCHERS_FILE=... " + shlex.join(argv)
+    print(f"  {name}: {users} dispatchers, {f'{rate:g} scan/s each' if rate else 'full speed'}", flush=True)
+    wrk = subprocess.Popen(
+        argv, cwd=ROOT, env={**os.environ, **env_vars}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    sampler = CpuSampler(database_url, {"app": app.process.pid, "wrk": wrk.pid, "redis": redis_pid()}, app.log_path)
+    sampler.start()
+    profiler = Profiler(app, window_start, seconds, out / files) if profile else None
+    try:
+        output, errors = wrk.communicate()
+    finally:
+        stop_process(wrk)
+        sampler.stop()
+        if profiler:
+            profiler.join()
+    (out / f"{files}-wrk.txt").write_text(output + errors)
+    figures = next((json.loads(line) for line in output.splitlines() if line.startswith("{")), None)
+    if wrk.returncode != 0 or figures is None:
+        raise SystemExit(f"wrk failed ({wrk.returncode}): {(output + errors).strip()[-2000:]}")
+    result = wrk_result(name, users, figures, seconds)
+    result.cpu = sampler.between(window_start, window_end)
+    result.server_log = log_problems(sampler.log_between(window_start, window_end))
     result.command = command
-    if window["login_failures"]:
-        result.notes.append(f"{window['login_failures']} of {users} dispatchers could not log in: it ran with fewer")
-    if window["login_errors"]:
-        errors = ", ".join(f"{error} x{n}" for error, n in window["login_errors"].items())
-        result.notes.append(f"login attempts that failed (retried up to 5 times): {errors}")
-    result.notes.append(f"{users} logins took {window['login_seconds']:.0f} s before the warm-up (not measured)")
     if profiler:
         result.notes.append("py-spy sampled the workers in this window: its figures are lower than without")
         result.profile = profiler.report(result.cpu.get("app", 0.0) * 1000 / max(result.scans_per_second, 1e-9))
     return result
+
+
+def wrk_result(name: str, users: int, figures: dict, seconds: int) -> Result:
+    """The window's scans from bench/scan.lua's figures: every latency, and the answers by kind and code."""
+    latencies = sorted(int(us) / 1000 for us in figures["latencies_us"].split(",") if us)
+    answers: dict[str, int] = {}
+    for item in figures["answers"].split(";"):
+        if item:
+            key, _, count = item.rpartition("=")
+            answers[key] = answers.get(key, 0) + int(count)
+    ok = {key: n for key, n in answers.items() if " 200 " in key}
+    refused = {key: n for key, n in answers.items() if " 200 " not in key}
+    if figures["socket_errors"]:
+        refused["socket errors (connect, read, write, timeout)"] = figures["socket_errors"]
+    return Result(
+        scenario=name,
+        clients=users,
+        scans_per_second=len(latencies) / seconds,
+        p50=percentile(latencies, 0.50),
+        p95=percentile(latencies, 0.95),
+        p99=percentile(latencies, 0.99),
+        errors=sum(refused.values()),
+        requests=len(latencies),
+        child_per_second=sum(n for key, n in answers.items() if key.startswith("child ")) / seconds,
+        parent_per_second=sum(n for key, n in answers.items() if key.startswith("parent ")) / seconds,
+        error_codes=refused,
+        seconds=seconds,
+        notes=[f"answers: {', '.join(f'{key} x{n}' for key, n in sorted(ok.items()))}"],
+    )
 
 
 # Where a worker's time goes, by the first marker found in a sampled stack (most specific first).
@@ -492,19 +560,16 @@ PROFILE_PARTS = (
 
 
 class Profiler(threading.Thread):
-    """py-spy record on every gunicorn worker for the measured window (starts when the window opens)."""
+    """py-spy record on every gunicorn worker for the measured window (``start``: when it opens, epoch s)."""
 
-    def __init__(self, app: Gunicorn, window_file: Path, seconds: int, prefix: Path) -> None:
+    def __init__(self, app: Gunicorn, start: float, seconds: int, prefix: Path) -> None:
         super().__init__(daemon=True)
-        self.app, self.window_file, self.seconds, self.prefix = app, window_file, seconds, prefix
+        self.app, self.window_start, self.seconds, self.prefix = app, start, seconds, prefix
         self.outputs: list[Path] = []
         self.start()
 
     def run(self) -> None:
-        while not (self.window_file.exists() and "start" in self.window_file.read_text()):
-            if self.app.process.poll() is not None:
-                return
-            time.sleep(0.2)
+        time.sleep(max(0.0, self.window_start - time.time()))
         spies = []
         for worker in psutil.Process(self.app.process.pid).children():
             output = self.prefix.with_name(f"{self.prefix.name}-py-spy-{worker.pid}.txt")
@@ -547,45 +612,6 @@ class Profiler(threading.Thread):
         lines.append("  top functions by own time (C calls inside them included):")
         lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in sorted(leaves.items(), key=lambda kv: -kv[1])[:8]]
         return "\n".join(lines)
-
-
-def parse_locust(name: str, users: int, prefix: Path, window: dict) -> Result:
-    with open(f"{prefix}_stats.csv", encoding="utf-8") as file:
-        rows = {row["Name"]: row for row in csv.DictReader(file)}
-    total = rows["Aggregated"]
-    seconds = window["end"] - window["start"]
-
-    def per_second(row_name: str) -> float:
-        row = rows.get(row_name)
-        return int(row["Request Count"]) / seconds if row else 0.0
-
-    error_codes: dict[str, int] = {}
-    with open(f"{prefix}_failures.csv", encoding="utf-8") as file:
-        for row in csv.DictReader(file):
-            key = f"{row['Name']}: {row['Error']}"
-            error_codes[key] = error_codes.get(key, 0) + int(row["Occurrences"])
-    return Result(
-        scenario=name,
-        clients=users,
-        # Counted over the window itself (locust's own rate runs to the last answer, a second short).
-        scans_per_second=int(total["Request Count"]) / seconds,
-        p50=number(total["50%"]),
-        p95=number(total["95%"]),
-        p99=number(total["99%"]),
-        errors=int(total["Failure Count"]),
-        requests=int(total["Request Count"]),
-        child_per_second=per_second("child"),
-        parent_per_second=per_second("parent"),
-        error_codes=error_codes,
-        seconds=seconds,
-    )
-
-
-def number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:  # N/A: no requests
-        return float("nan")
 
 
 def redis_pid() -> int:
@@ -931,7 +957,7 @@ def table(results: list[Result]) -> str:
 
 
 def cpu_table(results: list[Result]) -> str:
-    parts = ["app", "postgres", "locust", "pgbench", "redis", "other"]
+    parts = ["app", "postgres", "wrk", "pgbench", "redis", "other"]
     head = (
         f"{'CPU, cores busy (of 2)':30} "
         + " ".join(f"{p:>8}" for p in parts)
@@ -967,7 +993,7 @@ def main() -> None:
         help="also: one more full-speed run with py-spy on the workers (not in the table)",
     )
     args = parser.parse_args()
-    # A SIGTERM unwinds like Ctrl-C, so gunicorn, locust and pgbench are stopped on the way out.
+    # A SIGTERM unwinds like Ctrl-C, so gunicorn, wrk and pgbench are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     dispatchers = [int(n) for n in args.dispatchers.split(",") if n.strip()]
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -976,77 +1002,61 @@ def main() -> None:
 
     ensure_bench_requirements()
     bags = ensure_database(database_url)
-    users = ensure_dispatchers(database_url, max([*dispatchers, args.rate_users if args.rate_test else 0]))
+    wanted = max([*dispatchers, args.rate_users if args.rate_test else 0, 50 if args.profile else 0])
+    users = ensure_dispatchers(database_url, wanted)
     target = raw_target(database_url, users)
     delete_raw_rows(database_url, target)  # left by an interrupted run
     print(f"database {database_url}: {bags:,} bags; results in {out.relative_to(ROOT)}", flush=True)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
-    # The raw limit first, while the app is not running (and before its runs, a clash shows early).
-    print("raw: pgbench -M simple, the child-scan transaction", flush=True)
-    raw: dict[int, Result] = {}
-    for n in dispatchers:
-        clients = pgbench_fitting_clients(database_url, n)
-        print(f"  {clients} clients", flush=True)
-        common = {"clients": clients, "database_url": database_url, "target": target, "out": out}
-        run_pgbench(name=f"pgbench warm-up x{clients}", seconds=min(5, args.warmup) or 1, keep_log=False, **common)
-        raw[n] = run_pgbench(name=f"pgbench x{clients}", seconds=args.seconds, **common)
-        if clients < n:
-            raw[n].notes.append(f"{n} clients do not fit in max_connections next to the open ones: ran {clients}")
-
-    app_results: list[Result] = []
+    # Each app run is bracketed by pgbench runs of the same transaction (the app stopped meanwhile), and
+    # its ratio is taken against their mean: this machine's speed drifts by tens of percent within minutes.
     ids = [0]
-    app = Gunicorn(database_url, args.workers, out / "gunicorn.log")
+    app = Gunicorn(database_url, args.workers, out / "gunicorn-logins.log")
     print("app:", app.command, flush=True)
     with app:
-        for n in dispatchers:
-            app_results.append(
-                run_locust(
-                    name=f"app full speed x{n}",
-                    users=n,
-                    rate=0,
-                    seconds=args.seconds,
-                    warmup=args.warmup,
-                    app=app,
-                    database_url=database_url,
-                    out=out,
-                    ids=ids,
-                )
-            )
-        if args.rate_test:
-            app_results.append(
-                run_locust(
-                    name=f"app {args.rate_users} x 1 scan/s",
-                    users=args.rate_users,
-                    rate=1,
-                    seconds=args.rate_seconds,
-                    warmup=args.warmup,
-                    app=app,
-                    database_url=database_url,
-                    out=out,
-                    ids=ids,
-                )
-            )
+        sessions = log_in_dispatchers(app.url, wanted)
+    logs = [app.log_path]
 
-        profiled = None
-        if args.profile:
-            profiled = run_locust(
-                name=f"profile x{dispatchers[0] if dispatchers else 50}",
-                users=dispatchers[0] if dispatchers else 50,
-                rate=0,
-                seconds=args.seconds,
+    def app_run(name: str, users: int, rate: float, seconds: int, profile: bool = False) -> Result:
+        app = Gunicorn(database_url, args.workers, out / f"gunicorn-{slug(name)}.log")
+        logs.append(app.log_path)
+        with app:
+            return run_wrk(
+                name=name,
+                sessions=sessions[:users],
+                rate=rate,
+                seconds=seconds,
                 warmup=args.warmup,
                 app=app,
                 database_url=database_url,
                 out=out,
                 ids=ids,
-                profile=True,
+                profile=profile,
             )
 
-    for result, n in zip(app_results, dispatchers, strict=False):
-        result.ratio = result.scans_per_second / raw[n].scans_per_second
+    app_results: list[Result] = []
+    raw_results: list[Result] = []
+    for n in dispatchers:
+        clients = pgbench_fitting_clients(database_url, n)
+        common = {"clients": clients, "database_url": database_url, "target": target, "out": out}
+        print(f"raw: pgbench -M simple, the child-scan transaction, {clients} clients", flush=True)
+        run_pgbench(name=f"pgbench warm-up x{clients}", seconds=min(5, args.warmup) or 1, keep_log=False, **common)
+        before = run_pgbench(name=f"pgbench x{clients} before", seconds=args.seconds, **common)
+        result = app_run(f"app full speed x{n}", n, 0, args.seconds)
+        print(f"raw: pgbench again, {clients} clients", flush=True)
+        after = run_pgbench(name=f"pgbench x{clients} after", seconds=args.seconds, **common)
+        result.ratio = result.scans_per_second / ((before.scans_per_second + after.scans_per_second) / 2)
+        if clients < n:
+            after.notes.append(f"{n} clients do not fit in max_connections next to the open ones: ran {clients}")
+        app_results.append(result)
+        raw_results += [before, after]
+    if args.rate_test:
+        app_results.append(app_run(f"app {args.rate_users} x 1 scan/s", args.rate_users, 1, args.rate_seconds))
+    profiled = app_run("profile x50", 50, 0, args.seconds, profile=True) if args.profile else None
+
     prepared = prepared_problem(database_url, target, out)
-    results = [*app_results, *raw.values()]
+    results = [*app_results, *raw_results]
 
     report = [
         f"TraitorTrack scan loop, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, {bags:,} bags,"
@@ -1056,12 +1066,13 @@ def main() -> None:
         table(results),
         "",
         "scans/s = parent opens + child scans answered per second (any answer); errors = answers other than"
-        " 200 ok=true and failed requests; latencies as locust sees them (client side, including its own"
-        " queueing); app/raw = app scans/s / pgbench -M simple tps at the same number of clients.",
+        " 200 ok=true and socket errors; latencies as each dispatcher waits for its answer (wrk, bench/scan.lua:"
+        " from handing the request to the socket to reading the answer); app/raw = app scans/s / the mean of"
+        " the pgbench -M simple tps just before and just after it, at the same number of clients.",
         "pgbench -M simple sends the statements as the app does (Django binds on the client side: literals,"
         " parsed and planned each time). -M prepared/extended: "
         + (f"the app's SQL cannot run there ({prepared})." if prepared else "runs, not measured (codes are text)."),
-        "Locust runs on the same 2 cores as the app and the database: its share is in the CPU table.",
+        "wrk (like pgbench) runs on the same 2 cores as the app and the database: its share is in the CPU table.",
         "",
         cpu_table(results),
         "",
@@ -1073,15 +1084,13 @@ def main() -> None:
             codes = ", ".join(f"{k} x{v}" for k, v in sorted(r.error_codes.items(), key=lambda kv: -kv[1]))
             report.append(f"errors ({r.scenario}): {codes}")
     for r in app_results:
-        ms = {
-            part: r.cpu.get(part, 0.0) * 1000 / max(r.scans_per_second, 1e-9) for part in ("app", "postgres", "locust")
-        }
+        ms = {part: r.cpu.get(part, 0.0) * 1000 / max(r.scans_per_second, 1e-9) for part in ("app", "postgres", "wrk")}
         rate = r.scans_per_second
         if "scan/s" in r.scenario and rate < 0.95 * r.clients:
             report.append(f"note ({r.scenario}): asked for {r.clients} scans/s, served {rate:.0f}/s: over capacity")
         cost = (
             f"what a scan costs ({r.scenario}): {ms['app']:.1f} ms of app CPU + {ms['postgres']:.1f} ms of PostgreSQL"
-            f" + {ms['locust']:.1f} ms of locust"
+            f" + {ms['wrk']:.1f} ms of wrk"
         )
         if "scan/s" not in r.scenario:
             # A closed loop: each dispatcher waits for its answer, so the mean answer time is N / throughput.
@@ -1111,9 +1120,9 @@ def main() -> None:
             f"gunicorn log in the window of {r.scenario}: "
             + ("; ".join(r.server_log) if r.server_log else "no errors, tracebacks, timeouts or restarts")
         )
-    problems = log_problems(app.log_path.read_text(errors="replace"), args.workers)
+    problems = [problem for log in logs for problem in log_problems(log.read_text(errors="replace"), args.workers)]
     report.append(
-        "gunicorn log, whole run (logins and warm-ups too): "
+        "gunicorn logs, whole run (logins and warm-ups too): "
         + ("; ".join(problems) if problems else "no errors, tracebacks, timeouts or restarts")
     )
     report += ["", "commands:", f"  {app.command}"] + [f"  {r.command}" for r in results]
