@@ -7,7 +7,7 @@ scan_loop.ensure_database), logs a biller in once and drives it with wrk (bench/
 random from a list for every request and reports the percentiles). Scenarios:
 
 - empty view: GET /health with the session cookie. It goes through the whole middleware stack, the session
-  (Redis) and the user (PostgreSQL) like every page, then does nothing: the fixed cost of a logged-in
+  (Redis) and the user (kept in the process) like every page, then does nothing: the fixed cost of a logged-in
   request, so lookup / empty view is what the lookup itself costs.
 - bag lookup: GET /api/bags/<code> over random codes of the table (one SQL statement, bags.managers).
 - dashboard warm: GET /dashboard/ and GET /api/dashboard, figures in the cache (traitortrack.dashboard).
@@ -18,7 +18,7 @@ random from a list for every request and reports the percentiles). Scenarios:
   afterwards).
 - search: GET /search/ over random code prefixes (3 to 12 characters), some with filters, some "Everything".
 
-    .venv/bin/python bench/pages.py [--seconds 10] [--repeats 3] [--explain]
+    .venv/bin/python bench/pages.py [--page-seconds 10] [--repeats 3] [--explain]
 
 Throughput scenarios (empty view, lookup) run with 50 connections, the latency ones with 1: the time a person
 waits, not the time spent queueing behind the benchmark's own other requests.
@@ -28,7 +28,6 @@ bench/results/pages-<time>/.
 """
 
 import argparse
-import http.cookiejar
 import json
 import os
 import random
@@ -41,7 +40,6 @@ import sys
 import time
 import timeit
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -53,6 +51,7 @@ from scan_loop import (
     Gunicorn,
     ensure_database,
     ensure_dispatchers,
+    log_in,
 )
 
 LUA = ROOT / "bench" / "pages.lua"
@@ -103,20 +102,6 @@ def ensure_biller() -> None:
     )
 
 
-def log_in(base_url: str, username: str) -> str:
-    """Log in through the login form; the Cookie header of the session."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    page = opener.open(f"{base_url}/accounts/login/", timeout=10).read().decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode({"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token})
-    opener.open(urllib.request.Request(f"{base_url}/accounts/login/", data=form.encode()), timeout=10)  # noqa: S310 (the app on 127.0.0.1)
-    cookies = {cookie.name: cookie.value for cookie in jar}
-    if "sessionid" not in cookies:
-        raise SystemExit(f"could not log {username} in")
-    return "; ".join(f"{name}={value}" for name, value in cookies.items())
-
-
 def sample_codes(count: int) -> list[str]:
     from django.db import connection
 
@@ -164,13 +149,14 @@ def wrk(url: str, scenario: Scenario, seconds: int, cookie: str, out: Path) -> R
 
 
 def measure(app: Gunicorn, scenarios: list[Scenario], args: argparse.Namespace, out: Path) -> None:
-    cookie = log_in(app.url, BILLER)
+    session = log_in(app.url, BILLER)
+    cookie = f"sessionid={session.sessionid}; csrftoken={session.csrftoken}"
     for scenario in scenarios:  # warm-up: pools, caches, the first hour counts
         wrk(app.url, Scenario(scenario.name, scenario.paths, scenario.connections), 3, cookie, out)
     for round_number in range(1, args.repeats + 1):
         print(f"  round {round_number} of {args.repeats}", flush=True)
         for scenario in scenarios:
-            scenario.runs.append(wrk(app.url, scenario, args.seconds, cookie, out))
+            scenario.runs.append(wrk(app.url, scenario, args.page_seconds, cookie, out))
 
 
 # --- In-process costs --------------------------------------------------------------------------------
@@ -326,20 +312,29 @@ def table(scenarios: list[Scenario], ratio: float, ratios: list[float]) -> list[
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=int, default=10, help="seconds per run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per scenario; medians are printed")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
+@dataclass
+class PagesRun:
+    """Everything one run of the page scenarios measured, for report()."""
+
+    bags: int
+    warm: list[Scenario]
+    cold: list[Scenario]
+    ratio: float
+    ratios: list[float]
+    costs: dict[str, float]
+    counter_us: float
+    plans: list[str]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--page-seconds", type=int, default=10, help="seconds per page run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per page scenario; medians are printed")
     parser.add_argument("--explain", action="store_true", help="also print the queries' plans (EXPLAIN ANALYZE)")
-    args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def run(args: argparse.Namespace, database_url: str, out: Path) -> PagesRun:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
-    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    out = ROOT / "bench" / "results" / f"pages-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True)
-
     bags = ensure_database(database_url)
     ensure_dispatchers(database_url, 1)  # sets Django up on the bench database
     ensure_biller()
@@ -375,11 +370,11 @@ def main() -> None:
             Scenario("dashboard cold: page", ["/dashboard/"], 1),
             Scenario("dashboard cold: JSON", ["/api/dashboard"], 1),
         ]
-        app = Gunicorn(database_url, args.workers, out / "gunicorn.log")
+        app = Gunicorn(database_url, args.workers, out / "gunicorn-pages.log")
         print("app:", app.command, flush=True)
         with app:
             measure(app, warm, args, out)
-        cold_app = Gunicorn(database_url, args.workers, out / "gunicorn-cold.log")
+        cold_app = Gunicorn(database_url, args.workers, out / "gunicorn-pages-cold.log")
         for env in (cold_app.env, cold_app.overrides):
             env["DASHBOARD_FRESH_SECONDS"] = "0"
         print("cold app:", cold_app.command, flush=True)
@@ -387,33 +382,48 @@ def main() -> None:
             measure(cold_app, cold, args, out)
     finally:
         Bill.objects.filter(pk=bill.pk).delete()
-
     ratios = [
         lookup_run.requests_per_second / empty_run.requests_per_second
         for lookup_run, empty_run in zip(lookup.runs, empty.runs, strict=True)
     ]
-    ratio = statistics.median(ratios)
-    report = [
-        f"TraitorTrack pages, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, {bags:,} bags, gunicorn"
-        f" {args.workers} gevent workers + Redis; wrk, {args.repeats} runs of {args.seconds} s each, medians",
+    return PagesRun(bags, warm, cold, statistics.median(ratios), ratios, costs, counter_us, plans)
+
+
+def report(pages: PagesRun, args: argparse.Namespace) -> list[str]:
+    lines = [
+        f"TraitorTrack pages, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, {pages.bags:,} bags, gunicorn"
+        f" {args.workers} gevent workers + Redis; wrk, {args.repeats} runs of {args.page_seconds} s each, medians",
         "",
-        *table(warm + cold, ratio, ratios),
+        *table(pages.warm + pages.cold, pages.ratio, pages.ratios),
         "",
         "Latencies are wrk's (client side), which it corrects for coordinated omission: a request that stalls"
         " counts as the requests that would have been sent meanwhile, so a rare stall shows in p95/p99. p95 and"
         " p99 over each run, then the median of the runs; errors are non-2xx/3xx answers and socket errors"
         " (wrk's 2 s timeout included).",
-        "Empty view = GET /health logged in: middleware, session (Redis) and user (PostgreSQL), no work.",
+        "Empty view = GET /health logged in: the whole middleware stack, the session (Redis) and the user (kept in"
+        " the process), no work.",
         "Cold = every request computes every figure from PostgreSQL (DASHBOARD_FRESH_SECONDS=0, one client).",
         "",
         "moved off the request path (in-process, medians):",
-        *(f"  {name}: {ms:.1f} ms" for name, ms in costs.items()),
-        f"request counter (traitortrack.metrics) per request: {counter_us:.2f} µs",
+        *(f"  {name}: {ms:.1f} ms" for name, ms in pages.costs.items()),
+        f"request counter (traitortrack.metrics) per request: {pages.counter_us:.2f} µs",
         f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
     ]
-    if plans:
-        report += ["", "plans:", *plans]
-    text = "\n".join(report)
+    if pages.plans:
+        lines += ["", "plans:", *pages.plans]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
+    add_arguments(parser)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    out = ROOT / "bench" / "results" / f"pages-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True)
+    text = "\n".join(report(run(args, database_url, out), args))
     print("\n" + text)
     (out / "summary.txt").write_text(text + "\n")
 

@@ -978,8 +978,20 @@ def cpu_table(results: list[Result]) -> str:
 # --- Main --------------------------------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+@dataclass
+class ScanRun:
+    """Everything one run of the scan scenarios measured, for report()."""
+
+    bags: int
+    app_results: list[Result]
+    raw_results: list[Result]
+    profiled: Result | None
+    prepared: str | None
+    logs: list[Path]
+    app_command: str
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dispatchers", default="50,200", help="full-speed scenarios: dispatchers, comma-separated")
     parser.add_argument("--seconds", type=int, default=30, help="measured seconds per full-speed scenario")
     parser.add_argument("--warmup", type=int, default=10, help="seconds of scanning before measuring")
@@ -992,14 +1004,11 @@ def main() -> None:
         action="store_true",
         help="also: one more full-speed run with py-spy on the workers (not in the table)",
     )
-    args = parser.parse_args()
-    # A SIGTERM unwinds like Ctrl-C, so gunicorn, wrk and pgbench are stopped on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    dispatchers = [int(n) for n in args.dispatchers.split(",") if n.strip()]
-    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    out = ROOT / "bench" / "results" / f"scan_loop-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True)
 
+
+def run(args: argparse.Namespace, database_url: str, out: Path) -> ScanRun:
+    """The scan scenarios: logins, then per dispatcher count pgbench, the app, pgbench; the rate test."""
+    dispatchers = [int(n) for n in args.dispatchers.split(",") if n.strip()]
     ensure_bench_requirements()
     bags = ensure_database(database_url)
     wanted = max([*dispatchers, args.rate_users if args.rate_test else 0, 50 if args.profile else 0])
@@ -1054,12 +1063,15 @@ def main() -> None:
     if args.rate_test:
         app_results.append(app_run(f"app {args.rate_users} x 1 scan/s", args.rate_users, 1, args.rate_seconds))
     profiled = app_run("profile x50", 50, 0, args.seconds, profile=True) if args.profile else None
-
     prepared = prepared_problem(database_url, target, out)
-    results = [*app_results, *raw_results]
+    return ScanRun(bags, app_results, raw_results, profiled, prepared, logs, app.command)
 
+
+def report(scans: ScanRun, args: argparse.Namespace) -> list[str]:
+    app_results, profiled, prepared = scans.app_results, scans.profiled, scans.prepared
+    results = [*app_results, *scans.raw_results]
     report = [
-        f"TraitorTrack scan loop, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, {bags:,} bags,"
+        f"TraitorTrack scan loop, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, {scans.bags:,} bags,"
         f" gunicorn {args.workers} gevent workers; warm-up {args.warmup} s, then {args.seconds} s measured"
         + (f" ({args.rate_seconds} s for the rate test)" if args.rate_test else ""),
         "",
@@ -1120,17 +1132,31 @@ def main() -> None:
             f"gunicorn log in the window of {r.scenario}: "
             + ("; ".join(r.server_log) if r.server_log else "no errors, tracebacks, timeouts or restarts")
         )
-    problems = [problem for log in logs for problem in log_problems(log.read_text(errors="replace"), args.workers)]
+    problems = [p for log in scans.logs for p in log_problems(log.read_text(errors="replace"), args.workers)]
     report.append(
         "gunicorn logs, whole run (logins and warm-ups too): "
         + ("; ".join(problems) if problems else "no errors, tracebacks, timeouts or restarts")
     )
-    report += ["", "commands:", f"  {app.command}"] + [f"  {r.command}" for r in results]
+    report += ["", "commands:", f"  {scans.app_command}"] + [f"  {r.command}" for r in results]
     if profiled:
         report.append(f"  py-spy record --pid WORKER --duration {args.seconds} --rate 100 --format raw --nonblocking")
-    text = "\n".join(report)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args()
+    # A SIGTERM unwinds like Ctrl-C, so gunicorn, wrk and pgbench are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    out = ROOT / "bench" / "results" / f"scan_loop-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True)
+    scans = run(args, database_url, out)
+    text = "\n".join(report(scans, args))
     print("\n" + text)
     (out / "summary.txt").write_text(text + "\n")
+    results = [*scans.app_results, *scans.raw_results]
     (out / "summary.json").write_text(json.dumps([asdict(r) for r in results], indent=2, default=str))
 
 
