@@ -10,11 +10,19 @@ monkey.patch_all()
 
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
+import socket  # noqa: E402
+
+from gunicorn.util import parse_address  # noqa: E402
 
 from traitortrack import embedded_db  # noqa: E402
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections over
+# them. On one shared socket the worker that is awake wins nearly every accept, and a scanner's keep-alive
+# connection stays where it landed: seen here, all 200 dispatchers on one of two workers, the other idle.
+# Not for a Unix socket (each worker would take the path from the last).
+reuse_port = not bind.startswith(("unix:", "fd://"))
 worker_class = "gevent"
 # gunicorn's C request parser (the gunicorn-h1c package, pinned in requirements.txt); its Python parser
 # cost a tenth of a scan's CPU. "fast" fails at start-up if it is missing rather than silently slow.
@@ -35,10 +43,28 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
 def on_starting(server):
-    """Start the embedded PostgreSQL once, in the master, and hand its URL to every worker."""
+    """Refuse an address another server listens on; start the embedded PostgreSQL once, in the master, and
+    hand its URL to every worker."""
+    if reuse_port:
+        _refuse_taken_address(bind)
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = embedded_db.start()
         server.log.info("embedded PostgreSQL running (data in %s)", embedded_db.data_dir())
+
+
+def _refuse_taken_address(address: str) -> None:
+    """With SO_REUSEPORT, a second app started on the same address would quietly share its connections
+    with the first instead of failing; a plain bind, as without it, fails when something listens there."""
+    host, port = parse_address(address)
+    family, kind, _, _, where = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn's own bind: TIME_WAIT is no use
+        try:
+            probe.bind(where)
+        except OSError as error:
+            raise SystemExit(
+                f"Cannot listen on {address}: {error.strerror} (another server is running there?)"
+            ) from None
 
 
 def on_exit(server):

@@ -1,0 +1,111 @@
+"""gunicorn as configured (traitortrack/gunicorn.conf.py): the connections of many scanners are spread
+over the workers."""
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.traitortrack.test_embedded_db import _free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CONNECTIONS = 60
+
+
+def _gunicorn_env(port: int) -> dict[str, str]:
+    """/health touches no database, so any DATABASE_URL does; no Redis either."""
+    env = {
+        **os.environ,
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unused"),
+        "GUNICORN_ACCESS_LOG": "",
+    }
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def _start(port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "traitortrack/gunicorn.conf.py", "traitortrack.wsgi"],
+        cwd=ROOT,
+        env=_gunicorn_env(port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture
+def two_workers():
+    """gunicorn with two workers on a free port."""
+    port = _free_port()
+    server = _start(port)
+    try:
+        deadline = time.monotonic() + 60
+        while len(psutil.Process(server.pid).children()) < 2 or not _answers(port):
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, "gunicorn did not start two workers in 60 s"
+            time.sleep(0.2)
+        yield server, port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+
+
+def _answers(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/health")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def _established(worker: psutil.Process, port: int) -> int:
+    return sum(1 for c in worker.net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+
+
+def test_keep_alive_connections_are_spread_over_the_workers(two_workers):
+    server, port = two_workers
+    connections = []
+    try:
+        for _ in range(CONNECTIONS):  # one after another, as scanners come in over a shift
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/health")
+            response = connection.getresponse()
+            assert response.status == 200
+            response.read()
+            connections.append(connection)  # kept open: keep-alive, as the scan page's are
+        per_worker = [
+            sum(
+                1 for c in worker.net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+            )
+            for worker in psutil.Process(server.pid).children()
+        ]
+    finally:
+        for connection in connections:
+            connection.close()
+    assert sum(per_worker) == CONNECTIONS
+    # Spread by the kernel's hash: each worker's share is binomial, below 15 of 60 once in 20,000 runs.
+    assert min(per_worker) >= 15, per_worker
+
+
+def test_a_second_server_on_the_same_address_fails_instead_of_sharing_it(two_workers):
+    _, port = two_workers
+    second = _start(port)
+    try:
+        output = second.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(second.pid, signal.SIGKILL)
+        second.communicate()
+        pytest.fail("a second gunicorn started on an address in use, and kept running")
+    assert second.returncode != 0
+    assert f"Cannot listen on 127.0.0.1:{port}: Address already in use" in output
