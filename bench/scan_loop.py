@@ -15,8 +15,8 @@ full-speed run with py-spy on the workers and prints where their CPU goes per sc
 while the app is stopped; PostgreSQL's max_connections caps its clients (said so in the output).
 
 Needs a local PostgreSQL (BENCH_DATABASE_URL, default tt_bench over the Unix socket /var/run/postgresql, or
-127.0.0.1:5432 without one: created,
-migrated and seeded with `manage.py seed_bulk --bags 2000000` when it holds fewer bags, then reused),
+127.0.0.1:5432 without one: created, migrated and seeded with `manage.py seed_bulk --bags 2000000
+--with-scans`, a year of scan events, when it holds fewer bags, then reused),
 Redis on 127.0.0.1:6379, pgbench, and bench/requirements.txt (installed into .venv when missing).
 Results go to bench/results/scan_loop-<time>/. Each run takes free parent codes and new child codes, so
 runs can be repeated on the same database; pgbench's rows are deleted after it.
@@ -66,6 +66,7 @@ REDIS_URL = "redis://127.0.0.1:6379/1"
 BAGS_WANTED = 2_000_000
 AREA_NAME, AREA_CODE = "Bench bay", "bench-bay"
 USER_PREFIX = "bench_d"
+SEED_USER = "bench_seed"  # makes the seeded bags and scans (no password: it never logs in)
 RAW_USERNAME = "bench_raw"
 PASSWORD = "bench-dispatcher-2000000"  # noqa: S105 (a throw-away benchmark account on a scratch database)
 BENCH_REQUIREMENTS = ROOT / "bench" / "requirements.txt"
@@ -129,8 +130,13 @@ def ensure_database(database_url: str) -> int:
     with psycopg.connect(database_url) as conn:
         (bags,) = conn.execute("SELECT count(*) FROM bags_bag").fetchone()
     if bags < BAGS_WANTED:
-        print(f"{name} holds {bags:,} bags: seeding {BAGS_WANTED:,} (about a minute and a half)", flush=True)
-        manage(database_url, "seed_bulk", "--bags", str(BAGS_WANTED))
+        # A year of history, as the pages meet it: each parent's open and each link as scan events.
+        with psycopg.connect(database_url) as conn:
+            seeder = conn.execute("SELECT 1 FROM accounts_user WHERE username = %s", (SEED_USER,)).fetchone()
+        if seeder is None:
+            manage(database_url, "createsuperuser", "--no-input", "--username", SEED_USER, "--email", "seed@localhost")
+        print(f"{name} holds {bags:,} bags: seeding {BAGS_WANTED:,} and their scans (a few minutes)", flush=True)
+        manage(database_url, "seed_bulk", "--bags", str(BAGS_WANTED), "--with-scans", "--user", SEED_USER)
         with psycopg.connect(database_url) as conn:
             (bags,) = conn.execute("SELECT count(*) FROM bags_bag").fetchone()
     manage(database_url, "collectstatic", "--no-input", "-v0")
