@@ -3,16 +3,21 @@ button: the dry run writes nothing, the confirm writes, bad files and rows are s
 
 import csv
 import io
+import os
 import re
+import time
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
 from audit.models import AuditLog
 from bags.models import Bag, Link
+from bags.resources import UPLOAD_FOLDER, UPLOAD_GONE
 from bills.models import Bill
 from tests import factories
 from tests.imports.files import link_rows
@@ -24,11 +29,17 @@ PROCESS = reverse("admin:bags_bag_process_import")
 
 
 @pytest.fixture(autouse=True)
-def _upload_dir(settings, tmp_path):
+def uploads(settings, tmp_path) -> Path:
+    """The folder the uploads wait in between the dry run and the confirm."""
     settings.STORAGES = {
         **settings.STORAGES,
         "import_export": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
     }
+    return tmp_path / UPLOAD_FOLDER
+
+
+def kept(uploads: Path) -> list[str]:
+    return sorted(path.name for path in uploads.iterdir()) if uploads.exists() else []
 
 
 def csv_upload(rows: list[list[str]], name: str = "links.csv") -> SimpleUploadedFile:
@@ -58,6 +69,40 @@ def test_the_dry_run_writes_nothing_and_the_confirm_writes(admin_client, admin_u
     assert "Imported: 2 parents, 60 children, 60 links, 2 parents now full." in done.content.decode()
     assert Link.objects.count() == 60
     assert AuditLog.objects.get(action="bags.import").actor == admin_user
+
+
+def test_an_upload_that_cannot_be_confirmed_is_not_kept(admin_client, uploads):
+    upload(admin_client, csv_upload([["parent", "child"], ["SB00001", "=1+1"]]))
+    upload(admin_client, SimpleUploadedFile("bags.xlsx", b"not a workbook"))
+
+    assert kept(uploads) == []
+
+
+def test_a_confirmed_upload_is_removed_and_a_second_confirm_is_told_so(admin_client, uploads):
+    text = upload(admin_client, csv_upload(link_rows(1, 2))).content.decode()
+    assert len(kept(uploads)) == 1
+    admin_client.post(PROCESS, confirm_fields(text))
+    assert kept(uploads) == []
+
+    again = admin_client.post(PROCESS, confirm_fields(text), follow=True)
+
+    assert again.status_code == 200
+    assert escape(UPLOAD_GONE) in again.content.decode()
+    assert Link.objects.count() == 2
+    assert AuditLog.objects.filter(action="bags.import").count() == 1
+
+
+def test_an_unconfirmed_upload_is_forgotten_after_a_day_when_the_next_comes(admin_client, uploads):
+    upload(admin_client, csv_upload(link_rows(1, 1)))
+    upload(admin_client, csv_upload(link_rows(1, 1)))
+    old, recent = kept(uploads)
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(uploads / old, (two_days_ago, two_days_ago))
+
+    upload(admin_client, csv_upload(link_rows(1, 1)))
+
+    assert recent in kept(uploads) and old not in kept(uploads)
+    assert len(kept(uploads)) == 2
 
 
 def test_the_confirm_is_set_based_not_a_query_per_row(admin_client):
