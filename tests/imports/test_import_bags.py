@@ -90,6 +90,34 @@ def test_xlsx_link_rows_with_product_and_area_columns(admin, area, tmp_path):
     assert Bag.objects.get(qr_id="M444-00001").product.code == "moong"
 
 
+def test_the_default_area_is_for_new_bags_only(admin, area, tmp_path):
+    north = factories.make_area("North")
+    factories.make_parent("SB00001", dispatch_area=north)
+    factories.make_child("CH900001", dispatch_area=north)
+    rows = [["parent", "child"], ["SB00001", "CH000001"], ["SB00002", "CH000002"], ["SB00002", "CH000003"]]
+    links = write_csv(tmp_path / "links.csv", rows)
+    bags = write_csv(tmp_path / "bags.csv", [["code"], ["CH900001"], ["CH000009"]])
+
+    run(links, "--area", area.code)
+    output = run(bags, "--area", area.code)
+
+    areas = dict(Bag.objects.values_list("qr_id", "dispatch_area__code"))
+    assert areas["SB00001"] == areas["CH000001"] == north.code  # an existing parent keeps its area
+    assert areas["SB00002"] == areas["CH000002"] == area.code
+    assert "row 2: already_present: CH900001 is already there; left as it is." in output
+    assert areas["CH900001"] == north.code and areas["CH000009"] == area.code
+
+
+def test_rows_of_a_new_parent_naming_no_area_take_the_area_another_row_names(admin, area, tmp_path):
+    rows = [["parent", "child", "area"], ["SB00001", "CH000001", ""], ["SB00001", "CH000002", area.code]]
+    rows += [["SB00001", "CH000003", ""]]
+    path = write_csv(tmp_path / "links.csv", rows)
+
+    run(path)
+
+    assert set(Bag.objects.values_list("dispatch_area", flat=True)) == {area.pk}
+
+
 def test_a_bag_list_creates_parents_and_children_by_their_codes(admin, tmp_path):
     path = write_csv(tmp_path / "bags.csv", [["code"], ["sb00007"], [" ch2001 "], ["M444-00009"]])
 
