@@ -105,8 +105,9 @@ WHERE area_id IS DISTINCT FROM first_area
 ON CONFLICT (row_no) DO NOTHING
 """
 
-# The parents the file names, locked in id order (the scan loop's order) so no scan changes their counts
-# between the capacity check and the write.
+# The parents a links file names, locked in id order (the scan loop's order) so no scan changes their counts
+# between the capacity check and the write; a scan into one of them waits for the import's commit. A bag
+# list changes no parent and locks none.
 LOCK_PARENTS_SQL = """
 SELECT b.id FROM bags_bag b
 WHERE b.kind = 'parent' AND b.qr_id IN (SELECT parent_qr FROM import_bag_row WHERE parent_qr IS NOT NULL)
@@ -469,7 +470,8 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     pg.execute(DUPLICATE_ROWS_SQL, {"links": links})
     if links:
         pg.execute(CONFLICTING_AREAS_SQL)
-    pg.execute(LOCK_PARENTS_SQL)
+        # After the file is read, so the locks last only the set-based checks, the writes and the commit.
+        pg.execute(LOCK_PARENTS_SQL)
     pg.execute(EXISTING_BAGS_SQL, {"links": links})
     if links:
         pg.execute(CAPACITY_SQL)

@@ -5,6 +5,7 @@ import zipfile
 from io import StringIO
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -152,6 +153,24 @@ def test_a_dry_run_reports_what_it_would_do_and_writes_nothing(admin, tmp_path):
 
     assert "Dry run, nothing was written. The import would add 1 parents, 2 children, 2 links" in output
     assert state() == before
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_links_file_waits_for_a_parent_a_scan_holds_and_a_bag_list_does_not(admin, tmp_path):
+    parent = factories.make_parent("SB00001")
+    links = write_csv(tmp_path / "links.csv", link_rows(1, 1))
+    bags = write_csv(tmp_path / "bags.csv", [["code"], ["SB00001"], ["CH000009"]])
+    with psycopg.connect(**connection.get_connection_params()) as scan, connection.cursor() as cursor:
+        scan.execute("SELECT 1 FROM bags_bag WHERE id = %s FOR UPDATE", [parent.pk])  # a scan's transaction
+        cursor.execute("SET lock_timeout = '1s'")
+        try:
+            waited, _ = refused(links)
+            output = run(bags)
+        finally:
+            cursor.execute("RESET lock_timeout")
+
+    assert waited.startswith("The database refused the import, so nothing was written: canceling statement")
+    assert "Imported: 0 parents, 1 children." in output
 
 
 # --- Repeat imports -----------------------------------------------------------------------------------------
