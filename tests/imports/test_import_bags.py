@@ -14,7 +14,7 @@ from audit.models import AuditLog
 from bags.models import Bag, BagKind, Link, Product
 from scanning.models import Scan, ScanAction
 from tests import factories
-from tests.imports.files import link_rows, write_csv, write_xlsx
+from tests.imports.files import link_rows, write_csv, write_excel_xlsx, write_xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +117,22 @@ def test_rows_of_a_new_parent_naming_no_area_take_the_area_another_row_names(adm
     run(path)
 
     assert set(Bag.objects.values_list("dispatch_area", flat=True)) == {area.pk}
+
+
+def test_a_workbook_as_excel_saves_it_imports(admin, tmp_path):
+    # Shared strings, as Excel writes them; a code of digits typed into a number cell reads as Excel shows it.
+    rows = [["parent", "child"], ["SB00001", "CH000001"], ["SB00001", 12345678], ["sb00002", "CH000001 "]]
+    path = write_excel_xlsx(tmp_path / "links.xlsx", rows)
+
+    _, output = refused(path)
+    assert output.splitlines()[0] == "row 4: duplicate_in_file: CH000001 is also on row 2: each bag once per file."
+
+    run(path, "--skip-invalid")
+
+    assert sorted(Link.objects.values_list("parent__qr_id", "child__qr_id")) == [
+        ("SB00001", "12345678"),
+        ("SB00001", "CH000001"),
+    ]
 
 
 def test_a_bag_list_creates_parents_and_children_by_their_codes(admin, tmp_path):
@@ -383,6 +399,15 @@ def test_more_rows_than_the_cap_is_refused_before_reading(admin, tmp_path, setti
 
     assert error == "The file holds about 1,200 rows; at most 1,000 are taken in one import. Split it."
     assert Bag.objects.count() == 0
+
+
+def test_more_rows_than_the_cap_declared_by_a_workbook_is_refused_before_reading(admin, tmp_path, settings):
+    settings.IMPORT_MAX_ROWS = 1000
+    path = write_excel_xlsx(tmp_path / "links.xlsx", link_rows(40, 30))
+
+    error, _ = refused(path)
+
+    assert error == "The file holds about 1,200 rows; at most 1,000 are taken in one import. Split it."
 
 
 def test_more_rows_than_the_cap_in_a_workbook_is_refused(admin, tmp_path, settings):
