@@ -209,3 +209,17 @@ def test_an_excel_export_of_100k_bags_is_written_in_bounded_memory(hundred_thous
 
     assert size > 2_000_000
     assert peak < 2_500_000, f"peak {peak:,} bytes for a {size:,}-byte workbook of 100,000 rows"
+
+
+@pytest.mark.parametrize("where", ["export page, CSV", "admin button, Excel"])
+def test_a_download_of_100k_bags_streams_in_bounded_memory(hundred_thousand_bags, biller_client, admin_client, where):
+    if where == "export page, CSV":
+        response = biller_client.get(reverse("exports:bags"), {"bags-file_format": "csv"})
+    else:
+        response = admin_client.post(reverse("admin:bags_bag_export"), {"format": "1", "resource": "0"})
+    assert response.streaming
+
+    peak, size = peak_while(lambda: sum(len(part) for part in response.streaming_content))
+
+    assert size > 2_000_000
+    assert peak < 2_500_000, f"peak {peak:,} bytes for {size:,} bytes ({where})"

@@ -21,6 +21,7 @@ from bags.resources import UPLOAD_FOLDER, UPLOAD_GONE
 from bills.models import Bill
 from tests import factories
 from tests.imports.files import link_rows
+from tests.imports.test_import_bags import FAIL_ON_ROW_500
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +124,75 @@ def test_bad_rows_are_listed_and_no_confirm_is_offered(admin_client):
     assert "formula" in text and "The child cell holds a formula (=1+1)" in text
     assert PROCESS not in text
     assert Bag.objects.count() == 0
+
+
+BILLS_HEADER = ["bill_number", "customer", "date", "expected_parents", "parent"]
+
+
+@pytest.mark.parametrize(
+    ("url_name", "rows", "listed"),
+    [
+        (
+            "admin:bags_bag_import",
+            [["parent", "child"], ["SB00001", "CH0001"], ["SB00002", "CH0001"]],
+            "CH0001 is also on row 2",
+        ),
+        ("admin:bags_bag_import", [["parent", "child"], ["SB1234", "CH000001"]], "looks like a Mustard parent code"),
+        ("admin:bags_bag_import", [["code"], ["CH-0001"]], "code: &#x27;CH-0001&#x27;"),
+        ("admin:bags_bag_import", link_rows(1, 31), "SB00001 is full: it holds 0 of 30"),
+        ("admin:bills_bill_import", [BILLS_HEADER, ["INV-1", "Kota", "2026-11-20", "1", "=A1"]], "holds a formula"),
+        (
+            "admin:bills_bill_import",
+            [
+                BILLS_HEADER,
+                ["INV-1", "Kota", "2026-11-20", "2", "SB00009"],
+                ["INV-2", "Ajmer", "2026-11-20", "1", "sb00009"],
+            ],
+            "SB00009 is also on row 2: each parent once.",
+        ),
+        (
+            "admin:bills_bill_import",
+            [BILLS_HEADER, ["INV-1", "Kota", "2026-11-20", "1", "CH000001"]],
+            "is a child bag code",
+        ),
+    ],
+)
+def test_bad_rows_of_either_import_are_listed_and_nothing_changes(admin_client, url_name, rows, listed):
+    factories.make_parent("SB00009")
+    before = (Bag.objects.count(), Bill.objects.count())
+
+    page = admin_client.post(reverse(url_name), {"format": "0", "resource": "0", "import_file": csv_upload(rows)})
+
+    text = page.content.decode()
+    assert listed in text
+    assert "Confirm import" not in text
+    assert (Bag.objects.count(), Bill.objects.count()) == before
+
+
+def test_a_repeat_import_in_the_admin_changes_nothing(admin_client):
+    first = upload(admin_client, csv_upload(link_rows(1, 3))).content.decode()
+    admin_client.post(PROCESS, confirm_fields(first))
+    links = sorted(Link.objects.values_list("parent__qr_id", "child__qr_id", "created_at"))
+
+    again = upload(admin_client, csv_upload(link_rows(1, 3))).content.decode()
+    admin_client.post(PROCESS, confirm_fields(again))
+
+    assert "3 rows read: 0 to import, 3 already present, 0 with errors." in again
+    assert sorted(Link.objects.values_list("parent__qr_id", "child__qr_id", "created_at")) == links
+    assert Bag.objects.get(qr_id="SB00001").child_count == 3
+
+
+def test_a_database_error_on_confirm_leaves_the_database_as_it_was_and_says_so(admin_client):
+    text = upload(admin_client, csv_upload(link_rows(20, 30))).content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute(FAIL_ON_ROW_500)
+
+    done = admin_client.post(PROCESS, confirm_fields(text), follow=True)
+
+    assert done.status_code == 200
+    assert "The database refused the import, so nothing was written: injected failure" in done.content.decode()
+    assert (Bag.objects.count(), Link.objects.count()) == (0, 0)
+    assert not AuditLog.objects.filter(action="bags.import").exists()
 
 
 def test_the_good_rows_can_be_imported_when_asked(admin_client):
