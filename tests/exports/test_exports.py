@@ -48,6 +48,23 @@ def xlsx_of(response) -> dict[str, list[tuple]]:
     return {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
 
 
+def test_billers_reach_the_exports_from_their_pages(biller_client):
+    link = f'href="{reverse("exports:index")}"'
+
+    assert link in biller_client.get(reverse("home")).content.decode()
+    assert link in biller_client.get(reverse("bills:list")).content.decode()
+
+
+def test_a_dispatcher_may_export_nothing(area):
+    dispatcher = Client()
+    dispatcher.force_login(factories.make_user("dispatcher1", area=area))
+
+    assert f'href="{reverse("exports:index")}"' not in dispatcher.get(reverse("home")).content.decode()
+    for name in ("index", "bags", "links", "scans", "bills", "audit"):
+        assert dispatcher.get(reverse(f"exports:{name}")).status_code == 403
+    assert not AuditLog.objects.filter(action__endswith=".export").exists()
+
+
 def test_the_page_offers_every_table_to_admins_and_all_but_the_audit_log_to_billers(biller_client, admin_client):
     biller_page = biller_client.get(reverse("exports:index")).content.decode()
     admin_page = admin_client.get(reverse("exports:index")).content.decode()
