@@ -312,11 +312,22 @@ def _xlsx_table(source: IO[bytes], file_name: str) -> Table:
 
 
 def _xlsx_records(book, sheet) -> Iterator[tuple[int, list[str]]]:
+    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+
+    def text(value: Any) -> str:
+        # openpyxl gives most formulas as their text (=A1&B1), but an array formula (what Excel 365 writes
+        # for every formula that spills) and a what-if table as objects: the row checks must see "=" too.
+        if isinstance(value, ArrayFormula):
+            return value.text or "="
+        if isinstance(value, DataTableFormula):
+            return f"=TABLE({value.r1 or ''},{value.r2 or ''})"
+        return cell_text(value)
+
     number = 0
     try:
         for values in sheet.iter_rows(values_only=True):
             number += 1
-            cells = [cell_text(value) for value in values]
+            cells = [text(value) for value in values]
             if any(len(cell) > MAX_CELL_CHARS for cell in cells):
                 raise FileRefused(
                     "cell_too_long", f"Row {number} has a cell of more than {MAX_CELL_CHARS:,} characters."

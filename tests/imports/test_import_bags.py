@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from openpyxl.worksheet.formula import ArrayFormula
 
 from audit.models import AuditLog
 from bags.models import Bag, BagKind, Link, Product
@@ -383,11 +384,13 @@ def test_a_workbook_with_a_broken_sheet_is_refused(admin, tmp_path):
 
 
 def test_a_formula_cell_in_a_workbook_is_refused_with_its_row(admin, tmp_path):
-    path = write_xlsx(tmp_path / "links.xlsx", [["parent", "child"], ["SB00001", "CH000001"], ["SB00001", "=B2"]])
+    rows = [["parent", "child"], ["SB00001", "CH000001"], ["SB00001", "=B2"], ["SB00001", ArrayFormula("B4", "=B2")]]
+    path = write_xlsx(tmp_path / "links.xlsx", rows)
 
     _, output = refused(path)
 
     assert "row 3: formula: The child cell holds a formula (=B2); put the value itself." in output
+    assert "row 4: formula: The child cell holds a formula (=B2); put the value itself." in output
     assert Bag.objects.count() == 0
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from openpyxl.worksheet.formula import ArrayFormula
 
 from audit.models import AuditLog
 from bags.models import Bag, BagKind
@@ -205,6 +206,19 @@ def test_a_formula_cell_in_a_workbook_is_refused_with_its_row(admin, parents, tm
     _, output = refused(path)
 
     assert output.splitlines()[0].startswith('row 3: formula: The parent cell holds a formula (=G2&"2")')
+    assert Bill.objects.count() == 0
+
+
+def test_an_array_formula_is_refused_not_written_as_text(admin, parents, tmp_path):
+    # Excel 365 saves a formula that spills (=UPPER(...), =TRIM(...)) as an array formula.
+    rows = [HEADER, ["INV-1", ArrayFormula("B2:B2", '=UPPER("kota")'), "2026-11-20", 1, None, None, "SB00001"]]
+    path = write_xlsx(tmp_path / "bills.xlsx", rows)
+
+    _, output = refused(path)
+
+    assert output.splitlines()[0] == (
+        'row 2: formula: The customer cell holds a formula (=UPPER("kota")); put the value itself.'
+    )
     assert Bill.objects.count() == 0
 
 
