@@ -7,7 +7,8 @@ import tracemalloc
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -185,6 +186,48 @@ def test_a_long_table_goes_on_into_further_sheets(monkeypatch):
         [("code",), ("C2",), ("C3",)],
         [("code",), ("C4",)],
     ]
+
+
+# --- At most EXPORT_MAX_RUNNING at once: each holds a pooled connection while it downloads -------------------
+
+
+def broken_off(response) -> None:
+    """Close a download unread, as the server does when its client goes away (without the end of request
+    closing the test's database connection, as Django's test client does too)."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
+def test_an_export_past_the_most_at_once_is_refused_until_one_ends(biller_client, settings):
+    settings.EXPORT_MAX_RUNNING = 2
+    factories.make_parent("SB00001")
+    bags = reverse("exports:bags")
+    downloads = [biller_client.get(bags, {"bags-file_format": "csv"}) for _ in range(2)]
+
+    busy = biller_client.get(bags, {"bags-file_format": "csv"})
+
+    assert busy.status_code == 503 and busy["Retry-After"] == "60"
+    assert "2 exports are being downloaded right now, the most at once; try again in a minute." in busy.content.decode()
+    assert AuditLog.objects.filter(action="bags.export").count() == 2
+
+    assert len(csv_of(downloads[0])) == 2  # a download read to its end gives its place back
+    assert list(xlsx_of(biller_client.get(bags, {"bags-file_format": "xlsx"}))) == ["Bags"]
+    broken_off(downloads[1])  # so does one the client broke off
+    assert biller_client.get(bags, {"bags-file_format": "csv"}).status_code == 200
+
+
+def test_the_admin_export_button_says_when_too_many_exports_run(admin_client, settings):
+    settings.EXPORT_MAX_RUNNING = 0
+    url = reverse("admin:bags_bag_export")
+
+    page = admin_client.post(url, {"format": "0", "resource": "0"}, follow=True)
+
+    assert page.redirect_chain[-1][0] == url
+    assert "0 exports are being downloaded right now" in page.content.decode()
+    assert not AuditLog.objects.filter(action="bags.export").exists()
 
 
 # --- Memory: the rows stream, they are never all held -------------------------------------------------------
