@@ -34,6 +34,8 @@ from traitortrack.errors import Refused
 # import_export storage (IMPORT_UPLOAD_DIR), and how long an unconfirmed one is kept.
 UPLOAD_FOLDER = "django-import-export"
 UPLOAD_KEPT = timedelta(days=1)
+# Rows named in the message when the confirm finds bad rows the dry run did not (the rest are counted).
+CONFIRM_LISTED = 5
 UPLOAD_GONE = (
     "This upload is no longer kept: it was imported already, or it waited more than a day for its "
     "confirmation. Upload the file again."
@@ -235,7 +237,10 @@ class BulkImportMixin(ImportMixin):
         report = getattr(result, "report", None)
         if report is not None and report.written:
             messages.success(request, f"{report.summary()} {report.outcome()}")
+        elif report is not None:
+            # Rows gone bad since the dry run (a child scanned into another parent meanwhile): say which.
+            listed = [f"Row {issue.row}: {issue.message}" for issue in report.errors[:CONFIRM_LISTED]]
+            messages.error(request, " ".join([*listed, report.summary(), report.outcome()]))
         else:
-            refusal = getattr(result, "refusal", None)
-            messages.error(request, refusal.message if refusal else report.outcome())
+            messages.error(request, result.refusal.message)
         return redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))

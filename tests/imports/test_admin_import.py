@@ -182,6 +182,17 @@ def test_a_repeat_import_in_the_admin_changes_nothing(admin_client):
     assert Bag.objects.get(qr_id="SB00001").child_count == 3
 
 
+def test_rows_gone_bad_between_the_dry_run_and_the_confirm_are_named(admin_client):
+    text = upload(admin_client, csv_upload(link_rows(1, 2))).content.decode()
+    factories.link(factories.make_parent("SB00090"), factories.make_child("CH000002"))  # a scan meanwhile
+
+    done = admin_client.post(PROCESS, confirm_fields(text), follow=True).content.decode()
+
+    assert "Row 3: CH000002 is already in parent SB00090; it was not put into SB00001." in done
+    assert "2 rows read: 1 to import, 0 already present, 1 with errors. Nothing was written" in done
+    assert not Bag.objects.filter(qr_id="SB00001").exists()
+
+
 def test_a_database_error_on_confirm_leaves_the_database_as_it_was_and_says_so(admin_client):
     text = upload(admin_client, csv_upload(link_rows(20, 30))).content.decode()
     with connection.cursor() as cursor:
