@@ -14,6 +14,7 @@ and again while reading.
 import codecs
 import csv
 import io
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ ZIP_MAGIC = b"PK\x03\x04"
 # No cell of ours is near this long; a longer one is junk, not a code (the csv module's own default is 128 KB).
 MAX_CELL_CHARS = 10_000
 COUNT_CHUNK_BYTES = 1024 * 1024
+# Reading rows is pure Python: in a gevent worker (the admin's import) nothing else in that worker runs
+# meanwhile, the scans of half the bay included. Every this many rows the reader lets them run.
+YIELD_EVERY_ROWS = 1_000
 
 
 class FileRefused(Refused):
@@ -312,11 +316,22 @@ def _xlsx_table(source: IO[bytes], file_name: str) -> Table:
 
 
 def _xlsx_records(book, sheet) -> Iterator[tuple[int, list[str]]]:
+    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+
+    def text(value: Any) -> str:
+        # openpyxl gives most formulas as their text (=A1&B1), but an array formula (what Excel 365 writes
+        # for every formula that spills) and a what-if table as objects: the row checks must see "=" too.
+        if isinstance(value, ArrayFormula):
+            return value.text or "="
+        if isinstance(value, DataTableFormula):
+            return f"=TABLE({value.r1 or ''},{value.r2 or ''})"
+        return cell_text(value)
+
     number = 0
     try:
         for values in sheet.iter_rows(values_only=True):
             number += 1
-            cells = [cell_text(value) for value in values]
+            cells = [text(value) for value in values]
             if any(len(cell) > MAX_CELL_CHARS for cell in cells):
                 raise FileRefused(
                     "cell_too_long", f"Row {number} has a cell of more than {MAX_CELL_CHARS:,} characters."
@@ -345,6 +360,8 @@ def _data_rows(records: Iterator[tuple[int, list[str]]], width: int) -> Iterator
     for number, cells in records:
         if number > limit:
             raise _too_many_rows()
+        if number % YIELD_EVERY_ROWS == 0:
+            time.sleep(0)  # gevent's cooperative yield once it has patched time; a bare system call otherwise
         cells = list(cells[:width]) + [""] * (width - len(cells))
         if any(cell.strip() for cell in cells):
             yield number, cells

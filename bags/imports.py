@@ -89,7 +89,7 @@ WHERE row_no > first_row
 ON CONFLICT (row_no) DO NOTHING
 """
 
-# A new parent gets one area: rows naming it with two areas cannot both be right.
+# A new parent gets one area: rows naming it with two areas cannot both be right (a row naming none agrees).
 CONFLICTING_AREAS_SQL = """
 INSERT INTO import_bag_issue (row_no, code, number)
 SELECT row_no, 'conflicting_area', first_row
@@ -98,15 +98,16 @@ FROM (
            first_value(area_id) OVER parent_rows AS first_area,
            first_value(row_no) OVER parent_rows AS first_row
     FROM import_bag_row
-    WHERE parent_qr IS NOT NULL
+    WHERE parent_qr IS NOT NULL AND area_id IS NOT NULL
     WINDOW parent_rows AS (PARTITION BY parent_qr ORDER BY row_no)
 ) AS by_parent
 WHERE area_id IS DISTINCT FROM first_area
 ON CONFLICT (row_no) DO NOTHING
 """
 
-# The parents the file names, locked in id order (the scan loop's order) so no scan changes their counts
-# between the capacity check and the write.
+# The parents a links file names, locked in id order (the scan loop's order) so no scan changes their counts
+# between the capacity check and the write; a scan into one of them waits for the import's commit. A bag
+# list changes no parent and locks none.
 LOCK_PARENTS_SQL = """
 SELECT b.id FROM bags_bag b
 WHERE b.kind = 'parent' AND b.qr_id IN (SELECT parent_qr FROM import_bag_row WHERE parent_qr IS NOT NULL)
@@ -114,7 +115,8 @@ ORDER BY b.id
 FOR UPDATE
 """
 
-# Against the bags already there. ``number`` is the existing bag's area for other_area.
+# Against the bags already there. ``number`` is the existing bag's area for other_area; only an area the row
+# names is compared (the default area, --area, is for new bags).
 EXISTING_BAGS_SQL = """
 INSERT INTO import_bag_issue (row_no, code, detail, number)
 SELECT row_no, code, detail, number
@@ -174,25 +176,27 @@ LIMIT %(limit)s
 
 GOOD_ROWS = "NOT EXISTS (SELECT 1 FROM import_bag_issue i WHERE i.row_no = r.row_no)"
 
+# A new parent's area: the one its rows name (the first row naming one), else the default.
 INSERT_PARENTS_SQL = f"""
 INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
                       created_at, updated_at)
-SELECT qr_id, 'parent', product_id, area_id, %(user_id)s, 0, NULL, %(now)s, %(now)s
+SELECT qr_id, 'parent', product_id, COALESCE(area_id, %(default_area_id)s), %(user_id)s, 0, NULL, %(now)s, %(now)s
 FROM (
     SELECT DISTINCT ON (r.parent_qr) r.parent_qr AS qr_id, r.product_id, r.area_id, r.row_no
     FROM import_bag_row r
     WHERE r.parent_qr IS NOT NULL AND {GOOD_ROWS}
       AND NOT EXISTS (SELECT 1 FROM bags_bag b WHERE b.qr_id = r.parent_qr)
-    ORDER BY r.parent_qr, r.row_no
+    ORDER BY r.parent_qr, r.area_id IS NULL, r.row_no
 ) AS new_parents
 ORDER BY row_no
 """  # noqa: S608 (a constant condition is put in; every value is bound)
 
-# A new child takes its parent's area (the scan loop's rule); a listed child the row's.
+# A new child takes its parent's area (the scan loop's rule); a listed child the row's, else the default.
 INSERT_CHILDREN_SQL = f"""
 INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
                       created_at, updated_at)
-SELECT r.child_qr, 'child', NULL, CASE WHEN p.id IS NULL THEN r.area_id ELSE p.dispatch_area_id END,
+SELECT r.child_qr, 'child', NULL,
+       CASE WHEN p.id IS NULL THEN COALESCE(r.area_id, %(default_area_id)s) ELSE p.dispatch_area_id END,
        %(user_id)s, 0, NULL, %(now)s, %(now)s
 FROM import_bag_row r
 LEFT JOIN bags_bag p ON p.qr_id = r.parent_qr
@@ -253,10 +257,9 @@ class _Lookups:
     product_ids: dict[str, int]  # by product code
     areas: dict[str, DispatchArea]  # by code and by name, lower-case
     area_names: dict[int, str]
-    default_area: DispatchArea | None
 
     @classmethod
-    def load(cls, default_area: DispatchArea | None) -> "_Lookups":
+    def load(cls) -> "_Lookups":
         # Straight from the table, not the few-seconds cache the scan loop uses: a product added a
         # moment ago must already own its codes here.
         products = list(Product.objects.order_by("code"))
@@ -267,7 +270,6 @@ class _Lookups:
             product_ids={p.code: p.pk for p in products},
             areas={key.lower(): a for a in areas for key in (a.code, a.name)},
             area_names={a.pk: a.name for a in areas},
-            default_area=default_area,
         )
 
     def area_name(self, area_id: int | None) -> str:
@@ -353,10 +355,10 @@ class _RowChecker:
         return product_id, None
 
     def _area(self, row: int, cells: list[str]) -> tuple[int | None, RowIssue | None]:
+        """The area the row names (None if it names none: new bags then get the default area)."""
         named = self.cell(cells, "area")
         if not named:
-            default = self.lookups.default_area
-            return (default.pk if default else None), None
+            return None, None
         area = self.lookups.areas.get(named.lower())
         if area is None:
             return None, RowIssue(row, "unknown_area", f"There is no dispatch area '{named}'.")
@@ -453,7 +455,7 @@ def import_bags(
 
 
 def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_area, progress) -> None:
-    lookups = _Lookups.load(default_area)
+    lookups = _Lookups.load()
     checker = _RowChecker(table, layout, lookups)
     links = layout == LINKS
     pg.execute(CREATE_STAGE_SQL)
@@ -468,7 +470,8 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     pg.execute(DUPLICATE_ROWS_SQL, {"links": links})
     if links:
         pg.execute(CONFLICTING_AREAS_SQL)
-    pg.execute(LOCK_PARENTS_SQL)
+        # After the file is read, so the locks last only the set-based checks, the writes and the commit.
+        pg.execute(LOCK_PARENTS_SQL)
     pg.execute(EXISTING_BAGS_SQL, {"links": links})
     if links:
         pg.execute(CAPACITY_SQL)
@@ -478,7 +481,12 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     if progress is not None:
         progress.advance("writing", 0)
     now = timezone.now()
-    values = {"user_id": user.pk if user else None, "now": now, "action": ScanAction.IMPORT}
+    values = {
+        "user_id": user.pk if user else None,
+        "now": now,
+        "action": ScanAction.IMPORT,
+        "default_area_id": default_area.pk if default_area else None,
+    }
     pg.execute(INSERT_PARENTS_SQL, values)
     parents = pg.rowcount
     pg.execute(INSERT_CHILDREN_SQL, values)

@@ -7,6 +7,7 @@ untouched, and the resource's ``import_data`` calls the service once, set-based,
 the Result the admin's pages show. The import is audited by the service (bulk writes send no signals).
 """
 
+from datetime import timedelta
 from io import BytesIO
 from typing import Any
 
@@ -14,9 +15,11 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.files.storage import storages
 from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from import_export import fields, resources
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import Format
@@ -26,6 +29,37 @@ from import_export.results import Error, Result, RowResult
 from bags.import_files import ImportReport
 from bags.imports import BAG_COLUMNS, LINK_COLUMNS, OPTIONAL_COLUMNS, import_bags
 from traitortrack.errors import Refused
+
+# Where django-import-export's MediaStorage keeps an upload between the dry run and the confirm, in the
+# import_export storage (IMPORT_UPLOAD_DIR), and how long an unconfirmed one is kept.
+UPLOAD_FOLDER = "django-import-export"
+UPLOAD_KEPT = timedelta(days=1)
+# Rows named in the message when the confirm finds bad rows the dry run did not (the rest are counted).
+CONFIRM_LISTED = 5
+UPLOAD_GONE = (
+    "This upload is no longer kept: it was imported already, or it waited more than a day for its "
+    "confirmation. Upload the file again."
+)
+
+
+def forget_stale_uploads() -> int:
+    """Delete the uploads older than UPLOAD_KEPT, whose dry run was never confirmed; how many."""
+    storage = storages["import_export"]
+    try:
+        _, names = storage.listdir(UPLOAD_FOLDER)
+    except FileNotFoundError:
+        return 0
+    oldest = timezone.now() - UPLOAD_KEPT
+    forgotten = 0
+    for name in names:
+        path = f"{UPLOAD_FOLDER}/{name}"
+        try:
+            if storage.get_modified_time(path) < oldest:
+                storage.delete(path)
+                forgotten += 1
+        except FileNotFoundError:  # another request's confirm took it meanwhile
+            continue
+    return forgotten
 
 
 class Upload:
@@ -173,16 +207,40 @@ class BulkImportMixin(ImportMixin):
         return {"skip_invalid": bool(options.get("skip_invalid"))}
 
     def write_to_tmp_storage(self, import_file, input_format):
+        # Each new upload clears the abandoned ones (a dry run never confirmed), so the folder cannot fill up.
+        forget_stale_uploads()
         # The library adds the chunks up one by one (quadratic for a big upload).
         storage = self.get_tmp_storage_class()(read_mode="rb", **self.get_tmp_storage_class_kwargs())
         storage.save(b"".join(import_file.chunks()))
         return storage
 
+    def import_action(self, request: HttpRequest, **kwargs):
+        response = super().import_action(request, **kwargs)
+        # The library keeps every upload for a confirm; one that cannot be confirmed (a refused file, bad
+        # rows) is dropped at once.
+        context = getattr(response, "context_data", None) or {}
+        form = context.get("form")
+        upload = form.cleaned_data.get("import_file") if getattr(form, "cleaned_data", None) else None
+        name = getattr(upload, "tmp_storage_name", None)
+        if name and "confirm_form" not in context:
+            self.get_tmp_storage_class()(name=name, **self.get_tmp_storage_class_kwargs()).remove()
+        return response
+
+    def process_import(self, request: HttpRequest, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:  # the stored upload: confirmed twice, or forgotten (forget_stale_uploads)
+            messages.error(request, UPLOAD_GONE)
+            return redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
+
     def process_result(self, result, request: HttpRequest):
         report = getattr(result, "report", None)
         if report is not None and report.written:
             messages.success(request, f"{report.summary()} {report.outcome()}")
+        elif report is not None:
+            # Rows gone bad since the dry run (a child scanned into another parent meanwhile): say which.
+            listed = [f"Row {issue.row}: {issue.message}" for issue in report.errors[:CONFIRM_LISTED]]
+            messages.error(request, " ".join([*listed, report.summary(), report.outcome()]))
         else:
-            refusal = getattr(result, "refusal", None)
-            messages.error(request, refusal.message if refusal else report.outcome())
+            messages.error(request, result.refusal.message)
         return redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))

@@ -21,6 +21,10 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.imports.files import write_excel_xlsx  # noqa: E402 (the project's folder first)
+
 PYTHON = ROOT / ".venv" / "bin" / "python"
 SERVER = "postgres://postgres@127.0.0.1:5432"
 SCRATCH = "tt_bench_imports"
@@ -62,15 +66,11 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 def write_xlsx(path: Path, rows: int) -> None:
-    # openpyxl, as Excel writes it (shared strings), not our own writer's inline strings.
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Links")
-    sheet.append(["parent", "child"])
-    for parent, child in link_rows(rows, "XC"):
-        sheet.append([_xlsx_parent(parent), child])
-    book.save(path)
+    # As Excel saves a workbook (shared strings, the size declared): openpyxl and our export writer put each
+    # text inline in its cell, which openpyxl's reader takes differently (no strings table read first).
+    write_excel_xlsx(
+        path, [["parent", "child"], *([_xlsx_parent(parent), child] for parent, child in link_rows(rows, "XC"))]
+    )
 
 
 def _xlsx_parent(parent: str) -> str:

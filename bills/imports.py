@@ -30,6 +30,7 @@ from audit.services import record, snapshot
 from bags import qr
 from bags.import_files import (
     ALREADY_PRESENT,
+    MAX_LISTED,
     ImportReport,
     RowIssue,
     Table,
@@ -65,7 +66,9 @@ class _NewBill:
     parents: list[tuple[int, str]] = field(default_factory=list)  # (row, parent code)
 
 
-def _details(row: int, cells: dict[str, str], products: dict[str, Product]) -> _NewBill | RowIssue:
+def _details(
+    row: int, cells: dict[str, str], products: dict[str, Product], default: Product | None
+) -> _NewBill | RowIssue:
     customer = cells["customer"]
     if not customer:
         return RowIssue(row, "missing_customer", "The customer cell is empty.")
@@ -87,7 +90,7 @@ def _details(row: int, cells: dict[str, str], products: dict[str, Product]) -> _
             f"expected_parents must be a whole number from 1 to 500, not '{cells['expected_parents']}'.",
         )
     named = cells.get("product", "")
-    product = products.get(named.lower()) if named else default_product()
+    product = products.get(named.lower()) if named else default
     if product is None:
         return RowIssue(row, "unknown_product", f"There is no product '{named}'.")
     if not product.is_active:
@@ -112,13 +115,16 @@ def import_bills(
     check_columns(table, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS, layout="bill")
     report = ImportReport("bills", "bills", file_name, dry_run=dry_run, skip_invalid=skip_invalid)
     bills = _read(table, report, progress)
+    if report.stopped_at_row is not None:
+        return report
     existing = _existing_bills(bills)
     parents = _parents(bills)
     plan: list[tuple[_NewBill, list[Bag]]] = []
+    first_rows = _first_rows(bills)
     for key, bill in bills.items():
         if not isinstance(bill, _NewBill):
             continue
-        joining = _check_parents(bill, existing.get(key), parents, report)
+        joining = _check_parents(bill, existing.get(key), parents, first_rows, report)
         if key not in existing:
             plan.append((bill, joining))
     report.issues.sort(key=lambda issue: issue.row)
@@ -153,55 +159,68 @@ def import_bills(
 
 
 def _read(table: Table, report: ImportReport, progress: Progress | None) -> dict[str, _NewBill | RowIssue]:
-    """Every row, grouped by bill number (upper-case): the bill read from its first row, or that row's issue."""
+    """Every row, grouped by bill number (upper-case): the bill read from its first row, or that row's issue.
+    Without skip_invalid reading stops after MAX_LISTED bad rows, as the bags import does: nothing would be
+    written anyway, and a file of a million junk rows is refused in a moment."""
     products = {key.lower(): p for p in Product.objects.all() for key in (p.code, p.name)}
-    formats = tuple(p.parent_format for p in products.values())
-    bills: dict[str, _NewBill | RowIssue] = {}
+    reader = _BillRows(products, default_product())
     if progress is not None:
         progress.start(table.declared_rows or 0)
     for row, values in table.rows:
         report.rows += 1
         if progress is not None:
             progress.advance("checking", 1)
-        cells = {name: value.strip() for name, value in zip(table.header, values, strict=True)}
-        issue = formula_issue(row, table.header, values)
+        issue = reader.read(row, table.header, values)
+        if issue is not None:
+            report.add(issue)
+            if not report.skip_invalid and report.error_count >= MAX_LISTED:
+                report.stopped_at_row = row
+                break
+    return reader.bills
+
+
+class _BillRows:
+    """The rows read so far, by bill number; each row read either joins its bill or is an issue."""
+
+    def __init__(self, products: dict[str, Product], default: Product | None) -> None:
+        self.products = products
+        self.default = default
+        self.formats = tuple(p.parent_format for p in products.values())
+        self.bills: dict[str, _NewBill | RowIssue] = {}
+
+    def read(self, row: int, header: list[str], values: list[str]) -> RowIssue | None:
+        cells = {name: value.strip() for name, value in zip(header, values, strict=True)}
+        issue = formula_issue(row, header, values)
         if issue is None and not cells["bill_number"]:
             issue = RowIssue(row, "missing_bill_number", "The bill_number cell is empty.")
         if issue is None and len(cells["bill_number"]) > _number_length:
             issue = RowIssue(row, "bill_number_too_long", f"Bill numbers have at most {_number_length} characters.")
         if issue is not None:
-            report.add(issue)
-            continue
+            return issue
         key = cells["bill_number"].upper()
-        bill = bills.get(key)
+        bill = self.bills.get(key)
         if bill is None:
-            bill = bills[key] = _details(row, cells, products)
+            bill = self.bills[key] = _details(row, cells, self.products, self.default)
             if isinstance(bill, RowIssue):
-                report.add(bill)
-                continue
+                return bill
         elif isinstance(bill, RowIssue):
-            report.add(RowIssue(row, "bill_not_made", f"Bill {cells['bill_number']} is not made: see row {bill.row}."))
-            continue
+            return RowIssue(row, "bill_not_made", f"Bill {cells['bill_number']} is not made: see row {bill.row}.")
         else:
             written = tuple(cells.get(name, "") for name in DETAIL_COLUMNS)
             if any(cell and cell != first for cell, first in zip(written, bill.details, strict=True)):
-                report.add(
-                    RowIssue(
-                        row,
-                        "conflicting_bill_details",
-                        f"The details of bill {bill.bill_number} differ from row {bill.first_row}; leave them "
-                        "empty or the same on its later rows.",
-                    )
+                return RowIssue(
+                    row,
+                    "conflicting_bill_details",
+                    f"The details of bill {bill.bill_number} differ from row {bill.first_row}; leave them "
+                    "empty or the same on its later rows.",
                 )
-                continue
         if cells["parent"]:
             try:
-                parent_qr = qr.parse_parent(cells["parent"], formats).qr_id
+                parent_qr = qr.parse_parent(cells["parent"], self.formats).qr_id
             except qr.QRCodeError as error:
-                report.add(RowIssue(row, error.code, f"parent: {error.message}"))
-                continue
+                return RowIssue(row, error.code, f"parent: {error.message}")
             bill.parents.append((row, parent_qr))
-    return bills
+        return None
 
 
 def _existing_bills(bills: dict[str, _NewBill | RowIssue]) -> dict[str, Bill]:
@@ -212,6 +231,15 @@ def _existing_bills(bills: dict[str, _NewBill | RowIssue]) -> dict[str, Bill]:
         for bill in Bill.objects.annotate(number=Upper("bill_number")).filter(number__in=batch):
             found[bill.bill_number.upper()] = bill
     return found
+
+
+def _first_rows(bills: dict[str, _NewBill | RowIssue]) -> dict[str, int]:
+    """Each parent's first row in the file, whichever bill it is on: a parent goes on one bill, so a later
+    row naming it again is refused, on the same bill or another."""
+    first: dict[str, int] = {}
+    for row, code in sorted(pair for bill in bills.values() if isinstance(bill, _NewBill) for pair in bill.parents):
+        first.setdefault(code, row)
+    return first
 
 
 def _parents(bills: dict[str, _NewBill | RowIssue]) -> dict[str, tuple[Bag, Bill | None]]:
@@ -227,19 +255,23 @@ def _parents(bills: dict[str, _NewBill | RowIssue]) -> dict[str, tuple[Bag, Bill
 
 
 def _check_parents(
-    bill: _NewBill, existing: Bill | None, parents: dict[str, tuple[Bag, Bill | None]], report: ImportReport
+    bill: _NewBill,
+    existing: Bill | None,
+    parents: dict[str, tuple[Bag, Bill | None]],
+    first_rows: dict[str, int],
+    report: ImportReport,
 ) -> list[Bag]:
     """The bill's parents that may join it, in file order; the others reported."""
     target = existing or Bill(bill_number=bill.bill_number)
     if existing is not None and not bill.parents:
         report.add(RowIssue(bill.first_row, ALREADY_PRESENT, f"Bill {existing.bill_number} is already there."))
     joining: list[Bag] = []
-    seen: dict[str, int] = {}
     for row, code in bill.parents:
-        if code in seen:
-            report.add(RowIssue(row, "duplicate_in_file", f"{code} is also on row {seen[code]}: each parent once."))
+        if first_rows[code] != row:
+            report.add(
+                RowIssue(row, "duplicate_in_file", f"{code} is also on row {first_rows[code]}: each parent once.")
+            )
             continue
-        seen[code] = row
         found = parents.get(code)
         if found is None:
             report.add(RowIssue(row, "unknown_parent", f"Parent bag {code} was not found."))

@@ -4,14 +4,15 @@ Dataset of the whole table in memory."""
 
 from typing import Any
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from import_export import fields, resources
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ExportForm
 
-from exports import writers
-from exports.tables import TABLES, Table, record_export
+from exports.tables import TABLES, ExportsBusy, Table, record_export
 
 
 def _columns_resource(table: Table) -> type[resources.Resource]:
@@ -40,11 +41,14 @@ class TableExportMixin(ExportMixin):
     def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.is_authenticated and request.user.is_admin
 
-    def _do_file_export(self, file_format, request: HttpRequest, queryset, export_form=None) -> StreamingHttpResponse:
+    def _do_file_export(self, file_format, request: HttpRequest, queryset, export_form=None) -> HttpResponse:
         extension = file_format.get_extension()
+        try:
+            response = self.table.response(queryset, extension)
+        except ExportsBusy as busy:
+            messages.error(request, busy.message)
+            return redirect(request.get_full_path())
         # The changelist's filters and search, as the admin put them in the export page's address.
         filters = {key: value for key, value in request.GET.items() if key not in ("o", "p")}
         record_export(user=request.user, table=self.table, file_format=extension, filters=filters, request=request)
-        if extension == "xlsx":
-            return writers.xlsx_response([self.table.sheet(queryset)], self.table.filename("xlsx"))
-        return writers.csv_response(self.table.sheet(queryset), self.table.filename("csv"))
+        return response

@@ -5,25 +5,71 @@ PostgreSQL hands them over a chunk at a time (in autocommit Django would declare
 which makes the server materialise the whole result before the first row). Each table is ordered by an
 indexed column: the primary key, or created_at for scans and the audit log, whose date ranges use their
 created_at indexes.
+
+That cursor holds a pooled connection for as long as the download lasts (a slow client's included), so a
+worker runs at most EXPORT_MAX_RUNNING table exports at once; one more is refused (ExportsBusy, 503)
+rather than leave the scans without connections.
 """
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
 from audit.models import AuditLog
 from audit.services import record
 from bags.models import Bag, Link
 from bills.models import Bill
+from exports import writers
 from exports.writers import Sheet
 from scanning.models import Scan
+from traitortrack.errors import Refused
 
 CHUNK_ROWS = 2_000
+RETRY_AFTER_SECONDS = 60
+
+
+class ExportsBusy(Refused):
+    def __init__(self) -> None:
+        super().__init__(
+            "exports_busy",
+            f"{settings.EXPORT_MAX_RUNNING} exports are being downloaded right now, the most at once; try again "
+            "in a minute.",
+            status=503,
+        )
+
+
+class _Running:
+    """The table exports this process is streaming (gevent-patched, the lock is a greenlet's)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def take(self) -> Callable[[], None]:
+        """One more, or ExportsBusy; returns what gives the place back (once, however often called)."""
+        with self.lock:
+            if self.count >= settings.EXPORT_MAX_RUNNING:
+                raise ExportsBusy()
+            self.count += 1
+        given_back = threading.Event()
+
+        def give_back() -> None:
+            with self.lock:
+                if not given_back.is_set():
+                    given_back.set()
+                    self.count -= 1
+
+        return give_back
+
+
+running = _Running()
 
 
 @dataclass(frozen=True)
@@ -54,6 +100,14 @@ class Table:
 
     def sheet(self, queryset: models.QuerySet) -> Sheet:
         return Sheet(self.title, self.header, self.rows(queryset))
+
+    def response(self, queryset: models.QuerySet, file_format: str) -> StreamingHttpResponse:
+        """The download of the queryset's rows as "csv" or "xlsx"; ExportsBusy when too many are running."""
+        give_back = running.take()
+        filename = self.filename(file_format)
+        if file_format == "xlsx":
+            return writers.xlsx_response([self.sheet(queryset)], filename, on_close=give_back)
+        return writers.csv_response(self.sheet(queryset), filename, on_close=give_back)
 
     def filename(self, extension: str) -> str:
         return f"{self.name}-{timezone.localdate():%Y%m%d}.{extension}"

@@ -6,9 +6,12 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from exports import writers
 from exports.forms import FORMS, ExportForm
-from exports.tables import record_export
+from exports.tables import RETRY_AFTER_SECONDS, ExportsBusy, record_export
+
+
+def _page(request: HttpRequest, bound: ExportForm | None = None, *, status: int = 200, busy: str = "") -> HttpResponse:
+    return render(request, "exports/index.html", {"forms": _forms(request.user, bound), "busy": busy}, status=status)
 
 
 def _forms(user, bound: ExportForm | None = None) -> list[ExportForm]:
@@ -22,18 +25,22 @@ def _forms(user, bound: ExportForm | None = None) -> list[ExportForm]:
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "exports/index.html", {"forms": _forms(request.user)})
+    return _page(request)
 
 
 def _download(request: HttpRequest, name: str) -> HttpResponse:
     form = FORMS[name](request.GET, prefix=name)
     if not form.is_valid():
-        return render(request, "exports/index.html", {"forms": _forms(request.user, form)}, status=400)
+        return _page(request, form, status=400)
     table, file_format = form.table, form.cleaned_data["file_format"]
+    try:
+        response = table.response(form.queryset(), file_format)
+    except ExportsBusy as busy:
+        page = _page(request, form, status=busy.status, busy=busy.message)
+        page["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return page
     record_export(user=request.user, table=table, file_format=file_format, filters=form.filters(), request=request)
-    if file_format == "xlsx":
-        return writers.xlsx_response([table.sheet(form.queryset())], table.filename("xlsx"))
-    return writers.csv_response(table.sheet(form.queryset()), table.filename("csv"))
+    return response
 
 
 def _download_view(name: str):

@@ -17,7 +17,7 @@ import csv
 import json
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -284,13 +284,44 @@ def _index_parts(titles: list[str]) -> dict[str, str]:
     }
 
 
-def csv_response(sheet: Sheet, filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(csv_lines(sheet), content_type="text/csv; charset=utf-8")
+class _Closing:
+    """A response's content that calls ``on_close`` once when the response is closed (the server does it
+    when the download ends, finished or not) or, failing that, dropped."""
+
+    def __init__(self, chunks: Iterator, on_close: Callable[[], None]) -> None:
+        self.chunks = chunks
+        self.on_close: Callable[[], None] | None = on_close
+
+    def __iter__(self) -> Iterator:
+        return self.chunks
+
+    def close(self) -> None:
+        on_close, self.on_close = self.on_close, None
+        try:
+            getattr(self.chunks, "close", lambda: None)()
+        finally:
+            if on_close is not None:
+                on_close()
+
+    def __del__(self) -> None:
+        # Never closed by the server: still give the place back (the rows' generator closes itself when freed).
+        on_close, self.on_close = self.on_close, None
+        if on_close is not None:
+            on_close()
+
+
+def _response(chunks: Iterator, content_type: str, filename: str, on_close: Callable[[], None] | None):
+    content = chunks if on_close is None else _Closing(chunks, on_close)
+    response = StreamingHttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
-def xlsx_response(sheets: Iterable[Sheet], filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(xlsx_chunks(sheets), content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+def csv_response(sheet: Sheet, filename: str, *, on_close: Callable[[], None] | None = None) -> StreamingHttpResponse:
+    return _response(csv_lines(sheet), "text/csv; charset=utf-8", filename, on_close)
+
+
+def xlsx_response(
+    sheets: Iterable[Sheet], filename: str, *, on_close: Callable[[], None] | None = None
+) -> StreamingHttpResponse:
+    return _response(xlsx_chunks(sheets), XLSX_CONTENT_TYPE, filename, on_close)

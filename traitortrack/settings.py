@@ -315,6 +315,9 @@ SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_100_000)
 # Largest file the admin's import accepts (the command reads local files of any size, up to the row cap).
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 100)
+# Table exports running at once in one worker process: each holds a pooled connection (its server-side
+# cursor) for as long as its download lasts, so they may never take the pool from the scans.
+EXPORT_MAX_RUNNING = env_int("EXPORT_MAX_RUNNING", 3)
 # Between the admin's dry run and its confirm the upload waits in a folder (the import_export storage
 # below), not in the system temp folder: with several app servers, point it at storage they share.
 IMPORT_UPLOAD_DIR = Path(os.environ.get("IMPORT_UPLOAD_DIR") or BASE_DIR / "var" / "imports")

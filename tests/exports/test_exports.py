@@ -7,7 +7,8 @@ import tracemalloc
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -46,6 +47,23 @@ def csv_of(response) -> list[list[str]]:
 def xlsx_of(response) -> dict[str, list[tuple]]:
     book = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
     return {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
+
+
+def test_billers_reach_the_exports_from_their_pages(biller_client):
+    link = f'href="{reverse("exports:index")}"'
+
+    assert link in biller_client.get(reverse("home")).content.decode()
+    assert link in biller_client.get(reverse("bills:list")).content.decode()
+
+
+def test_a_dispatcher_may_export_nothing(area):
+    dispatcher = Client()
+    dispatcher.force_login(factories.make_user("dispatcher1", area=area))
+
+    assert f'href="{reverse("exports:index")}"' not in dispatcher.get(reverse("home")).content.decode()
+    for name in ("index", "bags", "links", "scans", "bills", "audit"):
+        assert dispatcher.get(reverse(f"exports:{name}")).status_code == 403
+    assert not AuditLog.objects.filter(action__endswith=".export").exists()
 
 
 def test_the_page_offers_every_table_to_admins_and_all_but_the_audit_log_to_billers(biller_client, admin_client):
@@ -170,6 +188,48 @@ def test_a_long_table_goes_on_into_further_sheets(monkeypatch):
     ]
 
 
+# --- At most EXPORT_MAX_RUNNING at once: each holds a pooled connection while it downloads -------------------
+
+
+def broken_off(response) -> None:
+    """Close a download unread, as the server does when its client goes away (without the end of request
+    closing the test's database connection, as Django's test client does too)."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
+def test_an_export_past_the_most_at_once_is_refused_until_one_ends(biller_client, settings):
+    settings.EXPORT_MAX_RUNNING = 2
+    factories.make_parent("SB00001")
+    bags = reverse("exports:bags")
+    downloads = [biller_client.get(bags, {"bags-file_format": "csv"}) for _ in range(2)]
+
+    busy = biller_client.get(bags, {"bags-file_format": "csv"})
+
+    assert busy.status_code == 503 and busy["Retry-After"] == "60"
+    assert "2 exports are being downloaded right now, the most at once; try again in a minute." in busy.content.decode()
+    assert AuditLog.objects.filter(action="bags.export").count() == 2
+
+    assert len(csv_of(downloads[0])) == 2  # a download read to its end gives its place back
+    assert list(xlsx_of(biller_client.get(bags, {"bags-file_format": "xlsx"}))) == ["Bags"]
+    broken_off(downloads[1])  # so does one the client broke off
+    assert biller_client.get(bags, {"bags-file_format": "csv"}).status_code == 200
+
+
+def test_the_admin_export_button_says_when_too_many_exports_run(admin_client, settings):
+    settings.EXPORT_MAX_RUNNING = 0
+    url = reverse("admin:bags_bag_export")
+
+    page = admin_client.post(url, {"format": "0", "resource": "0"}, follow=True)
+
+    assert page.redirect_chain[-1][0] == url
+    assert "0 exports are being downloaded right now" in page.content.decode()
+    assert not AuditLog.objects.filter(action="bags.export").exists()
+
+
 # --- Memory: the rows stream, they are never all held -------------------------------------------------------
 
 
@@ -209,3 +269,17 @@ def test_an_excel_export_of_100k_bags_is_written_in_bounded_memory(hundred_thous
 
     assert size > 2_000_000
     assert peak < 2_500_000, f"peak {peak:,} bytes for a {size:,}-byte workbook of 100,000 rows"
+
+
+@pytest.mark.parametrize("where", ["export page, CSV", "admin button, Excel"])
+def test_a_download_of_100k_bags_streams_in_bounded_memory(hundred_thousand_bags, biller_client, admin_client, where):
+    if where == "export page, CSV":
+        response = biller_client.get(reverse("exports:bags"), {"bags-file_format": "csv"})
+    else:
+        response = admin_client.post(reverse("admin:bags_bag_export"), {"format": "1", "resource": "0"})
+    assert response.streaming
+
+    peak, size = peak_while(lambda: sum(len(part) for part in response.streaming_content))
+
+    assert size > 2_000_000
+    assert peak < 2_500_000, f"peak {peak:,} bytes for {size:,} bytes ({where})"

@@ -1,8 +1,13 @@
-"""Import files made for tests: CSV text and real .xlsx workbooks written by openpyxl."""
+"""Import files made for tests (and bench/imports.py): CSV text, .xlsx workbooks written by openpyxl, and
+workbooks laid out as Excel itself saves them."""
 
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
 
 
 def write_csv(path: Path, rows: list[list[str]], *, encoding: str = "utf-8") -> Path:
@@ -17,6 +22,70 @@ def write_xlsx(path: Path, rows: list[list]) -> Path:
         sheet.append(row)
     book.save(path)
     return path
+
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_EXCEL_PARTS = {
+    "[Content_Types].xml": (
+        f'{_XML}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.worksheet+xml"/>'
+        f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}.sharedStrings+xml"/></Types>'
+    ),
+    "_rels/.rels": (
+        f'{_XML}<Relationships xmlns="{_PACKAGE_REL}">'
+        f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    ),
+    "xl/workbook.xml": (
+        f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
+        '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        f'{_XML}<Relationships xmlns="{_PACKAGE_REL}">'
+        f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>'
+    ),
+}
+
+
+def write_excel_xlsx(path: Path, rows: Sequence[Sequence[str | int | float | None]]) -> Path:
+    """A workbook as Excel saves one (openpyxl writes every text inline in its cell): each distinct text
+    once in the shared strings table, xl/sharedStrings.xml, the cells holding its index, and the sheet's
+    size declared before its rows (<dimension>)."""
+    strings: dict[str, int] = {}
+    width = max((len(row) for row in rows), default=1)
+    size = f"A1:{get_column_letter(width)}{max(len(rows), 1)}"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as book:
+        for name, content in _EXCEL_PARTS.items():
+            book.writestr(name, content)
+        with book.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(f'{_XML}<worksheet xmlns="{_MAIN}"><dimension ref="{size}"/><sheetData>'.encode())
+            for number, row in enumerate(rows, start=1):
+                cells = "".join(
+                    _excel_cell(f"{get_column_letter(n)}{number}", value, strings) for n, value in enumerate(row, 1)
+                )
+                sheet.write(f'<row r="{number}">{cells}</row>'.encode())
+            sheet.write(b"</sheetData></worksheet>")
+        texts = "".join(f"<si><t>{escape(text)}</t></si>" for text in strings)
+        book.writestr(
+            "xl/sharedStrings.xml",
+            f'{_XML}<sst xmlns="{_MAIN}" count="{len(strings)}" uniqueCount="{len(strings)}">{texts}</sst>',
+        )
+    return path
+
+
+def _excel_cell(ref: str, value: str | int | float | None, strings: dict[str, int]) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int | float):
+        return f'<c r="{ref}"><v>{value}</v></c>'
+    return f'<c r="{ref}" t="s"><v>{strings.setdefault(value, len(strings))}</v></c>'
 
 
 def link_rows(parents: int, children_each: int, *, parent_start: int = 1, child_prefix: str = "CH") -> list[list[str]]:

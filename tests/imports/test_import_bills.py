@@ -1,5 +1,5 @@
-"""manage.py import_bills: bills with their parents from a file, the bill services' rules, all or nothing,
-repeat imports."""
+"""manage.py import_bills: bills with their parents from a file, the bill services' rules, every kind of bad
+file and bad row, all or nothing (a database error half-way included), repeat imports."""
 
 from datetime import date
 from io import StringIO
@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from openpyxl.worksheet.formula import ArrayFormula
 
 from audit.models import AuditLog
+from bags.models import Bag, BagKind
 from bills.models import Bill, BillBag
 from tests import factories
 from tests.imports.files import write_csv, write_xlsx
@@ -34,11 +37,12 @@ def run(path: Path, *args: str) -> str:
     return out.getvalue()
 
 
-def refused(path: Path) -> str:
+def refused(path: Path) -> tuple[str, str]:
+    """(the CommandError's message, what was printed before it)."""
     out = StringIO()
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError) as error:
         call_command("import_bills", str(path), "--user", "importer", stdout=out, verbosity=0)
-    return out.getvalue()
+    return str(error.value), out.getvalue()
 
 
 def state() -> tuple:
@@ -120,7 +124,7 @@ def test_the_bill_rules_are_checked_and_nothing_is_written(admin, parents, tmp_p
     path = write_csv(tmp_path / "bills.csv", rows)
     before = state()
 
-    output = refused(path)
+    _, output = refused(path)
 
     lines = output.splitlines()
     assert lines[:10] == [
@@ -160,3 +164,107 @@ def test_a_file_missing_the_bill_columns_is_refused(admin, tmp_path):
 
     with pytest.raises(CommandError, match="Row 1 has no customer, date, expected_parents column: bill files need"):
         run(path)
+
+
+def test_a_column_the_import_does_not_know_is_refused(admin, tmp_path):
+    rows = [[*HEADER, "weight"], ["INV-1", "Kota", "2026-11-20", "1", "", "", "", "3"]]
+    path = write_csv(tmp_path / "bills.csv", rows)
+
+    with pytest.raises(CommandError, match="Row 1 names columns this import does not know: 'weight'"):
+        run(path)
+
+
+def test_a_parent_on_two_bills_of_the_file_is_refused_on_its_second_row(admin, parents, tmp_path):
+    rows = [
+        HEADER,
+        ["INV-1", "Jaipur", "2026-11-20", "2", "", "", "SB00002"],
+        ["INV-2", "Kota", "2026-11-20", "2", "", "", "SB00001"],
+        ["INV-1", "", "", "", "", "", "SB00001"],
+    ]
+    path = write_csv(tmp_path / "bills.csv", rows)
+    before = state()
+
+    message, output = refused(path)
+
+    assert output.splitlines()[0] == "row 4: duplicate_in_file: SB00001 is also on row 3: each parent once."
+    assert message == "1 bad rows: nothing was written."
+    assert state() == before
+
+    run(path, "--skip-invalid")
+
+    assert sorted(BillBag.objects.values_list("bill__bill_number", "parent_bag__qr_id")) == [
+        ("INV-1", "SB00002"),
+        ("INV-2", "SB00001"),
+    ]
+
+
+def test_a_formula_cell_in_a_workbook_is_refused_with_its_row(admin, parents, tmp_path):
+    rows = [HEADER, ["INV-1", "Jaipur", "2026-11-20", 2, None, None, "SB00001"]]
+    rows += [["INV-1", None, None, None, None, None, '=G2&"2"']]
+    path = write_xlsx(tmp_path / "bills.xlsx", rows)
+
+    _, output = refused(path)
+
+    assert output.splitlines()[0].startswith('row 3: formula: The parent cell holds a formula (=G2&"2")')
+    assert Bill.objects.count() == 0
+
+
+def test_an_array_formula_is_refused_not_written_as_text(admin, parents, tmp_path):
+    # Excel 365 saves a formula that spills (=UPPER(...), =TRIM(...)) as an array formula.
+    rows = [HEADER, ["INV-1", ArrayFormula("B2:B2", '=UPPER("kota")'), "2026-11-20", 1, None, None, "SB00001"]]
+    path = write_xlsx(tmp_path / "bills.xlsx", rows)
+
+    _, output = refused(path)
+
+    assert output.splitlines()[0] == (
+        'row 2: formula: The customer cell holds a formula (=UPPER("kota")); put the value itself.'
+    )
+    assert Bill.objects.count() == 0
+
+
+def test_a_bill_past_500_parents_is_refused_from_the_row_that_does_not_fit(admin, mustard, tmp_path):
+    Bag.objects.bulk_create(Bag(qr_id=f"SB{n:05d}", kind=BagKind.PARENT, product=mustard) for n in range(1, 503))
+    first = ["INV-1", "Jaipur", "2026-11-20", "500", "", ""]
+    rows = [HEADER, [*first, "SB00001"], *(["INV-1", "", "", "", "", "", f"SB{n:05d}"] for n in range(2, 503))]
+    path = write_csv(tmp_path / "bills.csv", rows)
+
+    _, output = refused(path)
+
+    assert output.splitlines()[:2] == [
+        "row 502: bill_full: Bill INV-1 already holds 500 parent bags, the most a bill takes.",
+        "row 503: bill_full: Bill INV-1 already holds 500 parent bags, the most a bill takes.",
+    ]
+    assert Bill.objects.count() == 0
+
+
+FAIL_ON_ROW_500 = """
+CREATE FUNCTION test_fail_on_row_500() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT qr_id FROM bags_bag WHERE id = NEW.parent_bag_id) = 'SB00499' THEN
+        RAISE EXCEPTION 'injected failure on the bill parent of row 500';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_fail_on_row_500 BEFORE INSERT ON bills_billbag FOR EACH ROW
+EXECUTE FUNCTION test_fail_on_row_500();
+"""
+
+
+def test_a_database_error_half_way_leaves_the_database_as_it_was(admin, mustard, tmp_path):
+    Bag.objects.bulk_create(Bag(qr_id=f"SB{n:05d}", kind=BagKind.PARENT, product=mustard) for n in range(1, 601))
+    factories.make_bill(admin, bill_number="OLD-1")
+    with connection.cursor() as cursor:
+        cursor.execute(FAIL_ON_ROW_500)
+    # 20 bills of 30 parents: row 500 of the file (header = row 1) puts SB00499 on the 17th bill.
+    rows = [HEADER]
+    for n in range(1, 601):
+        bill = (n - 1) // 30 + 1
+        details = [f"Customer {bill}", "2026-11-20", "30", "", ""] if n % 30 == 1 else ["", "", "", "", ""]
+        rows.append([f"INV-{bill}", *details, f"SB{n:05d}"])
+    path = write_csv(tmp_path / "bills.csv", rows)
+    before = state()
+
+    error, _ = refused(path)
+
+    assert error.startswith("The database refused the import, so nothing was written: injected failure")
+    assert state() == before

@@ -1,0 +1,123 @@
+"""Files no import can take, whatever their columns: import_bags, import_bills and the admin's import of
+bags and of bills each refuse them whole, with a clear message, and change nothing. (Bad rows and the
+columns of each layout are in the tests of each import.)"""
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils.html import escape
+
+from audit.models import AuditLog
+from bags.models import Bag, Link
+from bills.models import Bill, BillBag
+from scanning.models import Scan
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+COMMANDS = ("import_bags", "import_bills")
+ADMIN_IMPORTS = ("admin:bags_bag_import", "admin:bills_bill_import")
+# A header each import knows, and a junk row under it, for the million-row file.
+JUNK = {
+    "import_bags": ("code", "#{n}!"),
+    "import_bills": ("bill_number,customer,date,expected_parents,parent", "#{n}!,,,,"),
+}
+
+# (file name, content, the start of the refusal).
+BAD_FILES = [
+    ("bags.xls", b"whatever", "'bags.xls' is not a .csv or .xlsx file. Save it from Excel as .xlsx"),
+    ("bags.txt", b"code\nSB00001\n", "'bags.txt' is not a .csv or .xlsx file."),
+    ("bags.xlsx", b"code\nSB00001\n", "'bags.xlsx' is not really an Excel workbook (.xlsx)."),
+    ("bags.csv", b"", "The file is empty."),
+    ("bags.csv", b"\n\n", "Row 1 must name the columns (e.g. parent, child); it is empty."),
+    ("bags.csv", b"code\nSB00\x001\n", "Row 2 holds a NUL byte: this is not a CSV text file."),
+    ("bags.csv", "code\nSBé1\n".encode("latin-1"), "Row 2 is not UTF-8 text"),
+    ("bags.csv", b"PK\x03\x04rest", "This file is a zip archive (perhaps an Excel workbook), not CSV text."),
+    ("bags.csv", b"qr,weight\nSB00001,3\n", "Row 1 "),  # each import names the columns it needs
+]
+
+
+@pytest.fixture
+def importer(db):
+    return factories.make_user("importer", role="admin")
+
+
+@pytest.fixture(autouse=True)
+def _upload_dir(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "import_export": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
+    }
+
+
+def state() -> tuple:
+    """Everything an import may change."""
+    return (
+        sorted(Bag.objects.values_list("qr_id", "child_count")),
+        Link.objects.count(),
+        Scan.objects.count(),
+        sorted(Bill.objects.values_list("bill_number", flat=True)),
+        BillBag.objects.count(),
+        AuditLog.objects.count(),
+    )
+
+
+def refused(command: str, path: Path) -> tuple[str, str]:
+    """(the CommandError's message, what was printed before it)."""
+    out = StringIO()
+    with pytest.raises(CommandError) as error:
+        call_command(command, str(path), "--user", "importer", stdout=out, verbosity=0)
+    return str(error.value), out.getvalue()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(("name", "content", "message"), BAD_FILES)
+def test_the_commands_refuse_a_bad_file_and_change_nothing(importer, tmp_path, command, name, content, message):
+    factories.make_parent("SB00001")
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = state()
+
+    error, _ = refused(command, path)
+
+    assert error.startswith(message)
+    assert state() == before
+
+
+@pytest.mark.parametrize("url_name", ADMIN_IMPORTS)
+@pytest.mark.parametrize(("name", "content", "message"), BAD_FILES)
+def test_the_admin_refuses_a_bad_file_on_the_page_and_changes_nothing(admin_client, url_name, name, content, message):
+    factories.make_parent("SB00001")
+    before = state()
+
+    page = admin_client.post(
+        reverse(url_name), {"format": "0", "resource": "0", "import_file": SimpleUploadedFile(name, content)}
+    )
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    # Django's file field turns an empty upload away before the import sees it.
+    assert escape(message if content else "The submitted file is empty.") in text
+    assert "Confirm import" not in text
+    assert state() == before
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_million_rows_of_junk_are_refused_after_the_first_thousand_bad_rows(importer, tmp_path, command):
+    header, junk_row = JUNK[command]
+    path = tmp_path / "junk.csv"
+    with path.open("w") as junk:
+        junk.write(header + "\n")
+        junk.writelines(junk_row.format(n=n) + "\n" for n in range(1_000_000))
+    before = state()
+
+    message, output = refused(command, path)
+
+    assert message == "1,000 bad rows: nothing was written."
+    assert "Reading stopped at row 1,001 after 1,000 bad rows." in output
+    assert output.count("\n") < 1_010  # the report lists at most 1,000 rows
+    assert state() == before
