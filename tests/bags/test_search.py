@@ -3,7 +3,7 @@ at a time (keyset: "next page" links that keep the filters, no COUNT), a dispatc
 the prefix search is one the qr_id pattern index serves."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -138,12 +138,18 @@ def biller_client(yard):
 
 
 def test_next_page_links_keep_the_filters(biller_client, yard):
-    html = biller_client.get(SEARCH, {"q": "f1", "show": "bags", "kind": "child"}).content.decode()
+    today = timezone.localdate().isoformat()
+    Bag.objects.filter(qr_id="F10028").update(created_at=timezone.now() - timedelta(days=3))
+    filters = {"q": "f1", "show": "bags", "kind": "child", "status": "linked", "date_from": today, "date_to": today}
+    html = biller_client.get(SEARCH, filters).content.decode()
 
     link = re.search(r'<a class="btn btn-outline-primary" rel="next" href="([^"]+)"', html).group(1)
-    assert "q=f1" in link and "show=bags" in link and "kind=child" in link and "after=F10025" in link
-    second = biller_client.get(SEARCH + link.replace("&amp;", "&")).content.decode()
+    query = link.replace("&amp;", "&")
+    assert "after=F10025" in query
+    assert all(f"{name}={value}" in query for name, value in filters.items())
+    second = biller_client.get(SEARCH + query).content.decode()
     assert "F10030" in second and "F10005" not in second
+    assert "F10028" not in second  # the date range still applies on the second page
     assert "First page" in second
 
 
@@ -178,12 +184,23 @@ def test_bills_are_found_by_number_or_customer_for_billers(biller_client, yard):
     owner = factories.make_user("owner", role=Role.BILLER)
     factories.make_bill(owner, bill_number="INV-100", customer="Jaipur depot")
     factories.make_bill(owner, bill_number="INV-200", customer="Kota mill", status="draft")
+    factories.make_bill(
+        owner,
+        bill_number="INV-300",
+        customer="Jaipur depot",
+        bill_date=date(2026, 1, 5),
+        status="finalised",
+        finalised_at=timezone.now(),
+        frozen_full_parent_weight_kg=30,
+    )
 
     by_customer = biller_client.get(SEARCH, {"q": "jaipur", "show": "bills"}).content.decode()
     drafts = biller_client.get(SEARCH, {"show": "bills", "status": "draft"}).content.decode()
+    january = biller_client.get(SEARCH, {"show": "bills", "date_from": "2026-01-01", "date_to": "2026-01-31"})
 
-    assert "INV-100" in by_customer and "INV-200" not in by_customer
-    assert "INV-100" in drafts and "INV-200" in drafts
+    assert "INV-100" in by_customer and "INV-300" in by_customer and "INV-200" not in by_customer
+    assert "INV-100" in drafts and "INV-200" in drafts and "INV-300" not in drafts
+    assert "INV-300" in january.content.decode() and "INV-100" not in january.content.decode()
 
 
 def test_a_filter_a_kind_of_result_has_not_leaves_it_out_of_everything(biller_client, yard):
@@ -215,6 +232,27 @@ def test_users_are_searched_by_admins_only(admin_client, biller_client, yard):
 
     assert "kiran-dispatch" in found and "Dispatcher" in found
     assert "kiran-dispatch" not in refused
+
+
+def test_admins_filter_users_by_role_status_and_joining_date(admin_client, yard):
+    factories.make_user("kiran-bills", role=Role.BILLER)
+    gone = factories.make_user("kiran-gone", role=Role.BILLER)
+    gone.is_active = False
+    gone.date_joined = timezone.now() - timedelta(days=40)
+    gone.save()
+    factories.make_user("kiran-dock", area=yard["area"])
+
+    def found(**filters) -> set[str]:
+        html = admin_client.get(SEARCH, {"q": "kiran", "show": "users", **filters}).content.decode()
+        return set(re.findall(r">(kiran-\w+)</a>", html))
+
+    assert found() == {"kiran-bills", "kiran-gone", "kiran-dock"}
+    assert found(role="biller") == {"kiran-bills", "kiran-gone"}
+    assert found(role="biller", status="active") == {"kiran-bills"}
+    assert found(status="inactive") == {"kiran-gone"}
+    assert found(area=yard["area"].code) == {"kiran-dock"}
+    assert found(date_to=(timezone.localdate() - timedelta(days=30)).isoformat()) == {"kiran-gone"}
+    assert found(date_from=timezone.localdate().isoformat()) == {"kiran-bills", "kiran-dock"}
 
 
 def test_a_code_start_no_code_can_have_says_why(biller_client):
