@@ -13,8 +13,8 @@ Cheap to compute, and computed seldom:
   When they are older, one request recomputes them (under a lock in the cache) while the others get the
   previous ones, so however many screens poll, a scope is computed at most once per interval.
 - Nothing is added to the scan loop: scans show within DASHBOARD_FRESH_SECONDS, through that interval.
-  Other changes (bills made, finalised, reopened) call stats_changed() on commit, which moves the cache's
-  generation on so the next request computes fresh figures.
+  Other changes (bills made, imported, finalised, reopened, deleted) call stats_changed() on commit, which
+  moves the cache's generation on so the next request computes fresh figures.
 """
 
 import logging

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Role
 from bags.models import Bag, BagKind, BagTotals, Link
 from bills import services as bill_services
+from bills.models import Bill
 from scanning import services
 from scanning.models import Scan, ScanTally
 from tests import factories
@@ -239,6 +240,25 @@ def test_a_bill_change_moves_the_generation_on(floor, settings, redis_cache, dja
         )
 
     assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 1
+
+
+def test_bills_imported_or_deleted_in_the_admin_move_the_generation_on(
+    floor, settings, redis_cache, admin_client, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.DASHBOARD_FRESH_SECONDS = 60
+    factories.make_user("importer", role=Role.ADMIN)
+    header = ["bill_number", "customer", "date", "expected_parents", "parent"]
+    bills = write_csv(tmp_path / "bills.csv", [header, ["INV-77", "Kota", "2026-11-20", "1", "SB00001"]])
+    assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_bills", str(bills), "--user", "importer", verbosity=0)
+    assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 1
+
+    delete = reverse("admin:bills_bill_delete", args=[Bill.objects.get(bill_number="INV-77").pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 0
 
 
 def test_the_page_shows_the_figures_and_the_json_refreshes_them(floor, fresh):
