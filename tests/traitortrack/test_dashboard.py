@@ -277,6 +277,27 @@ def test_the_page_shows_the_figures_and_the_json_refreshes_them(floor, fresh):
     assert figures.json()["totals"]["children"] == 34
 
 
+@pytest.mark.parametrize("who", ["a", "biller"])
+def test_the_json_has_the_shape_its_openapi_schema_describes(floor, fresh, who):
+    client = Client()
+    client.force_login(floor[who])
+    schema = client.get(reverse("openapi")).json()["components"]["schemas"]["Dashboard"]
+    parts = schema["properties"]
+
+    figures = client.get(reverse("dashboard-stats")).json()
+
+    assert set(schema["required"]) <= set(figures) <= set(parts)
+    assert set(figures["totals"]) == set(parts["totals"]["properties"])
+    if who == "a":
+        assert figures["bills"] is None  # a dispatcher's
+    else:
+        assert set(figures["bills"]) == set(parts["bills"]["properties"])
+    assert set(figures["today"]) == set(parts["today"]["properties"])
+    for name in ("hours", "top_dispatchers", "recent"):
+        assert figures[name], name  # not vacuous: the floor has scans today
+        assert all(set(row) == set(parts[name]["items"]["properties"]) for row in figures[name]), name
+
+
 def test_the_json_answers_401_without_a_session(db):
     answer = Client().get(reverse("dashboard-stats"))
 
