@@ -78,6 +78,8 @@ def test_parent_then_children_fill_the_parent(signals, scan_page):
     page.keyboard.press("Tab")
 
     expect(page.locator("#parent-count")).to_have_text("3 / 30")
+    expect(page.locator("#parent-progress")).to_have_js_property("value", 3)
+    expect(page.locator("#parent-progress")).to_have_js_property("max", 30)
     expect(status(page)).to_have_attribute("data-state", "ok")
     expect(status(page)).to_have_css("background-color", GREEN)
     expect(entries(page, "ok")).to_have_count(4)  # the parent and its three children
@@ -360,6 +362,22 @@ def test_every_text_on_the_scan_page_is_18px_and_aa_contrast_in_every_state(cont
     expect(page.locator("#replay-banner")).to_be_visible()
     assert_readable(page, "refused on sending")
     assert page.locator("#replay-dismiss").bounding_box()["height"] >= 44
+
+
+def test_the_last_ten_scans_are_listed_newest_first_and_after_a_reload(scan_page):
+    page = scan_page
+    open_parent(page)
+    children = [f"C11000{n:02d}" for n in range(1, 12)]
+    for code in children:
+        scan(page, code)
+    expect(page.locator("#parent-count")).to_have_text("11 / 30")
+
+    listed = page.locator("#recent-list li")
+    expect(listed).to_have_count(10)
+    assert [item.get_attribute("data-code") for item in listed.all()] == children[::-1][:10]
+    page.reload()
+    expect(listed).to_have_count(10)
+    assert [item.get_attribute("data-code") for item in listed.all()] == children[::-1][:10]
 
 
 def test_a_tap_anywhere_gives_the_focus_back_to_the_scan_input(scan_page):
