@@ -273,6 +273,7 @@ def test_the_page_shows_the_figures_and_the_json_refreshes_them(floor, fresh):
     assert 'id="dashboard-stats" type="application/json"' in html
     assert 'data-stats-url="/api/dashboard"' in html and 'data-refresh-seconds="5"' in html
     assert 'data-stat="totals.parents">2<' in html and "draft bills" not in html
+    assert str(floor["area"]) in html and "All areas" not in html
     assert figures.status_code == 200 and figures["Cache-Control"].startswith("max-age=0")
     assert figures.json()["totals"]["children"] == 34
 
@@ -296,6 +297,17 @@ def test_the_json_has_the_shape_its_openapi_schema_describes(floor, fresh, who):
     for name in ("hours", "top_dispatchers", "recent"):
         assert figures[name], name  # not vacuous: the floor has scans today
         assert all(set(row) == set(parts[name]["items"]["properties"]) for row in figures[name]), name
+
+
+def test_billers_see_every_area_and_the_bills_admins_also_the_system_page(floor, fresh, admin_client):
+    biller = Client()
+    biller.force_login(floor["biller"])
+
+    billers, admins = biller.get(reverse("dashboard")).content.decode(), admin_client.get(reverse("dashboard"))
+
+    system = f'href="{reverse("system")}"'
+    assert "All areas" in billers and "draft bills" in billers and system not in billers
+    assert admins.status_code == 200 and system in admins.content.decode()
 
 
 def test_the_json_answers_401_without_a_session(db):
