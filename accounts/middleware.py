@@ -94,7 +94,7 @@ class SessionTimeoutMiddleware:
 
 
 def _unattended(request: HttpRequest) -> bool:
-    # Resolved here, at most once a minute per session, rather than on every request.
+    # Resolved only when the stamp is due (a minute after the last one), not on every scan.
     try:
         return resolve(request.path_info).view_name in UNATTENDED_URL_NAMES
     except Resolver404:
