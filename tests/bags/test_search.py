@@ -20,6 +20,8 @@ from bags.selectors import (
     SearchTooBroad,
     _bounded,
     could_be_parent,
+    dated_bags,
+    dated_key,
     matching_bags,
     search_bags,
     search_rows,
@@ -112,11 +114,31 @@ def test_the_date_range_is_in_local_days_both_ends_included(yard):
     assert codes(search_bags(biller, BagSearch(prefix="SB00002", date_from=today, date_to=today))) == ["SB00002"]
 
 
+def test_a_date_range_without_a_code_lists_both_kinds_newest_first_by_first_scan(yard):
+    biller = factories.make_user("biller-r", role=Role.BILLER)
+    today = timezone.localdate()
+    Bag.objects.filter(qr_id="SB00003").update(created_at=timezone.now() - timedelta(days=3))
+    Bag.objects.filter(qr_id="C100001").update(created_at=timezone.now() - timedelta(days=4))
+    Bag.objects.filter(qr_id="C100004").update(created_at=timezone.now() - timedelta(days=40))
+
+    recent = codes(search_bags(biller, BagSearch(date_from=today - timedelta(days=5)), size=100))
+    back_then = search_bags(biller, BagSearch(date_from=today - timedelta(days=5), date_to=today - timedelta(days=1)))
+
+    expected = search_rows(matching_bags(biller, BagSearch(date_from=today - timedelta(days=5))))
+    assert recent == [row["qr_id"] for row in sorted(expected, key=lambda r: (r["created_at"], r["pk"]), reverse=True)]
+    assert recent[-2:] == ["SB00003", "C100001"] and "C100004" not in recent
+    assert codes(back_then) == ["SB00003", "C100001"]
+    assert codes(search_bags(yard["dispatcher"], BagSearch(date_to=today - timedelta(days=30)))) == []  # area B's
+
+
 def test_pages_follow_one_another_without_a_gap_or_a_repeat(yard):
     biller = factories.make_user("biller-k", role=Role.BILLER)
+    today = timezone.localdate()
     for search, expected in [
         (BagSearch(prefix="F1"), [f"F1{n:04d}" for n in range(1, 31)]),
         (BagSearch(kind=BagKind.CHILD, status=BagStatus.LINKED), None),
+        (BagSearch(date_from=today), None),
+        (BagSearch(kind=BagKind.CHILD, date_to=today), None),
     ]:
         seen, after = [], None
         while True:
@@ -288,6 +310,25 @@ def test_the_code_search_is_a_range_of_the_qr_id_pattern_index_read_in_order(yar
     assert re.search(r"Index Scan using bags_bag_qr_id_\w+_like on bags_bag", plan), plan
     assert "~>=~ 'SB0000'" in plan and "~<~ 'SB0001'" in plan  # the start became the index range
     assert "Sort" not in plan  # the index gives the order: no sort of the whole range
+
+
+@pytest.mark.parametrize("who", ["biller", "dispatcher"])
+def test_a_date_range_without_a_code_is_a_range_of_a_created_at_index_read_in_order(yard, who):
+    user = factories.make_user("biller-x", role=Role.BILLER) if who == "biller" else yard["dispatcher"]
+    day = timezone.localdate() - timedelta(days=300)
+    search = BagSearch(kind=BagKind.CHILD, status=BagStatus.UNLINKED, date_from=day, date_to=day)
+    page = search_bags(user, search)  # a first page, for a real second page's ``after``
+    after = dated_key({"created_at": timezone.now(), "pk": 10**6}) if not page.rows else page.next_after
+    with connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        plan = dated_bags(user, search, after=after)[:26].explain()
+
+    # (kind, created_at), or (area, kind, created_at) for one area's: which one is the planner's pick.
+    assert re.search(r"Index Scan using bag_(area_)?kind_created_idx on bags_bag", plan), plan
+    assert "Index Cond" in plan and "created_at >=" in plan  # the range is the index's, not a filter
+    # The index gives the order: no sort of the range, at most of the ids within one time (Incremental Sort).
+    assert not re.search(r"(^|->\s+)Sort\s+\(", plan, flags=re.M), plan
 
 
 def orm_code_search(user, search: BagSearch) -> list[dict]:
