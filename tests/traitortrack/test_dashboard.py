@@ -242,6 +242,22 @@ def test_a_bill_change_moves_the_generation_on(floor, settings, redis_cache, dja
     assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 1
 
 
+def test_after_a_change_one_request_recomputes_the_others_get_the_figures_meanwhile(
+    floor, settings, redis_cache, django_assert_num_queries
+):
+    settings.DASHBOARD_FRESH_SECONDS = 60
+    first = dashboard.dashboard_stats(floor["biller"])
+    factories.make_bill(floor["biller"], bill_number="INV-88")
+    dashboard.stats_changed()
+    redis_cache.add("dashboard:v1:all:lock", 1, 10)  # another request is recomputing
+
+    with django_assert_num_queries(0):
+        assert dashboard.dashboard_stats(floor["biller"]) == first
+
+    redis_cache.delete("dashboard:v1:all:lock")
+    assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == first["bills"]["draft"] + 1
+
+
 def test_bills_imported_or_deleted_in_the_admin_move_the_generation_on(
     floor, settings, redis_cache, admin_client, tmp_path, django_capture_on_commit_callbacks
 ):
