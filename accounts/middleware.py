@@ -18,6 +18,9 @@ SESSION_STARTED_KEY = "tt_started"
 SESSION_SEEN_KEY = "tt_seen"
 # Writing "last seen" on every scan would write the session on every scan; a minute's slack is plenty.
 SEEN_RESOLUTION_SECONDS = 60
+# Requests a page makes by itself, not its user: the dashboard's refresh every few seconds. They do not put the
+# idle timeout off, or a dashboard left open on an unattended screen would stay logged in all shift.
+UNATTENDED_URL_NAMES = frozenset({"dashboard-stats"})
 
 
 def session_deadlines(session: SessionBase) -> dict[str, int | None]:
@@ -61,9 +64,9 @@ class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
 
 
 class SessionTimeoutMiddleware:
-    """Logs a user out after SESSION_IDLE_TIMEOUT_MINUTES without a request, or SESSION_ABSOLUTE_TIMEOUT_HOURS
-    after logging in, whichever comes first. The request then goes on as anonymous (and login_required
-    pages send it to the login page)."""
+    """Logs a user out after SESSION_IDLE_TIMEOUT_MINUTES without a request (UNATTENDED_URL_NAMES' do not
+    count), or SESSION_ABSOLUTE_TIMEOUT_HOURS after logging in, whichever comes first. The request then goes
+    on as anonymous (and login_required pages send it to the login page)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -86,8 +89,16 @@ class SessionTimeoutMiddleware:
         expired = now - started > settings.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3600
         if idle or expired:
             logout(request)
-        elif now - seen >= SEEN_RESOLUTION_SECONDS:
+        elif now - seen >= SEEN_RESOLUTION_SECONDS and not _unattended(request):
             session[SESSION_SEEN_KEY] = now
+
+
+def _unattended(request: HttpRequest) -> bool:
+    # Resolved only when the stamp is due (a minute after the last one), not on every scan.
+    try:
+        return resolve(request.path_info).view_name in UNATTENDED_URL_NAMES
+    except Resolver404:
+        return False
 
 
 # Where an admin who has not passed the second factor may still go: the 2FA pages, logging in and out,

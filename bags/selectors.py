@@ -2,8 +2,8 @@
 
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
@@ -18,6 +18,7 @@ from traitortrack.errors import Refused
 from traitortrack.pagination import KeysetPage, keyset_page, page_of
 
 PREFIX_PATTERN = re.compile(rf"[A-Z0-9-]{{1,{qr.MAX_LENGTH}}}")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The longest a search's query may run (a search the indexes serve takes a few milliseconds).
 SEARCH_TIMEOUT_MS = 500
 
@@ -147,7 +148,8 @@ def search_bags(user: User, search: BagSearch, *, after: str | None = None, size
     code, kind, product, area, fill, completion, the parent a child is in and when it was first scanned.
 
     With the start of a code: in code order, from the qr_id pattern index (Bag.objects.search_codes). Without:
-    newest first. Raises SearchTooBroad when the database would have to read too much (_bounded)."""
+    newest first; with a date range, by first scan (_dated_page). Raises SearchTooBroad when the database would
+    have to read too much (_bounded)."""
     kind = search.kind or BagStatus.KINDS.get(search.status, "") or (BagKind.PARENT if search.product else "")
     nothing = KeysetPage([], None)
     if search.kind and search.status and BagStatus.KINDS.get(search.status) != search.kind:
@@ -162,6 +164,8 @@ def search_bags(user: User, search: BagSearch, *, after: str | None = None, size
             return nothing
         area_id = search.area.pk
     with _bounded():
+        if not search.prefix and (search.date_from or search.date_to):
+            return _dated_page(user, search, kind, after=after, size=size)
         if search.prefix:
             rows = Bag.objects.search_codes(
                 prefix=search.prefix,
@@ -177,6 +181,35 @@ def search_bags(user: User, search: BagSearch, *, after: str | None = None, size
             )
             return page_of(rows, size, lambda row: row["qr_id"])
         return keyset_page(search_rows(matching_bags(user, search)), after=after, size=size)
+
+
+def dated_bags(user: User, search: BagSearch, *, after: str | None = None) -> QuerySet:
+    """The search's bags of one kind (``search.kind``) as result rows, newest first by first scan and id, after
+    the ``after`` of dated_key: a range of the (kind, created_at) index, or (area, kind, created_at) for one
+    area, read in its order. By id instead, a range far back would be reached only through every newer bag."""
+    bags = matching_bags(user, search)
+    if after:
+        at, _, pk = after.partition(".")
+        if at.isdigit() and pk.isdigit():
+            moment = EPOCH + timedelta(microseconds=int(at))
+            bags = bags.filter(created_at__lte=moment).exclude(created_at=moment, pk__gte=int(pk))
+    return search_rows(bags).order_by("-created_at", "-pk")
+
+
+def dated_key(row: dict) -> str:
+    """A dated page's ``after``: the last row's first scan (microseconds since 1970) and id."""
+    since = row["created_at"] - EPOCH
+    return f"{since // timedelta(microseconds=1)}.{row['pk']}"
+
+
+def _dated_page(user: User, search: BagSearch, kind: str, *, after: str | None, size: int) -> KeysetPage:
+    """A page of a search with a date range and no code start: each kind newest first from its own index
+    range (dated_bags), the two merged when the search names no kind."""
+    rows: list[dict] = []
+    for one_kind in [kind] if kind else [BagKind.PARENT, BagKind.CHILD]:
+        rows += dated_bags(user, replace(search, kind=one_kind), after=after)[: size + 1]
+    rows.sort(key=lambda row: (row["created_at"], row["pk"]), reverse=True)
+    return page_of(rows[: size + 1], size, dated_key)
 
 
 def exact_bag(user: User, code: str) -> str | None:

@@ -43,6 +43,7 @@ from bags.models import Bag, Product
 from bags.seeding import Progress
 from bills.models import Bill, BillBag
 from bills.services import BillRefused, check_bill_number_free, check_parent_can_join, default_product
+from traitortrack.dashboard import stats_changed
 
 REQUIRED_COLUMNS = ("bill_number", "customer", "date", "expected_parents", "parent")
 OPTIONAL_COLUMNS = ("product", "notes")
@@ -150,6 +151,7 @@ def import_bills(
                     },
                     request=request,
                 )
+                transaction.on_commit(stats_changed)  # the dashboard's bills by status
                 report.written = True
     except BillRefused as refusal:
         raise ImportRefused(refusal.code, f"{refusal.message} Nothing was written.") from refusal

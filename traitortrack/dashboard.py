@@ -13,8 +13,8 @@ Cheap to compute, and computed seldom:
   When they are older, one request recomputes them (under a lock in the cache) while the others get the
   previous ones, so however many screens poll, a scope is computed at most once per interval.
 - Nothing is added to the scan loop: scans show within DASHBOARD_FRESH_SECONDS, through that interval.
-  Other changes (bills made, finalised, reopened) call stats_changed() on commit, which moves the cache's
-  generation on so the next request computes fresh figures.
+  Other changes (bills made, imported, finalised, reopened, deleted) call stats_changed() on commit, which
+  moves the cache's generation on so the next request computes fresh figures (under the same lock).
 """
 
 import logging
@@ -75,12 +75,13 @@ def dashboard_stats(user: User) -> dict[str, Any]:
     found = cache.get_many([GENERATION_KEY, key])
     generation, entry = found.get(GENERATION_KEY), found.get(key)
     now, lock = time.time(), None
-    if entry is not None and entry["generation"] == generation:
-        if now - entry["at"] < settings.DASHBOARD_FRESH_SECONDS:
+    if entry is not None:
+        if entry["generation"] == generation and now - entry["at"] < settings.DASHBOARD_FRESH_SECONDS:
             return entry["stats"]
+        # Stale, or from before a change (stats_changed): one request recomputes them.
         lock = f"{key}:lock"
         if not cache.add(lock, 1, LOCK_SECONDS):
-            return entry["stats"]  # another request is recomputing them: these are a few seconds old
+            return entry["stats"]  # another request is recomputing them: these are a moment old
     try:
         stats = compute(area_id=area_id, restricted=scope != "all", with_bills=scope == "all")
         cache.set(key, {"at": now, "generation": generation, "stats": stats}, KEEP_SECONDS)

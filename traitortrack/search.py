@@ -55,8 +55,8 @@ class SearchForm(forms.Form):
     role = forms.ChoiceField(required=False, choices=[("", "Any role"), *Role.choices])
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    # The page link's: the last row shown (a code, or an id), never typed.
-    after = forms.CharField(required=False, max_length=qr.MAX_LENGTH, widget=forms.HiddenInput)
+    # The page link's: the last row shown (a code, an id, or a time and an id), never typed.
+    after = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def __init__(self, data: Any, *, user: User) -> None:
         super().__init__(data)

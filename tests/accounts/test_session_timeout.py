@@ -63,3 +63,25 @@ def test_last_seen_is_written_at_most_once_a_minute(logged_in):
     age_session(logged_in, **{SESSION_SEEN_KEY: 61})
     logged_in.get("/")
     assert logged_in.session[SESSION_SEEN_KEY] >= int(time.time()) - 1
+
+
+def test_the_dashboards_own_refreshes_do_not_put_the_idle_timeout_off(logged_in, settings):
+    idle = settings.SESSION_IDLE_TIMEOUT_MINUTES * 60
+    age_session(logged_in, **{SESSION_SEEN_KEY: idle - 30})
+    stamped = logged_in.session[SESSION_SEEN_KEY]
+
+    assert logged_in.get("/api/dashboard").status_code == 200
+    assert logged_in.session[SESSION_SEEN_KEY] == stamped  # polling is not the user
+
+    age_session(logged_in, **{SESSION_SEEN_KEY: idle + 1})
+    answer = logged_in.get("/api/dashboard")
+
+    assert answer.status_code == 401 and answer.json()["code"] == "not_logged_in"
+    assert "_auth_user_id" not in logged_in.session
+
+
+def test_opening_the_dashboard_puts_the_idle_timeout_off(logged_in, settings):
+    age_session(logged_in, **{SESSION_SEEN_KEY: settings.SESSION_IDLE_TIMEOUT_MINUTES * 60 - 30})
+
+    assert logged_in.get("/dashboard/").status_code == 200
+    assert logged_in.session[SESSION_SEEN_KEY] >= int(time.time()) - 1

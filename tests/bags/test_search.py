@@ -3,7 +3,7 @@ at a time (keyset: "next page" links that keep the filters, no COUNT), a dispatc
 the prefix search is one the qr_id pattern index serves."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -20,6 +20,8 @@ from bags.selectors import (
     SearchTooBroad,
     _bounded,
     could_be_parent,
+    dated_bags,
+    dated_key,
     matching_bags,
     search_bags,
     search_rows,
@@ -112,11 +114,31 @@ def test_the_date_range_is_in_local_days_both_ends_included(yard):
     assert codes(search_bags(biller, BagSearch(prefix="SB00002", date_from=today, date_to=today))) == ["SB00002"]
 
 
+def test_a_date_range_without_a_code_lists_both_kinds_newest_first_by_first_scan(yard):
+    biller = factories.make_user("biller-r", role=Role.BILLER)
+    today = timezone.localdate()
+    Bag.objects.filter(qr_id="SB00003").update(created_at=timezone.now() - timedelta(days=3))
+    Bag.objects.filter(qr_id="C100001").update(created_at=timezone.now() - timedelta(days=4))
+    Bag.objects.filter(qr_id="C100004").update(created_at=timezone.now() - timedelta(days=40))
+
+    recent = codes(search_bags(biller, BagSearch(date_from=today - timedelta(days=5)), size=100))
+    back_then = search_bags(biller, BagSearch(date_from=today - timedelta(days=5), date_to=today - timedelta(days=1)))
+
+    expected = search_rows(matching_bags(biller, BagSearch(date_from=today - timedelta(days=5))))
+    assert recent == [row["qr_id"] for row in sorted(expected, key=lambda r: (r["created_at"], r["pk"]), reverse=True)]
+    assert recent[-2:] == ["SB00003", "C100001"] and "C100004" not in recent
+    assert codes(back_then) == ["SB00003", "C100001"]
+    assert codes(search_bags(yard["dispatcher"], BagSearch(date_to=today - timedelta(days=30)))) == []  # area B's
+
+
 def test_pages_follow_one_another_without_a_gap_or_a_repeat(yard):
     biller = factories.make_user("biller-k", role=Role.BILLER)
+    today = timezone.localdate()
     for search, expected in [
         (BagSearch(prefix="F1"), [f"F1{n:04d}" for n in range(1, 31)]),
         (BagSearch(kind=BagKind.CHILD, status=BagStatus.LINKED), None),
+        (BagSearch(date_from=today), None),
+        (BagSearch(kind=BagKind.CHILD, date_to=today), None),
     ]:
         seen, after = [], None
         while True:
@@ -138,12 +160,18 @@ def biller_client(yard):
 
 
 def test_next_page_links_keep_the_filters(biller_client, yard):
-    html = biller_client.get(SEARCH, {"q": "f1", "show": "bags", "kind": "child"}).content.decode()
+    today = timezone.localdate().isoformat()
+    Bag.objects.filter(qr_id="F10028").update(created_at=timezone.now() - timedelta(days=3))
+    filters = {"q": "f1", "show": "bags", "kind": "child", "status": "linked", "date_from": today, "date_to": today}
+    html = biller_client.get(SEARCH, filters).content.decode()
 
     link = re.search(r'<a class="btn btn-outline-primary" rel="next" href="([^"]+)"', html).group(1)
-    assert "q=f1" in link and "show=bags" in link and "kind=child" in link and "after=F10025" in link
-    second = biller_client.get(SEARCH + link.replace("&amp;", "&")).content.decode()
+    query = link.replace("&amp;", "&")
+    assert "after=F10025" in query
+    assert all(f"{name}={value}" in query for name, value in filters.items())
+    second = biller_client.get(SEARCH + query).content.decode()
     assert "F10030" in second and "F10005" not in second
+    assert "F10028" not in second  # the date range still applies on the second page
     assert "First page" in second
 
 
@@ -178,12 +206,23 @@ def test_bills_are_found_by_number_or_customer_for_billers(biller_client, yard):
     owner = factories.make_user("owner", role=Role.BILLER)
     factories.make_bill(owner, bill_number="INV-100", customer="Jaipur depot")
     factories.make_bill(owner, bill_number="INV-200", customer="Kota mill", status="draft")
+    factories.make_bill(
+        owner,
+        bill_number="INV-300",
+        customer="Jaipur depot",
+        bill_date=date(2026, 1, 5),
+        status="finalised",
+        finalised_at=timezone.now(),
+        frozen_full_parent_weight_kg=30,
+    )
 
     by_customer = biller_client.get(SEARCH, {"q": "jaipur", "show": "bills"}).content.decode()
     drafts = biller_client.get(SEARCH, {"show": "bills", "status": "draft"}).content.decode()
+    january = biller_client.get(SEARCH, {"show": "bills", "date_from": "2026-01-01", "date_to": "2026-01-31"})
 
-    assert "INV-100" in by_customer and "INV-200" not in by_customer
-    assert "INV-100" in drafts and "INV-200" in drafts
+    assert "INV-100" in by_customer and "INV-300" in by_customer and "INV-200" not in by_customer
+    assert "INV-100" in drafts and "INV-200" in drafts and "INV-300" not in drafts
+    assert "INV-300" in january.content.decode() and "INV-100" not in january.content.decode()
 
 
 def test_a_filter_a_kind_of_result_has_not_leaves_it_out_of_everything(biller_client, yard):
@@ -215,6 +254,27 @@ def test_users_are_searched_by_admins_only(admin_client, biller_client, yard):
 
     assert "kiran-dispatch" in found and "Dispatcher" in found
     assert "kiran-dispatch" not in refused
+
+
+def test_admins_filter_users_by_role_status_and_joining_date(admin_client, yard):
+    factories.make_user("kiran-bills", role=Role.BILLER)
+    gone = factories.make_user("kiran-gone", role=Role.BILLER)
+    gone.is_active = False
+    gone.date_joined = timezone.now() - timedelta(days=40)
+    gone.save()
+    factories.make_user("kiran-dock", area=yard["area"])
+
+    def found(**filters) -> set[str]:
+        html = admin_client.get(SEARCH, {"q": "kiran", "show": "users", **filters}).content.decode()
+        return set(re.findall(r">(kiran-\w+)</a>", html))
+
+    assert found() == {"kiran-bills", "kiran-gone", "kiran-dock"}
+    assert found(role="biller") == {"kiran-bills", "kiran-gone"}
+    assert found(role="biller", status="active") == {"kiran-bills"}
+    assert found(status="inactive") == {"kiran-gone"}
+    assert found(area=yard["area"].code) == {"kiran-dock"}
+    assert found(date_to=(timezone.localdate() - timedelta(days=30)).isoformat()) == {"kiran-gone"}
+    assert found(date_from=timezone.localdate().isoformat()) == {"kiran-bills", "kiran-dock"}
 
 
 def test_a_code_start_no_code_can_have_says_why(biller_client):
@@ -250,6 +310,25 @@ def test_the_code_search_is_a_range_of_the_qr_id_pattern_index_read_in_order(yar
     assert re.search(r"Index Scan using bags_bag_qr_id_\w+_like on bags_bag", plan), plan
     assert "~>=~ 'SB0000'" in plan and "~<~ 'SB0001'" in plan  # the start became the index range
     assert "Sort" not in plan  # the index gives the order: no sort of the whole range
+
+
+@pytest.mark.parametrize("who", ["biller", "dispatcher"])
+def test_a_date_range_without_a_code_is_a_range_of_a_created_at_index_read_in_order(yard, who):
+    user = factories.make_user("biller-x", role=Role.BILLER) if who == "biller" else yard["dispatcher"]
+    day = timezone.localdate() - timedelta(days=300)
+    search = BagSearch(kind=BagKind.CHILD, status=BagStatus.UNLINKED, date_from=day, date_to=day)
+    page = search_bags(user, search)  # a first page, for a real second page's ``after``
+    after = dated_key({"created_at": timezone.now(), "pk": 10**6}) if not page.rows else page.next_after
+    with connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        plan = dated_bags(user, search, after=after)[:26].explain()
+
+    # (kind, created_at), or (area, kind, created_at) for one area's: which one is the planner's pick.
+    assert re.search(r"Index Scan using bag_(area_)?kind_created_idx on bags_bag", plan), plan
+    assert "Index Cond" in plan and "created_at >=" in plan  # the range is the index's, not a filter
+    # The index gives the order: no sort of the range, at most of the ids within one time (Incremental Sort).
+    assert not re.search(r"(^|->\s+)Sort\s+\(", plan, flags=re.M), plan
 
 
 def orm_code_search(user, search: BagSearch) -> list[dict]:

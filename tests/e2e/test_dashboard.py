@@ -110,3 +110,17 @@ def test_the_dashboard_and_search_fit_a_375px_phone(page, artifacts, path, shot)
         box = element.bounding_box()
         if box is not None and box["width"] > 0:  # the closed filters' fields are hidden
             assert box["height"] >= 44, f"{element.evaluate('e => e.outerHTML')[:80]} is {box['height']}px tall"
+
+
+def test_the_dashboard_says_when_its_session_has_ended_and_stops_asking(context, page, quick_refresh):
+    browser.log_in(page, factories.make_user("e2e-ended"), "/dashboard/")
+    expect(page.locator("#dashboard-updated")).to_have_attribute("data-state", "ok")
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if "/api/dashboard" in request.url else None)
+
+    context.clear_cookies()  # logged out, as the idle timeout does
+
+    expect(page.locator("#dashboard-updated")).to_have_text("Your session has ended: log in again to see new figures.")
+    count = len(asked)
+    page.wait_for_timeout(2500)  # more than two refresh intervals
+    assert len(asked) == count

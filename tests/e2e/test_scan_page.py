@@ -78,6 +78,8 @@ def test_parent_then_children_fill_the_parent(signals, scan_page):
     page.keyboard.press("Tab")
 
     expect(page.locator("#parent-count")).to_have_text("3 / 30")
+    expect(page.locator("#parent-progress")).to_have_js_property("value", 3)
+    expect(page.locator("#parent-progress")).to_have_js_property("max", 30)
     expect(status(page)).to_have_attribute("data-state", "ok")
     expect(status(page)).to_have_css("background-color", GREEN)
     expect(entries(page, "ok")).to_have_count(4)  # the parent and its three children
@@ -277,10 +279,117 @@ def test_scan_page_fits_a_375px_phone(context, scan_page, artifacts):
     assert body_font >= 18
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
     # The fixed bar hides nothing: scrolled to the end, the last list entry ends above the bar.
+    bar = page.locator(".tt-bottom-bar")
+    assert bar.bounding_box()["y"] + bar.bounding_box()["height"] == 812  # at the foot of the screen
     page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
-    bar_top = page.locator(".tt-bottom-bar").bounding_box()["y"]
+    assert bar.bounding_box()["y"] + bar.bounding_box()["height"] == 812  # and it stays there (fixed)
+    bar_top = bar.bounding_box()["y"]
     last_bottom = page.evaluate("() => document.querySelector('main').getBoundingClientRect().bottom")
     assert last_bottom <= bar_top
+
+
+# Every piece of text the page shows, with its size and its contrast with the background behind it (the first
+# ancestor with a background colour), by WCAG's formula; transitions finished first, so colours are the final ones.
+READABILITY = """
+() => {
+  document.getAnimations().forEach((animation) => animation.finish());
+  const rgb = (value) => (value.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = (colour) => {
+    const [r, g, b] = colour.map((c) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const behind = (element) => {
+    for (let node = element; node; node = node.parentElement) {
+      const colour = rgb(getComputedStyle(node).backgroundColor);
+      if (colour.length === 3 || colour[3] > 0) return colour.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const texts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const element = walker.currentNode.parentElement;
+    const box = element.getBoundingClientRect();
+    const shown = element.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true }) && box.width > 1;
+    if (!walker.currentNode.textContent.trim() || !shown || element.closest("progress")) continue;
+    const style = getComputedStyle(element);
+    const [a, b] = [luminance(rgb(style.color)), luminance(behind(element))];
+    texts.push({
+      text: walker.currentNode.textContent.trim().slice(0, 40),
+      px: parseFloat(style.fontSize),
+      contrast: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05),
+    });
+  }
+  return texts;
+}
+"""
+
+
+def assert_readable(page: Page, when: str) -> None:
+    """Text at least 18 px and WCAG AA contrast (4.5:1; all of it is 18 px or more, so large text's 3:1 is
+    only allowed from 24 px)."""
+    texts = page.evaluate(READABILITY)
+    assert len(texts) > 10, when
+    for text in texts:
+        assert text["px"] >= 18, f"{when}: {text}"
+        assert text["contrast"] >= (3 if text["px"] >= 24 else 4.5), f"{when}: {text}"
+
+
+def test_every_text_on_the_scan_page_is_18px_and_aa_contrast_in_every_state(context, scan_page, dispatcher):
+    page = scan_page
+    page.set_viewport_size({"width": 375, "height": 812})
+    other = factories.make_parent("SB00001", dispatch_area=dispatcher.dispatch_area)
+    factories.link(other, factories.make_child("C2000001", dispatch_area=dispatcher.dispatch_area))
+    assert_readable(page, "ready")
+    open_parent(page)
+    scan(page, "C1000001")
+    expect(page.locator("#parent-count")).to_have_text("1 / 30")
+    assert_readable(page, "linked")
+    scan(page, "C1000001")
+    scan(page, "C1000001")  # a double read, shown as ignored
+    expect(page.locator("#scan-ignored")).to_be_visible()
+    assert_readable(page, "duplicate")
+    scan(page, "C2000001")
+    expect(status(page)).to_have_attribute("data-state", "refused")
+    assert_readable(page, "refused")
+
+    context.set_offline(True)
+    scan(page, "C3000001")
+    scan(page, "C2000001")  # refused when it is sent
+    expect(page.locator("#waiting-banner")).to_be_visible()
+    assert_readable(page, "waiting")
+    context.set_offline(False)
+    expect(page.locator("#replay-banner")).to_be_visible()
+    assert_readable(page, "refused on sending")
+    assert page.locator("#replay-dismiss").bounding_box()["height"] >= 44
+
+
+def test_the_last_ten_scans_are_listed_newest_first_and_after_a_reload(scan_page):
+    page = scan_page
+    open_parent(page)
+    children = [f"C11000{n:02d}" for n in range(1, 12)]
+    for code in children:
+        scan(page, code)
+    expect(page.locator("#parent-count")).to_have_text("11 / 30")
+
+    listed = page.locator("#recent-list li")
+    expect(listed).to_have_count(10)
+    assert [item.get_attribute("data-code") for item in listed.all()] == children[::-1][:10]
+    page.reload()
+    expect(listed).to_have_count(10)
+    assert [item.get_attribute("data-code") for item in listed.all()] == children[::-1][:10]
+
+
+def test_a_tap_anywhere_gives_the_focus_back_to_the_scan_input(scan_page):
+    page = scan_page
+    open_parent(page)
+    scan(page, "C1000001")
+
+    for target in ("#scan-status", "#parent-card", "#recent-list li", ".tt-recent-title", "main"):
+        page.click(target, position={"x": 2, "y": 2})
+        expect(page.locator("#scan-input")).to_be_focused()
+        scan(page, f"C10000{page.locator('#recent-list li').count() + 10}")  # and the scanner's next read lands
+    expect(page.locator("#parent-count")).to_have_text("6 / 30")
 
 
 def test_a_session_that_ended_offline_keeps_the_waiting_scans_until_the_next_login(context, scan_page, dispatcher):

@@ -129,13 +129,27 @@ def test_scan_page_has_no_inline_script(dispatcher_client):
     assert "http://" not in html and "https://" not in html, "every asset is served locally"
 
 
-def test_bottom_bar_links_home_scan_and_search(dispatcher_client):
-    html = dispatcher_client.get(SCAN_URL).content.decode()
+def bottom_bar(response) -> str:
+    return re.search(r'<nav class="tt-bottom-bar".*?</nav>', response.content.decode(), flags=re.S).group(0)
 
-    bar = re.search(r'<nav class="tt-bottom-bar".*?</nav>', html, flags=re.S).group(0)
+
+def test_bottom_bar_links_home_scan_and_search(dispatcher_client):
+    bar = bottom_bar(dispatcher_client.get(SCAN_URL))
+
     links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', bar)
     assert links == [(reverse("home"), "Home"), (SCAN_URL, "Scan"), (reverse("search"), "Search")]
     assert 'aria-current="page">Scan<' in bar
+
+
+def test_bottom_bar_adds_bills_for_those_who_may_open_them(client, db):
+    client.force_login(factories.make_user("biller-bar", role="biller"))
+
+    bar = bottom_bar(client.get(reverse("bills:list")))
+
+    links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', bar)
+    assert [label for _, label in links] == ["Home", "Scan", "Search", "Bills"]
+    assert (reverse("bills:list"), "Bills") in links
+    assert 'aria-current="page">Bills<' in bar
 
 
 def test_home_page_links_to_the_scan_page(dispatcher_client):

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Role
 from bags.models import Bag, BagKind, BagTotals, Link
 from bills import services as bill_services
+from bills.models import Bill
 from scanning import services
 from scanning.models import Scan, ScanTally
 from tests import factories
@@ -241,6 +242,41 @@ def test_a_bill_change_moves_the_generation_on(floor, settings, redis_cache, dja
     assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 1
 
 
+def test_after_a_change_one_request_recomputes_the_others_get_the_figures_meanwhile(
+    floor, settings, redis_cache, django_assert_num_queries
+):
+    settings.DASHBOARD_FRESH_SECONDS = 60
+    first = dashboard.dashboard_stats(floor["biller"])
+    factories.make_bill(floor["biller"], bill_number="INV-88")
+    dashboard.stats_changed()
+    redis_cache.add("dashboard:v1:all:lock", 1, 10)  # another request is recomputing
+
+    with django_assert_num_queries(0):
+        assert dashboard.dashboard_stats(floor["biller"]) == first
+
+    redis_cache.delete("dashboard:v1:all:lock")
+    assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == first["bills"]["draft"] + 1
+
+
+def test_bills_imported_or_deleted_in_the_admin_move_the_generation_on(
+    floor, settings, redis_cache, admin_client, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.DASHBOARD_FRESH_SECONDS = 60
+    factories.make_user("importer", role=Role.ADMIN)
+    header = ["bill_number", "customer", "date", "expected_parents", "parent"]
+    bills = write_csv(tmp_path / "bills.csv", [header, ["INV-77", "Kota", "2026-11-20", "1", "SB00001"]])
+    assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_bills", str(bills), "--user", "importer", verbosity=0)
+    assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 1
+
+    delete = reverse("admin:bills_bill_delete", args=[Bill.objects.get(bill_number="INV-77").pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 0
+
+
 def test_the_page_shows_the_figures_and_the_json_refreshes_them(floor, fresh):
     client = Client()
     client.force_login(floor["a"])
@@ -253,8 +289,41 @@ def test_the_page_shows_the_figures_and_the_json_refreshes_them(floor, fresh):
     assert 'id="dashboard-stats" type="application/json"' in html
     assert 'data-stats-url="/api/dashboard"' in html and 'data-refresh-seconds="5"' in html
     assert 'data-stat="totals.parents">2<' in html and "draft bills" not in html
+    assert str(floor["area"]) in html and "All areas" not in html
     assert figures.status_code == 200 and figures["Cache-Control"].startswith("max-age=0")
     assert figures.json()["totals"]["children"] == 34
+
+
+@pytest.mark.parametrize("who", ["a", "biller"])
+def test_the_json_has_the_shape_its_openapi_schema_describes(floor, fresh, who):
+    client = Client()
+    client.force_login(floor[who])
+    schema = client.get(reverse("openapi")).json()["components"]["schemas"]["Dashboard"]
+    parts = schema["properties"]
+
+    figures = client.get(reverse("dashboard-stats")).json()
+
+    assert set(schema["required"]) <= set(figures) <= set(parts)
+    assert set(figures["totals"]) == set(parts["totals"]["properties"])
+    if who == "a":
+        assert figures["bills"] is None  # a dispatcher's
+    else:
+        assert set(figures["bills"]) == set(parts["bills"]["properties"])
+    assert set(figures["today"]) == set(parts["today"]["properties"])
+    for name in ("hours", "top_dispatchers", "recent"):
+        assert figures[name], name  # not vacuous: the floor has scans today
+        assert all(set(row) == set(parts[name]["items"]["properties"]) for row in figures[name]), name
+
+
+def test_billers_see_every_area_and_the_bills_admins_also_the_system_page(floor, fresh, admin_client):
+    biller = Client()
+    biller.force_login(floor["biller"])
+
+    billers, admins = biller.get(reverse("dashboard")).content.decode(), admin_client.get(reverse("dashboard"))
+
+    system = f'href="{reverse("system")}"'
+    assert "All areas" in billers and "draft bills" in billers and system not in billers
+    assert admins.status_code == 200 and system in admins.content.decode()
 
 
 def test_the_json_answers_401_without_a_session(db):

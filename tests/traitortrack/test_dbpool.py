@@ -11,7 +11,10 @@ from django.test import RequestFactory
 from traitortrack.dbpool import check_pool
 from traitortrack.views import server_error
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: a plain transactional test's flush makes the content types again under new ids, and the
+# next serialized_rollback test (tests/scanning/test_concurrency.py, run after this file) then fails to put
+# the old ones back.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def terminate(backend_pid: int) -> None:

@@ -1,3 +1,8 @@
+from django.db import connection
+
+from tests.caches import free_port
+
+
 def test_health_answers_without_touching_the_database(client, db, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = client.get("/health")
@@ -9,6 +14,33 @@ def test_ready_reports_database_and_cache(client, db):
     response = client.get("/ready")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def test_ready_checks_redis_itself(client, db, redis_cache):
+    assert client.get("/ready").json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def test_ready_reports_redis_down_but_stays_ready(client, db, dead_redis_cache):
+    # Every page, login and scan works without Redis (the default cache ignores its errors): a load balancer
+    # that took every app server out for it would turn a slower warehouse into a stopped one.
+    response = client.get("/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "unavailable"}
+
+
+def test_ready_is_503_when_the_database_does_not_answer(client, db, monkeypatch):
+    down = connection.copy()  # the same settings, but a port where no PostgreSQL listens
+    down.settings_dict["PORT"] = free_port()
+    down.settings_dict["OPTIONS"].pop("pool", None)
+    monkeypatch.setattr("traitortrack.system.connection", down)
+    try:
+        response = client.get("/ready")
+    finally:
+        down.close()
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "unavailable", "cache": "ok"}
 
 
 def test_login_page_loads(client, db):

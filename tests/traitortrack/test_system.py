@@ -85,7 +85,7 @@ def test_the_page_sums_every_live_workers_figures(admin_client, redis_cache):
     assert f"{7 + mine['status_5xx']} server errors (5xx)" in html
 
 
-def test_the_page_shows_the_database_and_redis(admin_client, redis_cache):
+def test_the_page_shows_the_database_and_redis(admin_client, redis_cache, settings):
     response = admin_client.get(SYSTEM)
 
     html = response.content.decode()
@@ -93,7 +93,16 @@ def test_the_page_shows_the_database_and_redis(admin_client, redis_cache):
     assert 'id="check-database" class="text-success">ok<' in html
     assert "PostgreSQL" in html and "Largest tables" in html
     assert re.search(r"\d+ of \d+ on the server", html)
-    assert "Redis" in html and "Hit rate" in html
+    assert re.search(r"<dt>Size</dt><dd>[\d.]+\xa0[KMG]B</dd>", html)  # the database's size
+    assert re.search(r"<dt>Buffer cache hits</dt><dd>\d+%</dd>", html)
+    pool = settings.DATABASES["default"]["OPTIONS"].get("pool")
+    if pool:  # per worker, as configured and as it is now
+        assert f"<dd>{pool['min_size']} to {pool['max_size']} connections, {pool['timeout']} s wait</dd>" in html
+        assert re.search(rf"\d+ open, \d+ idle, max {pool['max_size']}, \d+ waiting", html)
+    assert "Redis" in html and re.search(r"<dt>Hit rate</dt><dd>\d+% \(\d+ hits, \d+ misses\)</dd>", html)
+    assert re.search(r"<dt>Memory</dt><dd>[\d.]+\xa0[KMG]?B", html)  # Redis's
+    assert re.search(r"<td>[\d.]+\xa0[KMG]B</td>", html)  # this worker's memory
+    assert re.search(r"Memory: [\d.]+\xa0[KMG]B free of [\d.]+\xa0[KMG]B", html)  # the machine's
 
 
 def test_the_page_shows_a_redis_outage_instead_of_failing(admin_client, dead_redis_cache):
