@@ -32,9 +32,11 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "200"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
-# Restart workers now and then so a slow leak never takes the bay down mid-shift.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
-max_requests_jitter = 2000
+# Restart workers now and then so a slow leak never takes the bay down mid-shift; rarely, since a restart
+# costs a second or two of a core to load the app again (every scan on the machine waits a little longer)
+# and ends the worker's keep-alive connections. 200,000 is an hour or two of a worker's busy shift.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "200000"))
+max_requests_jitter = max_requests // 10
 # Empty: no access log (behind a proxy that keeps its own, it is a tenth of a scan's CPU for nothing).
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 GC_YOUNG_OBJECTS = 10_000
