@@ -492,11 +492,13 @@ def run_wrk(
     sampler = CpuSampler(database_url, {"app": app.process.pid, "wrk": wrk.pid, "redis": redis_pid()}, app.log_path)
     sampler.start()
     profiler = Profiler(app, window_start, seconds, out / files) if profile else None
+    split = WorkerSplit(app, window_start, window_end)
     try:
         output, errors = wrk.communicate()
     finally:
         stop_process(wrk)
         sampler.stop()
+        split.join()
         if profiler:
             profiler.join()
     (out / f"{files}-wrk.txt").write_text(output + errors)
@@ -507,6 +509,7 @@ def run_wrk(
     result.cpu = sampler.between(window_start, window_end)
     result.server_log = log_problems(sampler.log_between(window_start, window_end))
     result.command = command
+    result.notes.append(split.note())
     if profiler:
         result.notes.append("py-spy sampled the workers in this window: its figures are lower than without")
         result.profile = profiler.report(result.cpu.get("app", 0.0) * 1000 / max(result.scans_per_second, 1e-9))
@@ -563,6 +566,37 @@ PROFILE_PARTS = (
     ("gunicorn access log line", "glogging.py"),
     ("gunicorn HTTP parse and write", "(gunicorn/"),
 )
+
+
+class WorkerSplit(threading.Thread):
+    """How the dispatchers' connections and the app's CPU fell to each gunicorn worker in the measured window
+    (each worker listens on its own socket and the kernel spreads connections over them by a hash)."""
+
+    def __init__(self, app: Gunicorn, start: float, end: float) -> None:
+        super().__init__(daemon=True)
+        self.app, self.window_start, self.window_end = app, start, end
+        self.connections: list[int] = []
+        self.cores: list[float] = []
+        self.start()
+
+    def run(self) -> None:
+        time.sleep(max(0.0, self.window_start - time.time()))
+        workers = psutil.Process(self.app.process.pid).children()
+        port = self.app.port
+        self.connections = [
+            sum(1 for c in w.net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+            for w in workers
+        ]
+        before = [sum(w.cpu_times()[:2]) for w in workers]
+        time.sleep(max(0.0, self.window_end - time.time()))
+        after = [sum(w.cpu_times()[:2]) for w in workers]
+        seconds = self.window_end - self.window_start
+        self.cores = [(b - a) / seconds for a, b in zip(before, after, strict=True)]
+
+    def note(self) -> str:
+        connections = " + ".join(str(n) for n in self.connections)
+        cores = " + ".join(f"{c:.2f}" for c in self.cores)
+        return f"per worker: {connections} dispatchers' connections, {cores} cores busy"
 
 
 class Profiler(threading.Thread):
