@@ -47,8 +47,9 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 def on_starting(server):
     """Refuse an address another server listens on; start the embedded PostgreSQL once, in the master, and
     hand its URL to every worker."""
-    if reuse_port:
-        _refuse_taken_address(bind)
+    if server.cfg.reuse_port:
+        for address in server.cfg.bind:  # as gunicorn takes them: this file's, or a -b on the command line
+            _refuse_taken_address(address)
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = embedded_db.start()
         server.log.info("embedded PostgreSQL running (data in %s)", embedded_db.data_dir())
@@ -57,7 +58,10 @@ def on_starting(server):
 def _refuse_taken_address(address: str) -> None:
     """With SO_REUSEPORT, a second app started on the same address would quietly share its connections
     with the first instead of failing; a plain bind, as without it, fails when something listens there."""
-    host, port = parse_address(address)
+    parsed = parse_address(address)
+    if not isinstance(parsed, tuple):
+        return  # a Unix socket's path or an inherited descriptor: no port to share
+    host, port = parsed
     family, kind, _, _, where = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     with socket.socket(family, kind) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn's own bind: TIME_WAIT is no use
