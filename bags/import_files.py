@@ -389,10 +389,24 @@ def check_columns(table: Table, *, required: tuple[str, ...], optional: tuple[st
         raise FileRefused("duplicate_columns", f"Row 1 names the column {', '.join(duplicated)} more than once.")
 
 
-def formula_issue(row: int, header: list[str], cells: list[str]) -> RowIssue | None:
-    """A cell holding a formula (=...) is refused: the file must carry the codes themselves."""
+# What Excel writes for a cell whose formula failed, in a workbook (an error cell) and in a CSV it saves alike.
+EXCEL_ERRORS = frozenset(
+    {
+        "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!",
+        "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+    }
+)  # fmt: skip
+
+
+def cell_issue(row: int, header: list[str], cells: list[str]) -> RowIssue | None:
+    """A cell holding a formula (=...) or Excel's error value (#N/A...) is refused: the file must carry the
+    values themselves, and an error is never a customer's name or a code."""
     for name, cell in zip(header, cells, strict=True):
-        if cell.lstrip().startswith("="):
-            shown = cell if len(cell) <= 30 else cell[:27] + "..."
+        text = cell.strip()
+        if text.startswith("="):
+            shown = text if len(text) <= 30 else text[:27] + "..."
             return RowIssue(row, "formula", f"The {name} cell holds a formula ({shown}); put the value itself.")
+        if text.upper() in EXCEL_ERRORS:
+            message = f"The {name} cell holds Excel's error {text} (a failed formula); put the value itself."
+            return RowIssue(row, "excel_error", message)
     return None

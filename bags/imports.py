@@ -42,8 +42,8 @@ from bags.import_files import (
     ImportReport,
     RowIssue,
     Table,
+    cell_issue,
     check_columns,
-    formula_issue,
     open_table,
 )
 from bags.models import Product
@@ -296,7 +296,7 @@ class _RowChecker:
         return cells[index].strip() if index is not None else ""
 
     def line(self, row: int, cells: list[str]) -> str | RowIssue:
-        issue = formula_issue(row, self.table.header, cells)
+        issue = cell_issue(row, self.table.header, cells)
         if issue is not None:
             return issue
         try:

@@ -34,8 +34,8 @@ from bags.import_files import (
     ImportReport,
     RowIssue,
     Table,
+    cell_issue,
     check_columns,
-    formula_issue,
     open_table,
 )
 from bags.imports import ImportRefused, database_refusal
@@ -192,7 +192,7 @@ class _BillRows:
 
     def read(self, row: int, header: list[str], values: list[str]) -> RowIssue | None:
         cells = {name: value.strip() for name, value in zip(header, values, strict=True)}
-        issue = formula_issue(row, header, values)
+        issue = cell_issue(row, header, values)
         if issue is None and not cells["bill_number"]:
             issue = RowIssue(row, "missing_bill_number", "The bill_number cell is empty.")
         if issue is None and len(cells["bill_number"]) > _number_length:

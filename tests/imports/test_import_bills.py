@@ -222,6 +222,32 @@ def test_an_array_formula_is_refused_not_written_as_text(admin, parents, tmp_pat
     assert Bill.objects.count() == 0
 
 
+def test_an_excel_error_cell_is_refused_not_written_as_the_customer(admin, parents, tmp_path):
+    # A customer looked up with VLOOKUP that found nothing: Excel saves the error cell, not a name.
+    rows = [HEADER, ["INV-1", "#N/A", "2026-11-20", 1, None, None, "SB00001"]]
+    path = write_xlsx(tmp_path / "bills.xlsx", rows)
+    before = state()
+
+    _, output = refused(path)
+
+    assert output.splitlines()[0] == (
+        "row 2: excel_error: The customer cell holds Excel's error #N/A (a failed formula); put the value itself."
+    )
+    assert state() == before
+
+
+def test_an_excel_error_saved_into_a_csv_is_refused(admin, parents, tmp_path):
+    rows = [HEADER, ["INV-1", "Kota", "2026-11-20", "1", "", "", "SB00001"]]
+    rows += [["INV-2", "#div/0!", "", "", "", "", "SB00002"]]
+    path = write_csv(tmp_path / "bills.csv", rows)
+    before = state()
+
+    _, output = refused(path)
+
+    assert output.splitlines()[0].startswith("row 3: excel_error: The customer cell holds Excel's error #div/0!")
+    assert state() == before
+
+
 def test_a_bill_past_500_parents_is_refused_from_the_row_that_does_not_fit(admin, mustard, tmp_path):
     Bag.objects.bulk_create(Bag(qr_id=f"SB{n:05d}", kind=BagKind.PARENT, product=mustard) for n in range(1, 503))
     first = ["INV-1", "Jaipur", "2026-11-20", "500", "", ""]
