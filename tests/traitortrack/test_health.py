@@ -1,6 +1,9 @@
+import time
+
 from django.db import connection
 
 from tests.caches import free_port
+from traitortrack.system import READY_DATABASE_TIMEOUT_SECONDS
 
 
 def test_health_answers_without_touching_the_database(client, db, django_assert_num_queries):
@@ -53,3 +56,35 @@ def test_home_requires_login(client, db):
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_ready_with_the_pool_answers_503_in_seconds_when_the_database_is_down(client, db, monkeypatch):
+    # The pool's own wait for a connection is DB_POOL_TIMEOUT_SECONDS (10 s here): longer than a probe waits.
+    down = connection.copy(alias="ready_down")  # its own pool, to a port where no PostgreSQL listens
+    down.settings_dict["PORT"] = free_port()
+    assert down.settings_dict["OPTIONS"]["pool"]["timeout"] == 10
+    monkeypatch.setattr("traitortrack.system.connection", down)
+    try:
+        started = time.monotonic()
+        response = client.get("/ready")
+        took = time.monotonic() - started
+    finally:
+        down.close_pool()
+
+    assert response.status_code == 503
+    assert response.json()["database"] == "unavailable"
+    assert READY_DATABASE_TIMEOUT_SECONDS <= took < READY_DATABASE_TIMEOUT_SECONDS + 2
+
+
+def test_ready_takes_a_pooled_connection_and_gives_it_back(client, db):
+    pool = connection.pool
+
+    def taken_and_asked() -> tuple[int, int]:
+        stats = pool.get_stats()
+        return stats["pool_size"] - stats["pool_available"], stats.get("requests_num", 0)
+
+    taken, asked = taken_and_asked()
+    assert client.get("/ready").json()["database"] == "ok"
+    assert client.get("/ready").json()["database"] == "ok"
+
+    assert taken_and_asked() == (taken, asked + 2)
