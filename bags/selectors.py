@@ -127,14 +127,30 @@ class SearchTooBroad(Refused):
     pass
 
 
+# The caller's limit, read before the search's replaces it: the CTE's row is made before the select list is.
+BOUND_SQL = """
+WITH callers AS MATERIALIZED (SELECT current_setting('statement_timeout') AS value)
+SELECT value, set_config('statement_timeout', %s, true) FROM callers
+"""
+
+
 @contextmanager
 def _bounded():
     """Run the block's queries with SEARCH_TIMEOUT_MS each at most: a search the indexes cannot narrow (a start
-    most codes share with a filter few of them pass) is refused rather than left to read millions of rows."""
+    most codes share with a filter few of them pass) is refused rather than left to read millions of rows.
+
+    SET LOCAL lasts until the transaction ends. Inside a caller's transaction the block is only a savepoint, and
+    releasing one ends nothing: the limit went on to cut the caller's later statements (the system page's, in a
+    test that searched first). So a nested block puts the caller's limit back; a failed one needs nothing, as
+    rolling back to the savepoint undoes the SET."""
+    nested = connection.in_atomic_block
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL statement_timeout = %s", [f"{SEARCH_TIMEOUT_MS}ms"])
+            cursor.execute(BOUND_SQL, [f"{SEARCH_TIMEOUT_MS}ms"])
+            callers, _ = cursor.fetchone()
             yield
+            if nested:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [callers])
     except OperationalError as error:
         if not isinstance(error.__cause__, QueryCanceled):
             raise

@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +15,7 @@ from accounts.models import Role
 from bags.managers import BAG_CODE_SEARCH_SQL, code_search_params
 from bags.models import Bag, BagKind
 from bags.selectors import (
+    SEARCH_TIMEOUT_MS,
     BagSearch,
     BagStatus,
     SearchTooBroad,
@@ -176,7 +177,7 @@ def test_next_page_links_keep_the_filters(biller_client, yard):
 
 
 def test_the_search_page_never_counts_the_bags(biller_client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(8) as queries:
+    with django_assert_max_num_queries(9) as queries:
         response = biller_client.get(SEARCH, {"q": "SB", "show": "bags"})
 
     assert response.status_code == 200
@@ -184,9 +185,10 @@ def test_the_search_page_never_counts_the_bags(biller_client, django_assert_max_
 
 
 def test_the_search_page_costs_a_fixed_number_of_queries(biller_client, django_assert_num_queries):
-    # bags (one page with product, area and parent) under its time limit: savepoint, SET, search, release;
-    # bills; the exact code; the form's products and areas (the user is kept in process)
-    with django_assert_num_queries(8) as queries:
+    # bags (one page with product, area and parent) under its time limit: savepoint, SET, search, the test
+    # transaction's limit put back, release; bills; the exact code; the form's products and areas (the user is
+    # kept in process). Outside a test's transaction the put-back and the savepoint are not there.
+    with django_assert_num_queries(9) as queries:
         response = biller_client.get(SEARCH, {"q": "SB00001"})
 
     # Each a plain statement: a server-side cursor (DECLARE, FETCH, CLOSE) is three round trips for two rows.
@@ -391,3 +393,29 @@ def test_a_search_that_would_read_too_long_is_refused(db, monkeypatch):
         cursor.execute("SELECT pg_sleep(1)")
 
     assert "type more of the code" in refusal.value.message
+
+
+def _statement_timeout() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return cursor.fetchone()[0]
+
+
+def test_a_search_inside_a_transaction_leaves_that_transactions_time_limit_as_it_was(db):
+    # The test's transaction stands for a caller's: the search's limit cut the system page's statements when a
+    # test opened it after a search.
+    with transaction.atomic():
+        before = _statement_timeout()
+        with _bounded():
+            assert _statement_timeout() == f"{SEARCH_TIMEOUT_MS}ms"
+        assert _statement_timeout() == before != f"{SEARCH_TIMEOUT_MS}ms"
+
+
+def test_a_search_refused_inside_a_transaction_leaves_its_time_limit_as_it_was(db, monkeypatch):
+    monkeypatch.setattr("bags.selectors.SEARCH_TIMEOUT_MS", 50)
+    before = _statement_timeout()
+
+    with pytest.raises(SearchTooBroad), _bounded(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(1)")
+
+    assert _statement_timeout() == before != "50ms"
