@@ -8,16 +8,27 @@ read on each request. Use the ready-made decorators:
     login_rate_limit, password_reset_rate_limit, two_factor_rate_limit, scan_rate_limit
 
 on function views, or ``method_decorator(..., name="dispatch")`` on class-based ones.
+
+Windows, keys and rates are django-ratelimit's (a fixed window per key, its end staggered by the key; the
+same cache keys). The counting is ours, because every scan pays for it: django-ratelimit's ``get_usage``
+makes two Redis calls (``add``, then ``incr``, itself a script sent whole each time), this one call, a
+cached script that increments and, for a new window, sets the expiry. Without Redis it counts in the
+alias's local memory (``add`` then ``incr``, atomic within the process).
 """
 
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django_ratelimit.core import get_usage
+from django_ratelimit import ALL
+from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
+from redis.exceptions import NoScriptError
 
 from audit.services import client_ip
 
@@ -31,6 +42,14 @@ RATE_LIMITED_MESSAGE = "Too many attempts in a short time. Wait {seconds} second
 FAIL_CLOSED_RETRY_SECONDS = 60
 # Long enough for any username or e-mail address; a longer one is cut before it becomes a cache key.
 KEY_VALUE_KEPT = 254
+# One request counted in Redis: the count after it. The first of a window also sets when the window's
+# counter goes.
+COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+COUNT_SCRIPT_SHA = hashlib.sha1(COUNT_SCRIPT.encode(), usedforsecurity=False).hexdigest()  # as Redis names it
 
 
 def _typed(request: HttpRequest, field: str) -> str:
@@ -101,24 +120,34 @@ def _retry_after_if_limited(
     value = key(request)
     if value is None:
         return None
+    rate = getattr(settings, rate_setting)
+    limit, period = _split_rate(rate)
+    window = _get_window(value, period)  # when this window ends
     try:
-        usage = get_usage(
-            request,
-            group=group,
-            key=lambda _group, _request: value,
-            rate=getattr(settings, rate_setting),
-            increment=True,
-        )
+        count = count_request(_make_cache_key(group, window, rate, value, ALL), period + EXPIRATION_FUDGE)
     except Exception:
-        # The strict alias raises when Redis is down; django-ratelimit itself would turn that into a 500.
+        # The strict alias raises when Redis is down: the request must get a decision, not a 500.
         logger.exception("rate limit %s: counter unavailable", group)
         open_on_outage = settings.RATELIMIT_FAIL_OPEN if fail_open is None else fail_open
-        usage = None if open_on_outage else {"should_limit": True, "time_left": -1}
-    if usage is None or not usage["should_limit"]:
+        return None if open_on_outage else FAIL_CLOSED_RETRY_SECONDS
+    if count <= limit:
         return None
-    if usage["time_left"] < 0:  # the counter was unreadable and the limit fails closed
-        return FAIL_CLOSED_RETRY_SECONDS
-    return max(1, usage["time_left"])
+    return max(1, window - int(time.time()))
+
+
+def count_request(cache_key: str, expires_in: int) -> int:
+    """Counts one request against ``cache_key`` in the rate-limit alias; the count so far in its window.
+    Raises when the counter cannot be reached (Redis down)."""
+    counters = caches[settings.RATELIMIT_USE_CACHE]
+    if not settings.CACHES[settings.RATELIMIT_USE_CACHE]["BACKEND"].startswith("django_redis."):
+        counters.add(cache_key, 0, expires_in)
+        return counters.incr(cache_key)
+    redis = counters.client.get_client(write=True)
+    full_key = counters.make_key(cache_key)  # with the alias's prefix and version, as its add and incr use
+    try:
+        return redis.evalsha(COUNT_SCRIPT_SHA, 1, full_key, expires_in)
+    except NoScriptError:  # the first count since Redis started: it learns the script, sent whole once
+        return redis.eval(COUNT_SCRIPT, 1, full_key, expires_in)
 
 
 login_rate_limit = rate_limited(group="login", rate_setting="LOGIN_RATE_LIMIT", key=by_typed_field("username"))

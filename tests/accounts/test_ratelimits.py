@@ -9,8 +9,9 @@ from django.core.cache import caches
 from django.http import HttpResponse
 from django.test import Client
 from django_ratelimit.checks import check_caches
+from django_ratelimit.core import EXPIRATION_FUDGE, get_usage
 
-from accounts.ratelimits import password_reset_rate_limit, two_factor_rate_limit
+from accounts.ratelimits import password_reset_rate_limit, scan_rate_limit, two_factor_rate_limit
 from tests import factories
 from tests.caches import REDIS_URL, free_port, require_redis
 from traitortrack.settings import caches_for
@@ -170,3 +171,57 @@ def test_redis_down_with_fail_open_off_refuses_with_a_429(db, dead_redis_limits,
     scan = client.post("/api/scan/parent", {}, content_type="application/json")
     assert scan.status_code == 429
     assert json.loads(scan.content)["code"] == "rate_limited"
+
+
+def _scan_counted(rf, user):
+    request = rf.post("/api/scan/child")
+    request.user = user
+    return scan_rate_limit(_ok)(request)
+
+
+def _redis_commands(counters) -> dict[str, int]:
+    stats = counters.client.get_client(write=True).info("commandstats")
+    return {name.removeprefix("cmdstat_"): entry["calls"] for name, entry in stats.items()}
+
+
+def test_a_counted_scan_is_one_redis_call(db, redis_limits, rf):
+    dispatcher = factories.make_user("limits-one-call")
+    _scan_counted(rf, dispatcher)  # the first may teach Redis the script
+    before = _redis_commands(redis_limits)
+
+    _scan_counted(rf, dispatcher)
+
+    after = _redis_commands(redis_limits)
+    called = {name: calls - before.get(name, 0) for name, calls in after.items() if calls != before.get(name, 0)}
+    # One EVALSHA; the INCR is the script's, counted by Redis as a call of its own, and the INFO is ours.
+    # django-ratelimit's get_usage sent a SET NX, then an EVAL of django-redis's EXISTS and INCRBY.
+    assert called == {"evalsha": 1, "incr": 1, "info": 1}
+
+
+def test_the_count_goes_on_after_redis_forgets_the_script(db, redis_limits, rf, settings):
+    settings.SCAN_RATE_LIMIT = "2/h"
+    dispatcher = factories.make_user("limits-script-flushed")
+    assert _scan_counted(rf, dispatcher).status_code == 200
+
+    redis_limits.client.get_client(write=True).script_flush()  # as after a Redis restart
+
+    assert _scan_counted(rf, dispatcher).status_code == 200
+    assert _scan_counted(rf, dispatcher).status_code == 429
+
+
+def test_a_windows_counter_expires_with_it_and_continues_django_ratelimits_count(db, redis_limits, rf, settings):
+    settings.SCAN_RATE_LIMIT = "3/h"
+    dispatcher = factories.make_user("limits-same-keys")
+    request = rf.post("/api/scan/child")
+    request.user = dispatcher
+    # Counters django-ratelimit's own counting left (before a deploy of this code) are the same keys.
+    for _ in range(2):
+        get_usage(
+            request, group="scan", key=lambda _group, _request: f"user:{dispatcher.pk}", rate="3/h", increment=True
+        )
+
+    assert _scan_counted(rf, dispatcher).status_code == 200
+    assert _scan_counted(rf, dispatcher).status_code == 429
+    redis = redis_limits.client.get_client(write=True)
+    (key,) = redis.keys(redis_limits.make_key("*"))
+    assert 0 < redis.ttl(key) <= 3600 + EXPIRATION_FUDGE
