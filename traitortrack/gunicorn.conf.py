@@ -21,8 +21,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections over
 # them. On one shared socket the worker that is awake wins nearly every accept, and a scanner's keep-alive
 # connection stays where it landed: seen here, all 200 dispatchers on one of two workers, the other idle.
-# Not for a Unix socket (each worker would take the path from the last).
-reuse_port = not bind.startswith(("unix:", "fd://"))
+# Not for a Unix socket: each worker would take the path from the last. on_starting turns it off when any
+# address is one, this file's or a -b on the command line.
+reuse_port = True
 worker_class = "gevent"
 # gunicorn's C request parser (the gunicorn-h1c package, pinned in requirements.txt); its Python parser
 # cost a tenth of a scan's CPU. "fast" fails at start-up if it is missing rather than silently slow.
@@ -47,21 +48,32 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 def on_starting(server):
     """Refuse an address another server listens on; start the embedded PostgreSQL once, in the master, and
     hand its URL to every worker."""
+    _no_reuse_port_on_unix_sockets(server)
     if server.cfg.reuse_port:
-        for address in server.cfg.bind:  # as gunicorn takes them: this file's, or a -b on the command line
+        for address in server.cfg.bind:
             _refuse_taken_address(address)
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = embedded_db.start()
         server.log.info("embedded PostgreSQL running (data in %s)", embedded_db.data_dir())
 
 
+def on_reload(server):
+    """A HUP reads this file again (reuse_port True) before the new workers start."""
+    _no_reuse_port_on_unix_sockets(server)
+
+
+def _no_reuse_port_on_unix_sockets(server) -> None:
+    """One socket, made by the master and shared by the workers, when any address is a Unix socket's path or
+    an inherited descriptor. The addresses are as gunicorn takes them: this file's, or a -b on the command
+    line. Called before the arbiter makes its sockets and before it starts workers."""
+    if not all(isinstance(parse_address(address), tuple) for address in server.cfg.bind):
+        server.cfg.set("reuse_port", False)
+
+
 def _refuse_taken_address(address: str) -> None:
     """With SO_REUSEPORT, a second app started on the same address would quietly share its connections
     with the first instead of failing; a plain bind, as without it, fails when something listens there."""
-    parsed = parse_address(address)
-    if not isinstance(parsed, tuple):
-        return  # a Unix socket's path or an inherited descriptor: no port to share
-    host, port = parsed
+    host, port = parse_address(address)
     family, kind, _, _, where = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     with socket.socket(family, kind) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn's own bind: TIME_WAIT is no use

@@ -1,9 +1,10 @@
 """gunicorn as configured (traitortrack/gunicorn.conf.py): the connections of many scanners are spread
-over the workers."""
+over the workers; on a Unix socket the workers share one."""
 
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,9 +32,15 @@ def _gunicorn_env(port: int) -> dict[str, str]:
     return env
 
 
-def _start(port: int) -> subprocess.Popen:
+def _start(port: int, *arguments: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "traitortrack/gunicorn.conf.py", "traitortrack.wsgi"],
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "traitortrack/gunicorn.conf.py",
+            *arguments,
+            "traitortrack.wsgi",
+        ],
         cwd=ROOT,
         env=_gunicorn_env(port),
         stdout=subprocess.PIPE,
@@ -109,3 +116,60 @@ def test_a_second_server_on_the_same_address_fails_instead_of_sharing_it(two_wor
         pytest.fail("a second gunicorn started on an address in use, and kept running")
     assert second.returncode != 0
     assert f"Cannot listen on 127.0.0.1:{port}: Address already in use" in output
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str):
+        super().__init__("localhost", timeout=5)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def _answers_on(path: str) -> bool:
+    try:
+        connection = _UnixHTTPConnection(path)
+        connection.request("GET", "/health")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def _listening_sockets(worker: psutil.Process, path: str) -> set[str]:
+    """The inodes of the worker's sockets listening on ``path`` (/proc/net/unix: the flag __SO_ACCEPTCON)."""
+    with open("/proc/net/unix") as table:
+        listening = {
+            fields[6]
+            for fields in (line.split() for line in list(table)[1:])
+            if len(fields) == 8 and fields[7] == path and int(fields[3], 16) & 0x10000
+        }
+    held = set()
+    for fd in os.listdir(f"/proc/{worker.pid}/fd"):
+        try:
+            held.add(os.readlink(f"/proc/{worker.pid}/fd/{fd}").removeprefix("socket:[").removesuffix("]"))
+        except OSError:  # closed meanwhile
+            continue
+    return listening & held
+
+
+def test_workers_given_a_unix_socket_on_the_command_line_share_one(tmp_path):
+    # BIND (the environment's) is host:port; -b wins over it, so reuse_port must follow -b: with it on,
+    # each worker bound the path anew and only the last one's socket was reachable.
+    path = str(tmp_path / "tt.sock")
+    server = _start(_free_port(), "-b", f"unix:{path}")
+    try:
+        deadline = time.monotonic() + 60
+        while len(psutil.Process(server.pid).children()) < 2 or not _answers_on(path):
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, "gunicorn did not start two workers in 60 s"
+            time.sleep(0.2)
+        workers = psutil.Process(server.pid).children()
+        sockets = [_listening_sockets(worker, path) for worker in workers]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert all(sockets), sockets  # each worker listens there...
+    assert len(set().union(*sockets)) == 1, sockets  # ...on the same socket
