@@ -21,8 +21,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections over
 # them. On one shared socket the worker that is awake wins nearly every accept, and a scanner's keep-alive
 # connection stays where it landed: seen here, all 200 dispatchers on one of two workers, the other idle.
-# Not for a Unix socket: each worker would take the path from the last. on_starting turns it off when any
-# address is one, this file's or a -b on the command line.
+# Not for a Unix socket, where the kernel refuses SO_REUSEPORT (EOPNOTSUPP: seen here, every worker failed
+# to start, over and over): on_starting turns it off when any address is one, this file's or a -b.
 reuse_port = True
 worker_class = "gevent"
 # gunicorn's C request parser (the gunicorn-h1c package, pinned in requirements.txt); its Python parser

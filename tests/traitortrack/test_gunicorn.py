@@ -156,8 +156,8 @@ def _listening_sockets(worker: psutil.Process, path: str) -> set[str]:
 
 
 def test_workers_given_a_unix_socket_on_the_command_line_share_one(tmp_path):
-    # BIND (the environment's) is host:port; -b wins over it, so reuse_port must follow -b: with it on,
-    # each worker bound the path anew and only the last one's socket was reachable.
+    # BIND (the environment's) is host:port; -b wins over it, so reuse_port must follow -b: with it on, each
+    # worker asked for SO_REUSEPORT on a Unix socket, was refused (EOPNOTSUPP) and was started again, forever.
     path = str(tmp_path / "tt.sock")
     server = _start(_free_port(), "-b", f"unix:{path}")
     try:
