@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -50,21 +52,28 @@ def _start(port: int, *arguments: str) -> subprocess.Popen:
     )
 
 
+@contextmanager
+def _two_workers_up(port: int, answers: Callable[[], bool], *arguments: str) -> Iterator[subprocess.Popen]:
+    """gunicorn started with ``arguments``, once it has two workers and ``answers()``; stopped after."""
+    server = _start(port, *arguments)
+    try:
+        deadline = time.monotonic() + 60
+        while len(psutil.Process(server.pid).children()) < 2 or not answers():
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, "gunicorn did not start two workers in 60 s"
+            time.sleep(0.2)
+        yield server
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+
+
 @pytest.fixture
 def two_workers():
     """gunicorn with two workers on a free port."""
     port = _free_port()
-    server = _start(port)
-    try:
-        deadline = time.monotonic() + 60
-        while len(psutil.Process(server.pid).children()) < 2 or not _answers(port):
-            assert server.poll() is None, server.stdout.read()
-            assert time.monotonic() < deadline, "gunicorn did not start two workers in 60 s"
-            time.sleep(0.2)
+    with _two_workers_up(port, lambda: _answers(port)) as server:
         yield server, port
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=30)
 
 
 def _answers(port: int) -> bool:
@@ -159,17 +168,7 @@ def test_workers_given_a_unix_socket_on_the_command_line_share_one(tmp_path):
     # BIND (the environment's) is host:port; -b wins over it, so reuse_port must follow -b: with it on, each
     # worker asked for SO_REUSEPORT on a Unix socket, was refused (EOPNOTSUPP) and was started again, forever.
     path = str(tmp_path / "tt.sock")
-    server = _start(_free_port(), "-b", f"unix:{path}")
-    try:
-        deadline = time.monotonic() + 60
-        while len(psutil.Process(server.pid).children()) < 2 or not _answers_on(path):
-            assert server.poll() is None, server.stdout.read()
-            assert time.monotonic() < deadline, "gunicorn did not start two workers in 60 s"
-            time.sleep(0.2)
-        workers = psutil.Process(server.pid).children()
-        sockets = [_listening_sockets(worker, path) for worker in workers]
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=30)
+    with _two_workers_up(_free_port(), lambda: _answers_on(path), "-b", f"unix:{path}") as server:
+        sockets = [_listening_sockets(worker, path) for worker in psutil.Process(server.pid).children()]
     assert all(sockets), sockets  # each worker listens there...
     assert len(set().union(*sockets)) == 1, sockets  # ...on the same socket
