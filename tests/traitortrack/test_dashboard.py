@@ -146,7 +146,8 @@ def test_scans_per_local_hour_today_and_top_dispatchers(floor, fresh):
     now = timezone.localtime()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     carla = factories.make_user("carla", area=floor["area"])
-    Scan.objects.filter(user=floor["a"]).update(created_at=now - timedelta(minutes=1))
+    # The start of this hour: in the last bar whatever the minute (a minute ago is the hour before at xx:00).
+    Scan.objects.filter(user=floor["a"]).update(created_at=now.replace(minute=0, second=0, microsecond=0))
     for minutes_before_midnight in (30, 90):  # yesterday at 23:30 and 22:30: not today
         Scan.objects.create(
             user=carla,
