@@ -1,14 +1,11 @@
 import time
 from collections.abc import Callable
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.sessions.backends.base import SessionBase
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
-from django.urls import Resolver404, resolve, reverse
+from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 from django_otp.middleware import OTPMiddleware
 
@@ -18,9 +15,6 @@ SESSION_STARTED_KEY = "tt_started"
 SESSION_SEEN_KEY = "tt_seen"
 # Writing "last seen" on every scan would write the session on every scan; a minute's slack is plenty.
 SEEN_RESOLUTION_SECONDS = 60
-# Requests a page makes by itself, not its user: the dashboard's refresh every few seconds. They do not put the
-# idle timeout off, or a dashboard left open on an unattended screen would stay logged in all shift.
-UNATTENDED_URL_NAMES = frozenset({"dashboard-stats"})
 
 
 def session_deadlines(session: SessionBase) -> dict[str, int | None]:
@@ -64,19 +58,24 @@ class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
 
 
 class SessionTimeoutMiddleware:
-    """Logs a user out after SESSION_IDLE_TIMEOUT_MINUTES without a request (UNATTENDED_URL_NAMES' do not
-    count), or SESSION_ABSOLUTE_TIMEOUT_HOURS after logging in, whichever comes first. The request then goes
-    on as anonymous (and login_required pages send it to the login page)."""
+    """Logs a user out after SESSION_IDLE_TIMEOUT_MINUTES without a request (requests to views declared
+    ``unattended``, a page's own refreshes, do not count), or SESSION_ABSOLUTE_TIMEOUT_HOURS after
+    logging in, whichever comes first. The request then goes on as anonymous, before
+    traitortrack.middleware.AccessMiddleware decides on it (so a page sends it to the login page)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated:
-            self._check(request)
         return self.get_response(request)
 
-    def _check(self, request: HttpRequest) -> None:
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        if request.user.is_authenticated:
+            self._check(request, view_func)
+
+    def _check(self, request: HttpRequest, view_func) -> None:
+        from traitortrack.permissions import is_unattended
+
         now = int(time.time())
         session = request.session
         started = session.get(SESSION_STARTED_KEY)
@@ -89,66 +88,5 @@ class SessionTimeoutMiddleware:
         expired = now - started > settings.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3600
         if idle or expired:
             logout(request)
-        elif now - seen >= SEEN_RESOLUTION_SECONDS and not _unattended(request):
+        elif now - seen >= SEEN_RESOLUTION_SECONDS and not is_unattended(view_func):
             session[SESSION_SEEN_KEY] = now
-
-
-def _unattended(request: HttpRequest) -> bool:
-    # Resolved only when the stamp is due (a minute after the last one), not on every scan.
-    try:
-        return resolve(request.path_info).view_name in UNATTENDED_URL_NAMES
-    except Resolver404:
-        return False
-
-
-# Where an admin who has not passed the second factor may still go: the 2FA pages, logging in and out,
-# and the load balancer's probes.
-OTP_EXEMPT_URL_NAMES = frozenset(
-    {
-        "accounts:login",
-        "accounts:logout",
-        "accounts:otp_setup",
-        "accounts:otp_verify",
-        "accounts:otp_recovery_codes",
-        "health",
-        "ready",
-    }
-)
-
-
-class AdminOTPRequiredMiddleware:
-    """An admin without a verified second factor in this session reaches nothing but OTP_EXEMPT_URL_NAMES:
-    pages redirect to enrolment (no device yet) or verification, the JSON API answers 403. Must come after
-    accounts.middleware.AuthenticationMiddleware, which says whether the session is verified (django-otp's
-    step). Other roles pass untouched."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        # Imported here: accounts.otp loads django-otp's models, which are not ready when this module is imported.
-        from accounts import otp
-
-        user = request.user
-        if otp.otp_required(user) and not user.is_verified() and not self._exempt(request):
-            return self._refuse(request, has_device=otp.user_has_device(user))
-        return self.get_response(request)
-
-    @staticmethod
-    def _exempt(request: HttpRequest) -> bool:
-        if request.path_info.startswith("/" + settings.STATIC_URL.lstrip("/")):
-            return True
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
-            return False
-        return match.view_name in OTP_EXEMPT_URL_NAMES
-
-    @staticmethod
-    def _refuse(request: HttpRequest, *, has_device: bool) -> HttpResponse:
-        if request.path_info.startswith("/api/"):
-            message = "Two-factor authentication is required: open TraitorTrack in the browser and verify."
-            return JsonResponse({"ok": False, "code": "otp_required", "message": message}, status=403)
-        target = reverse("accounts:otp_verify" if has_device else "accounts:otp_setup")
-        next_url = request.get_full_path() if request.method == "GET" else "/"
-        return redirect(f"{target}?{urlencode({'next': next_url})}")

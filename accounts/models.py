@@ -67,6 +67,11 @@ class User(AbstractUser):
         return self.role == Role.BILLER
 
     @property
+    def handles_bills(self) -> bool:
+        """Billers and admins: they work on bills and returns and see every dispatch area."""
+        return self.role in (Role.BILLER, Role.ADMIN)
+
+    @property
     def is_dispatcher(self) -> bool:
         return self.role == Role.DISPATCHER
 

@@ -7,7 +7,10 @@ single-use recovery codes.
 """
 
 import base64
+import inspect
 import io
+from collections.abc import Callable
+from functools import wraps
 from urllib.parse import urlencode
 
 import segno
@@ -140,6 +143,36 @@ class TraitorTrackAdminSite(OTPAdminSite):
         # OTPAdminSite names itself "otpadmin"; keep "admin" so every reverse("admin:...") still works.
         super().__init__(name)
 
+    def get_urls(self) -> list:
+        """Every admin page declares ADMIN (traitortrack.permissions), its login page PUBLIC: it only sends
+        to ours. The model admins' pages are made by Django, so they are declared here, where the site is."""
+        from django.urls import URLResolver
+
+        from traitortrack.permissions import ADMIN, PUBLIC, access, access_of
+
+        urls = super().get_urls()
+        pending = list(urls)
+        while pending:
+            pattern = pending.pop()
+            if isinstance(pattern, URLResolver):
+                pending.extend(pattern.url_patterns)
+            elif access_of(pattern.callback) is None:
+                level = PUBLIC if pattern.name == "login" and pattern.callback == self.login else ADMIN
+                pattern.callback = access(level)(_as_function(pattern.callback))
+        return urls
+
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         next_url = request.GET.get("next") or reverse("admin:index", current_app=self.name)
         return redirect(f"{reverse('accounts:login')}?{urlencode({'next': next_url})}")
+
+
+def _as_function(view: Callable) -> Callable:
+    """A view that can carry attributes: a bound method (the admin's login) cannot, so it is wrapped."""
+    if not inspect.ismethod(view):
+        return view
+
+    @wraps(view)
+    def function_view(*args, **kwargs):
+        return view(*args, **kwargs)
+
+    return function_view

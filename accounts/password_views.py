@@ -10,9 +10,11 @@ from django.utils.decorators import method_decorator
 
 from accounts.ratelimits import password_reset_rate_limit
 from audit.services import record
+from traitortrack.permissions import LOGGED_IN, PUBLIC
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
+    access = LOGGED_IN
     template_name = "accounts/password_change_form.html"
     success_url = reverse_lazy("accounts:password_change_done")
 
@@ -25,6 +27,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+    access = LOGGED_IN
     template_name = "accounts/password_change_done.html"
 
 
@@ -33,6 +36,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     """The same page whether or not the address belongs to an account, so nobody can find out who has one.
     Requests are limited per address typed (PASSWORD_RESET_RATE_LIMIT), so nobody can flood a mailbox."""
 
+    access = PUBLIC
     template_name = "accounts/password_reset_form.html"
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
@@ -40,10 +44,12 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    access = PUBLIC
     template_name = "accounts/password_reset_done.html"
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    access = PUBLIC
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
 
@@ -55,4 +61,5 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    access = PUBLIC
     template_name = "accounts/password_reset_complete.html"

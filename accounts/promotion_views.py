@@ -2,7 +2,6 @@
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -10,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import services
 from accounts.models import ROLE_RANK, Role
 from accounts.services import PromotionRefused
+from traitortrack.permissions import LOGGED_IN, access
 
 
 class PromotionRequestForm(forms.Form):
@@ -26,8 +26,8 @@ class PromotionRequestForm(forms.Form):
         ]
 
 
+@access(LOGGED_IN)
 @require_http_methods(["GET", "POST"])
-@login_required
 def promotion(request: HttpRequest) -> HttpResponse:
     user = request.user
     can_request = not user.is_admin
@@ -51,8 +51,8 @@ def promotion(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/promotion.html", context, status=status)
 
 
+@access(LOGGED_IN)
 @require_GET
-@login_required
 def notifications(request: HttpRequest) -> HttpResponse:
     # Read first, then marked read: the page still shows which ones are new.
     shown = services.recent_notifications(user=request.user)

@@ -24,13 +24,14 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.cache import caches
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
 from django_ratelimit import ALL
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
 from redis.exceptions import NoScriptError
 
 from audit.services import client_ip
+from traitortrack.edge import refusal_response
+from traitortrack.errors import EdgeRefusal, Refused
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +78,10 @@ def by_user_or_typed_username(request: HttpRequest) -> str:
 
 
 def rate_limited_response(request: HttpRequest, retry_after: int) -> HttpResponse:
-    """The 429 a limited request gets: JSON for the API, a page otherwise; both say how long to wait."""
+    """The 429 a limited request gets (JSON for the API, the error page otherwise), saying how long to wait."""
     message = RATE_LIMITED_MESSAGE.format(seconds=retry_after)
-    if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse({"ok": False, "code": "rate_limited", "message": message}, status=429)
-    else:
-        response = render(request, "429.html", {"message": message, "retry_after": retry_after}, status=429)
-    response["Retry-After"] = str(retry_after)
-    return response
+    refusal = Refused(EdgeRefusal.RATE_LIMITED, message, status=429, headers={"Retry-After": str(retry_after)})
+    return refusal_response(request, refusal)
 
 
 def rate_limited(

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.error_codes import PromotionRefusal
 from accounts.models import ROLE_RANK, Notification, PromotionRequest, PromotionStatus, Role, User
 from audit.services import record, snapshot
 from traitortrack.errors import Refused
@@ -68,22 +69,23 @@ def request_promotion(*, user: User, to_role: str, reason: str, request: HttpReq
     """Ask for a higher role. Only a role above the user's own may be asked for, and only one request may
     wait at a time (the database holds that too: promotion_one_pending_per_user)."""
     if to_role not in Role.values:
-        raise PromotionRefused("unknown_role", "Choose one of the roles offered.", status=422)
+        raise PromotionRefused(PromotionRefusal.UNKNOWN_ROLE, "Choose one of the roles offered.", status=422)
     if ROLE_RANK[Role(to_role)] <= ROLE_RANK[Role(user.role)]:
         raise PromotionRefused(
-            "not_a_promotion",
+            PromotionRefusal.NOT_A_PROMOTION,
             f"You are already a {user.get_role_display().lower()}: ask for a higher role.",
             status=422,
         )
     reason = reason.strip()
     if not reason:
-        raise PromotionRefused("reason_required", "Say why you need the new role.", status=422)
+        raise PromotionRefused(PromotionRefusal.REASON_REQUIRED, "Say why you need the new role.", status=422)
     with transaction.atomic(durable=True):
         # The user's row is the lock two simultaneous requests queue on, so the second sees the first.
         User.objects.select_for_update().filter(pk=user.pk).first()
         if PromotionRequest.objects.filter(user=user, status=PromotionStatus.PENDING).exists():
             raise PromotionRefused(
-                "already_pending", "You already have a request waiting for an admin; wait for their answer."
+                PromotionRefusal.ALREADY_PENDING,
+                "You already have a request waiting for an admin; wait for their answer.",
             )
         promotion = PromotionRequest.objects.create(user=user, from_role=user.role, to_role=to_role, reason=reason)
         record(actor=user, action="promotion.request", obj=promotion, after=snapshot(promotion), request=request)
@@ -102,17 +104,18 @@ def decide_promotion(
     (an admin is also staff and superuser: user_role_decides_admin_access; a dispatcher's area stays).
     The user is notified either way, and the decision and any role change are audited."""
     if not getattr(admin, "is_admin", False):
-        raise PromotionRefused("admin_only", "Only an admin may decide a promotion request.", status=403)
+        raise PromotionRefused(PromotionRefusal.ADMIN_ONLY, "Only an admin may decide a promotion request.", status=403)
     with transaction.atomic(durable=True):
         # User before request: the order request_promotion locks in, so the two never deadlock.
         user = User.objects.select_for_update().get(pk=promotion.user_id)
         promotion = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
         if promotion.status != PromotionStatus.PENDING:
             status = promotion.get_status_display().lower()
-            raise PromotionRefused("already_decided", f"This request was already {status}.")
+            raise PromotionRefused(PromotionRefusal.ALREADY_DECIDED, f"This request was already {status}.")
         if approve and ROLE_RANK[Role(promotion.to_role)] <= ROLE_RANK[Role(user.role)]:
             raise PromotionRefused(
-                "role_changed", f"{user} is already a {user.get_role_display().lower()}: reject the request instead."
+                PromotionRefusal.ROLE_CHANGED,
+                f"{user} is already a {user.get_role_display().lower()}: reject the request instead.",
             )
         before = snapshot(promotion)
         promotion.status = PromotionStatus.APPROVED if approve else PromotionStatus.REJECTED

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import password_views, promotion_views, views, views_otp
@@ -7,7 +6,7 @@ app_name = "accounts"
 
 urlpatterns = [
     path("login/", views.login_view, name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password/change/", password_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/change/done/", password_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("password/reset/", password_views.PasswordResetView.as_view(), name="password_reset"),

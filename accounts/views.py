@@ -4,11 +4,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.ratelimits import login_rate_limit
+from traitortrack.edge import api_error, is_api
+from traitortrack.errors import EdgeRefusal, Refused
+from traitortrack.permissions import PUBLIC
 
 LOCKED_OUT_MESSAGE = (
     "Too many failed logins for this username from this device. Try again at {retry_at}, or ask an admin to unlock it."
@@ -18,6 +21,11 @@ PERMANENTLY_LOCKED_MESSAGE = "Too many failed logins for this username from this
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
+    access, otp_exempt = PUBLIC, True
+
+
+class LogoutView(auth_views.LogoutView):
+    access, otp_exempt = PUBLIC, True
 
 
 # Only POSTs (attempts) count: 10 a minute per username typed (LOGIN_RATE_LIMIT), falling back to the IP.
@@ -40,11 +48,11 @@ def locked_out(
     else:
         message = PERMANENTLY_LOCKED_MESSAGE
         status = 403
-    if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse({"ok": False, "code": "locked_out", "message": message}, status=status)
-    else:
-        context = {"message": message, "retry_at": retry_at, "lockout_minutes": settings.LOGIN_LOCKOUT_MINUTES}
-        response = render(request, "accounts/locked_out.html", context, status=status)
+    if is_api(request):
+        headers = {"Retry-After": str(int(cool_off.total_seconds()))} if cool_off else None
+        return api_error(Refused(EdgeRefusal.LOCKED_OUT, message, status=status, headers=headers))
+    context = {"message": message, "retry_at": retry_at, "lockout_minutes": settings.LOGIN_LOCKOUT_MINUTES}
+    response = render(request, "accounts/locked_out.html", context, status=status)
     if cool_off:
         response["Retry-After"] = str(int(cool_off.total_seconds()))
     return response

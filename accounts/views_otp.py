@@ -4,7 +4,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,6 +12,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts import otp
 from accounts.ratelimits import two_factor_rate_limit
+from traitortrack.permissions import LOGGED_IN, access
 
 # Shown once, on the page after enrolment, then gone from the session.
 RECOVERY_CODES_SESSION_KEY = "tt_otp_recovery_codes"
@@ -27,8 +27,8 @@ def _next_url(request: HttpRequest) -> str:
     return reverse(settings.LOGIN_REDIRECT_URL)
 
 
+@access(LOGGED_IN, otp_exempt=True)
 @never_cache
-@login_required
 def setup(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app. A user who has one must verify first (this replaces it), so a stolen
     password alone cannot swap the victim's phone for the thief's."""
@@ -53,8 +53,8 @@ def setup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/2fa_setup.html", context, status=400 if error else 200)
 
 
+@access(LOGGED_IN, otp_exempt=True)
 @never_cache
-@login_required
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     codes = request.session.pop(RECOVERY_CODES_SESSION_KEY, None)
     if not codes:
@@ -62,8 +62,8 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/2fa_recovery_codes.html", {"codes": codes, "next": _next_url(request)})
 
 
+@access(LOGGED_IN, otp_exempt=True)
 @never_cache
-@login_required
 @two_factor_rate_limit
 def verify(request: HttpRequest) -> HttpResponse:
     """The second step of an admin's login: a code from the app, or one recovery code (used up as it is used)."""

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from django.conf import settings
 
+from bags.error_codes import ImportRefusal
 from traitortrack.errors import Refused
 
 EXTENSIONS = (".csv", ".xlsx")
@@ -180,16 +181,18 @@ def open_table(source: IO[bytes], file_name: str) -> Table:
     if extension not in EXTENSIONS:
         hint = " Save it from Excel as .xlsx (Excel Workbook)." if extension in (".xls", ".xlsm", ".ods") else ""
         raise FileRefused(
-            "wrong_extension",
+            ImportRefusal.WRONG_EXTENSION,
             f"'{PurePath(file_name).name}' is not a .csv or .xlsx file.{hint}",
         )
     head = source.read(len(ZIP_MAGIC))
     source.seek(0)
     if not head:
-        raise FileRefused("empty_file", "The file is empty.")
+        raise FileRefused(ImportRefusal.EMPTY_FILE, "The file is empty.")
     if extension == ".csv":
         if head == ZIP_MAGIC:
-            raise FileRefused("not_csv", "This file is a zip archive (perhaps an Excel workbook), not CSV text.")
+            raise FileRefused(
+                ImportRefusal.NOT_CSV, "This file is a zip archive (perhaps an Excel workbook), not CSV text."
+            )
         return _csv_table(source, file_name)
     return _xlsx_table(source, file_name)
 
@@ -197,13 +200,13 @@ def open_table(source: IO[bytes], file_name: str) -> Table:
 def _check_declared(declared: int | None) -> None:
     if declared is not None and declared > max_rows():
         raise FileRefused(
-            "too_many_rows",
+            ImportRefusal.TOO_MANY_ROWS,
             f"The file holds about {declared:,} rows; at most {max_rows():,} are taken in one import. Split it.",
         )
 
 
 def _too_many_rows() -> FileRefused:
-    return FileRefused("too_many_rows", f"The file holds more than {max_rows():,} rows; split it.")
+    return FileRefused(ImportRefusal.TOO_MANY_ROWS, f"The file holds more than {max_rows():,} rows; split it.")
 
 
 def _scan_csv(source: IO[bytes]) -> int:
@@ -216,13 +219,13 @@ def _scan_csv(source: IO[bytes]) -> int:
         nul = chunk.find(b"\x00")
         if nul >= 0:
             row = lines + chunk.count(b"\n", 0, nul) + 1
-            raise FileRefused("not_text", f"Row {row} holds a NUL byte: this is not a CSV text file.")
+            raise FileRefused(ImportRefusal.NOT_TEXT, f"Row {row} holds a NUL byte: this is not a CSV text file.")
         try:
             decoder.decode(chunk)
         except UnicodeDecodeError as error:
             row = lines + chunk.count(b"\n", 0, max(error.start, 0)) + 1
             raise FileRefused(
-                "not_utf8",
+                ImportRefusal.NOT_UTF8,
                 f"Row {row} is not UTF-8 text ({error.reason}). Save the file as 'CSV UTF-8', or as .xlsx.",
             ) from error
         lines += chunk.count(b"\n")
@@ -230,7 +233,9 @@ def _scan_csv(source: IO[bytes]) -> int:
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as error:
-        raise FileRefused("not_utf8", f"Row {lines + 1} ends in the middle of a character: not UTF-8 text.") from error
+        raise FileRefused(
+            ImportRefusal.NOT_UTF8, f"Row {lines + 1} ends in the middle of a character: not UTF-8 text."
+        ) from error
     source.seek(0)
     return lines + (1 if last and not last.endswith(b"\n") else 0)
 
@@ -245,7 +250,7 @@ def _csv_table(source: IO[bytes], file_name: str) -> Table:
     try:
         _, first = next(records)
     except StopIteration:
-        raise FileRefused("empty_file", "The file holds no rows.") from None
+        raise FileRefused(ImportRefusal.EMPTY_FILE, "The file holds no rows.") from None
     header = _header(first)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
@@ -263,18 +268,22 @@ def _csv_records(reader) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as error:  # the bytes were checked already (_scan_csv): a malformed quote, a huge cell
             raise FileRefused(
-                "not_text", f"Row {number + 1} cannot be read as CSV ({error}): is this really a CSV file?"
+                ImportRefusal.NOT_TEXT, f"Row {number + 1} cannot be read as CSV ({error}): is this really a CSV file?"
             ) from error
         number += 1
         if any(len(cell) > MAX_CELL_CHARS for cell in record):
-            raise FileRefused("cell_too_long", f"Row {number} has a cell of more than {MAX_CELL_CHARS:,} characters.")
+            raise FileRefused(
+                ImportRefusal.CELL_TOO_LONG, f"Row {number} has a cell of more than {MAX_CELL_CHARS:,} characters."
+            )
         yield number, record
 
 
 def _xlsx_table(source: IO[bytes], file_name: str) -> Table:
     from openpyxl import load_workbook
 
-    not_excel = FileRefused("not_xlsx", f"'{PurePath(file_name).name}' is not really an Excel workbook (.xlsx).")
+    not_excel = FileRefused(
+        ImportRefusal.NOT_XLSX, f"'{PurePath(file_name).name}' is not really an Excel workbook (.xlsx)."
+    )
     if not zipfile.is_zipfile(source):
         raise not_excel
     source.seek(0)
@@ -293,7 +302,8 @@ def _xlsx_table(source: IO[bytes], file_name: str) -> Table:
         declared = sheet.max_row
     except Exception as error:  # openpyxl raises many kinds (KeyError, XML errors, IndexError) for a broken file
         raise FileRefused(
-            "not_xlsx", f"'{PurePath(file_name).name}' could not be read as an Excel workbook ({type(error).__name__})."
+            ImportRefusal.NOT_XLSX,
+            f"'{PurePath(file_name).name}' could not be read as an Excel workbook ({type(error).__name__}).",
         ) from error
     _check_declared(declared - 1 if declared else None)
     # The declared size may be wrong (written by another program): read what is really there.
@@ -303,7 +313,7 @@ def _xlsx_table(source: IO[bytes], file_name: str) -> Table:
         _, first = next(records)
     except StopIteration:
         book.close()
-        raise FileRefused("empty_file", "The workbook's first sheet holds no rows.") from None
+        raise FileRefused(ImportRefusal.EMPTY_FILE, "The workbook's first sheet holds no rows.") from None
     header = _header(first)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
@@ -334,14 +344,14 @@ def _xlsx_records(book, sheet) -> Iterator[tuple[int, list[str]]]:
             cells = [text(value) for value in values]
             if any(len(cell) > MAX_CELL_CHARS for cell in cells):
                 raise FileRefused(
-                    "cell_too_long", f"Row {number} has a cell of more than {MAX_CELL_CHARS:,} characters."
+                    ImportRefusal.CELL_TOO_LONG, f"Row {number} has a cell of more than {MAX_CELL_CHARS:,} characters."
                 )
             yield number, cells
     except FileRefused:
         raise
     except Exception as error:  # a broken sheet part shows only when it is read
         raise FileRefused(
-            "not_xlsx", f"Row {number + 1} of the workbook could not be read ({type(error).__name__})."
+            ImportRefusal.NOT_XLSX, f"Row {number + 1} of the workbook could not be read ({type(error).__name__})."
         ) from error
 
 
@@ -350,7 +360,7 @@ def _header(cells: list[str]) -> list[str]:
     while header and not header[-1]:
         header.pop()
     if not header:
-        raise FileRefused("no_header", "Row 1 must name the columns (e.g. parent, child); it is empty.")
+        raise FileRefused(ImportRefusal.NO_HEADER, "Row 1 must name the columns (e.g. parent, child); it is empty.")
     return header
 
 
@@ -372,7 +382,7 @@ def check_columns(table: Table, *, required: tuple[str, ...], optional: tuple[st
     missing = [name for name in required if name not in table.header]
     if missing:
         raise FileRefused(
-            "missing_columns",
+            ImportRefusal.MISSING_COLUMNS,
             f"Row 1 has no {', '.join(missing)} column: {layout} files need {', '.join(required)}"
             + (f" (and may have {', '.join(optional)})." if optional else "."),
         )
@@ -380,13 +390,15 @@ def check_columns(table: Table, *, required: tuple[str, ...], optional: tuple[st
     unknown = [name for name in table.header if name not in known]
     if unknown:
         raise FileRefused(
-            "unknown_columns",
+            ImportRefusal.UNKNOWN_COLUMNS,
             f"Row 1 names columns this import does not know: {', '.join(repr(n) for n in unknown)}. "
             f"{layout.capitalize()} files have {', '.join(required + optional)}.",
         )
     duplicated = sorted({name for name in table.header if table.header.count(name) > 1})
     if duplicated:
-        raise FileRefused("duplicate_columns", f"Row 1 names the column {', '.join(duplicated)} more than once.")
+        raise FileRefused(
+            ImportRefusal.DUPLICATE_COLUMNS, f"Row 1 names the column {', '.join(duplicated)} more than once."
+        )
 
 
 # What Excel writes for a cell whose formula failed, in a workbook (an error cell) and in a CSV it saves alike.

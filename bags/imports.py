@@ -35,6 +35,7 @@ from django.utils import timezone
 from accounts.models import DispatchArea, User
 from audit.services import record
 from bags import qr
+from bags.error_codes import ImportRefusal
 from bags.import_files import (
     ALREADY_PRESENT,
     MAX_LISTED,
@@ -243,7 +244,7 @@ class ImportRefused(FileRefused):
 
 def database_refusal(error: Exception) -> ImportRefused:
     return ImportRefused(
-        "database_refused",
+        ImportRefusal.DATABASE_REFUSED,
         f"The database refused the import, so nothing was written: {str(error).strip().splitlines()[0]}",
     )
 
@@ -376,7 +377,7 @@ def layout_of(table: Table) -> str:
         check_columns(table, required=BAG_COLUMNS, optional=OPTIONAL_COLUMNS, layout="bag list")
         return BAGS
     raise FileRefused(
-        "missing_columns",
+        ImportRefusal.MISSING_COLUMNS,
         "Row 1 must name the columns: 'parent, child' (links; optionally product, area) or 'code' (a list "
         f"of bags; optionally product, area). It has: {', '.join(table.header)}.",
     )

@@ -10,6 +10,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bags.error_codes import QRRefusal
+
 MAX_LENGTH = 20
 MIN_LENGTH = 4
 CHILD_PATTERN = re.compile(r"[A-Z0-9]{4,20}")
@@ -67,24 +69,28 @@ def _shown(raw: str) -> str:
 def normalise(raw: str | None) -> str:
     """Strip surrounding white space and upper-case; refuse what no bag code can be."""
     if raw is None:
-        raise QRCodeError("empty", "No code was read. Scan the label again.")
+        raise QRCodeError(QRRefusal.EMPTY, "No code was read. Scan the label again.")
     code = raw.strip()
     if not code:
-        raise QRCodeError("empty", "No code was read. Scan the label again.")
+        raise QRCodeError(QRRefusal.EMPTY, "No code was read. Scan the label again.")
     if len(code) > MAX_LENGTH:
         raise QRCodeError(
-            "too_long",
+            QRRefusal.TOO_LONG,
             f"That code is {len(code)} characters long; bag codes have at most {MAX_LENGTH}. "
             "Check that only one label was scanned.",
         )
     for char in code:
         if not (char.isascii() and (char.isalnum() or char == "-")):
-            raise QRCodeError("bad_characters", f"'{_shown(code)}' contains {_describe(char)}, which no bag code has.")
+            raise QRCodeError(
+                QRRefusal.BAD_CHARACTERS, f"'{_shown(code)}' contains {_describe(char)}, which no bag code has."
+            )
     code = code.upper()
     if len(code) < MIN_LENGTH:
-        raise QRCodeError("too_short", f"'{code}' is too short; bag codes have at least {MIN_LENGTH} characters.")
+        raise QRCodeError(
+            QRRefusal.TOO_SHORT, f"'{code}' is too short; bag codes have at least {MIN_LENGTH} characters."
+        )
     if not ANY_CODE_PATTERN.fullmatch(code):
-        raise QRCodeError("bad_format", f"'{code}' is not a bag code: it must start with a letter or digit.")
+        raise QRCodeError(QRRefusal.BAD_FORMAT, f"'{code}' is not a bag code: it must start with a letter or digit.")
     return code
 
 
@@ -113,9 +119,9 @@ def classify(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
         return ParsedCode(code, CHILD)
     hint = _near_parent_hint(code, formats)
     if hint:
-        raise QRCodeError("bad_parent_format", hint)
+        raise QRCodeError(QRRefusal.BAD_PARENT_FORMAT, hint)
     raise QRCodeError(
-        "bad_format", f"'{code}' is not a bag code: child codes are 4 to 20 letters or digits, with no dashes."
+        QRRefusal.BAD_FORMAT, f"'{code}' is not a bag code: child codes are 4 to 20 letters or digits, with no dashes."
     )
 
 
@@ -125,7 +131,7 @@ def parse_parent(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode
     if parsed.kind != PARENT:
         hint = _near_parent_hint(parsed.qr_id, formats)
         raise QRCodeError(
-            "child_where_parent_expected",
+            QRRefusal.CHILD_WHERE_PARENT_EXPECTED,
             hint or f"'{parsed.qr_id}' is a child bag code. Scan a parent bag ({_examples(formats)}) first.",
         )
     return parsed
@@ -135,7 +141,7 @@ def parse_child(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
     parsed = classify(raw, formats)
     if parsed.kind != CHILD:
         raise QRCodeError(
-            "parent_where_child_expected",
+            QRRefusal.PARENT_WHERE_CHILD_EXPECTED,
             f"'{parsed.qr_id}' is a parent bag code, not a child. Scan a child bag, or finish this parent first.",
         )
     return parsed

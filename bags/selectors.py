@@ -12,6 +12,7 @@ from psycopg.errors import QueryCanceled
 
 from accounts.models import DispatchArea, User
 from bags import qr
+from bags.error_codes import QRRefusal, SearchRefusal
 from bags.managers import CODE_SEARCH_COLUMNS, visible_area
 from bags.models import Bag, BagKind, Link, Product
 from traitortrack.errors import Refused
@@ -64,7 +65,8 @@ def code_prefix(text: str) -> str:
     prefix = text.strip().upper()
     if prefix and not PREFIX_PATTERN.fullmatch(prefix):
         raise qr.QRCodeError(
-            "bad_prefix", f"Type the start of a bag code: letters, digits and '-', at most {qr.MAX_LENGTH} of them."
+            QRRefusal.BAD_PREFIX,
+            f"Type the start of a bag code: letters, digits and '-', at most {qr.MAX_LENGTH} of them.",
         )
     return prefix
 
@@ -155,7 +157,7 @@ def _bounded():
         if not isinstance(error.__cause__, QueryCanceled):
             raise
         raise SearchTooBroad(
-            "search_too_broad", "That search reads too many bags: type more of the code, or fewer filters."
+            SearchRefusal.SEARCH_TOO_BROAD, "That search reads too many bags: type more of the code, or fewer filters."
         ) from error
 
 

@@ -1,20 +1,20 @@
 """The bag page: one bag with its parent or children, its bill and its scan history (linked from search
 results, the dashboard and other bags)."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from bags.qr import QRCodeError
 from scanning import selectors
+from traitortrack.permissions import LOGGED_IN, access
 
 # The page lists this many of the bag's latest scans (a parent has one per child scanned in, and the opening).
 SCAN_HISTORY = 100
 
 
+@access(LOGGED_IN)
 @require_GET
-@login_required
 def bag_detail(request: HttpRequest, code: str) -> HttpResponse:
     try:
         detail = selectors.bag_detail(user=request.user, code=code, scans=SCAN_HISTORY)

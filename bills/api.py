@@ -9,7 +9,6 @@ three decimals ("30.000"): exact, unlike JSON numbers.
 """
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -20,14 +19,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from bills import services
+from bills.error_codes import BillRefusal
 from bills.forms import BillForm, BillSearchForm
 from bills.managers import BillParent, BillView
 from bills.models import Bill
-from bills.permissions import api_biller_required
 from bills.services import BillChange, BillRefused
 from bills.weights import kg_text
-from scanning.api import json_body
-from scanning.services import ScanRefused
+from traitortrack.edge import invalid_fields, json_body
+from traitortrack.errors import Refused
+from traitortrack.permissions import BILLER, access
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -99,11 +99,6 @@ def bill_summary_json(bill: Bill) -> dict[str, Any]:
     }
 
 
-def _refusal(refusal: BillRefused | ScanRefused) -> JsonResponse:
-    errors = getattr(refusal, "errors", None)
-    return JsonResponse(BillRefused(refusal.code, refusal.message, errors=errors).body(), status=refusal.status)
-
-
 def _changed(change: BillChange, *, status: int = 200) -> JsonResponse:
     view = Bill.objects.bill_view(change.bill.pk)
     body = {
@@ -116,35 +111,46 @@ def _changed(change: BillChange, *, status: int = 200) -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
-def form_refusal(form: BillForm) -> BillRefused:
-    """A bill form's errors as one refusal: a taken bill number is a conflict, the rest bad input."""
+# The JSON type of each field a bill's body may carry; a form would read 5 as "5" and ["x"] as "['x']".
+BILL_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "bill_number": str,
+    "customer": str,
+    "bill_date": str,
+    "product": int,
+    "expected_parents": int,
+    "notes": str,
+}
+JSON_TYPE_NAMES = {str: "a string", int: "a whole number"}
+
+
+def bill_fields(request: HttpRequest) -> dict[str, Any]:
+    """The body's bill fields, each of its JSON type (a 422 naming the fields that are not); others ignored."""
+    data = json_body(request)
+    errors = {
+        field: [f"Must be {JSON_TYPE_NAMES[kind]}."]
+        for field, kind in BILL_FIELD_TYPES.items()
+        if field in data
+        and data[field] is not None
+        and (not isinstance(data[field], kind) or isinstance(data[field], bool))
+    }
+    if errors:
+        raise invalid_fields(errors)
+    return {field: data[field] for field in BILL_FIELD_TYPES if field in data}
+
+
+def form_refusal(form: BillForm) -> Refused:
+    """A bill form's errors as one refusal: a taken bill number is a conflict, the rest a 422 naming the field."""
     errors = {field: [str(message) for message in messages] for field, messages in form.errors.items()}
-    taken = form.has_error("bill_number", "taken")
-    first_field, first_messages = next(iter(errors.items()))
-    prefix = "" if taken or first_field == "__all__" else f"{form.fields[first_field].label or first_field}: "
-    return BillRefused(
-        "bill_number_taken" if taken else "invalid",
-        prefix + first_messages[0],
-        status=409 if taken else 400,
-        errors=errors,
-    )
+    if form.has_error("bill_number", "taken"):
+        return BillRefused(BillRefusal.BILL_NUMBER_TAKEN, errors["bill_number"][0], errors=errors)
+    return invalid_fields(errors, labels={name: str(field.label or name) for name, field in form.fields.items()})
 
 
 def bill_endpoint(methods: list[str]) -> Callable:
-    """Logged-in billers and admins, JSON out, refusals as their 4xx answer; never cached."""
+    """Billers and admins, JSON out, never cached (a refusal raised is answered by traitortrack.edge)."""
 
     def decorate(view: Callable) -> Callable:
-        @never_cache
-        @require_http_methods(methods)
-        @api_biller_required
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args, **kwargs) -> JsonResponse:
-            try:
-                return view(request, *args, **kwargs)
-            except (BillRefused, ScanRefused) as refusal:
-                return _refusal(refusal)
-
-        return wrapped
+        return access(BILLER)(never_cache(require_http_methods(methods)(view)))
 
     return decorate
 
@@ -153,7 +159,7 @@ def bill_endpoint(methods: list[str]) -> Callable:
 def bills(request: HttpRequest) -> JsonResponse:
     """GET: search and list bills, a page at a time. POST: create a bill."""
     if request.method == "POST":
-        form = BillForm(data=json_body(request))
+        form = BillForm(data=bill_fields(request))
         if not form.is_valid():
             raise form_refusal(form)
         change = services.create_bill(user=request.user, request=request, **form.service_arguments())
@@ -182,8 +188,10 @@ def bill(request: HttpRequest, bill_id: int) -> JsonResponse:
     if request.method == "PATCH":
         current = Bill.objects.filter(pk=bill_id).first()
         if current is None:
-            raise BillRefused("unknown_bill", "That bill does not exist (it may have been deleted).", status=404)
-        data = {**model_to_dict(current, fields=BillForm.Meta.fields), **json_body(request)}
+            raise BillRefused(
+                BillRefusal.UNKNOWN_BILL, "That bill does not exist (it may have been deleted).", status=404
+            )
+        data = {**model_to_dict(current, fields=BillForm.Meta.fields), **bill_fields(request)}
         form = BillForm(data=data, instance=current)
         if not form.is_valid():
             raise form_refusal(form)
@@ -192,7 +200,7 @@ def bill(request: HttpRequest, bill_id: int) -> JsonResponse:
     with_children = request.GET.get("children", "").lower() in TRUE_WORDS
     view = Bill.objects.bill_view(bill_id, with_children=with_children)
     if view is None:
-        raise BillRefused("unknown_bill", "That bill does not exist (it may have been deleted).", status=404)
+        raise BillRefused(BillRefusal.UNKNOWN_BILL, "That bill does not exist (it may have been deleted).", status=404)
     return JsonResponse({"ok": True, "bill": bill_json(view)})
 
 

@@ -28,6 +28,7 @@ from django.http import HttpRequest
 from accounts.models import User
 from audit.services import record, snapshot
 from bags import qr
+from bags.error_codes import ImportRefusal
 from bags.import_files import (
     ALREADY_PRESENT,
     MAX_LISTED,
@@ -330,7 +331,8 @@ def _write(plan: list[tuple[_NewBill, list[Bag]]], *, user: User, request: HttpR
             )
     except IntegrityError as error:
         raise ImportRefused(
-            "parent_taken", "A parent in the file was put on another bill while importing; nothing was written."
+            ImportRefusal.PARENT_TAKEN,
+            "A parent in the file was put on another bill while importing; nothing was written.",
         ) from error
     for saved in made:
         record(actor=user, action="bill.create", obj=saved, before=None, after=snapshot(saved), request=request)

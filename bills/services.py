@@ -17,33 +17,34 @@ from django.utils import timezone
 from accounts.models import User
 from audit.services import record, snapshot
 from bags import qr
+from bags.error_codes import QRRefusal
 from bags.models import Bag, BagKind, Product
+from bills.error_codes import BillRefusal
 from bills.models import Bill, BillBag, BillStatus
 from traitortrack.dashboard import stats_changed
-from traitortrack.errors import Refused
+from traitortrack.errors import RefusalCode, Refused
 
 # The database's limit on a bill's expected parents is also the most parents a bill takes.
 MAX_PARENTS = 500
 
 
 class BillRefused(Refused):
-    """A bill change the rules refuse; ``errors`` holds a form's per-field sentences when there are any."""
+    """A bill change the rules refuse; ``errors`` holds a form's per-field sentences when there are any.
+    Its answer has the bill answer's fields, empty, so a client reads one shape."""
 
-    def __init__(self, code: str, message: str, *, status: int = 409, errors: dict[str, list[str]] | None = None):
-        super().__init__(code, message, status=status)
+    def __init__(
+        self, code: RefusalCode, message: str, *, status: int = 409, errors: dict[str, list[str]] | None = None
+    ):
+        super().__init__(
+            code, message, status=status, warning=None, bill=None, **({"errors": errors} if errors else {})
+        )
         self.errors = errors
 
     @classmethod
     def from_qr_error(cls, error: qr.QRCodeError) -> "BillRefused":
         # A child code where a parent is expected is the one refusal billers meet daily: give it our name.
-        code = "not_a_parent_code" if error.code == "child_where_parent_expected" else error.code
-        return cls(code, error.message, status=422)
-
-    def body(self) -> dict[str, Any]:
-        body = {**super().body(), "warning": None, "bill": None}
-        if self.errors:
-            body["errors"] = self.errors
-        return body
+        child_code = error.code == QRRefusal.CHILD_WHERE_PARENT_EXPECTED
+        return cls(BillRefusal.NOT_A_PARENT_CODE if child_code else error.code, error.message, status=422)
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,10 @@ class BillChange:
     warning: str | None = None
 
 
-def can_work_on_bills(user: User) -> bool:
-    return user.is_authenticated and (user.is_biller or user.is_admin)
-
-
 def _check_biller(user: User) -> None:
-    if not can_work_on_bills(user):
-        raise BillRefused("forbidden", "Only billers and admins work on bills.", status=403)
+    # The views are declared BILLER already; a service called from elsewhere (a command) checks too.
+    if not (user.is_authenticated and user.handles_bills):
+        raise BillRefused(BillRefusal.FORBIDDEN, "Only billers and admins work on bills.", status=403)
 
 
 def default_product() -> Product | None:
@@ -74,7 +72,9 @@ def check_bill_number_free(bill_number: str, *, exclude_pk: int | None = None) -
     """Bill numbers are unique whatever their case ("inv-7" is INV-7): say which bill has it."""
     other = Bill.objects.filter(bill_number__iexact=bill_number).exclude(pk=exclude_pk).first()
     if other is not None:
-        raise BillRefused("bill_number_taken", f"Bill {other.bill_number} already exists (bill numbers ignore case).")
+        raise BillRefused(
+            BillRefusal.BILL_NUMBER_TAKEN, f"Bill {other.bill_number} already exists (bill numbers ignore case)."
+        )
 
 
 def check_parent_can_join(*, bill: Bill, bag: Bag, on_bill: Bill | None, parent_count: int) -> None:
@@ -86,22 +86,23 @@ def check_parent_can_join(*, bill: Bill, bag: Bag, on_bill: Bill | None, parent_
         raise finalised_refusal(bill)
     if bag.kind != BagKind.PARENT:
         raise BillRefused(
-            "not_a_parent_code", f"{bag.qr_id} is a child bag; only parent bags go on a bill.", status=422
+            BillRefusal.NOT_A_PARENT_CODE, f"{bag.qr_id} is a child bag; only parent bags go on a bill.", status=422
         )
     if on_bill is not None and on_bill.pk == bill.pk:
-        raise BillRefused("already_on_this_bill", f"{bag.qr_id} is already on this bill. Nothing changed.")
+        raise BillRefused(BillRefusal.ALREADY_ON_THIS_BILL, f"{bag.qr_id} is already on this bill. Nothing changed.")
     if on_bill is not None:
-        raise BillRefused("already_on_bill", f"{bag.qr_id} is already on bill {on_bill.bill_number}.")
+        raise BillRefused(BillRefusal.ALREADY_ON_BILL, f"{bag.qr_id} is already on bill {on_bill.bill_number}.")
     if parent_count >= MAX_PARENTS:
         raise BillRefused(
-            "bill_full", f"Bill {bill.bill_number} already holds {MAX_PARENTS} parent bags, the most a bill takes."
+            BillRefusal.BILL_FULL,
+            f"Bill {bill.bill_number} already holds {MAX_PARENTS} parent bags, the most a bill takes.",
         )
 
 
 def finalised_refusal(bill: Bill) -> BillRefused:
     """What any change to a finalised bill is told."""
     return BillRefused(
-        "bill_finalised", f"Bill {bill.bill_number} is finalised: it cannot change. An admin can reopen it."
+        BillRefusal.BILL_FINALISED, f"Bill {bill.bill_number} is finalised: it cannot change. An admin can reopen it."
     )
 
 
@@ -116,7 +117,7 @@ def _locked_bill(bill_id: Any) -> Bill:
         else None
     )
     if bill is None:
-        raise BillRefused("unknown_bill", "That bill does not exist (it may have been deleted).", status=404)
+        raise BillRefused(BillRefusal.UNKNOWN_BILL, "That bill does not exist (it may have been deleted).", status=404)
     return bill
 
 
@@ -151,7 +152,7 @@ def create_bill(
     _check_biller(user)
     bill_number = bill_number.strip()
     if not product.is_active:
-        raise BillRefused("product_inactive", f"{product.name} is no longer in use; choose another product.")
+        raise BillRefused(BillRefusal.PRODUCT_INACTIVE, f"{product.name} is no longer in use; choose another product.")
     with transaction.atomic(durable=True):
         check_bill_number_free(bill_number)
         try:
@@ -168,7 +169,7 @@ def create_bill(
         except IntegrityError as error:
             # Typed at the same moment by another biller: the unique index decided.
             check_bill_number_free(bill_number)
-            raise BillRefused("bill_number_taken", f"Bill {bill_number} already exists.") from error
+            raise BillRefused(BillRefusal.BILL_NUMBER_TAKEN, f"Bill {bill_number} already exists.") from error
         record(actor=user, action="bill.create", obj=bill, before=None, after=snapshot(bill), request=request)
         transaction.on_commit(stats_changed)  # the dashboard's bills by status
     return BillChange(bill, "created", f"Bill {bill.bill_number} created. Scan its parent bags.")
@@ -195,7 +196,9 @@ def update_bill(
         if bill.status == BillStatus.FINALISED:
             raise finalised_refusal(bill)
         if not product.is_active and product.pk != bill.product_id:
-            raise BillRefused("product_inactive", f"{product.name} is no longer in use; choose another product.")
+            raise BillRefused(
+                BillRefusal.PRODUCT_INACTIVE, f"{product.name} is no longer in use; choose another product."
+            )
         check_bill_number_free(bill_number, exclude_pk=bill.pk)
         before = snapshot(bill)
         bill.bill_number = bill_number
@@ -211,7 +214,7 @@ def update_bill(
                 bill.save()
         except IntegrityError as error:
             check_bill_number_free(bill_number, exclude_pk=bill.pk)
-            raise BillRefused("bill_number_taken", f"Bill {bill_number} already exists.") from error
+            raise BillRefused(BillRefusal.BILL_NUMBER_TAKEN, f"Bill {bill_number} already exists.") from error
         record(actor=user, action="bill.change", obj=bill, before=before, after=snapshot(bill), request=request)
         parent_count = BillBag.objects.filter(bill=bill).count()
     warning = None
@@ -236,7 +239,7 @@ def add_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest 
         bag = Bag.objects.select_related("product", "bill_entry__bill").filter(qr_id=parent_qr).first()
         if bag is None:
             raise BillRefused(
-                "unknown_parent",
+                BillRefusal.UNKNOWN_PARENT,
                 f"Parent bag {parent_qr} was not found. It must be scanned on the scan page first.",
                 status=404,
             )
@@ -252,7 +255,7 @@ def add_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest 
             if winner is None:
                 raise
             raise BillRefused(
-                "already_on_bill", f"{parent_qr} is already on bill {winner.bill.bill_number}."
+                BillRefusal.ALREADY_ON_BILL, f"{parent_qr} is already on bill {winner.bill.bill_number}."
             ) from error
         _touch(bill)
         count = parent_count + 1
@@ -283,7 +286,9 @@ def remove_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpReque
             raise finalised_refusal(bill)
         entry = BillBag.objects.filter(bill=bill, parent_bag__qr_id=parent_qr).first()
         if entry is None:
-            raise BillRefused("not_on_this_bill", f"{parent_qr} is not on bill {bill.bill_number}.", status=404)
+            raise BillRefused(
+                BillRefusal.NOT_ON_THIS_BILL, f"{parent_qr} is not on bill {bill.bill_number}.", status=404
+            )
         parent_count = BillBag.objects.filter(bill=bill).count()
         entry.delete()
         _touch(bill)
@@ -308,11 +313,13 @@ def finalise_bill(*, user: User, bill_id: Any, request: HttpRequest | None = Non
     with transaction.atomic(durable=True):
         bill = _locked_bill(bill_id)
         if bill.status == BillStatus.FINALISED:
-            raise BillRefused("already_finalised", f"Bill {bill.bill_number} is already finalised.")
+            raise BillRefused(BillRefusal.ALREADY_FINALISED, f"Bill {bill.bill_number} is already finalised.")
         before = snapshot(bill)
         frozen = BillBag.objects.freeze(bill.pk)
         if frozen == 0:
-            raise BillRefused("bill_empty", f"Bill {bill.bill_number} has no parent bags: scan them before finalising.")
+            raise BillRefused(
+                BillRefusal.BILL_EMPTY, f"Bill {bill.bill_number} has no parent bags: scan them before finalising."
+            )
         now = timezone.now()
         bill.status = BillStatus.FINALISED
         bill.finalised_at = now
@@ -331,11 +338,11 @@ def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None)
     """Admins only: make a finalised bill a draft again. Its snapshot is dropped (kept in the audit entry),
     so it shows its parents as they are now."""
     if not (user.is_authenticated and user.is_admin):
-        raise BillRefused("admin_only", "Only an admin can reopen a finalised bill.", status=403)
+        raise BillRefused(BillRefusal.ADMIN_ONLY, "Only an admin can reopen a finalised bill.", status=403)
     with transaction.atomic(durable=True):
         bill = _locked_bill(bill_id)
         if bill.status != BillStatus.FINALISED:
-            raise BillRefused("not_finalised", f"Bill {bill.bill_number} is not finalised.")
+            raise BillRefused(BillRefusal.NOT_FINALISED, f"Bill {bill.bill_number} is not finalised.")
         before = snapshot(bill)
         before["parents"] = list(
             BillBag.objects.filter(bill=bill)

@@ -21,9 +21,9 @@ from bills import exports, services
 from bills.forms import BillForm, BillSearchForm
 from bills.managers import BillQuerySet, BillView
 from bills.models import Bill, BillStatus
-from bills.permissions import biller_required
 from bills.services import BillChange, BillRefused
 from exports import writers
+from traitortrack.permissions import BILLER, access
 
 PAGE_SIZE = 25
 # Parents per manifest column: two columns of 30 fill one A4 page.
@@ -65,8 +65,8 @@ def _sort_columns(current: str) -> list[dict[str, Any]]:
     return columns
 
 
+@access(BILLER)
 @require_GET
-@biller_required
 def bill_list(request: HttpRequest) -> HttpResponse:
     search = BillSearchForm(request.GET)
     arguments = search.search_arguments()
@@ -76,8 +76,8 @@ def bill_list(request: HttpRequest) -> HttpResponse:
     return render(request, "bills/bill_list.html", context)
 
 
+@access(BILLER)
 @require_http_methods(["GET", "POST"])
-@biller_required
 def bill_create(request: HttpRequest) -> HttpResponse:
     form = BillForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -91,8 +91,8 @@ def bill_create(request: HttpRequest) -> HttpResponse:
     return render(request, "bills/bill_form.html", {"form": form, "bill": None}, status=400 if form.errors else 200)
 
 
+@access(BILLER)
 @require_http_methods(["GET", "POST"])
-@biller_required
 def bill_edit(request: HttpRequest, pk: int) -> HttpResponse:
     bill = get_object_or_404(Bill.objects.select_related("product"), pk=pk)
     if bill.status == BillStatus.FINALISED:
@@ -110,8 +110,8 @@ def bill_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "bills/bill_form.html", {"form": form, "bill": bill}, status=400 if form.errors else 200)
 
 
+@access(BILLER)
 @require_GET
-@biller_required
 @ensure_csrf_cookie  # bill_scan.js reads the csrftoken cookie for its POSTs
 def bill_detail(request: HttpRequest, pk: int) -> HttpResponse:
     view = _bill_view(pk)
@@ -135,32 +135,32 @@ def _change_and_return(request: HttpRequest, pk: int, action, **arguments) -> Ht
     return redirect("bills:detail", pk=pk)
 
 
+@access(BILLER)
 @require_POST
-@biller_required
 def parent_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _change_and_return(request, pk, services.add_parent, raw_code=request.POST.get("code", ""))
 
 
+@access(BILLER)
 @require_POST
-@biller_required
 def parent_remove(request: HttpRequest, pk: int) -> HttpResponse:
     return _change_and_return(request, pk, services.remove_parent, raw_code=request.POST.get("code", ""))
 
 
+@access(BILLER)
 @require_POST
-@biller_required
 def bill_finalise(request: HttpRequest, pk: int) -> HttpResponse:
     return _change_and_return(request, pk, services.finalise_bill)
 
 
+@access(BILLER)
 @require_POST
-@biller_required
 def bill_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     return _change_and_return(request, pk, services.reopen_bill)
 
 
+@access(BILLER)
 @require_GET
-@biller_required
 def manifest(request: HttpRequest, pk: int) -> HttpResponse:
     view = _bill_view(pk)
     numbered = list(enumerate(view.parents, start=1))
@@ -173,8 +173,8 @@ def _filename(view: BillView, extension: str) -> str:
     return f"bill-{slugify(view.bill_number) or view.id}.{extension}"
 
 
+@access(BILLER)
 @require_GET
-@biller_required
 def export_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     view = _bill_view(pk, with_children=True)
     services.record_export(
@@ -183,8 +183,8 @@ def export_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     return writers.csv_response(exports.csv_sheet(view), _filename(view, "csv"))
 
 
+@access(BILLER)
 @require_GET
-@biller_required
 def export_xlsx(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     view = _bill_view(pk, with_children=True)
     services.record_export(

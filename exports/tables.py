@@ -27,6 +27,7 @@ from audit.services import record
 from bags.models import Bag, Link
 from bills.models import Bill
 from exports import writers
+from exports.error_codes import ExportRefusal
 from exports.writers import Sheet
 from scanning.models import Scan
 from traitortrack.errors import Refused
@@ -38,7 +39,7 @@ RETRY_AFTER_SECONDS = 60
 class ExportsBusy(Refused):
     def __init__(self) -> None:
         super().__init__(
-            "exports_busy",
+            ExportRefusal.EXPORTS_BUSY,
             f"{settings.EXPORT_MAX_RUNNING} exports are being downloaded right now, the most at once; try again "
             "in a minute.",
             status=503,

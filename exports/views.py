@@ -1,6 +1,4 @@
-"""The export page (billers and admins; the audit log for admins only) and one download per table.
-
-Who may open them is declared in traitortrack/permissions.py (exports:audit is ADMIN there)."""
+"""The export page (billers and admins; the audit log for admins only) and one download per table."""
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -8,6 +6,7 @@ from django.views.decorators.http import require_GET
 
 from exports.forms import FORMS, ExportForm
 from exports.tables import RETRY_AFTER_SECONDS, ExportsBusy, record_export
+from traitortrack.permissions import ADMIN, BILLER, access
 
 
 def _page(request: HttpRequest, bound: ExportForm | None = None, *, status: int = 200, busy: str = "") -> HttpResponse:
@@ -23,6 +22,7 @@ def _forms(user, bound: ExportForm | None = None) -> list[ExportForm]:
     return forms
 
 
+@access(BILLER)
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     return _page(request)
@@ -44,6 +44,7 @@ def _download(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _download_view(name: str):
+    @access(ADMIN if FORMS[name].table.admin_only else BILLER)
     @require_GET
     def download(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
         return _download(request, name)

@@ -2,10 +2,10 @@
 
 Session authentication; POSTs need the CSRF token in the X-CSRFToken header. Every answer is JSON,
 including the refusals (a 4xx with a stable ``code`` and a plain ``message``), a missing session (401,
-so an offline queue knows to wait for the next login) and a body that is not what we expect (400/413).
+so an offline queue knows to wait for the next login) and a body that is not what we expect (400/413/415):
+traitortrack.edge answers every error.
 """
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -17,43 +17,11 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.ratelimits import scan_rate_limit
 from bags import qr
 from scanning import selectors, services
-from scanning.services import ScanAnswer, ScanRefused
-
-# A scan is a few short strings; anything bigger is a broken or hostile client.
-MAX_BODY_BYTES = 4096
-
-
-def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"ok": False, "code": code, "message": message, "parent": None, "scan": None}, status=status)
-
-
-def api_login_required(view: Callable) -> Callable:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return _error(401, "not_logged_in", "Your session has ended. Log in again; waiting scans are kept.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def json_body(request: HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
-    """The request's JSON object; anything else is refused (400/413/415) before it is read into memory."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > max_bytes:
-        raise ScanRefused("too_large", f"The request is larger than {max_bytes} bytes.", status=413)
-    if request.content_type != "application/json":
-        raise ScanRefused("bad_request", "Send JSON (Content-Type: application/json).", status=415)
-    try:
-        data = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ScanRefused("bad_request", "The request body is not valid JSON.", status=400) from None
-    if not isinstance(data, dict):
-        raise ScanRefused("bad_request", "The request body must be a JSON object.", status=400)
-    return data
+from scanning.error_codes import ScanRefusal
+from scanning.services import ScanAnswer
+from traitortrack.edge import json_body
+from traitortrack.errors import Refused
+from traitortrack.permissions import LOGGED_IN, access
 
 
 def _answer(answer: ScanAnswer) -> JsonResponse:
@@ -64,17 +32,14 @@ def _answer(answer: ScanAnswer) -> JsonResponse:
 
 
 def scan_endpoint(action: Callable[[HttpRequest, dict[str, Any]], ScanAnswer]) -> Callable:
-    """POST, logged in, JSON in and out; refusals become their 4xx answer."""
+    """POST, any role, JSON in and out (a refusal the service raises is answered by traitortrack.edge)."""
 
+    @access(LOGGED_IN)
     @never_cache
     @require_POST
-    @api_login_required
     @wraps(action)
     def view(request: HttpRequest) -> JsonResponse:
-        try:
-            return _answer(action(request, json_body(request)))
-        except ScanRefused as refusal:
-            return JsonResponse(refusal.body(), status=refusal.status)
+        return _answer(action(request, json_body(request)))
 
     return view
 
@@ -112,21 +77,21 @@ def complete(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
     )
 
 
+@access(LOGGED_IN)
 @never_cache
 @require_GET
-@api_login_required
 def recent(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"scans": selectors.recent_scans(request.user)})
 
 
+@access(LOGGED_IN)
 @never_cache
 @require_GET
-@api_login_required
 def bag_lookup(request: HttpRequest, code: str) -> JsonResponse:
     try:
         found = selectors.lookup_bag(user=request.user, code=code)
     except qr.QRCodeError as error:
-        return _error(422, error.code, error.message)
+        raise Refused(error.code, error.message, status=422) from error
     if found is None:
-        return _error(404, "unknown_bag", f"No bag {code.strip().upper()} that you can see.")
+        raise Refused(ScanRefusal.UNKNOWN_BAG, f"No bag {code.strip().upper()} that you can see.", status=404)
     return JsonResponse({"ok": True, **found})

@@ -22,11 +22,13 @@ from django.utils import timezone
 from accounts.models import User
 from audit.services import record, snapshot
 from bags import qr
+from bags.error_codes import QRRefusal
 from bags.managers import forget_parent_formats
 from bags.models import Bag, Link, Product
+from scanning.error_codes import ScanRefusal
 from scanning.managers import ScanManager, ScanTransaction, StoredReply, is_write_conflict
 from scanning.models import Scan, ScanAction
-from traitortrack.errors import Refused
+from traitortrack.errors import EdgeRefusal, RefusalCode, Refused
 
 CLIENT_SCAN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 UNDO_WINDOW = timedelta(hours=1)
@@ -35,18 +37,18 @@ _ATTEMPTS = 3
 
 
 class ScanRefused(Refused):
-    """A scan the rules refuse; ``parent`` is the parent's state when the refusal is about one."""
+    """A scan the rules refuse; ``parent`` is the parent's state when the refusal is about one. Its answer
+    has a scan answer's fields (``scan`` empty), so the scan page reads one shape."""
 
-    def __init__(self, code: str, message: str, *, status: int = 409, parent: dict[str, Any] | None = None):
-        super().__init__(code, message, status=status)
+    def __init__(
+        self, code: RefusalCode, message: str, *, status: int = 409, parent: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(code, message, status=status, parent=parent, scan=None)
         self.parent = parent
 
     @classmethod
     def from_qr_error(cls, error: qr.QRCodeError) -> "ScanRefused":
         return cls(error.code, error.message, status=422)
-
-    def body(self) -> dict[str, Any]:
-        return {**super().body(), "parent": self.parent, "scan": None}
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class ScanAnswer:
 class _NotStored(ScanRefused):
     """A refusal about the request itself, never kept as the id's answer."""
 
-    def __init__(self, code: str, message: str, status: int = 409):
+    def __init__(self, code: RefusalCode, message: str, status: int = 409):
         super().__init__(code, message, status=status)
 
 
@@ -77,7 +79,7 @@ def _constraint(error: IntegrityError) -> str | None:
 def check_client_scan_id(client_scan_id: Any) -> str:
     if not isinstance(client_scan_id, str) or not CLIENT_SCAN_ID_PATTERN.fullmatch(client_scan_id):
         raise ScanRefused(
-            "bad_client_scan_id",
+            ScanRefusal.BAD_CLIENT_SCAN_ID,
             "Each scan needs a client_scan_id of 8 to 64 letters, digits, '-' or '_'.",
             status=400,
         )
@@ -157,13 +159,13 @@ def _exactly_once(
                 raise
             continue  # a write found its work half done by a concurrent request, and was rolled back
     # Three rounds lost to concurrent writers on the same rows: let the client retry with the same id.
-    raise ScanRefused("busy", "The server was busy with the same bags. Scan again.", status=503)
+    raise ScanRefused(EdgeRefusal.BUSY, "The server was busy with the same bags. Scan again.", status=503)
 
 
 def _replay(user: User, reply: StoredReply) -> ScanAnswer:
     if reply.user_id != user.pk:
         # Never stored: ids are random, so this is a misbehaving client, not a retry.
-        raise _NotStored("client_scan_id_taken", "This client_scan_id was already used by someone else.")
+        raise _NotStored(ScanRefusal.CLIENT_SCAN_ID_TAKEN, "This client_scan_id was already used by someone else.")
     return ScanAnswer(reply.status, reply.body, replayed=True)
 
 
@@ -180,7 +182,7 @@ def _check_area(user: User, parent_qr: str, area_id: int | None, area_name: str 
     if user.is_dispatcher and area_id != user.dispatch_area_id:
         where = f"area {area_name}" if area_name else "no dispatch area"
         raise ScanRefused(
-            "not_your_area",
+            ScanRefusal.NOT_YOUR_AREA,
             f"{parent_qr} belongs to {where}, not yours ({user.dispatch_area}). Ask a supervisor.",
             status=403,
             parent=parent,
@@ -208,13 +210,13 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer
         if state.bag_kind == qr.CHILD:
             # A product added later whose format covers an existing child's code.
             raise ScanRefused(
-                "child_where_parent_expected", f"{parsed.qr_id} is already a child bag; it cannot be a parent."
+                QRRefusal.CHILD_WHERE_PARENT_EXPECTED, f"{parsed.qr_id} is already a child bag; it cannot be a parent."
             )
         is_new = state.bag_id is None
         if is_new:
             if not state.product_is_active:
                 raise ScanRefused(
-                    "product_inactive",
+                    ScanRefusal.PRODUCT_INACTIVE,
                     f"{state.product_name} is no longer in use: no new {parsed.qr_id} parents. Ask an admin.",
                 )
             area_id, child_count, completed_at = user.dispatch_area_id, 0, None
@@ -281,7 +283,7 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
             return _replay(user, state.reply)
         if state.parent_id is None:
             raise ScanRefused(
-                "unknown_parent", f"Parent {parent_qr} was not found. Scan the parent bag again.", status=404
+                ScanRefusal.UNKNOWN_PARENT, f"Parent {parent_qr} was not found. Scan the parent bag again.", status=404
             )
         parent = parent_json(
             qr_id=parent_qr,
@@ -292,26 +294,30 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
         )
         _check_area(user, parent_qr, state.parent_area_id, state.parent_area_name, parent)
         if state.child_kind == qr.PARENT:
-            raise ScanRefused("parent_where_child_expected", f"{child_qr} is a parent bag, not a child.", parent=parent)
+            raise ScanRefused(
+                QRRefusal.PARENT_WHERE_CHILD_EXPECTED, f"{child_qr} is a parent bag, not a child.", parent=parent
+            )
         if state.child_parent_id == state.parent_id:
             raise ScanRefused(
-                "already_in_this_parent", f"{child_qr} is already in {parent_qr}. Nothing changed.", parent=parent
+                ScanRefusal.ALREADY_IN_THIS_PARENT,
+                f"{child_qr} is already in {parent_qr}. Nothing changed.",
+                parent=parent,
             )
         if state.child_parent_id is not None:
             raise ScanRefused(
-                "child_in_other_parent",
+                ScanRefusal.CHILD_IN_OTHER_PARENT,
                 f"{child_qr} is already in parent {state.child_parent_qr}. It was not added to {parent_qr}.",
                 parent=parent,
             )
         if parent["full"]:
             raise ScanRefused(
-                "parent_full",
+                ScanRefusal.PARENT_FULL,
                 f"{parent_qr} is full ({state.child_count} of {state.capacity}). Scan the next parent bag.",
                 parent=parent,
             )
         if parent["complete"]:
             raise ScanRefused(
-                "parent_complete",
+                ScanRefusal.PARENT_COMPLETE,
                 f"{parent_qr} was marked complete. Scan the next parent bag.",
                 parent=parent,
             )
@@ -381,7 +387,7 @@ def _locked_parent(user: User, parent_code: Any) -> Bag:
         .first()
     )
     if parent is None:
-        raise ScanRefused("unknown_parent", f"Parent {parent_qr} was not found.", status=404)
+        raise ScanRefused(ScanRefusal.UNKNOWN_PARENT, f"Parent {parent_qr} was not found.", status=404)
     return parent
 
 
@@ -410,33 +416,35 @@ def undo_last_scan(
         now = timezone.now()
         if scan_id is not None:
             if not user.is_admin:
-                raise ScanRefused("forbidden", "Only an admin can undo another scan than your last.", status=403)
+                raise ScanRefused(
+                    ScanRefusal.FORBIDDEN, "Only an admin can undo another scan than your last.", status=403
+                )
             if not isinstance(scan_id, int) or isinstance(scan_id, bool):
-                raise _NotStored("bad_request", "scan_id must be a whole number.", status=400)
+                raise _NotStored(EdgeRefusal.BAD_REQUEST, "scan_id must be a whole number.", status=400)
             target = Scan.objects.filter(pk=scan_id, action=ScanAction.LINK).first()
             if target is None:
-                raise ScanRefused("nothing_to_undo", f"There is no child scan {scan_id}.", status=404)
+                raise ScanRefused(ScanRefusal.NOTHING_TO_UNDO, f"There is no child scan {scan_id}.", status=404)
         else:
             target = Scan.objects.filter(user=user, action=ScanAction.LINK).order_by("-created_at", "-pk").first()
             if target is None:
-                raise ScanRefused("nothing_to_undo", "You have no child scan to undo.", status=404)
+                raise ScanRefused(ScanRefusal.NOTHING_TO_UNDO, "You have no child scan to undo.", status=404)
             if not user.is_admin and now - target.created_at > UNDO_WINDOW:
                 raise ScanRefused(
-                    "undo_too_late",
+                    ScanRefusal.UNDO_TOO_LATE,
                     f"Your last scan ({target.bag_qr} into {target.parent_qr}) is more than an hour old. "
                     "Ask an admin to correct it.",
                 )
         if Scan.objects.filter(reverts=target).exists():
             raise ScanRefused(
-                "already_undone", f"The scan of {target.bag_qr} into {target.parent_qr} was already undone."
+                ScanRefusal.ALREADY_UNDONE, f"The scan of {target.bag_qr} into {target.parent_qr} was already undone."
             )
         if target.parent_id is None:
-            raise ScanRefused("unknown_parent", f"Parent {target.parent_qr} no longer exists.", status=404)
+            raise ScanRefused(ScanRefusal.UNKNOWN_PARENT, f"Parent {target.parent_qr} no longer exists.", status=404)
         parent = _locked_parent(user, target.parent_qr)
         link = Link.objects.filter(child_id=target.bag_id, parent_id=parent.pk).select_related("child").first()
         if link is None:
             raise ScanRefused(
-                "moved",
+                ScanRefusal.MOVED,
                 f"{target.bag_qr} is no longer in {target.parent_qr}; nothing to undo.",
                 parent=_bag_parent_json(parent),
             )

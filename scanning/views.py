@@ -1,6 +1,5 @@
 """The dispatcher's pages: the scan page (its scans go to scanning.api from static/js/scan.js) and bag lookup."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -9,18 +8,19 @@ from django.views.decorators.http import require_GET
 from accounts.middleware import session_deadlines
 from bags.qr import QRCodeError
 from scanning import selectors
+from traitortrack.permissions import LOGGED_IN, access
 
 
+@access(LOGGED_IN)
 @require_GET
-@login_required
 @ensure_csrf_cookie  # scan.js reads the csrftoken cookie for its POSTs; the page has no form that would set it
 def scan_page(request: HttpRequest) -> HttpResponse:
     config = selectors.scan_page_context(request.user, session=session_deadlines(request.session))
     return render(request, "scanning/scan.html", {"scan_config": config})
 
 
+@access(LOGGED_IN)
 @require_GET
-@login_required
 def lookup_page(request: HttpRequest) -> HttpResponse:
     code = request.GET.get("code", "").strip()
     detail, error, status = None, None, 200

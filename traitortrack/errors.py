@@ -1,16 +1,69 @@
-"""The one shape of a domain refusal: a stable ``code`` for programs, a plain ``message`` for people and
-the HTTP status a view answers with. Each app's refusal (ScanRefused, BillRefused) adds what its answers
-carry and how they look."""
+"""The one shape of a refusal: a stable ``code`` for programs, a plain ``message`` for people, the HTTP
+status a view answers with, and any extra fields an app's answers carry (a scan refusal's ``parent``).
 
+Codes are members of an enum per app (``ScanRefusal``, ``BillRefusal`` ...), each a subclass of
+RefusalCode, so the API document lists exactly the codes the code can raise (traitortrack.openapi reads
+them from the enums) and a typo is a TypeError, not a new code. traitortrack.edge turns a Refused, and
+every other error under /api/, into the one JSON body that ``Refused.body`` builds.
+"""
+
+import enum
 from typing import Any
 
 
+class RefusalCode(enum.StrEnum):
+    """The base of every app's refusal codes (it has no members of its own)."""
+
+    @classmethod
+    def every_code(cls) -> list[str]:
+        """Every code of every enum derived from this one, sorted: the API document's list."""
+        codes: set[str] = set()
+        pending = list(cls.__subclasses__())
+        while pending:
+            codes_enum = pending.pop()
+            codes.update(member.value for member in codes_enum)
+            pending.extend(codes_enum.__subclasses__())
+        return sorted(codes)
+
+
+class EdgeRefusal(RefusalCode):
+    """What the HTTP edge itself refuses, before or around any app's rules."""
+
+    NOT_LOGGED_IN = "not_logged_in"
+    FORBIDDEN = "forbidden"
+    OTP_REQUIRED = "otp_required"
+    CSRF_FAILED = "csrf_failed"
+    RATE_LIMITED = "rate_limited"
+    LOCKED_OUT = "locked_out"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    BAD_REQUEST = "bad_request"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    TOO_LARGE = "too_large"
+    INVALID = "invalid"
+    BUSY = "busy"
+    SERVER_ERROR = "server_error"
+
+
 class Refused(Exception):
-    def __init__(self, code: str, message: str, *, status: int = 409) -> None:
+    def __init__(
+        self,
+        code: RefusalCode,
+        message: str,
+        *,
+        status: int = 409,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        if not isinstance(code, RefusalCode):
+            raise TypeError(f"A refusal's code comes from a RefusalCode enum, not {code!r}.")
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.headers = headers or {}
+        self.extra = extra
 
     def body(self) -> dict[str, Any]:
-        return {"ok": False, "code": self.code, "message": self.message}
+        """The one error body: ``ok``, ``code`` and ``message`` always, then the refusal's own fields."""
+        return {"ok": False, "code": str(self.code), "message": self.message, **self.extra}

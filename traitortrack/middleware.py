@@ -3,10 +3,15 @@
 import re
 import uuid
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from traitortrack.edge import NOT_LOGGED_IN_MESSAGE, api_error, is_api, refusal_response
+from traitortrack.errors import EdgeRefusal, Refused
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Read from META: request.headers builds a mapping of every header, which nothing else on a scan needs.
@@ -57,14 +62,14 @@ class SecurityPolicyMiddleware:
 ROLE_REFUSED = "Your role may not open this page."
 
 
-class RolePermissionMiddleware:
-    """Enforces traitortrack.permissions.URL_ACCESS on every resolved request, before the view runs.
+class AccessMiddleware:
+    """Enforces each view's declared access (traitortrack.permissions) before it runs, failing closed.
 
-    Anonymous users on a page go to the login page, on the JSON API get 401 not_logged_in; a logged-in
-    user whose role is not allowed gets 403 (a page, or ``{"ok": false, "code": "forbidden"}`` on the API).
-    A URL name the declaration does not cover is refused to everyone. Comes after
-    accounts.middleware.AdminOTPRequiredMiddleware, so an admin without a second factor never gets here.
-    The older per-view decorators (login_required, bills.permissions) still run after it, now redundant.
+    In order: an admin without a verified second factor this session reaches only views declared
+    ``otp_exempt`` (pages go to enrolment or verification, the API answers 403 otp_required); anonymous
+    users on a page go to the login page, on the API get 401 not_logged_in; a logged-in user whose role is
+    not allowed gets 403 forbidden; a view that declares nothing is refused to everyone. Must come after
+    accounts.middleware.AuthenticationMiddleware (the OTP state) and SessionTimeoutMiddleware.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -74,28 +79,30 @@ class RolePermissionMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
-        # Imported here: both load models, which are not ready when this module is imported.
+        # Imported here: they load models, which are not ready when this module is imported.
         from django.contrib.auth.views import redirect_to_login
 
-        from traitortrack.permissions import access_for
+        from accounts import otp
+        from traitortrack.permissions import access_of, is_otp_exempt
 
-        match = request.resolver_match
-        access = access_for(match.view_name) if match is not None else None
         user = request.user
-        if access is not None and access.allows(user):
+        if otp.otp_required(user) and not user.is_verified() and not is_otp_exempt(view_func):
+            return self._second_factor_first(request, has_device=otp.user_has_device(user))
+        level = access_of(view_func)
+        if level is not None and level.allows(user):
             return None
-        api = request.path_info.startswith("/api/")
-        if access is not None and not user.is_authenticated:
-            if api:
-                return _api_refusal(
-                    401, "not_logged_in", "Your session has ended. Log in again; waiting scans are kept."
-                )
+        if level is not None and not user.is_authenticated:
+            if is_api(request):
+                return api_error(Refused(EdgeRefusal.NOT_LOGGED_IN, NOT_LOGGED_IN_MESSAGE, status=401))
             return redirect_to_login(request.get_full_path())
-        if api:
-            return _api_refusal(403, "forbidden", "Your role may not do this.")
-        raise PermissionDenied(ROLE_REFUSED)
+        message = "Your role may not do this." if is_api(request) else ROLE_REFUSED
+        return refusal_response(request, Refused(EdgeRefusal.FORBIDDEN, message, status=403))
 
-
-def _api_refusal(status: int, code: str, message: str) -> JsonResponse:
-    # The same shape as every other API answer (scanning.api), so clients read one format.
-    return JsonResponse({"ok": False, "code": code, "message": message, "parent": None, "scan": None}, status=status)
+    @staticmethod
+    def _second_factor_first(request: HttpRequest, *, has_device: bool) -> HttpResponse:
+        if is_api(request):
+            message = "Two-factor authentication is required: open TraitorTrack in the browser and verify."
+            return api_error(Refused(EdgeRefusal.OTP_REQUIRED, message, status=403))
+        target = reverse("accounts:otp_verify" if has_device else "accounts:otp_setup")
+        next_url = request.get_full_path() if request.method == "GET" else "/"
+        return redirect(f"{target}?{urlencode({'next': next_url})}")

@@ -48,7 +48,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-development-only-k
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
-CSRF_FAILURE_VIEW = "traitortrack.views.csrf_failure"
+CSRF_FAILURE_VIEW = "traitortrack.edge.csrf_failure"
 
 INSTALLED_APPS = [
     # accounts.apps.TraitorTrackAdminConfig is django.contrib.admin with the OTP-only admin site.
@@ -76,19 +76,21 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "traitortrack.metrics.RequestMetricsMiddleware",  # first: counts every response, in memory (the system page)
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise and every middleware that may answer by itself, so each response gets the header.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "traitortrack.middleware.RequestIdMiddleware",
     "traitortrack.middleware.SecurityPolicyMiddleware",  # before whitenoise, so static files get it too
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "traitortrack.edge.EdgeMiddleware",  # every error in the one shape: JSON under /api/, the error page elsewhere
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     # Django's AuthenticationMiddleware and django-otp's OTPMiddleware in one, the user kept for a few seconds.
     "accounts.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
-    "accounts.middleware.AdminOTPRequiredMiddleware",  # after the OTP state is known: admins see nothing unverified
-    "traitortrack.middleware.RolePermissionMiddleware",  # who may use which URL: traitortrack/permissions.py
+    # Each view's declared access (traitortrack/permissions.py), the second factor for admins first.
+    "traitortrack.middleware.AccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: it turns a lockout into the locked-out page
 ]
 

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from traitortrack import views
+from traitortrack import edge, views
 
-handler500 = views.server_error
+handler400 = edge.bad_request
+handler403 = edge.permission_denied
+handler404 = edge.page_not_found
+handler500 = edge.server_error
 
 urlpatterns = [
     path("", views.home, name="home"),

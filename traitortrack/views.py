@@ -1,33 +1,27 @@
-"""Project-wide views: the home page, the dashboard, search, the health probes and system page, the API
-document and the error handlers."""
-
-import sys
+"""Project-wide views: the home page, the dashboard, search, the health probes and system page, and the
+API document. (The error handlers are traitortrack.edge's.)"""
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django.views.defaults import server_error as html_server_error
-from psycopg import OperationalError as DatabaseUnavailable
 
-from scanning.api import api_login_required
 from traitortrack.dashboard import dashboard_stats
 from traitortrack.openapi import document
+from traitortrack.permissions import ADMIN, LOGGED_IN, PUBLIC, access
 from traitortrack.search import SearchForm, run_search
 from traitortrack.system import readiness, system_status
 
 
-@login_required
+@access(LOGGED_IN)
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
+@access(LOGGED_IN)
 @require_GET
-@login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The figures in the page (it works without JavaScript), then refreshed by static/js/dashboard.js."""
     context = {
@@ -38,15 +32,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard.html", context)
 
 
+@access(LOGGED_IN, unattended=True)  # the page's own refresh: it does not put the idle logout off
 @never_cache
 @require_GET
-@api_login_required
 def dashboard_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse(dashboard_stats(request.user))
 
 
+@access(LOGGED_IN)
 @require_GET
-@login_required
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET, user=request.user)
     result = run_search(form)
@@ -61,6 +55,7 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, "search.html", context)
 
 
+@access(PUBLIC, otp_exempt=True)  # the load balancer's probes
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
@@ -68,6 +63,7 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@access(PUBLIC, otp_exempt=True)
 @never_cache
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
@@ -79,68 +75,16 @@ def ready(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
 
 
+@access(ADMIN)
 @never_cache
 @require_GET
-@login_required
 def system(request: HttpRequest) -> HttpResponse:
-    """The admins' system page (traitortrack.permissions: ADMIN)."""
+    """The admins' system page: database, cache, workers' requests and errors."""
     return render(request, "system.html", {"status": system_status()})
 
 
+@access(PUBLIC)
 @require_GET
 def openapi_schema(request: HttpRequest) -> JsonResponse:
     """The API's OpenAPI 3 description, public like any API document (it holds no data)."""
     return JsonResponse(document(request.build_absolute_uri("/")))
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """The API answers in JSON, so a scanner app (or the scan page's queue) can tell a CSRF refusal,
-    usually a session that ended, from a refused scan; pages get Django's usual page."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(
-            {
-                "ok": False,
-                "code": "csrf_failed",
-                "message": "Your session has ended or the page is out of date. Log in again; waiting scans are kept.",
-                "parent": None,
-                "scan": None,
-            },
-            status=403,
-        )
-    return html_csrf_failure(request, reason)
-
-
-def _database_busy() -> bool:
-    """Whether the error being handled is the database being out of reach for a moment, which is worth a
-    retry, unlike a bug: the pool ran out of connections (a burst of requests), or a connection broke (a
-    PostgreSQL restart, until traitortrack.dbpool replaces the pool's), or PostgreSQL gave up on a
-    statement (deadlock, serialization failure, statement timeout: psycopg's OperationalError)."""
-    error = sys.exc_info()[1]
-    while error is not None:
-        if isinstance(error, DatabaseUnavailable):  # psycopg_pool's PoolTimeout is one too
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    """The 500 handler. A database too busy or briefly out of reach is a 503 with Retry-After (the scan
-    page keeps the scan queued and sends it again; its client id makes the retry safe); the API answers
-    in JSON either way, so a scanner app never has to read an HTML page."""
-    busy = _database_busy()
-    if request.path.startswith("/api/"):
-        message = "The server is busy. The scan was not recorded; send it again." if busy else "Server error."
-        response = JsonResponse(
-            {"ok": False, "code": "busy" if busy else "server_error", "message": message, "parent": None, "scan": None},
-            status=503 if busy else 500,
-        )
-    elif busy:
-        response = HttpResponse(
-            "<!doctype html><title>Busy</title><h1>The server is busy</h1><p>Try again in a moment.</p>",
-            status=503,
-        )
-    else:
-        return html_server_error(request)
-    if busy:
-        response["Retry-After"] = "2"
-    return response

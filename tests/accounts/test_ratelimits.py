@@ -67,7 +67,7 @@ def test_eleventh_login_post_in_the_window_answers_a_429_page(db, redis_limits, 
     refused = _login(client, "limited-typist")
 
     assert refused.status_code == 429
-    assert "429.html" in [template.name for template in refused.templates]
+    assert "error.html" in [template.name for template in refused.templates]
     assert 0 < int(refused["Retry-After"]) <= 3600
     assert "Too many attempts" in refused.content.decode()
     # Keyed by the username typed, not the IP: the rest of the warehouse behind that IP logs in.

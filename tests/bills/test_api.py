@@ -141,11 +141,11 @@ def test_create_then_read_a_bill(api, moong):
     }
 
 
-def test_bad_bill_details_are_a_400_with_errors_per_field(api, bill):
+def test_bad_bill_details_are_a_422_with_errors_per_field(api, bill):
     answer = send(api, "POST", "/api/bills", {"bill_number": "INV-9", "expected_parents": 900})
 
     body = answer.json()
-    assert (answer.status_code, body["code"], body["ok"]) == (400, "invalid", False)
+    assert (answer.status_code, body["code"], body["ok"]) == (422, "invalid", False)
     assert set(body["errors"]) == {"customer", "bill_date", "product", "expected_parents"}
 
 

@@ -113,7 +113,7 @@ def test_post_without_csrf_token_is_refused_in_json(dispatcher, mustard):
     [
         ("{not json", "application/json", 400, "bad_request"),
         ("[1, 2]", "application/json", 400, "bad_request"),
-        ("code=SB00001", "application/x-www-form-urlencoded", 415, "bad_request"),
+        ("code=SB00001", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
         (json.dumps({"code": "SB00001"}), "application/json", 400, "bad_client_scan_id"),
         (json.dumps({"client_scan_id": uuid.uuid4().hex, "code": ["SB00001"]}), "application/json", 422, "empty"),
         (json.dumps({"client_scan_id": uuid.uuid4().hex, "code": "C" * 10_000}), "application/json", 413, "too_large"),

@@ -1,29 +1,29 @@
 """Who may use what: every URL pattern of the project (found in the URL conf, not a hand list) requested by
-every role, each answer checked against the one declaration, traitortrack.permissions.URL_ACCESS.
+every role, each answer checked against the access each view declares (traitortrack.permissions.access).
 
 An allowed request may answer 200, a redirect elsewhere (a form done, the admin's own redirects), 404 (an
 object the user may not see, e.g. another area's bag) or 405 (a POST-only endpoint asked with GET): what
 matters is that the permission layer let it through. A refused one answers 302 to the login page
 (anonymous, pages), 401 (anonymous, API), 403 (wrong role), or 302 to the 2FA pages / 403 otp_required on
-the API (an admin without a verified second factor, accounts.middleware.AdminOTPRequiredMiddleware).
+the API (an admin without a verified second factor, traitortrack.middleware.AccessMiddleware).
 """
 
 import json
 import uuid
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import resolve
 
-from accounts.middleware import OTP_EXEMPT_URL_NAMES
 from accounts.models import Role
 from audit.services import record
 from bags.models import Bag
 from scanning import services as scanning
 from tests import factories
 from tests.urls import fill, url_arguments, url_patterns
+from traitortrack.edge import is_api
 from traitortrack.middleware import ROLE_REFUSED
-from traitortrack.permissions import ADMIN, BILLER, LOGGED_IN, PUBLIC, access_for, undeclared_view_names
+from traitortrack.permissions import ADMIN, BILLER, LOGGED_IN, PUBLIC, access_of, is_otp_exempt, undeclared_view_names
 
 pytestmark = pytest.mark.django_db
 
@@ -73,8 +73,8 @@ def client_for(role: str, world: dict, verified_login) -> Client:
     return client
 
 
-def allowed(role: str, view_name: str) -> bool:
-    access = access_for(view_name)
+def allowed(role: str, view) -> bool:
+    access = access_of(view)
     if role == "anonymous":
         return access is PUBLIC
     if role.startswith("dispatcher"):
@@ -82,7 +82,7 @@ def allowed(role: str, view_name: str) -> bool:
     if role == "biller":
         return access in (PUBLIC, LOGGED_IN, BILLER)
     if role == "admin_without_otp":
-        return view_name in OTP_EXEMPT_URL_NAMES
+        return is_otp_exempt(view)
     return access in (PUBLIC, LOGGED_IN, BILLER, ADMIN)
 
 
@@ -109,7 +109,7 @@ def outcome(response, api: bool) -> str:
 
 def test_every_url_name_is_declared():
     # A name missing from URL_ACCESS is refused to everyone; this and the system check name it.
-    assert undeclared_view_names() == [], "declare these in traitortrack.permissions.URL_ACCESS"
+    assert undeclared_view_names() == [], "declare who may use these views: traitortrack.permissions.access"
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -118,14 +118,15 @@ def test_every_url_answers_each_role_as_declared(role, world, verified_login):
     mismatches = []
     for route, pattern in url_patterns():
         url = fill(route, pattern, world["objects"], no_row="0")
-        view_name = resolve(url).view_name
-        api = url.startswith("/api/")
+        match = resolve(url)
+        view_name, level = match.view_name, access_of(match.func)
+        api = is_api(RequestFactory().get(url))
         got = outcome(client.get(url), api)
-        if allowed(role, view_name):
+        if allowed(role, match.func):
             if got.startswith(REFUSED) and not (view_name in SEND_ON and got.startswith("302")):
-                mismatches.append(f"{url} ({view_name}, {access_for(view_name)}): allowed, but answered {got}")
+                mismatches.append(f"{url} ({view_name}, {level}): allowed, but answered {got}")
         elif not got.startswith(refusal(role, api)):
-            mismatches.append(f"{url} ({view_name}, {access_for(view_name)}): expected {refusal(role, api)}, got {got}")
+            mismatches.append(f"{url} ({view_name}, {level}): expected {refusal(role, api)}, got {got}")
     assert mismatches == [], f"{role}:\n" + "\n".join(mismatches)
 
 
@@ -157,9 +158,10 @@ def test_a_dispatcher_cannot_scan_into_another_areas_parent(world):
 
 def test_an_undeclared_url_is_refused_to_everyone(world, verified_login, monkeypatch):
     # Fail closed: take the declaration of the scan page away and even an admin is refused.
+    from scanning import views
     from traitortrack import permissions
 
-    monkeypatch.delitem(permissions.URL_ACCESS, "scanning:scan")
+    monkeypatch.delattr(views.scan_page, "access")
     client = verified_login(Client(), world["users"]["admin_with_otp"])
 
     assert client.get("/scan/").status_code == 403
@@ -192,9 +194,9 @@ def test_manage_py_check_reports_an_undeclared_url_name(monkeypatch):
     # The system check is registered at start-up (accounts/apps.py), so `manage.py check` runs it too.
     from django.core import checks
 
-    from traitortrack import permissions
+    from traitortrack import views
 
-    monkeypatch.delitem(permissions.URL_ACCESS, "health")
+    monkeypatch.delattr(views.health, "access")
 
     errors = [e for e in checks.run_checks(tags=[checks.Tags.urls]) if e.id == "traitortrack.E001"]
 

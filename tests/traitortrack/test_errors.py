@@ -5,7 +5,7 @@ from django.db import OperationalError, connection
 from django.test import RequestFactory
 from psycopg_pool import ConnectionPool
 
-from traitortrack.views import server_error
+from traitortrack.edge import server_error
 
 
 @pytest.fixture

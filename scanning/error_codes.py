@@ -1,0 +1,24 @@
+"""The scan loop's refusal codes (scanning.services, scanning.api). A QR rule's refusal keeps its own
+code (bags.error_codes.QRRefusal); the edge's (not_logged_in, busy ...) are traitortrack.errors'."""
+
+from traitortrack.errors import RefusalCode
+
+
+class ScanRefusal(RefusalCode):
+    """A scan the rules refuse."""
+
+    UNKNOWN_PARENT = "unknown_parent"
+    UNKNOWN_BAG = "unknown_bag"
+    NOT_YOUR_AREA = "not_your_area"
+    CHILD_IN_OTHER_PARENT = "child_in_other_parent"
+    ALREADY_IN_THIS_PARENT = "already_in_this_parent"
+    PARENT_FULL = "parent_full"
+    PARENT_COMPLETE = "parent_complete"
+    PRODUCT_INACTIVE = "product_inactive"
+    NOTHING_TO_UNDO = "nothing_to_undo"
+    UNDO_TOO_LATE = "undo_too_late"
+    ALREADY_UNDONE = "already_undone"
+    MOVED = "moved"
+    FORBIDDEN = "forbidden"
+    BAD_CLIENT_SCAN_ID = "bad_client_scan_id"
+    CLIENT_SCAN_ID_TAKEN = "client_scan_id_taken"
