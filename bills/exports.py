@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bills.managers import BillView
-from exports.writers import Sheet, local
+from exports.writers import Sheet
 
 CSV_HEADER = ["bill", "parent", "product", "parent_children", "parent_weight_kg", "child"]
 
@@ -36,7 +36,7 @@ def xlsx_sheets(view: BillView) -> list[Sheet]:
         ("Actual weight (kg)", view.actual_weight_kg),
         ("Expected weight (kg)", view.expected_weight_kg),
         ("Difference (kg)", view.difference_kg),
-        ("Finalised at", local(view.finalised_at)),
+        ("Finalised at", view.finalised_at),
         ("Notes", view.notes),
     ]
     parents = (

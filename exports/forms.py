@@ -11,9 +11,9 @@ from bags.models import BagKind, Product
 from bills.models import BillStatus
 from exports.tables import TABLES, Table, in_date_range
 from scanning.models import ScanAction
+from traitortrack.forms import DayField
 
 FORMATS = (("csv", "CSV"), ("xlsx", "Excel (.xlsx)"))
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class ExportForm(forms.Form):
@@ -21,8 +21,8 @@ class ExportForm(forms.Form):
 
     table: Table
     file_format = forms.ChoiceField(label="Format", choices=FORMATS, initial="csv")
-    date_from = forms.DateField(label="From", required=False, widget=DATE_INPUT)
-    date_to = forms.DateField(label="To", required=False, widget=DATE_INPUT)
+    date_from = DayField(label="From", required=False)
+    date_to = DayField(label="To", required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -70,11 +70,6 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def local(moment: datetime | None) -> datetime | None:
-    """Excel has no time zones: the warehouse's local time, naive."""
-    return timezone.localtime(moment).replace(tzinfo=None) if moment else None
-
-
 def csv_value(value: Any) -> Any:
     """A cell as CSV text: local times with their offset, JSON for snapshots, formulas escaped."""
     if value is None:
@@ -88,7 +83,8 @@ def csv_value(value: Any) -> Any:
 
 def xlsx_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return local(value)
+        # Excel has no time zones: the warehouse's local time, naive. Done here only, so callers pass aware times.
+        return timezone.localtime(value).replace(tzinfo=None)
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     if value is not None and not isinstance(value, str | int | float | Decimal | date | bool):

@@ -16,6 +16,7 @@ from bags import qr
 from bags.models import BagKind, Product
 from bags.selectors import BagSearch, BagStatus, SearchTooBroad, code_prefix, exact_bag, search_bags
 from bills.models import Bill, BillStatus
+from traitortrack.forms import DayField
 from traitortrack.pagination import KeysetPage, keyset_page
 
 PAGE_SIZE = 25
@@ -39,8 +40,8 @@ def searchable(user: User) -> list[str]:
 
 
 class SearchForm(forms.Form):
-    """The search box and its filters. A filter value that does not parse is ignored, never an error page;
-    only a code start no code can have gets a message."""
+    """The search box and its filters. A filter value that does not parse is ignored, never an error page (its
+    field says why); a code start no code can have gets a message."""
 
     q = forms.CharField(required=False, max_length=64, label="Code, bill number, customer or user")
     show = forms.ChoiceField(required=False, label="Show")
@@ -53,8 +54,8 @@ class SearchForm(forms.Form):
     )
     status = forms.ChoiceField(required=False)
     role = forms.ChoiceField(required=False, choices=[("", "Any role"), *Role.choices])
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = DayField(required=False, label="From")
+    date_to = DayField(required=False, label="To")
     # The page link's: the last row shown (a code, an id, or a time and an id), never typed.
     after = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 

@@ -295,6 +295,27 @@ def test_a_filter_that_does_not_parse_is_ignored(biller_client, yard):
     assert "SB00004" in response.content.decode()
 
 
+OUT_OF_RANGE = "Pick a date between 2000-01-01 and 2099-12-31."
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"date_to": "9999-12-31"}, OUT_OF_RANGE),
+        ({"date_from": "9999-12-31"}, OUT_OF_RANGE),
+        ({"date_from": "0001-01-01"}, OUT_OF_RANGE),
+        ({"date_to": "0001-01-01"}, OUT_OF_RANGE),
+        ({"date_from": "99999-01-01"}, "Enter a valid date."),
+    ],
+    ids=["to-9999-12-31", "from-9999-12-31", "from-0001-01-01", "to-0001-01-01", "from-99999-01-01"],
+)
+def test_a_date_past_the_sane_years_is_ignored_with_a_message(admin_client, yard, filters, message):
+    response = admin_client.get(SEARCH, filters)  # admins search bags, bills and users: every date filter
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+
+
 def code_search_plan(**params) -> str:
     values = code_search_params(prefix="SB0000", limit=26, **params)
     with connection.cursor() as cursor:

@@ -3,11 +3,13 @@ bill exported from its snapshot."""
 
 import csv
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from audit.models import AuditLog
@@ -116,6 +118,18 @@ def test_a_finalised_bill_exports_its_snapshot(biller_client, biller, bill):
 
     assert ["INV-7", "SB00002", "Mustard", "0", "0.000", ""] in rows
     assert not any(row[5].startswith("LATE") for row in rows)
+
+
+def test_a_finalised_bill_exports_as_xlsx_in_local_time(biller_client, biller, bill, monkeypatch, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"
+    with monkeypatch.context() as frozen:
+        frozen.setattr(timezone, "now", lambda: datetime(2026, 3, 1, 20, 15, tzinfo=UTC))
+        services.finalise_bill(user=biller, bill_id=bill.pk)
+
+    response = biller_client.get(reverse("bills:export-xlsx", args=[bill.pk]))
+
+    facts = dict(load_workbook(io.BytesIO(b"".join(response.streaming_content)))["Bill"].iter_rows(values_only=True))
+    assert facts["Finalised at"] == datetime(2026, 3, 2, 1, 45)  # 05:30 ahead: the next day
 
 
 def test_exports_are_audited(biller_client, biller, bill):

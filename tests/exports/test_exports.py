@@ -149,6 +149,27 @@ def test_a_date_range_backwards_is_refused_with_the_page(biller_client):
     assert not AuditLog.objects.filter(action="scans.export").exists()
 
 
+OUT_OF_RANGE = "Pick a date between 2000-01-01 and 2099-12-31."
+
+
+@pytest.mark.parametrize("table", ["scans", "bags", "links"])
+@pytest.mark.parametrize(
+    ("end", "day", "message"),
+    [
+        ("date_to", "9999-12-31", OUT_OF_RANGE),
+        ("date_from", "9999-12-31", OUT_OF_RANGE),
+        ("date_from", "0001-01-01", OUT_OF_RANGE),
+        ("date_to", "99999-01-01", "Enter a valid date."),
+    ],
+    ids=["to-9999-12-31", "from-9999-12-31", "from-0001-01-01", "to-99999-01-01"],
+)
+def test_a_date_past_the_sane_years_is_refused_with_the_page(biller_client, table, end, day, message):
+    response = biller_client.get(reverse(f"exports:{table}"), {f"{table}-file_format": "csv", f"{table}-{end}": day})
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
 def test_text_a_spreadsheet_would_run_is_escaped_in_csv_and_excel(biller_client, biller):
     factories.make_bill(biller, bill_number="=CMD()", customer="+91 cmd", notes="@SUM(A1)")
 

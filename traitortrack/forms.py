@@ -1,0 +1,19 @@
+"""Form fields the apps' forms share."""
+
+from datetime import date
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+
+# The days a date filter takes: every bag, bill and scan is this century's. Without a bound a range's ends
+# overflow: the day after 9999-12-31 (the end of a "to" day) is no date, a 500.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+OUT_OF_RANGE = f"Pick a date between {FIRST_DAY} and {LAST_DAY}."
+
+
+class DayField(forms.DateField):
+    """A day a filter starts or ends on, between FIRST_DAY and LAST_DAY (the date picker offers no other)."""
+
+    widget = forms.DateInput(attrs={"type": "date", "min": FIRST_DAY, "max": LAST_DAY}, format="%Y-%m-%d")
+    default_validators = [MinValueValidator(FIRST_DAY, OUT_OF_RANGE), MaxValueValidator(LAST_DAY, OUT_OF_RANGE)]
