@@ -10,6 +10,7 @@ from bags.models import Product
 from bills.managers import BillQuerySet
 from bills.models import Bill, BillStatus
 from bills.services import MAX_PARENTS, BillRefused, check_bill_number_free, default_product
+from traitortrack.forms import DayField
 
 
 class BillForm(forms.ModelForm):
@@ -70,8 +71,8 @@ class BillSearchForm(forms.Form):
 
     q = forms.CharField(required=False, max_length=200, label="Bill number or customer")
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *BillStatus.choices])
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = DayField(required=False, label="From")
+    date_to = DayField(required=False, label="To")
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES)
 
     def search_arguments(self) -> dict[str, Any]:
