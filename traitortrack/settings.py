@@ -139,7 +139,7 @@ else:
 # A persistent connection is checked before reuse. A pooled one is not: that check is an empty query, a
 # round trip on every request (a few percent of a scan's CPU). Instead each gunicorn worker checks its
 # idle pooled connections every DB_POOL_CHECK_SECONDS (traitortrack/dbpool.py), and a request that meets
-# a connection broken since (a PostgreSQL restart) gets a 503 to retry (traitortrack.views.server_error),
+# a connection broken since (a PostgreSQL restart) gets a 503 to retry (traitortrack.edge.server_error),
 # which the scan page does with the same client scan id.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = DB_POOL_MAX_SIZE <= 0
 DB_POOL_CHECK_SECONDS = env_int("DB_POOL_CHECK_SECONDS", 10)
@@ -246,7 +246,7 @@ AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"  # the page, or JSON for /ap
 # Only the lockouts are in the admin (accounts/admin.py), where an admin unlocks by deleting one; the
 # login history is the audit log's (login.success / login.failure / login.lockout).
 AXES_ENABLE_ADMIN = False
-# Admins must use TOTP (accounts.middleware.AdminOTPRequiredMiddleware); the issuer names us in the phone app.
+# Admins must use TOTP (traitortrack.middleware.AccessMiddleware); the issuer names us in the phone app.
 OTP_TOTP_ISSUER = "TraitorTrack"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -108,7 +108,7 @@ def outcome(response, api: bool) -> str:
 
 
 def test_every_url_name_is_declared():
-    # A name missing from URL_ACCESS is refused to everyone; this and the system check name it.
+    # A view that declares no access is refused to everyone; this and the system check name it.
     assert undeclared_view_names() == [], "declare who may use these views: traitortrack.permissions.access"
 
 
