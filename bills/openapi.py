@@ -1,39 +1,11 @@
 """The OpenAPI 3 description of the bill API (bills/api.py), merged into the schema served at /api/openapi.json.
 
-Written by hand, next to the API it describes; tests/bills/test_api.py checks that every /api/bills route
-is here with its methods, and that real answers match these schemas.
+Written by hand, next to the API it describes; every /api/ answer of the test suite is validated against
+the served document (tests/openapi.py). Refusals are the shared Error schema (traitortrack/openapi.py).
 """
 
 from typing import Any
 
-REFUSAL_CODES = [
-    "not_a_parent_code",
-    "empty",
-    "too_long",
-    "bad_characters",
-    "too_short",
-    "bad_format",
-    "bad_parent_format",
-    "unknown_parent",
-    "already_on_bill",
-    "already_on_this_bill",
-    "bill_finalised",
-    "bill_full",
-    "not_on_this_bill",
-    "unknown_bill",
-    "bill_number_taken",
-    "product_inactive",
-    "already_finalised",
-    "bill_empty",
-    "not_finalised",
-    "admin_only",
-    "forbidden",
-    "invalid",
-    "bad_request",
-    "too_large",
-    "not_logged_in",
-    "csrf_failed",
-]
 SUCCESS_CODES = ["created", "changed", "unchanged", "parent_added", "parent_removed", "finalised", "reopened"]
 
 _KG = {"type": "string", "pattern": r"^-?\d+\.\d{3}$", "description": "Kilograms, three decimals.", "example": "30.000"}
@@ -48,8 +20,9 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _refused(description: str = "Refused: nothing was changed. `message` is a sentence for the biller.") -> dict:
-    return _json(_ref("BillAnswer"), description)
+def _refused(description: str = "") -> dict:
+    # Every refusal is the one Error body; the description says when it comes.
+    return {"$ref": "#/components/responses/Refused", **({"description": description} if description else {})}
 
 
 def _answers(success: str, *refusals: int, status: str = "200") -> dict[str, Any]:
@@ -236,15 +209,10 @@ def schemas() -> dict[str, Any]:
             "required": ["ok", "code", "message", "warning", "bill"],
             "properties": {
                 "ok": {"type": "boolean"},
-                "code": {"type": "string", "enum": SUCCESS_CODES + REFUSAL_CODES},
+                "code": {"type": "string", "enum": SUCCESS_CODES},
                 "message": {"type": "string"},
-                "warning": {"type": "string", "nullable": True, "description": "Done, but worth a look."},
-                "bill": {"allOf": [_ref("Bill")], "nullable": True},
-                "errors": {
-                    "type": "object",
-                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                    "description": "On `invalid`: the messages per field.",
-                },
+                "warning": {"type": ["string", "null"], "description": "Done, but worth a look."},
+                "bill": {"anyOf": [_ref("Bill"), {"type": "null"}]},
             },
         },
         "BillParent": {
@@ -269,7 +237,7 @@ def schemas() -> dict[str, Any]:
                 "child_weight_kg": _KG,
                 "weight_kg": _KG,
                 "added_at": {"type": "string", "format": "date-time"},
-                "added_by": {"type": "string", "nullable": True},
+                "added_by": {"type": ["string", "null"]},
                 "child_codes": {"type": "array", "items": {"type": "string"}, "description": "With ?children=1."},
             },
         },
@@ -323,11 +291,11 @@ def schemas() -> dict[str, Any]:
                 "expected_weight_kg": {**_KG, "description": "expected_parents x full_parent_weight_kg."},
                 "difference_kg": {**_KG, "description": "Actual minus expected: negative when short."},
                 "weight_state": {"type": "string", "enum": ["short", "exact", "over"]},
-                "created_by": {"type": "string", "nullable": True},
+                "created_by": {"type": ["string", "null"]},
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"},
-                "finalised_at": {"type": "string", "format": "date-time", "nullable": True},
-                "finalised_by": {"type": "string", "nullable": True},
+                "finalised_at": {"type": ["string", "null"], "format": "date-time"},
+                "finalised_by": {"type": ["string", "null"]},
                 "url": {"type": "string", "description": "The bill's page."},
                 "parents": {"type": "array", "items": _ref("BillParent")},
             },
@@ -357,7 +325,7 @@ def schemas() -> dict[str, Any]:
                 "expected_parents": {"type": "integer"},
                 "parent_count": {"type": "integer"},
                 "created_at": {"type": "string", "format": "date-time"},
-                "finalised_at": {"type": "string", "format": "date-time", "nullable": True},
+                "finalised_at": {"type": ["string", "null"], "format": "date-time"},
                 "url": {"type": "string"},
             },
         },

@@ -6,6 +6,7 @@ from django.db import connection
 
 from tests import factories
 from tests.caches import REDIS_URL, free_port, require_redis
+from tests.openapi import check_api_answer
 from traitortrack.settings import caches_for
 
 
@@ -17,6 +18,23 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 
     test_settings = settings.DATABASES["default"].setdefault("TEST", {})
     test_settings["NAME"] = f"test_{settings.DATABASES['default']['NAME']}_{os.getpid()}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _api_answers_match_the_document():
+    """Every /api/ answer of every test client is checked against /api/openapi.json (tests/openapi.py)."""
+    from django.test import Client
+
+    original = Client.request
+
+    def request(self, **request):
+        response = original(self, **request)
+        check_api_answer(response)
+        return response
+
+    Client.request = request
+    yield
+    Client.request = original
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,9 @@
 status a view answers with, and any extra fields an app's answers carry (a scan refusal's ``parent``).
 
 Codes are members of an enum per app (``ScanRefusal``, ``BillRefusal`` ...), each a subclass of
-RefusalCode, so the API document lists exactly the codes the code can raise (traitortrack.openapi reads
-them from the enums) and a typo is a TypeError, not a new code. traitortrack.edge turns a Refused, and
-every other error under /api/, into the one JSON body that ``Refused.body`` builds.
+RefusalCode: the API document lists the codes from the enums themselves (traitortrack.openapi), and a
+typo is a TypeError, not a new code. traitortrack.edge turns a Refused, and every other error under
+/api/, into the one JSON body that ``Refused.body`` builds.
 """
 
 import enum
@@ -13,17 +13,6 @@ from typing import Any
 
 class RefusalCode(enum.StrEnum):
     """The base of every app's refusal codes (it has no members of its own)."""
-
-    @classmethod
-    def every_code(cls) -> list[str]:
-        """Every code of every enum derived from this one, sorted: the API document's list."""
-        codes: set[str] = set()
-        pending = list(cls.__subclasses__())
-        while pending:
-            codes_enum = pending.pop()
-            codes.update(member.value for member in codes_enum)
-            pending.extend(codes_enum.__subclasses__())
-        return sorted(codes)
 
 
 class EdgeRefusal(RefusalCode):
