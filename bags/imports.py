@@ -225,6 +225,12 @@ WITH pairs AS MATERIALIZED (
     SELECT NULL, %(user_id)s, %(action)s, child_id, child_qr, parent_id, parent_qr, dispatch_area_id, NULL, %(now)s
     FROM pairs ORDER BY row_no
     RETURNING 1
+), joined_area AS (
+    -- A child takes its parent's dispatch area when it is linked, as in the scan loop.
+    UPDATE bags_bag b
+    SET dispatch_area_id = pairs.dispatch_area_id, updated_at = %(now)s
+    FROM pairs
+    WHERE b.id = pairs.child_id AND b.dispatch_area_id IS DISTINCT FROM pairs.dispatch_area_id
 ), bumped AS (
     UPDATE bags_bag b
     SET child_count = b.child_count + added.n,

@@ -263,9 +263,11 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
     """Put a child bag into a parent: the child is created if new, linked, counted and recorded.
 
     The parent row is locked first, so scans into one parent queue and its count never passes
-    capacity. Refused: a code that is not a child code, an unknown parent, a parent of another area
-    (for dispatchers), a child already in another parent (naming it) or already in this one, a full
-    parent, a parent marked complete.
+    capacity. The child takes the parent's dispatch area (a loose child first scanned elsewhere too), so
+    whoever sees the parent sees its children; an undo leaves it there. Refused: a code that is not a child
+    code, an unknown parent, a parent of another area (for dispatchers), a child already in another parent
+    (naming it, except to a dispatcher of another area) or already in this one, a full parent, a parent
+    marked complete.
     """
 
     def decide(scan_id: str, tx: ScanTransaction) -> ScanAnswer:
@@ -304,9 +306,12 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
                 parent=parent,
             )
         if state.child_parent_id is not None:
+            # A dispatcher is not told another area's parent code: only that the bag is taken there.
+            hidden = user.is_dispatcher and state.child_parent_area_id != user.dispatch_area_id
+            holder = "a parent of another dispatch area" if hidden else f"parent {state.child_parent_qr}"
             raise ScanRefused(
                 ScanRefusal.CHILD_IN_OTHER_PARENT,
-                f"{child_qr} is already in parent {state.child_parent_qr}. It was not added to {parent_qr}.",
+                f"{child_qr} is already in {holder}. It was not added to {parent_qr}.",
                 parent=parent,
             )
         if parent["full"]:

@@ -36,6 +36,7 @@ def orm_child_scan_state(*, client_scan_id: str, parent_qr: str, child_qr: str) 
         child_kind=child and child.kind,
         child_parent_id=link and link.parent_id,
         child_parent_qr=link and link.parent.qr_id,
+        child_parent_area_id=link and link.parent.dispatch_area_id,
     )
 
 

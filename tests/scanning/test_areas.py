@@ -1,0 +1,86 @@
+"""Dispatch areas across the scan loop: a loose child linked into another area's parent moves to that area
+(everywhere a dispatcher looks: lookup, bag page, search), and a refusal never names another area's parent."""
+
+import json
+import uuid
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from accounts.models import Role
+from bags.models import Bag
+from scanning import services
+from tests import factories
+from tests.imports.files import write_csv
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def areas(mustard):
+    a, b = factories.make_area("Area A"), factories.make_area("Area B")
+    users = {
+        "a": factories.make_user("disp-a", area=a),
+        "b": factories.make_user("disp-b", area=b),
+        "biller": factories.make_user("area-biller", role=Role.BILLER),
+    }
+    clients = {}
+    for name, user in users.items():
+        clients[name] = Client()
+        clients[name].force_login(user)
+    return {"area_a": a, "area_b": b, **users, "clients": clients}
+
+
+def scan(client: Client, path: str, **body) -> dict:
+    response = client.post(
+        path, json.dumps({"client_scan_id": uuid.uuid4().hex, **body}), content_type="application/json"
+    )
+    return {"status": response.status_code, **response.json()}
+
+
+def test_a_loose_child_linked_into_another_areas_parent_takes_that_area(areas):
+    a, b = areas["clients"]["a"], areas["clients"]["b"]
+    scan(a, "/api/scan/parent", code="SB20001")
+    scan(a, "/api/scan/child", parent="SB20001", code="LOOSE0001")
+    scan(a, "/api/scan/undo")  # the child is loose now, still in area A
+    scan(b, "/api/scan/parent", code="SB20002")
+
+    linked = scan(b, "/api/scan/child", parent="SB20002", code="LOOSE0001")
+
+    assert (linked["status"], linked["code"]) == (200, "linked")
+    assert Bag.objects.get(qr_id="LOOSE0001").dispatch_area == areas["area_b"]
+    assert b.get("/api/bags/LOOSE0001").json()["parent"]["qr_id"] == "SB20002"
+    assert b.get("/bags/LOOSE0001/").status_code == 200
+    assert "LOOSE0001" in b.get("/search/?q=LOOSE0001").content.decode()
+    # Area A no longer sees it, nor B's parent code through it.
+    assert a.get("/api/bags/LOOSE0001").status_code == 404
+    assert a.get("/bags/LOOSE0001/").status_code == 404
+    assert "SB20002" not in a.get("/search/?q=LOOSE0001").content.decode()
+
+
+def test_an_import_linking_a_child_of_another_area_moves_it_to_the_parents_area(areas, tmp_path):
+    factories.make_user("area-importer", role=Role.ADMIN)
+    services.open_parent(user=areas["a"], raw_code="SB20003", client_scan_id=uuid.uuid4().hex)
+    factories.make_child("LOOSE0002", dispatch_area=areas["area_b"])
+    path = write_csv(tmp_path / "links.csv", [["parent", "child"], ["SB20003", "LOOSE0002"]])
+
+    call_command("import_bags", str(path), "--user", "area-importer", stdout=StringIO(), verbosity=0)
+
+    assert Bag.objects.get(qr_id="LOOSE0002").dispatch_area == areas["area_a"]
+
+
+@pytest.mark.parametrize(("who", "told"), [("b", "a parent of another dispatch area"), ("biller", "parent SB20004")])
+def test_a_child_in_another_areas_parent_is_refused_without_naming_it_to_a_dispatcher(areas, who, told):
+    a = areas["clients"]["a"]
+    scan(a, "/api/scan/parent", code="SB20004")
+    scan(a, "/api/scan/child", parent="SB20004", code="TAKEN0001")
+    scan(areas["clients"][who], "/api/scan/parent", code="SB20005")
+
+    refused = scan(areas["clients"][who], "/api/scan/child", parent="SB20005", code="TAKEN0001")
+
+    assert (refused["status"], refused["code"]) == (409, "child_in_other_parent")
+    assert told in refused["message"]
+    if who == "b":
+        assert "SB20004" not in json.dumps(refused)
