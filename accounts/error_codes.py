@@ -13,3 +13,9 @@ class PromotionRefusal(RefusalCode):
     REASON_REQUIRED = "reason_required"
     ROLE_CHANGED = "role_changed"
     UNKNOWN_ROLE = "unknown_role"
+
+
+class OTPRefusal(RefusalCode):
+    """A second-factor code django-otp would not check yet."""
+
+    THROTTLED = "otp_throttled"

@@ -9,6 +9,7 @@ single-use recovery codes.
 import base64
 import inspect
 import io
+import math
 from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlencode
@@ -19,19 +20,45 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp import user_has_device as user_has_device  # re-exported for the middleware and views
 from django_otp.admin import OTPAdminSite
-from django_otp.models import Device
+from django_otp.models import Device, VerifyNotAllowed
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.error_codes import OTPRefusal
 from audit.services import record
+from traitortrack.errors import Refused
 
 RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
+
+
+class CodeThrottled(Refused):
+    """The device would not check the code at all: django-otp's back-off after wrong codes in a row (1 s
+    after one, then 2, 4, 8...). Said as such, since "wrong code" or "check the clock" sends a user with
+    the right code after the wrong cause."""
+
+    def __init__(self, wait_seconds: int) -> None:
+        unit = "second" if wait_seconds == 1 else "seconds"
+        super().__init__(
+            OTPRefusal.THROTTLED,
+            f"Too many wrong codes in a row. Wait {wait_seconds} {unit}, then type the code your app shows.",
+            status=429,
+        )
+        self.wait_seconds = wait_seconds
+
+
+def throttle_wait(device: Device) -> int | None:
+    """Whole seconds until ``device`` checks codes again, or None if it checks them now."""
+    allowed, why = device.verify_is_allowed()
+    if allowed or why.get("reason") != VerifyNotAllowed.N_FAILED_ATTEMPTS:
+        return None
+    return max(1, math.ceil((why["locked_until"] - timezone.now()).total_seconds()))
 
 
 def otp_required(user: AbstractBaseUser) -> bool:
@@ -73,9 +100,11 @@ def enrol_totp_device(
 ) -> list[str] | None:
     """Confirm ``device`` if ``token`` is its current code; then it replaces the user's other devices, the
     user gets RECOVERY_CODE_COUNT fresh recovery codes (returned, to be shown once) and this session is
-    verified. None (and nothing changed) if the code is wrong."""
+    verified. None (and nothing changed) if the code is wrong; CodeThrottled if the device would not check it."""
     with transaction.atomic(durable=True):
         device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user)
+        if (wait := throttle_wait(device)) is not None:
+            raise CodeThrottled(wait)
         if not device.verify_token(normalise_token(token)):
             return None
         for old in devices_for_user(user, confirmed=None):
@@ -93,23 +122,31 @@ def enrol_totp_device(
 
 def verify_second_factor(*, user: AbstractBaseUser, token: str, request: HttpRequest) -> Device | None:
     """Check ``token`` against the user's authenticator app, then their recovery codes (a recovery code
-    works once: it is deleted as it is used). On success the session is verified. Every attempt is audited."""
+    works once: it is deleted as it is used). On success the session is verified. Every attempt is audited.
+    None if the code is wrong; CodeThrottled if a device that might have taken it would not check it yet."""
     token = normalise_token(token)
+    device = None
+    waits = []
     with transaction.atomic(durable=True):
-        device = None
         # A code goes only to the kind of device it can be for: a mistyped recovery code must not count
         # as a failure against (and throttle) the authenticator app, nor the reverse.
         kind = TOTPDevice if token.isdigit() else StaticDevice
-        for candidate in kind.objects.devices_for_user(user, confirmed=True).select_for_update():
-            if token and candidate.verify_is_allowed()[0] and candidate.verify_token(token):
+        for candidate in kind.objects.devices_for_user(user, confirmed=True).select_for_update() if token else []:
+            if (wait := throttle_wait(candidate)) is not None:
+                waits.append(wait)
+            elif candidate.verify_token(token):
                 device = candidate
                 break
         if device is None:
             record(actor=user, action="otp.failure", obj=user, request=request)
-            return None
-        action = "otp.recovery_code" if isinstance(device, StaticDevice) else "otp.verify"
-        after = {"recovery_codes_left": device.token_set.count()} if isinstance(device, StaticDevice) else None
-        record(actor=user, action=action, obj=user, after=after, request=request)
+        else:
+            action = "otp.recovery_code" if isinstance(device, StaticDevice) else "otp.verify"
+            after = {"recovery_codes_left": device.token_set.count()} if isinstance(device, StaticDevice) else None
+            record(actor=user, action=action, obj=user, after=after, request=request)
+    if device is None:
+        if waits:  # raised only now, so the failure's audit entry is committed
+            raise CodeThrottled(min(waits))
+        return None
     otp_login(request, device)
     return device
 

@@ -38,19 +38,31 @@ def setup(request: HttpRequest) -> HttpResponse:
     device = otp.pending_totp_device(user)
     error = ""
     if request.method == "POST":
-        codes = otp.enrol_totp_device(user=user, device=device, token=request.POST.get("token", ""), request=request)
+        try:
+            codes = otp.enrol_totp_device(
+                user=user, device=device, token=request.POST.get("token", ""), request=request
+            )
+        except otp.CodeThrottled as refused:
+            return _throttled(request, "accounts/2fa_setup.html", _setup_context(request, device), refused)
         if codes is not None:
             request.session[RECOVERY_CODES_SESSION_KEY] = codes
             recovery_url = reverse("accounts:otp_recovery_codes")
             return redirect(f"{recovery_url}?{urlencode({'next': _next_url(request)})}")
         error = "That code is not the one your app shows now. Check the phone's clock and try the newest code."
-    context = {
-        "qr_data_uri": otp.qr_data_uri(device),
-        "secret": otp.secret_text(device),
-        "error": error,
-        "next": _next_url(request),
-    }
+    context = {**_setup_context(request, device), "error": error}
     return render(request, "accounts/2fa_setup.html", context, status=400 if error else 200)
+
+
+def _setup_context(request: HttpRequest, device: otp.TOTPDevice) -> dict:
+    return {"qr_data_uri": otp.qr_data_uri(device), "secret": otp.secret_text(device), "next": _next_url(request)}
+
+
+def _throttled(request: HttpRequest, template: str, context: dict, refused: otp.CodeThrottled) -> HttpResponse:
+    """The 2FA page again, saying how long django-otp will not check codes (and Retry-After, as the rate
+    limit's 429 has)."""
+    response = render(request, template, {**context, "error": refused.message}, status=refused.status)
+    response["Retry-After"] = str(refused.wait_seconds)
+    return response
 
 
 @access(LOGGED_IN, otp_exempt=True)
@@ -72,7 +84,10 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect(f"{reverse('accounts:otp_setup')}?{request.GET.urlencode()}")
     error = ""
     if request.method == "POST":
-        device = otp.verify_second_factor(user=user, token=request.POST.get("token", ""), request=request)
+        try:
+            device = otp.verify_second_factor(user=user, token=request.POST.get("token", ""), request=request)
+        except otp.CodeThrottled as refused:
+            return _throttled(request, "accounts/2fa_verify.html", {"next": _next_url(request)}, refused)
         if device is not None:
             if not otp.has_totp_device(user):
                 # In with a recovery code (or an addstatictoken code) and no app: enrol a new phone now.

@@ -2,11 +2,13 @@
 
 import base64
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib import admin
 from django.core.cache import caches
 from django.test import Client
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -25,6 +27,17 @@ def _fresh_rate_limits():
     from django.conf import settings
 
     caches[settings.RATELIMIT_USE_CACHE].clear()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """django-otp's throttle reads timezone.now(): stopped here and moved by hand, ``clock.now += ...``."""
+
+    class Clock:
+        now = timezone.now()
+
+    monkeypatch.setattr(timezone, "now", lambda: Clock.now)
+    return Clock
 
 
 def code_for(device: TOTPDevice, *, offset: int = 0) -> str:
@@ -143,11 +156,16 @@ def test_wrong_code_is_refused_and_audited(client, admin_user):
     assert AuditLog.objects.filter(action="otp.failure", actor=admin_user).count() == 1
 
 
-def test_verify_is_rate_limited_to_5_a_minute_per_user(client, admin_user):
+def test_verify_is_rate_limited_to_5_a_minute_per_user(client, admin_user, clock):
     enrolled(admin_user)
     log_in_with_password(client, admin_user)
 
-    statuses = [client.post("/accounts/2fa/verify/", {"token": "000000"}).status_code for _ in range(6)]
+    statuses = []
+    for _ in range(6):
+        statuses.append(client.post("/accounts/2fa/verify/", {"token": "000000"}).status_code)
+        # Past django-otp's own wait after each wrong code (at most 16 s here), which is not what this tests;
+        # the rate limit counts by time.time(), which this clock leaves alone.
+        clock.now += timedelta(seconds=30)
 
     assert statuses == [400] * 5 + [429]
 
@@ -243,3 +261,47 @@ def test_a_code_cannot_be_replayed(client, admin_user):
     log_in_with_password(client, admin_user)
     # django-otp remembers the last step used: the same code cannot be replayed.
     assert client.post("/accounts/2fa/verify/", {"token": code}).status_code == 400
+
+
+def wrong_code_for(device: TOTPDevice) -> str:
+    return f"{(int(code_for(device)) + 1) % 1_000_000:06d}"
+
+
+def test_right_code_too_soon_after_a_wrong_one_at_login_says_to_wait(client, admin_user, clock):
+    # django-otp refuses to check any code for 1 s after a wrong one (2 s after two, 4 s after three...).
+    device = enrolled(admin_user)
+    log_in_with_password(client, admin_user)
+    client.post("/accounts/2fa/verify/", {"token": wrong_code_for(device)})
+    clock.now += timedelta(seconds=0.5)
+
+    response = client.post("/accounts/2fa/verify/", {"token": code_for(device), "next": "/bills/"})
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "1"
+    assert "Too many wrong codes in a row. Wait 1 second, then type the code your app shows." in (
+        response.content.decode()
+    )
+    clock.now += timedelta(seconds=0.5)
+    assert client.post("/accounts/2fa/verify/", {"token": code_for(device), "next": "/bills/"})["Location"] == (
+        "/bills/"
+    )
+
+
+def test_right_code_too_soon_after_wrong_ones_at_enrolment_says_to_wait_not_to_check_the_clock(
+    client, admin_user, clock
+):
+    log_in_with_password(client, admin_user)
+    client.get("/accounts/2fa/setup/")
+    device = TOTPDevice.objects.get(user=admin_user)
+    for _ in range(2):  # the second wrong code, 1 s after the first, makes the wait 2 s
+        client.post("/accounts/2fa/setup/", {"token": wrong_code_for(device)})
+        clock.now += timedelta(seconds=1)
+
+    response = client.post("/accounts/2fa/setup/", {"token": code_for(device)})
+
+    page = response.content.decode()
+    assert response.status_code == 429
+    assert "Too many wrong codes in a row. Wait 1 second, then type the code your app shows." in page
+    assert "clock" not in page
+    clock.now += timedelta(seconds=1)
+    assert client.post("/accounts/2fa/setup/", {"token": code_for(device)}).status_code == 302

@@ -11,11 +11,9 @@ from traitortrack.edge import server_error
 @pytest.fixture
 def exhausted_pool(db):
     """A real psycopg pool of one connection, already taken: the next getconn() times out."""
-    settings = connection.settings_dict
-    conninfo = (
-        f"host={settings['HOST']} port={settings['PORT'] or 5432} user={settings['USER']} dbname={settings['NAME']}"
-    )
-    pool = ConnectionPool(conninfo, min_size=1, max_size=1, timeout=0.1, open=True)
+    # Connect as Django does (its own pool passes the same kwargs): the embedded server has no HOST, only
+    # a socket folder in OPTIONS, so a conninfo built from HOST and PORT reaches nothing there.
+    pool = ConnectionPool(kwargs=connection.get_connection_params(), min_size=1, max_size=1, timeout=0.1, open=True)
     held = pool.getconn()
     yield pool
     pool.putconn(held)
