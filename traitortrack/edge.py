@@ -15,7 +15,6 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.template.loader import render_to_string
 from psycopg import OperationalError as DatabaseUnavailable
 
@@ -80,30 +79,30 @@ def json_body(request: HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> dict[
     return data
 
 
+def _with_headers(response: HttpResponse, refusal: Refused) -> HttpResponse:
+    for header, value in refusal.headers.items():
+        response[header] = value
+    return response
+
+
 def api_error(refusal: Refused) -> JsonResponse:
-    response = JsonResponse(refusal.body(), status=refusal.status)
-    for header, value in refusal.headers.items():
-        response[header] = value
-    return response
+    return _with_headers(JsonResponse(refusal.body(), status=refusal.status), refusal)
 
 
-def refusal_response(request: HttpRequest, refusal: Refused, *, title: str = "") -> HttpResponse:
+def _page(refusal: Refused, request: HttpRequest | None) -> HttpResponse:
+    """The error page; without a request (the 500 handler) it needs no session, user or database."""
+    context = {
+        "status": refusal.status,
+        "title": _TITLES.get(refusal.status, "Not possible"),
+        "message": refusal.message,
+    }
+    content = render_to_string("error.html", context, request=request)
+    return _with_headers(HttpResponse(content, status=refusal.status), refusal)
+
+
+def refusal_response(request: HttpRequest, refusal: Refused) -> HttpResponse:
     """A refusal as the client reads it: the JSON body under /api/, else the error page saying it."""
-    if is_api(request):
-        return api_error(refusal)
-    response = render(
-        request,
-        "error.html",
-        {
-            "status": refusal.status,
-            "title": title or _TITLES.get(refusal.status, "Not possible"),
-            "message": refusal.message,
-        },
-        status=refusal.status,
-    )
-    for header, value in refusal.headers.items():
-        response[header] = value
-    return response
+    return api_error(refusal) if is_api(request) else _page(refusal, request)
 
 
 _TITLES = {
@@ -113,6 +112,8 @@ _TITLES = {
     405: "Not possible here",
     413: "Too large",
     429: "Too many attempts",
+    500: "Server error",
+    503: "The server is busy",
 }
 
 
@@ -175,14 +176,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         refusal = Refused(
             EdgeRefusal.SERVER_ERROR, "Something went wrong on the server. It has been logged.", status=500
         )
-    if is_api(request):
-        return api_error(refusal)
-    title = "The server is busy" if refusal.status == 503 else "Server error"
-    page = render_to_string("error.html", {"status": refusal.status, "title": title, "message": refusal.message})
-    response = HttpResponse(page, status=refusal.status)
-    for header, value in refusal.headers.items():
-        response[header] = value
-    return response
+    return api_error(refusal) if is_api(request) else _page(refusal, None)
 
 
 class EdgeMiddleware:
