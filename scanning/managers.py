@@ -44,7 +44,7 @@ WITH reply AS (
     WHERE qr_id = %(parent_qr)s AND kind = 'parent'
     FOR UPDATE
 ), child AS (
-    SELECT c.id, c.kind, l.parent_id, lp.qr_id AS parent_qr
+    SELECT c.id, c.kind, l.parent_id, lp.qr_id AS parent_qr, lp.dispatch_area_id AS parent_area_id
     FROM bags_bag c
     LEFT JOIN bags_link l ON l.child_id = c.id
     LEFT JOIN bags_bag lp ON lp.id = l.parent_id
@@ -53,7 +53,7 @@ WITH reply AS (
 SELECT reply.status, reply.body, reply.user_id,
        parent.id, parent.qr_id, parent.child_count, parent.completed_at, parent.dispatch_area_id, area.name,
        product.name, product.capacity, product.child_weight_kg,
-       child.id, child.kind, child.parent_id, child.parent_qr
+       child.id, child.kind, child.parent_id, child.parent_qr, child.parent_area_id
 FROM (SELECT 1) AS one
 LEFT JOIN reply ON true
 LEFT JOIN parent ON true
@@ -193,6 +193,7 @@ class ChildScanState:
     child_kind: str | None
     child_parent_id: int | None
     child_parent_qr: str | None
+    child_parent_area_id: int | None
 
 
 @dataclass(frozen=True)

@@ -262,8 +262,8 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
 
     The parent row is locked first, so scans into one parent queue and its count never passes
     capacity. Refused: a code that is not a child code, an unknown parent, a parent of another area
-    (for dispatchers), a child already in another parent (naming it) or already in this one, a full
-    parent, a parent marked complete.
+    (for dispatchers), a child already in another parent (naming it, except to a dispatcher when it is
+    another area's) or already in this one, a full parent, a parent marked complete.
     """
 
     def decide(scan_id: str, tx: ScanTransaction) -> ScanAnswer:
@@ -298,9 +298,14 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
                 "already_in_this_parent", f"{child_qr} is already in {parent_qr}. Nothing changed.", parent=parent
             )
         if state.child_parent_id is not None:
+            if user.is_dispatcher and state.child_parent_area_id != user.dispatch_area_id:
+                # Another area's parent codes are not this dispatcher's to see (Bag.objects.restrict).
+                where = "a parent bag of another area"
+            else:
+                where = f"parent {state.child_parent_qr}"
             raise ScanRefused(
                 "child_in_other_parent",
-                f"{child_qr} is already in parent {state.child_parent_qr}. It was not added to {parent_qr}.",
+                f"{child_qr} is already in {where}. It was not added to {parent_qr}.",
                 parent=parent,
             )
         if parent["full"]:

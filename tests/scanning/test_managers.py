@@ -36,6 +36,7 @@ def orm_child_scan_state(*, client_scan_id: str, parent_qr: str, child_qr: str) 
         child_kind=child and child.kind,
         child_parent_id=link and link.parent_id,
         child_parent_qr=link and link.parent.qr_id,
+        child_parent_area_id=link and link.parent.dispatch_area_id,
     )
 
 
@@ -60,7 +61,7 @@ def orm_parent_scan_state(*, client_scan_id: str, parent_qr: str, product_code: 
 
 @pytest.fixture
 def scene(mustard, moong):
-    """Parents and children in every state the scan rules tell apart."""
+    """Parents and children in every state the scan rules tell apart, in the dispatcher's area and another."""
     area = factories.make_area("Godown 1")
     dispatcher = factories.make_user("d1", area=area)
     full = factories.make_parent("SB00001", dispatch_area=area)
@@ -70,6 +71,8 @@ def scene(mustard, moong):
     factories.make_parent("M444-00002", product_code="moong")  # no area
     factories.link(factories.make_parent("SB00003", dispatch_area=area), factories.make_child("LINKED01"))
     factories.make_child("LOOSE001")
+    elsewhere = factories.make_area("Godown 2")
+    factories.link(factories.make_parent("SB00005", dispatch_area=elsewhere), factories.make_child("THEIRS01"))
     services.open_parent(user=dispatcher, raw_code="SB00004", client_scan_id="kept-answer-1")
     return dispatcher
 
@@ -79,6 +82,7 @@ CHILD_CASES = [
     ("SB00001", "LINKED01"),
     ("SB00003", "LINKED01"),
     ("SB00001", "LOOSE001"),
+    ("SB00001", "THEIRS01"),  # in a parent of another area
     ("M444-00002", "LOOSE001"),
     ("SB00001", "SB00003"),  # a parent's code where the child goes
     ("SB09999", "LOOSE001"),  # no such parent

@@ -1,5 +1,6 @@
 """The scan loop's rules (scanning.services): every refusal, capacity, exactly-once repeats, undo."""
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -147,6 +148,37 @@ def test_child_in_another_parent_is_refused_naming_it(dispatcher, mustard):
     assert answer.body["parent"]["child_count"] == 0
     assert changes() == before
     assert Link.objects.get().parent == other
+
+
+def test_child_in_another_areas_parent_is_refused_without_naming_that_parent(dispatcher, mustard):
+    elsewhere = factories.make_area("Godown 2")
+    theirs = factories.make_parent("SB33418", dispatch_area=elsewhere)
+    factories.link(theirs, factories.make_child("C0000001", dispatch_area=elsewhere))
+    open_parent(dispatcher, "SB00001")
+    scan_id = new_id()
+    before = changes()
+
+    answer = scan_child(dispatcher, "SB00001", "C0000001", scan_id)
+
+    assert (answer.status, answer.body["code"]) == (409, "child_in_other_parent")
+    assert "C0000001 is already in a parent bag of another area" in answer.body["message"]
+    assert answer.body["parent"]["qr_id"] == "SB00001"
+    # Nowhere in the answer (nor in the one kept for a repeat): not the code, not that parent's state.
+    assert "SB33418" not in json.dumps(answer.body)
+    assert ScanReply.objects.get(pk=scan_id).body == answer.body
+    assert changes() == before
+
+
+@pytest.mark.parametrize("role", ["biller", "admin"])
+def test_billers_and_admins_are_told_which_parent_of_another_area_holds_the_child(dispatcher, mustard, role):
+    elsewhere = factories.make_area("Godown 2")
+    factories.link(factories.make_parent("SB33418", dispatch_area=elsewhere), factories.make_child("C0000001"))
+    open_parent(dispatcher, "SB00001")
+
+    answer = scan_child(factories.make_user(role=role), "SB00001", "C0000001")
+
+    assert (answer.status, answer.body["code"]) == (409, "child_in_other_parent")
+    assert "already in parent SB33418" in answer.body["message"]
 
 
 def test_child_already_in_this_parent_is_a_harmless_duplicate(dispatcher, mustard):
