@@ -260,10 +260,12 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer
 def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: Any) -> ScanAnswer:
     """Put a child bag into a parent: the child is created if new, linked, counted and recorded.
 
-    The parent row is locked first, so scans into one parent queue and its count never passes
-    capacity. Refused: a code that is not a child code, an unknown parent, a parent of another area
-    (for dispatchers), a child already in another parent (naming it, except to a dispatcher when it is
-    another area's) or already in this one, a full parent, a parent marked complete.
+    The child takes the parent's area in the same transaction (a loose child first scanned elsewhere
+    moves to it), so it is seen where it is and no longer where it was. The parent row is locked first,
+    so scans into one parent queue and its count never passes capacity. Refused: a code that is not a
+    child code, an unknown parent, a parent of another area (for dispatchers), a child already in another
+    parent (naming it, except to a dispatcher when it is another area's) or already in this one, a full
+    parent, a parent marked complete.
     """
 
     def decide(scan_id: str, tx: ScanTransaction) -> ScanAnswer:
@@ -406,6 +408,8 @@ def undo_last_scan(
     """Take back a child scan: the child leaves the parent, the count drops, an undo event and an audit
     entry are written. A dispatcher or biller undoes only their own most recent child scan, within one
     hour; an admin may name any child scan (``scan_id``), however old. A scan is undone at most once.
+    The child keeps the parent's area, which it took when linked: it stays with the dispatchers who
+    last had it, not those of wherever it was first scanned.
     """
 
     def decide(reply_id: str, tx: ScanManager) -> ScanAnswer:

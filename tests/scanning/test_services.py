@@ -181,6 +181,32 @@ def test_billers_and_admins_are_told_which_parent_of_another_area_holds_the_chil
     assert "already in parent SB33418" in answer.body["message"]
 
 
+@pytest.mark.parametrize("role", ["dispatcher", "biller"])
+def test_a_loose_child_of_another_area_takes_the_area_of_the_parent_it_goes_into(dispatcher, mustard, role):
+    first_seen = factories.make_area("Godown 2")
+    child = factories.make_child("C0000001", dispatch_area=first_seen)
+    open_parent(dispatcher, "SB00001")
+    user = dispatcher if role == "dispatcher" else factories.make_user(role=role)
+
+    answer = scan_child(user, "SB00001", "C0000001")
+
+    assert answer.body["code"] == "linked"
+    child.refresh_from_db()
+    assert child.dispatch_area == dispatcher.dispatch_area
+    assert child.updated_at == Scan.objects.get(action=ScanAction.LINK).created_at
+
+
+def test_an_undone_child_keeps_the_area_of_the_parent_it_left(dispatcher, mustard):
+    factories.make_child("C0000001", dispatch_area=factories.make_area("Godown 2"))
+    open_parent(dispatcher, "SB00001")
+    scan_child(dispatcher, "SB00001", "C0000001")
+
+    services.undo_last_scan(user=dispatcher, client_scan_id=new_id())
+
+    assert not Link.objects.exists()
+    assert Bag.objects.get(qr_id="C0000001").dispatch_area == dispatcher.dispatch_area
+
+
 def test_child_already_in_this_parent_is_a_harmless_duplicate(dispatcher, mustard):
     open_parent(dispatcher, "SB00001")
     scan_child(dispatcher, "SB00001", "C0000001")
