@@ -4,7 +4,8 @@
 Two layouts (the header, row 1, says which; column names ignore case):
 
 - **links**: ``parent, child`` and optionally ``product, area``: the child goes into the parent; either is
-  created if new (the parent in the row's area, the child in its parent's area, as a scan does).
+  created if new (the parent in the row's area). The child, new or loose, takes its parent's area, as a
+  scan does.
 - **bags**: ``code`` and optionally ``product, area``: a parent or a child bag (its code says which), created
   if new.
 
@@ -206,7 +207,8 @@ WHERE r.child_qr IS NOT NULL AND {GOOD_ROWS}
 ORDER BY r.row_no
 """  # noqa: S608 (a constant condition is put in; every value is bound)
 
-# The links, their scan events and the parents' counts (completed when full, as a scan does) in one statement.
+# The links, their scan events, the children's area (their parent's: an existing loose child may have had
+# another) and the parents' counts (completed when full, as a scan does) in one statement.
 LINK_SQL = f"""
 WITH pairs AS MATERIALIZED (
     SELECT r.row_no, p.id AS parent_id, p.qr_id AS parent_qr, p.dispatch_area_id, c.id AS child_id,
@@ -218,19 +220,20 @@ WITH pairs AS MATERIALIZED (
 ), linked AS (
     INSERT INTO bags_link (parent_id, child_id, created_by_id, created_at)
     SELECT parent_id, child_id, %(user_id)s, %(now)s FROM pairs ORDER BY row_no
-    RETURNING parent_id
+    RETURNING child_id
 ), scans AS (
     INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
                                dispatch_area_id, reverts_id, created_at)
     SELECT NULL, %(user_id)s, %(action)s, child_id, child_qr, parent_id, parent_qr, dispatch_area_id, NULL, %(now)s
     FROM pairs ORDER BY row_no
     RETURNING 1
-), joined_area AS (
-    -- A child takes its parent's dispatch area when it is linked, as in the scan loop.
-    UPDATE bags_bag b
+), rehomed AS (
+    -- From the links written, so a child's row is locked only once its link is (as a scan does): a scan
+    -- linking the same child can never hold the link while this import holds the row, each waiting on the other.
+    UPDATE bags_bag c
     SET dispatch_area_id = pairs.dispatch_area_id, updated_at = %(now)s
-    FROM pairs
-    WHERE b.id = pairs.child_id AND b.dispatch_area_id IS DISTINCT FROM pairs.dispatch_area_id
+    FROM linked JOIN pairs USING (child_id)
+    WHERE c.id = linked.child_id AND c.dispatch_area_id IS DISTINCT FROM pairs.dispatch_area_id
 ), bumped AS (
     UPDATE bags_bag b
     SET child_count = b.child_count + added.n,

@@ -12,6 +12,7 @@ from scanning.models import Scan, ScanAction
 
 def unlink_child(*, link: Link, actor: User, request: HttpRequest | None = None) -> None:
     """Take a child out of its parent: audited, recorded as an unlink scan, the parent's count kept right.
+    The child keeps the parent's area, which it took when linked.
 
     The parent row is locked first (the scan loop's order: parent before child), so a scan into the
     same parent cannot interleave with the count update.

@@ -89,6 +89,8 @@ def _record_scan(action: str) -> str:
 )"""  # noqa: S608 (only a constant action is put in; every value is bound)
 
 
+# A child takes the area of the parent it goes into (a new one is made there; a loose one of another area, or
+# of none, is moved there), so it is seen where it is: Bag.objects.restrict scopes by the bag's own area.
 LINK_CHILD_SQL = f"""
 WITH new_child AS (
     INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
@@ -106,12 +108,10 @@ WITH new_child AS (
     SELECT %(parent_id)s, id, %(user_id)s, now() FROM child
     ON CONFLICT (child_id) DO NOTHING
     RETURNING child_id
-), joined_area AS (
-    -- A child takes its parent's dispatch area when it is linked, so whoever sees the parent sees the child.
+), rehome AS (
     UPDATE bags_bag
     SET dispatch_area_id = %(area_id)s, updated_at = now()
-    WHERE id = %(child_id)s::bigint AND EXISTS (SELECT 1 FROM link)
-      AND dispatch_area_id IS DISTINCT FROM %(area_id)s::bigint
+    WHERE id = (SELECT child_id FROM link) AND dispatch_area_id IS DISTINCT FROM %(area_id)s::bigint
 ), bump AS (
     UPDATE bags_bag
     SET child_count = child_count + 1,
@@ -309,8 +309,9 @@ class ScanTransaction:
         child_qr: str,
         body: dict[str, Any],
     ) -> dict[str, Any] | None:
-        """Write a child scan (child if new, link, count, event, reply) and commit; the stored reply, or None
-        if a concurrent scan got in first and nothing was written (the caller decides again)."""
+        """Write a child scan (child if new, link, the child into ``area_id``, count, event, reply) and commit;
+        the stored reply, or None if a concurrent scan got in first and nothing was written (the caller
+        decides again)."""
         child_count, stored, _ = self._last(
             LINK_CHILD_SQL,
             {

@@ -412,6 +412,8 @@ def undo_last_scan(
     """Take back a child scan: the child leaves the parent, the count drops, an undo event and an audit
     entry are written. A dispatcher or biller undoes only their own most recent child scan, within one
     hour; an admin may name any child scan (``scan_id``), however old. A scan is undone at most once.
+    The child keeps the parent's area, which it took when linked: it stays with the dispatchers who
+    last had it, not those of wherever it was first scanned.
     """
 
     def decide(reply_id: str, tx: ScanManager) -> ScanAnswer:

@@ -53,7 +53,8 @@ def make_child(qr_id: str | None = None, **fields) -> Bag:
 
 
 def link(parent: Bag, child: Bag) -> Link:
-    """Link as the scan service will: the link row and the parent's count together."""
+    """The link row and the parent's count together, as the scan service keeps them. The child's area is left
+    as it was made (the scan service moves the child to the parent's)."""
     created = Link.objects.create(parent=parent, child=child)
     Bag.objects.filter(pk=parent.pk).update(child_count=parent.child_links.count())
     return created

@@ -2,6 +2,7 @@
 pages and API built on it: the bag page, the lookup page and GET /api/bags/<code>, each in a pinned number of
 queries, a dispatcher seeing only their own area's bags."""
 
+import json
 import uuid
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
+from bags.managers import visible_area
 from bags.models import Bag, Link
 from bills.models import BillBag
 from scanning import selectors, services
@@ -53,11 +55,11 @@ def orm_lookup(*, user, qr_id: str, scans: int) -> dict[str, Any] | None:
         if link is not None:
             parent = {**bag_json(link.parent), "linked_at": link.created_at.isoformat()}
     field = "parent" if bag.is_parent else "bag"
-    events = (
-        Scan.objects.filter(**{field: bag})
-        .annotate(undone=Exists(Scan.objects.filter(reverts=OuterRef("pk"))))
-        .order_by("-created_at", "-pk")[:scans]
-    )
+    events = Scan.objects.filter(**{field: bag}).annotate(undone=Exists(Scan.objects.filter(reverts=OuterRef("pk"))))
+    restricted, area_id = visible_area(user)
+    if restricted and not bag.is_parent:
+        events = events.filter(parent__dispatch_area_id=area_id)  # a dispatcher: the child's time in their area
+    events = events.order_by("-created_at", "-pk")[:scans]
     return {
         "bag": bag_json(bag),
         "parent": parent,
@@ -76,7 +78,8 @@ def sql_lookup(*, user, qr_id: str, scans: int) -> dict[str, Any] | None:
 def warehouse(area, mustard, moong):
     """Two areas. In A: a dispatcher who opened SB00001 and scanned three children into it (the last one
     undone), so it holds two; a full moong parent on a bill with another child of none; a loose child. In B:
-    a parent of its own. Also a parent an admin made with no area."""
+    a parent of its own, and in it C0000004, which A scanned into A's SB00002 and undid. Also a parent an
+    admin made with no area."""
     other = factories.make_area("Area B")
     dispatcher = factories.make_user("disp-a", area=area)
     biller = factories.make_user("biller-a", role=Role.BILLER)
@@ -93,10 +96,18 @@ def warehouse(area, mustard, moong):
     factories.make_child("L0000001", dispatch_area=area)
     factories.make_parent("SB00009", dispatch_area=other)
     factories.make_parent("SB00010")
-    return {"dispatcher": dispatcher, "biller": biller, "other_dispatcher": factories.make_user("disp-b", area=other)}
+    other_dispatcher = factories.make_user("disp-b", area=other)
+    services.open_parent(user=dispatcher, raw_code="SB00002", client_scan_id=uuid.uuid4().hex)
+    services.scan_child(user=dispatcher, parent_code="SB00002", raw_code="C0000004", client_scan_id=uuid.uuid4().hex)
+    services.undo_last_scan(user=dispatcher, client_scan_id=uuid.uuid4().hex)
+    services.scan_child(
+        user=other_dispatcher, parent_code="SB00009", raw_code="C0000004", client_scan_id=uuid.uuid4().hex
+    )
+    return {"dispatcher": dispatcher, "biller": biller, "other_dispatcher": other_dispatcher}
 
 
 CODES = ["SB00001", "C0000001", "C0000002", "C0000003", "M444-00001", "MC0001", "MC0030", "L0000001", "SB00009"]
+CODES += ["SB00002", "C0000004"]
 
 
 @pytest.mark.parametrize("who", ["dispatcher", "biller", "other_dispatcher"])
@@ -133,6 +144,21 @@ def test_the_detail_shows_parent_children_bill_and_undone_scans(warehouse):
     assert on_bill["bill"] == {"bill_number": "INV-9", "customer": "Jaipur depot", "status": "draft"}
     assert on_bill["bag"]["complete"] is True
     assert child["parent"]["qr_id"] == "M444-00001" and child["parent"]["child_count"] == 30
+
+
+def test_a_child_from_another_area_shows_a_dispatcher_only_its_scans_in_their_areas_parents(warehouse):
+    now_in_b = sql_lookup(user=warehouse["other_dispatcher"], qr_id="C0000004", scans=10)
+    everything = sql_lookup(user=warehouse["biller"], qr_id="C0000004", scans=10)
+
+    assert sql_lookup(user=warehouse["dispatcher"], qr_id="C0000004", scans=10) is None
+    assert now_in_b["bag"]["dispatch_area"] == "Area B" and now_in_b["parent"]["qr_id"] == "SB00009"
+    assert [(s["action"], s["parent"]) for s in now_in_b["scans"]] == [("link", "SB00009")]
+    assert "SB00002" not in json.dumps(now_in_b)
+    assert sorted((s["action"], s["parent"]) for s in everything["scans"]) == [
+        ("link", "SB00002"),
+        ("link", "SB00009"),
+        ("undo", "SB00002"),
+    ]
 
 
 def test_a_dispatcher_sees_only_their_areas_bags_and_others_all(warehouse):

@@ -4,6 +4,7 @@ export what, and memory that stays bounded however many rows stream out."""
 import csv
 import io
 import tracemalloc
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from audit.services import record
 from bags.seeding import seed_bulk
 from exports import writers
 from exports.tables import TABLES
+from scanning import services
 from scanning.models import Scan, ScanAction
 from tests import factories
 
@@ -104,6 +106,22 @@ def test_bags_export_as_csv_with_filters_and_is_audited(biller_client, biller, a
     entry = AuditLog.objects.get(action="bags.export")
     assert entry.actor == biller
     assert entry.after == {"table": "bags", "format": "csv", "filters": {"area": area.code}}
+
+
+def test_a_child_scanned_into_another_areas_parent_exports_under_that_area(biller_client, area, mustard):
+    first_seen = factories.make_area("Godown 2")
+    factories.make_child("CH000001", dispatch_area=first_seen)
+    factories.make_parent("SB00001", dispatch_area=area)
+    services.scan_child(
+        user=factories.make_user(area=area), parent_code="SB00001", raw_code="CH000001", client_scan_id=uuid.uuid4().hex
+    )
+
+    def exported(where) -> list[str]:
+        response = biller_client.get(reverse("exports:bags"), {"bags-file_format": "csv", "bags-area": where.pk})
+        return sorted(row[0] for row in csv_of(response)[1:])
+
+    assert exported(area) == ["CH000001", "SB00001"]
+    assert exported(first_seen) == []
 
 
 def test_links_export_as_excel(biller_client):

@@ -110,6 +110,21 @@ def test_the_default_area_is_for_new_bags_only(admin, area, tmp_path):
     assert areas["CH900001"] == north.code and areas["CH000009"] == area.code
 
 
+def test_a_loose_child_imported_into_a_parent_takes_the_parents_area(admin, area, tmp_path):
+    north = factories.make_area("North")
+    factories.make_parent("SB00001", dispatch_area=north)
+    for code in ("CH900001", "CH900002"):
+        factories.make_child(code, dispatch_area=area)
+    rows = [["parent", "child", "area"], ["SB00001", "CH900001", ""], ["SB00002", "CH900002", north.code]]
+
+    run(write_csv(tmp_path / "links.csv", rows), "--area", area.code)
+
+    areas = dict(Bag.objects.values_list("qr_id", "dispatch_area__code"))
+    assert areas == {"SB00001": north.code, "SB00002": north.code, "CH900001": north.code, "CH900002": north.code}
+    moved = Bag.objects.get(qr_id="CH900001")
+    assert moved.updated_at == Scan.objects.get(bag=moved).created_at
+
+
 def test_rows_of_a_new_parent_naming_no_area_take_the_area_another_row_names(admin, area, tmp_path):
     rows = [["parent", "child", "area"], ["SB00001", "CH000001", ""], ["SB00001", "CH000002", area.code]]
     rows += [["SB00001", "CH000003", ""]]

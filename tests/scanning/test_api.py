@@ -6,9 +6,10 @@ import uuid
 
 import pytest
 from django.test import Client
-from django.urls import get_resolver
+from django.urls import get_resolver, reverse
 
 from bags.models import Bag, Link
+from bags.selectors import BagSearch, search_bags
 from scanning.models import Scan
 from tests import factories
 
@@ -171,6 +172,29 @@ def test_bag_lookup_hides_other_areas_from_dispatchers(api):
 
     assert answer.status_code == 404
     assert answer.json()["code"] == "unknown_bag"
+
+
+def test_a_loose_child_linked_by_another_area_is_seen_there_and_no_longer_where_it_was(api, dispatcher):
+    first_seen = factories.make_area("Godown 2")
+    factories.make_child("C0000001", dispatch_area=first_seen)
+    first = factories.make_user("disp-2", area=first_seen)
+    their_client = Client()
+    their_client.force_login(first)
+    scan(api, "/api/scan/parent", code="SB00001")
+
+    assert scan(api, "/api/scan/child", parent="SB00001", code="C0000001").json()["code"] == "linked"
+
+    ours = api.get("/api/bags/C0000001")
+    assert ours.status_code == 200
+    assert ours.json()["bag"]["dispatch_area"] == dispatcher.dispatch_area.name
+    assert ours.json()["parent"]["qr_id"] == "SB00001"
+    assert api.get(reverse("bags:detail", args=["C0000001"])).status_code == 200
+    assert their_client.get("/api/bags/C0000001").status_code == 404
+    assert their_client.get(reverse("bags:detail", args=["C0000001"])).status_code == 404
+    # Both ways the search reads: a code's start (raw SQL) and none (the ORM).
+    for search in (BagSearch(prefix="C0000001"), BagSearch(kind="child")):
+        assert [row["qr_id"] for row in search_bags(dispatcher, search).rows] == ["C0000001"]
+        assert search_bags(first, search).rows == []
 
 
 def test_bag_lookup_of_a_malformed_code_says_why(api):

@@ -61,7 +61,7 @@ def orm_parent_scan_state(*, client_scan_id: str, parent_qr: str, product_code: 
 
 @pytest.fixture
 def scene(mustard, moong):
-    """Parents and children in every state the scan rules tell apart."""
+    """Parents and children in every state the scan rules tell apart, in the dispatcher's area and another."""
     area = factories.make_area("Godown 1")
     dispatcher = factories.make_user("d1", area=area)
     full = factories.make_parent("SB00001", dispatch_area=area)
@@ -71,6 +71,9 @@ def scene(mustard, moong):
     factories.make_parent("M444-00002", product_code="moong")  # no area
     factories.link(factories.make_parent("SB00003", dispatch_area=area), factories.make_child("LINKED01"))
     factories.make_child("LOOSE001")
+    elsewhere = factories.make_area("Godown 2")
+    factories.link(factories.make_parent("SB00005", dispatch_area=elsewhere), factories.make_child("THEIRS01"))
+    factories.make_child("LOOSE002", dispatch_area=elsewhere)
     services.open_parent(user=dispatcher, raw_code="SB00004", client_scan_id="kept-answer-1")
     return dispatcher
 
@@ -80,6 +83,8 @@ CHILD_CASES = [
     ("SB00001", "LINKED01"),
     ("SB00003", "LINKED01"),
     ("SB00001", "LOOSE001"),
+    ("SB00001", "THEIRS01"),  # in a parent of another area
+    ("SB00004", "LOOSE002"),  # loose, of another area
     ("M444-00002", "LOOSE001"),
     ("SB00001", "SB00003"),  # a parent's code where the child goes
     ("SB09999", "LOOSE001"),  # no such parent
@@ -111,15 +116,16 @@ def test_parent_scan_state_matches_the_orm(scene, parent_qr, product_code, clien
     assert got == expected
 
 
-def test_sql_written_scan_reads_back_the_same_through_the_orm(scene):
-    answer = services.scan_child(
-        user=scene, parent_code="SB00004", raw_code="NEWCHILD1", client_scan_id=uuid.uuid4().hex
-    )
+@pytest.mark.parametrize("child_qr", ["NEWCHILD1", "LOOSE001", "LOOSE002"])
+def test_sql_written_scan_reads_back_the_same_through_the_orm(scene, child_qr):
+    answer = services.scan_child(user=scene, parent_code="SB00004", raw_code=child_qr, client_scan_id=uuid.uuid4().hex)
 
     event = Scan.objects.get(pk=answer.body["scan"]["id"])
     assert answer.body["scan"] == services.scan_json(event)
-    link = Link.objects.get(child__qr_id="NEWCHILD1")
+    link = Link.objects.get(child__qr_id=child_qr)
     assert (link.parent.qr_id, link.created_by, link.created_at) == ("SB00004", scene, event.created_at)
+    # The child is in its parent's area, whichever area (or none) it had before.
+    assert (link.child.dispatch_area_id, event.dispatch_area_id) == (scene.dispatch_area_id,) * 2
     parent = Bag.objects.get(qr_id="SB00004")
     assert answer.body["parent"] == services.parent_json(
         qr_id="SB00004",

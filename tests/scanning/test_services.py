@@ -1,5 +1,6 @@
 """The scan loop's rules (scanning.services): every refusal, capacity, exactly-once repeats, undo."""
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -147,6 +148,63 @@ def test_child_in_another_parent_is_refused_naming_it(dispatcher, mustard):
     assert answer.body["parent"]["child_count"] == 0
     assert changes() == before
     assert Link.objects.get().parent == other
+
+
+def test_child_in_another_areas_parent_is_refused_without_naming_that_parent(dispatcher, mustard):
+    elsewhere = factories.make_area("Godown 2")
+    theirs = factories.make_parent("SB33418", dispatch_area=elsewhere)
+    factories.link(theirs, factories.make_child("C0000001", dispatch_area=elsewhere))
+    open_parent(dispatcher, "SB00001")
+    scan_id = new_id()
+    before = changes()
+
+    answer = scan_child(dispatcher, "SB00001", "C0000001", scan_id)
+
+    assert (answer.status, answer.body["code"]) == (409, "child_in_other_parent")
+    assert "C0000001 is already in a parent of another dispatch area" in answer.body["message"]
+    assert answer.body["parent"]["qr_id"] == "SB00001"
+    # Nowhere in the answer (nor in the one kept for a repeat): not the code, not that parent's state.
+    assert "SB33418" not in json.dumps(answer.body)
+    assert ScanReply.objects.get(pk=scan_id).body == answer.body
+    assert changes() == before
+
+
+@pytest.mark.parametrize("role", ["biller", "admin"])
+def test_billers_and_admins_are_told_which_parent_of_another_area_holds_the_child(dispatcher, mustard, role):
+    elsewhere = factories.make_area("Godown 2")
+    factories.link(factories.make_parent("SB33418", dispatch_area=elsewhere), factories.make_child("C0000001"))
+    open_parent(dispatcher, "SB00001")
+
+    answer = scan_child(factories.make_user(role=role), "SB00001", "C0000001")
+
+    assert (answer.status, answer.body["code"]) == (409, "child_in_other_parent")
+    assert "already in parent SB33418" in answer.body["message"]
+
+
+@pytest.mark.parametrize("role", ["dispatcher", "biller"])
+def test_a_loose_child_of_another_area_takes_the_area_of_the_parent_it_goes_into(dispatcher, mustard, role):
+    first_seen = factories.make_area("Godown 2")
+    child = factories.make_child("C0000001", dispatch_area=first_seen)
+    open_parent(dispatcher, "SB00001")
+    user = dispatcher if role == "dispatcher" else factories.make_user(role=role)
+
+    answer = scan_child(user, "SB00001", "C0000001")
+
+    assert answer.body["code"] == "linked"
+    child.refresh_from_db()
+    assert child.dispatch_area == dispatcher.dispatch_area
+    assert child.updated_at == Scan.objects.get(action=ScanAction.LINK).created_at
+
+
+def test_an_undone_child_keeps_the_area_of_the_parent_it_left(dispatcher, mustard):
+    factories.make_child("C0000001", dispatch_area=factories.make_area("Godown 2"))
+    open_parent(dispatcher, "SB00001")
+    scan_child(dispatcher, "SB00001", "C0000001")
+
+    services.undo_last_scan(user=dispatcher, client_scan_id=new_id())
+
+    assert not Link.objects.exists()
+    assert Bag.objects.get(qr_id="C0000001").dispatch_area == dispatcher.dispatch_area
 
 
 def test_child_already_in_this_parent_is_a_harmless_duplicate(dispatcher, mustard):
