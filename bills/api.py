@@ -112,7 +112,7 @@ def _changed(change: BillChange, *, status: int = 200) -> JsonResponse:
 
 
 # The JSON type of each field a bill's body may carry; a form would read 5 as "5" and ["x"] as "['x']".
-BILL_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+BILL_FIELD_TYPES: dict[str, type] = {
     "bill_number": str,
     "customer": str,
     "bill_date": str,

@@ -2,9 +2,9 @@
 validate_api_response_openapi does: tests/conftest.py wraps django.test.Client.request with
 ``check_api_answer``, so every client (``client``, ``admin_client``, a ``Client()`` a test makes) is covered.
 
-An answer fails the test when it is not JSON, when its path and method are not in the document, or when
-its body does not match the schema of its status (the operation's ``default``, the Error body, otherwise).
-An address the document does not have must still answer the Error body (a 404, say).
+An answer fails the test when it is not JSON, or when its body does not match the schema of its status
+(the operation's ``default``, the Error body, when the status is not listed). A path or method the
+document does not have must still answer the Error body (a 404, a 405).
 """
 
 import json
