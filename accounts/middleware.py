@@ -1,15 +1,21 @@
 import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django_otp.middleware import OTPMiddleware
 
 from accounts import authentication
+from traitortrack.edge import NOT_LOGGED_IN_MESSAGE, api_error, is_api, refusal_response
+from traitortrack.errors import EdgeRefusal, Refused
+from traitortrack.permissions import access_of, is_otp_exempt, is_unattended
 
 SESSION_STARTED_KEY = "tt_started"
 SESSION_SEEN_KEY = "tt_seen"
@@ -61,7 +67,7 @@ class SessionTimeoutMiddleware:
     """Logs a user out after SESSION_IDLE_TIMEOUT_MINUTES without a request (requests to views declared
     ``unattended``, a page's own refreshes, do not count), or SESSION_ABSOLUTE_TIMEOUT_HOURS after
     logging in, whichever comes first. The request then goes on as anonymous, before
-    traitortrack.middleware.AccessMiddleware decides on it (so a page sends it to the login page)."""
+    AccessMiddleware decides on it (so a page sends it to the login page)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -74,8 +80,6 @@ class SessionTimeoutMiddleware:
             self._check(request, view_func)
 
     def _check(self, request: HttpRequest, view_func) -> None:
-        from traitortrack.permissions import is_unattended
-
         now = int(time.time())
         session = request.session
         started = session.get(SESSION_STARTED_KEY)
@@ -90,3 +94,52 @@ class SessionTimeoutMiddleware:
             logout(request)
         elif now - seen >= SEEN_RESOLUTION_SECONDS and not is_unattended(view_func):
             session[SESSION_SEEN_KEY] = now
+
+
+# What the 403 page says when this middleware, not a view, refused the request.
+ROLE_REFUSED = "Your role may not open this page."
+
+
+class AccessMiddleware:
+    """Enforces each view's declared access (traitortrack.permissions) before it runs, failing closed.
+
+    In order: an admin without a verified second factor this session reaches only views declared
+    ``otp_exempt`` (pages go to enrolment or verification, the API answers 403 otp_required); anonymous
+    users on a page go to the login page, on the API get 401 not_logged_in; a logged-in user whose role is
+    not allowed gets 403 forbidden; a view that declares nothing is refused to everyone. Must come after
+    accounts.middleware.AuthenticationMiddleware (the OTP state) and SessionTimeoutMiddleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        # Imported here: they load models, which are not ready when this module is imported.
+        from django.contrib.auth.views import redirect_to_login
+
+        from accounts import otp
+
+        user = request.user
+        if otp.otp_required(user) and not user.is_verified() and not is_otp_exempt(view_func):
+            return self._second_factor_first(request, has_device=otp.user_has_device(user))
+        level = access_of(view_func)
+        if level is not None and level.allows(user):
+            return None
+        if level is not None and not user.is_authenticated:
+            if is_api(request):
+                return api_error(Refused(EdgeRefusal.NOT_LOGGED_IN, NOT_LOGGED_IN_MESSAGE, status=401))
+            return redirect_to_login(request.get_full_path())
+        message = "Your role may not do this." if is_api(request) else ROLE_REFUSED
+        return refusal_response(request, Refused(EdgeRefusal.FORBIDDEN, message, status=403))
+
+    @staticmethod
+    def _second_factor_first(request: HttpRequest, *, has_device: bool) -> HttpResponse:
+        if is_api(request):
+            message = "Two-factor authentication is required: open TraitorTrack in the browser and verify."
+            return api_error(Refused(EdgeRefusal.OTP_REQUIRED, message, status=403))
+        target = reverse("accounts:otp_verify" if has_device else "accounts:otp_setup")
+        next_url = request.get_full_path() if request.method == "GET" else "/"
+        return redirect(f"{target}?{urlencode({'next': next_url})}")

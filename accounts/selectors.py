@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from django.db.models import F, Q
 
 from accounts.models import DispatchArea, User
-from bags.selectors import local_day_start
+from traitortrack.forms import local_day_start
 from traitortrack.pagination import KeysetPage, keyset_page
 
 

@@ -14,10 +14,10 @@ from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
 from bags.forms import BagAdminForm, ProductAdminForm
 from bags.managers import forget_parent_formats
 from bags.models import Bag, BagKind, Link, Product
-from bags.resources import BagImportResource, BulkConfirmForm, BulkImportForm, BulkImportMixin
-from bags.services import unlink_child
 from bills.models import BillBag
 from exports.admin import TableExportMixin
+from imports.resources import BagImportResource, BulkConfirmForm, BulkImportForm, BulkImportMixin
+from scanning.services import unlink_child
 from traitortrack.admin_paginator import BigTableAdmin
 
 # A search box takes one code or a pasted list of them; more than this is a mistake, not a search.

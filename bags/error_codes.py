@@ -1,4 +1,4 @@
-"""The bags app's refusal codes: the QR rules', the imports' and the search's."""
+"""The bags app's refusal codes: the QR rules' and the search's."""
 
 from traitortrack.errors import RefusalCode
 
@@ -15,25 +15,6 @@ class QRRefusal(RefusalCode):
     PARENT_WHERE_CHILD_EXPECTED = "parent_where_child_expected"
     TOO_LONG = "too_long"
     TOO_SHORT = "too_short"
-
-
-class ImportRefusal(RefusalCode):
-    """A file or an import refused whole (bags.import_files, bags.imports, bills.imports)."""
-
-    CELL_TOO_LONG = "cell_too_long"
-    DATABASE_REFUSED = "database_refused"
-    DUPLICATE_COLUMNS = "duplicate_columns"
-    EMPTY_FILE = "empty_file"
-    MISSING_COLUMNS = "missing_columns"
-    NO_HEADER = "no_header"
-    NOT_CSV = "not_csv"
-    NOT_TEXT = "not_text"
-    NOT_UTF8 = "not_utf8"
-    NOT_XLSX = "not_xlsx"
-    PARENT_TAKEN = "parent_taken"
-    TOO_MANY_ROWS = "too_many_rows"
-    UNKNOWN_COLUMNS = "unknown_columns"
-    WRONG_EXTENSION = "wrong_extension"
 
 
 class SearchRefusal(RefusalCode):

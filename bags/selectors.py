@@ -3,11 +3,10 @@
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
-from django.utils import timezone
 from psycopg.errors import QueryCanceled
 
 from accounts.models import DispatchArea, User
@@ -16,6 +15,7 @@ from bags.error_codes import QRRefusal, SearchRefusal
 from bags.managers import CODE_SEARCH_COLUMNS, visible_area
 from bags.models import Bag, BagKind, Link, Product
 from traitortrack.errors import Refused
+from traitortrack.forms import local_day_start
 from traitortrack.pagination import KeysetPage, keyset_page, page_of
 
 PREFIX_PATTERN = re.compile(rf"[A-Z0-9-]{{1,{qr.MAX_LENGTH}}}")
@@ -51,12 +51,6 @@ class BagSearch:
     status: str = ""
     date_from: date | None = None
     date_to: date | None = None
-
-
-def local_day_start(day: date) -> datetime:
-    """Midnight at the start of ``day`` in the warehouses' time zone (settings.TIME_ZONE), as an aware datetime:
-    a bound an index on a timestamp column can use, unlike ``created_at::date``."""
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def code_prefix(text: str) -> str:

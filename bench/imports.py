@@ -33,11 +33,11 @@ TARGETS = {"xlsx": 30.0, "csv": 300.0}
 
 EXPORT_SNIPPET = """
 import sys
-from exports import writers
+from traitortrack import spreadsheets
 from exports.tables import TABLES
 table = TABLES["bags"]
-lines = writers.csv_lines(table.sheet(table.queryset())) if sys.argv[1] == "csv" else None
-chunks = writers.xlsx_chunks([table.sheet(table.queryset())]) if sys.argv[1] == "xlsx" else None
+lines = spreadsheets.csv_lines(table.sheet(table.queryset())) if sys.argv[1] == "csv" else None
+chunks = spreadsheets.xlsx_chunks([table.sheet(table.queryset())]) if sys.argv[1] == "xlsx" else None
 size = sum(len(part) for part in (lines or chunks))
 print(f"exported {size:,} {'characters' if lines else 'bytes'}")
 """

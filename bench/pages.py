@@ -10,7 +10,7 @@ random from a list for every request and reports the percentiles). Scenarios:
   (Redis) and the user (kept in the process) like every page, then does nothing: the fixed cost of a logged-in
   request, so lookup / empty view is what the lookup itself costs.
 - bag lookup: GET /api/bags/<code> over random codes of the table (one SQL statement, bags.managers).
-- dashboard warm: GET /dashboard/ and GET /api/dashboard, figures in the cache (traitortrack.dashboard).
+- dashboard warm: GET /dashboard/ and GET /api/dashboard, figures in the cache (overview.dashboard).
 - dashboard cold: the same on a second app started with DASHBOARD_FRESH_SECONDS=0 and one client, so every
   request computes every figure from PostgreSQL (the stored bag totals and past hours' counts are the
   design's, and stay; their own cost is measured apart, in-process, and printed).
@@ -175,8 +175,8 @@ def derived_costs() -> dict[str, float]:
     """What the design moves off the request path: the bag totals' recount (at most once a minute, by one
     process) and counting a day of past hours from nothing (each hour once, ever)."""
     from bags.models import BagTotals
+    from overview import dashboard
     from scanning.models import ScanTally
-    from traitortrack import dashboard
 
     def count_hours() -> None:
         ScanTally.objects.all().delete()

@@ -3,19 +3,18 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
 from bags.admin import bag_code_search_q, search_codes
-from bags.resources import BulkImportMixin
 from bills.forms import BillForm
 from bills.models import Bill, BillBag, BillStatus
-from bills.resources import BillImportResource
 from bills.services import BillRefused, check_parent_can_join
+from bills.signals import announce_bills_changed
 from exports.admin import TableExportMixin
-from traitortrack.dashboard import stats_changed
+from imports.bill_resources import BillImportResource
+from imports.resources import BulkImportMixin
 
 
 def _is_finalised(bill: Bill | None) -> bool:
@@ -166,16 +165,16 @@ class BillAdmin(BulkImportMixin, TableExportMixin, AuditedAdminMixin, GuardedDel
     def save_model(self, request: HttpRequest, obj: Bill, form: forms.ModelForm, change: bool) -> None:
         if not change:
             obj.created_by = request.user
-            transaction.on_commit(stats_changed)  # the dashboard's bills by status
+            announce_bills_changed()  # the dashboard's bills by status
         super().save_model(request, obj, form, change)
 
     def delete_model(self, request: HttpRequest, obj: Bill) -> None:
         super().delete_model(request, obj)
-        transaction.on_commit(stats_changed)
+        announce_bills_changed()
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Bill]) -> None:
         super().delete_queryset(request, queryset)
-        transaction.on_commit(stats_changed)
+        announce_bills_changed()
 
     def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool) -> None:
         for row in formset.forms:

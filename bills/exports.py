@@ -1,11 +1,11 @@
 """What a bill's export holds: its parents and children as CSV, and as a workbook of three sheets. The
-writing (streaming, formula escaping, constant memory) is exports/writers.py's."""
+writing (streaming, formula escaping, constant memory) is traitortrack/spreadsheets.py's."""
 
 from collections.abc import Iterator
 from typing import Any
 
 from bills.managers import BillView
-from exports.writers import Sheet
+from traitortrack.spreadsheets import Sheet
 
 CSV_HEADER = ["bill", "parent", "product", "parent_children", "parent_weight_kg", "child"]
 

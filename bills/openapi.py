@@ -1,7 +1,7 @@
 """The OpenAPI 3 description of the bill API (bills/api.py), merged into the schema served at /api/openapi.json.
 
 Written by hand, next to the API it describes; every /api/ answer of the test suite is validated against
-the served document (tests/openapi.py). Refusals are the shared Error schema (traitortrack/openapi.py).
+the served document (tests/openapi.py). Refusals are the shared Error schema (overview/openapi.py).
 """
 
 from typing import Any

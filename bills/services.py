@@ -21,7 +21,7 @@ from bags.error_codes import QRRefusal
 from bags.models import Bag, BagKind, Product
 from bills.error_codes import BillRefusal
 from bills.models import Bill, BillBag, BillStatus
-from traitortrack.dashboard import stats_changed
+from bills.signals import announce_bills_changed
 from traitortrack.errors import RefusalCode, Refused
 
 # The database's limit on a bill's expected parents is also the most parents a bill takes.
@@ -171,7 +171,7 @@ def create_bill(
             check_bill_number_free(bill_number)
             raise BillRefused(BillRefusal.BILL_NUMBER_TAKEN, f"Bill {bill_number} already exists.") from error
         record(actor=user, action="bill.create", obj=bill, before=None, after=snapshot(bill), request=request)
-        transaction.on_commit(stats_changed)  # the dashboard's bills by status
+        announce_bills_changed()  # the dashboard's bills by status
     return BillChange(bill, "created", f"Bill {bill.bill_number} created. Scan its parent bags.")
 
 
@@ -327,7 +327,7 @@ def finalise_bill(*, user: User, bill_id: Any, request: HttpRequest | None = Non
         bill.frozen_full_parent_weight_kg = bill.product.full_parent_weight_kg
         bill.save()
         record(actor=user, action="bill.finalise", obj=bill, before=before, after=snapshot(bill), request=request)
-        transaction.on_commit(stats_changed)
+        announce_bills_changed()
     warning = None
     if frozen != bill.expected_parents:
         warning = f"It holds {_parents(frozen)}; {bill.expected_parents} were expected."
@@ -356,7 +356,7 @@ def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None)
         bill.frozen_full_parent_weight_kg = None
         bill.save()
         record(actor=user, action="bill.reopen", obj=bill, before=before, after=snapshot(bill), request=request)
-        transaction.on_commit(stats_changed)
+        announce_bills_changed()
     return BillChange(bill, "reopened", f"Bill {bill.bill_number} reopened: it is a draft again.")
 
 

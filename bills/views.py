@@ -22,7 +22,7 @@ from bills.forms import BillForm, BillSearchForm
 from bills.managers import BillQuerySet, BillView
 from bills.models import Bill, BillStatus
 from bills.services import BillChange, BillRefused
-from exports import writers
+from traitortrack import spreadsheets
 from traitortrack.permissions import BILLER, access
 
 PAGE_SIZE = 25
@@ -180,7 +180,7 @@ def export_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     services.record_export(
         user=request.user, bill_id=view.id, bill_number=view.bill_number, file_format="csv", request=request
     )
-    return writers.csv_response(exports.csv_sheet(view), _filename(view, "csv"))
+    return spreadsheets.csv_response(exports.csv_sheet(view), _filename(view, "csv"))
 
 
 @access(BILLER)
@@ -190,4 +190,4 @@ def export_xlsx(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     services.record_export(
         user=request.user, bill_id=view.id, bill_number=view.bill_number, file_format="xlsx", request=request
     )
-    return writers.xlsx_response(exports.xlsx_sheets(view), _filename(view, "xlsx"))
+    return spreadsheets.xlsx_response(exports.xlsx_sheets(view), _filename(view, "xlsx"))

@@ -1,5 +1,5 @@
 """The admin's export button (django-import-export's page: pick CSV or Excel), writing through
-exports/writers.py: the changelist's filtered rows, streamed, formula-escaped and audited, never a tablib
+traitortrack/spreadsheets.py: the changelist's filtered rows, streamed, formula-escaped and audited, never a tablib
 Dataset of the whole table in memory."""
 
 from typing import Any

@@ -14,7 +14,7 @@ rather than leave the scans without connections.
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -26,11 +26,12 @@ from audit.models import AuditLog
 from audit.services import record
 from bags.models import Bag, Link
 from bills.models import Bill
-from exports import writers
 from exports.error_codes import ExportRefusal
-from exports.writers import Sheet
 from scanning.models import Scan
+from traitortrack import spreadsheets
 from traitortrack.errors import Refused
+from traitortrack.forms import local_day_start
+from traitortrack.spreadsheets import Sheet
 
 CHUNK_ROWS = 2_000
 RETRY_AFTER_SECONDS = 60
@@ -107,8 +108,8 @@ class Table:
         give_back = running.take()
         filename = self.filename(file_format)
         if file_format == "xlsx":
-            return writers.xlsx_response([self.sheet(queryset)], filename, on_close=give_back)
-        return writers.csv_response(self.sheet(queryset), filename, on_close=give_back)
+            return spreadsheets.xlsx_response([self.sheet(queryset)], filename, on_close=give_back)
+        return spreadsheets.csv_response(self.sheet(queryset), filename, on_close=give_back)
 
     def filename(self, extension: str) -> str:
         return f"{self.name}-{timezone.localdate():%Y%m%d}.{extension}"
@@ -214,19 +215,15 @@ def in_date_range(table: Table, queryset: models.QuerySet, first: date | None, l
     field = table.model._meta.get_field(table.date_field)
     if isinstance(field, models.DateTimeField):
         if first is not None:
-            queryset = queryset.filter(**{f"{table.date_field}__gte": _local_midnight(first)})
+            queryset = queryset.filter(**{f"{table.date_field}__gte": local_day_start(first)})
         if last is not None:
-            queryset = queryset.filter(**{f"{table.date_field}__lt": _local_midnight(last + timedelta(days=1))})
+            queryset = queryset.filter(**{f"{table.date_field}__lt": local_day_start(last + timedelta(days=1))})
         return queryset
     if first is not None:
         queryset = queryset.filter(**{f"{table.date_field}__gte": first})
     if last is not None:
         queryset = queryset.filter(**{f"{table.date_field}__lte": last})
     return queryset
-
-
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def record_export(

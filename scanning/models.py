@@ -12,7 +12,7 @@ class ScanAction(models.TextChoices):
     UNDO = "undo", "Undid scan"
     MOVE = "move", "Moved child"
     COMPLETE = "complete", "Marked parent complete"
-    # A link made by a bulk import (bags/imports.py): part of the bag's history, but no dispatcher's
+    # A link made by a bulk import (imports/bag_import.py): part of the bag's history, but no dispatcher's
     # throughput, and never taken back by a dispatcher's undo (which looks for "link").
     IMPORT = "import", "Linked by import"
 
@@ -84,7 +84,7 @@ class ScanTally(models.Model):
     The dashboard's "scans per hour" and "top dispatchers today" read these: a local hour (``minutes`` 60) for
     each hour that is over and, within the current hour, five-minute slots (``minutes`` 5), so only the
     minutes since the last slot are counted from scanning_scan, however busy the day. Scans are append-only,
-    so a period's count is final once no scan of it can still be committing (traitortrack.dashboard.SETTLE).
+    so a period's count is final once no scan of it can still be committing (overview.dashboard.SETTLE).
     The scan loop never writes here.
     """
 

@@ -1,8 +1,8 @@
-"""The scan API's part of the OpenAPI 3 description (traitortrack/openapi.py puts the parts together).
+"""The scan API's part of the OpenAPI 3 description (overview/openapi.py puts the parts together).
 
 Written by hand, next to the API it describes. Every /api/ answer of the test suite is validated against
 the served document (tests/openapi.py), and schemathesis tries it (tests/traitortrack/test_api_schema.py).
-Refusals are the shared Error schema (traitortrack/openapi.py), its codes read from the enums.
+Refusals are the shared Error schema (overview/openapi.py), its codes read from the enums.
 """
 
 from typing import Any

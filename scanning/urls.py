@@ -7,6 +7,7 @@ app_name = "scanning"
 urlpatterns = [
     path("scan/", views.scan_page, name="scan"),
     path("scan/lookup/", views.lookup_page, name="lookup"),
+    path("bags/<str:code>/", views.bag_detail, name="bag"),
     path("api/scan/parent", api.open_parent, name="api-parent"),
     path("api/scan/child", api.scan_child, name="api-child"),
     path("api/scan/undo", api.undo, name="api-undo"),

@@ -10,6 +10,9 @@ from bags.qr import QRCodeError
 from scanning import selectors
 from traitortrack.permissions import LOGGED_IN, access
 
+# The page lists this many of the bag's latest scans (a parent has one per child scanned in, and the opening).
+SCAN_HISTORY = 100
+
 
 @access(LOGGED_IN)
 @require_GET
@@ -35,3 +38,23 @@ def lookup_page(request: HttpRequest) -> HttpResponse:
     if detail:
         context["scans"] = selectors.scan_history(detail.scans)
     return render(request, "scanning/lookup.html", context, status=status)
+
+
+@access(LOGGED_IN)
+@require_GET
+def bag_detail(request: HttpRequest, code: str) -> HttpResponse:
+    """The bag page: one bag with its parent or children, its bill and its scan history (linked from search
+    results, the dashboard and other bags). Here, not in bags, because a bag's story is its scans."""
+    try:
+        detail = selectors.bag_detail(user=request.user, code=code, scans=SCAN_HISTORY)
+    except QRCodeError as refusal:
+        return render(request, "bags/detail.html", {"code": code, "missing": refusal.message}, status=404)
+    if detail is None:
+        missing = f"No bag {code.strip().upper()} that you can see."
+        return render(request, "bags/detail.html", {"code": code, "missing": missing}, status=404)
+    context = {
+        "detail": detail,
+        "scans": selectors.scan_history(detail.scans),
+        "scans_title": f"Scan history (latest {SCAN_HISTORY})" if len(detail.scans) == SCAN_HISTORY else "Scan history",
+    }
+    return render(request, "bags/detail.html", context)

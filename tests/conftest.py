@@ -75,7 +75,7 @@ def admin_user(db):
 @pytest.fixture
 def verified_login(db):
     """Log a user in on a test client with a verified second factor, as an admin is after the 2FA step:
-    ``verified_login(client, user)``. Admins reach nothing else (traitortrack.middleware.AccessMiddleware)."""
+    ``verified_login(client, user)``. Admins reach nothing else (accounts.middleware.AccessMiddleware)."""
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 

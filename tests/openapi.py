@@ -22,7 +22,7 @@ from traitortrack.edge import is_api
 @cache
 def api_document() -> dict[str, Any]:
     """The document as /api/openapi.json serves it."""
-    from traitortrack.views import openapi_schema
+    from overview.views import openapi_schema
 
     request = RequestFactory(SERVER_NAME="127.0.0.1").get("/api/openapi.json")  # in ALLOWED_HOSTS, like a real host
     return json.loads(openapi_schema(request).content)

@@ -4,7 +4,7 @@ Django checks a pooled connection on checkout only when CONN_HEALTH_CHECKS is on
 query per request; it is off for the pool (traitortrack/settings.py). Instead each gunicorn worker runs
 ``keep_checking`` in a greenlet (traitortrack/gunicorn.conf.py): every DB_POOL_CHECK_SECONDS it tests the
 connections waiting in the pool and replaces the broken ones, so after a PostgreSQL restart they are
-gone within seconds. A request that takes one in between gets a 503 to retry (traitortrack.views).
+gone within seconds. A request that takes one in between gets a 503 to retry (traitortrack.edge).
 """
 
 import logging

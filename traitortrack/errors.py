@@ -2,7 +2,7 @@
 status a view answers with, and any extra fields an app's answers carry (a scan refusal's ``parent``).
 
 Codes are members of an enum per app (``ScanRefusal``, ``BillRefusal`` ...), each a subclass of
-RefusalCode: the API document lists the codes from the enums themselves (traitortrack.openapi), and a
+RefusalCode: the API document lists the codes from the enums themselves (overview.openapi), and a
 typo is a TypeError, not a new code. traitortrack.edge turns a Refused, and every other error under
 /api/, into the one JSON body that ``Refused.body`` builds.
 """

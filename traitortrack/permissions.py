@@ -1,5 +1,5 @@
 """Who may use which page and endpoint: each view states it where it is defined, ``@access(BILLER)``
-(a class-based view: ``access = BILLER`` on the class), and traitortrack.middleware.AccessMiddleware reads
+(a class-based view: ``access = BILLER`` on the class), and accounts.middleware.AccessMiddleware reads
 it from the resolved view, as Django's LoginRequiredMiddleware reads ``login_required``. A view that
 states nothing is refused to everyone (fail closed), and the system check below and
 tests/traitortrack/test_authorization_matrix.py both name it, so a new page cannot ship undeclared.
@@ -24,7 +24,7 @@ class Access(enum.Enum):
     PUBLIC = "public"  # anyone, logged in or not
     LOGGED_IN = "logged_in"  # any role: dispatcher, biller, admin
     BILLER = "biller"  # billers and admins
-    ADMIN = "admin"  # admins only (who also pass the second factor: traitortrack.middleware)
+    ADMIN = "admin"  # admins only (who also pass the second factor: accounts.middleware)
 
     def allows(self, user) -> bool:
         if self is Access.PUBLIC:

@@ -62,15 +62,19 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
+    "django_ratelimit",  # only for its system check of the rate-limit cache (accounts/ratelimits.py)
+    "import_export",  # the admin's import (dry run, then confirm) and export buttons
+    # Our apps in their layer order, lowest first (README "Where things live", .importlinter): an app
+    # imports only those before it, and its admin module is loaded after theirs.
+    "audit",
     "accounts",
     "bags",
     "scanning",
     "bills",
-    "audit",
-    "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
-    "django_ratelimit",  # only for its system check of the rate-limit cache (accounts/ratelimits.py)
-    "import_export",  # the admin's import (dry run, then confirm) and export buttons
     "exports",
+    "imports",
+    "overview",
 ]
 
 MIDDLEWARE = [
@@ -89,7 +93,7 @@ MIDDLEWARE = [
     "accounts.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
     # Each view's declared access (traitortrack/permissions.py), the second factor for admins first.
-    "traitortrack.middleware.AccessMiddleware",
+    "accounts.middleware.AccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: it turns a lockout into the locked-out page
 ]
@@ -191,7 +195,7 @@ CACHES = caches_for(REDIS_URL)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "traitortrack.cache"
 
-# --- Dashboard (traitortrack/dashboard.py): figures cached per scope this long (one request recomputes them
+# --- Dashboard (overview/dashboard.py): figures cached per scope this long (one request recomputes them
 # after, the others get the previous ones); bag totals recounted at most this often (one pass over the bags
 # table, by one process); the page polls this often.
 DASHBOARD_FRESH_SECONDS = env_int("DASHBOARD_FRESH_SECONDS", 2)
@@ -246,7 +250,7 @@ AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"  # the page, or JSON for /ap
 # Only the lockouts are in the admin (accounts/admin.py), where an admin unlocks by deleting one; the
 # login history is the audit log's (login.success / login.failure / login.lockout).
 AXES_ENABLE_ADMIN = False
-# Admins must use TOTP (traitortrack.middleware.AccessMiddleware); the issuer names us in the phone app.
+# Admins must use TOTP (accounts.middleware.AccessMiddleware); the issuer names us in the phone app.
 OTP_TOTP_ISSUER = "TraitorTrack"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -311,7 +315,7 @@ if env_bool("BEHIND_TLS_PROXY", False):  # a proxy in front terminates TLS and s
 # /health and /ready are probed over plain HTTP by load balancers inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 
-# --- Bulk import and export (bags/imports.py, bills/imports.py, exports/)
+# --- Bulk import and export (imports/bag_import.py, imports/bill_import.py, exports/)
 # Rows one import takes (the header not counted): 2 million bags and some room. Checked before reading
 # when the file says how long it is, and while reading.
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_100_000)
@@ -324,7 +328,7 @@ EXPORT_MAX_RUNNING = env_int("EXPORT_MAX_RUNNING", 3)
 # below), not in the system temp folder: with several app servers, point it at storage they share.
 IMPORT_UPLOAD_DIR = Path(os.environ.get("IMPORT_UPLOAD_DIR") or BASE_DIR / "var" / "imports")
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
-# Our exports go through exports/writers.py, which escapes formulas itself; this covers any export
+# Our exports go through traitortrack/spreadsheets.py, which escapes formulas itself; this covers any export
 # django-import-export would make on its own.
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 # The import is audited by the services (bags.import / bills.import); one admin LogEntry per row of an

@@ -1,26 +1,22 @@
+"""The root URLs: each app's own, included by name, so the project base imports no app."""
+
 from django.contrib import admin
 from django.urls import include, path
 
-from traitortrack import edge, views
+from traitortrack import health
 
-handler400 = edge.bad_request
-handler403 = edge.permission_denied
-handler404 = edge.page_not_found
-handler500 = edge.server_error
+handler400 = "traitortrack.edge.bad_request"
+handler403 = "traitortrack.edge.permission_denied"
+handler404 = "traitortrack.edge.page_not_found"
+handler500 = "traitortrack.edge.server_error"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("dashboard/", views.dashboard, name="dashboard"),
-    path("api/dashboard", views.dashboard_json, name="dashboard-stats"),
-    path("search/", views.search, name="search"),
-    path("health", views.health, name="health"),
-    path("ready", views.ready, name="ready"),
-    path("system/", views.system, name="system"),
-    path("api/openapi.json", views.openapi_schema, name="openapi"),
+    path("health", health.health, name="health"),
+    path("ready", health.ready, name="ready"),
+    path("", include("overview.urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("scanning.urls")),
     path("", include("bills.urls")),
-    path("", include("bags.urls")),
     path("", include("exports.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,5 @@
 """A child is in its parent's area: each child linked into a parent of another area (or of none) before the
-scan loop held that rule (scanning/managers.py LINK_CHILD_SQL, bags/imports.py LINK_SQL) is moved to its
+scan loop held that rule (scanning/managers.py LINK_CHILD_SQL, imports/bag_import.py LINK_SQL) is moved to its
 parent's area, so the parent's dispatchers see it and those of the area it was first scanned in no longer do.
 
 Safe on a live table of 2 million bags: BATCH children's ids at a time, found through the links' unique index

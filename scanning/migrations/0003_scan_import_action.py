@@ -1,4 +1,4 @@
-"""Scan events may be ``import``: a link made by a bulk import (bags/imports.py).
+"""Scan events may be ``import``: a link made by a bulk import (imports/bag_import.py).
 
 The action check is replaced NOT VALID and validated after that commits: adding a CHECK takes an
 ACCESS EXCLUSIVE lock, and validating it reads every scan event (years of them), which would stop the

@@ -187,7 +187,7 @@ def dispatcher_client(client, warehouse):
 @pytest.mark.parametrize(
     ("url", "code"),
     [
-        (reverse("bags:detail", args=["M444-00001"]), "M444-00001"),
+        (reverse("scanning:bag", args=["M444-00001"]), "M444-00001"),
         (reverse("scanning:lookup") + "?code=m444-00001", "M444-00001"),
         ("/api/bags/m444-00001", "M444-00001"),
     ],
@@ -201,22 +201,22 @@ def test_bag_pages_and_api_cost_one_query(dispatcher_client, url, code, django_a
 
 
 def test_the_bag_page_lists_children_as_links_and_the_history(dispatcher_client):
-    html = dispatcher_client.get(reverse("bags:detail", args=["SB00001"])).content.decode()
+    html = dispatcher_client.get(reverse("scanning:bag", args=["SB00001"])).content.decode()
 
-    assert f'href="{reverse("bags:detail", args=["C0000002"])}"' in html
+    assert f'href="{reverse("scanning:bag", args=["C0000002"])}"' in html
     assert "Scan history" in html
     assert "Undid scan" in html and "(undone)" in html
 
 
 def test_the_bag_page_of_a_child_links_its_parent(dispatcher_client):
-    html = dispatcher_client.get(reverse("bags:detail", args=["mc0003"])).content.decode()
+    html = dispatcher_client.get(reverse("scanning:bag", args=["mc0003"])).content.decode()
 
-    assert f'href="{reverse("bags:detail", args=["M444-00001"])}"' in html
+    assert f'href="{reverse("scanning:bag", args=["M444-00001"])}"' in html
     assert "30 / 30" in html
 
 
 def test_the_bag_page_names_the_bill_with_a_link_for_billers_only(dispatcher_client, warehouse):
-    url = reverse("bags:detail", args=["M444-00001"])
+    url = reverse("scanning:bag", args=["M444-00001"])
     client = Client()
     client.force_login(warehouse["biller"])
     bill_link = 'href="/bills/'

@@ -14,9 +14,9 @@ from openpyxl import load_workbook
 
 from audit.models import AuditLog
 from bills import services
-from exports.writers import safe_cell
 from tests import factories
 from tests.bills.data import fill, parent_with
+from traitortrack.spreadsheets import safe_cell
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from openpyxl import load_workbook
 from accounts.models import Role
 from audit.models import AuditLog
 from audit.services import record
-from bags.seeding import seed_bulk
-from exports import writers
 from exports.tables import TABLES
+from imports.seeding import seed_bulk
 from scanning import services
 from scanning.models import Scan, ScanAction
 from tests import factories
+from traitortrack import spreadsheets
 
 pytestmark = pytest.mark.django_db
 
@@ -213,10 +213,12 @@ def test_the_audit_log_exports_for_admins_only(biller_client, admin_client, admi
 
 
 def test_a_long_table_goes_on_into_further_sheets(monkeypatch):
-    monkeypatch.setattr(writers, "XLSX_SHEET_ROWS", 3)
+    monkeypatch.setattr(spreadsheets, "XLSX_SHEET_ROWS", 3)
     target = io.BytesIO()
 
-    target.write(b"".join(writers.xlsx_chunks([writers.Sheet("Bags", ["code"], ([f"C{n}"] for n in range(5)))])))
+    target.write(
+        b"".join(spreadsheets.xlsx_chunks([spreadsheets.Sheet("Bags", ["code"], ([f"C{n}"] for n in range(5)))]))
+    )
 
     book = load_workbook(target)
     assert book.sheetnames == ["Bags", "Bags (2)", "Bags (3)"]
@@ -294,7 +296,7 @@ def test_a_csv_export_of_100k_bags_streams_in_bounded_memory(hundred_thousand_ba
     sheet = table.sheet(table.queryset())
     connection.ensure_connection()
 
-    peak, size = peak_while(lambda: sum(len(line) for line in writers.csv_lines(sheet)))
+    peak, size = peak_while(lambda: sum(len(line) for line in spreadsheets.csv_lines(sheet)))
 
     assert size > 5_000_000  # ~53 bytes a row
     assert peak < 2_500_000, f"peak {peak:,} bytes for {size:,} bytes of CSV"
@@ -304,7 +306,9 @@ def test_an_excel_export_of_100k_bags_is_written_in_bounded_memory(hundred_thous
     table = TABLES["bags"]
     connection.ensure_connection()
 
-    peak, size = peak_while(lambda: sum(len(chunk) for chunk in writers.xlsx_chunks([table.sheet(table.queryset())])))
+    peak, size = peak_while(
+        lambda: sum(len(chunk) for chunk in spreadsheets.xlsx_chunks([table.sheet(table.queryset())]))
+    )
 
     assert size > 2_000_000
     assert peak < 2_500_000, f"peak {peak:,} bytes for a {size:,}-byte workbook of 100,000 rows"

@@ -17,8 +17,8 @@ from django.utils.html import escape
 
 from audit.models import AuditLog
 from bags.models import Bag, Link
-from bags.resources import UPLOAD_FOLDER, UPLOAD_GONE
 from bills.models import Bill
+from imports.resources import UPLOAD_FOLDER, UPLOAD_GONE
 from tests import factories
 from tests.imports.files import link_rows
 from tests.imports.test_import_bags import FAIL_ON_ROW_500

@@ -23,7 +23,7 @@ import gevent
 
 django.setup()
 
-from bags.import_files import open_table
+from imports.files import open_table
 
 ticks = []
 ticker = gevent.spawn(lambda: [ticks.append(1) or gevent.sleep(0) for _ in range(1_000_000)])

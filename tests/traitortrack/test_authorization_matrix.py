@@ -5,7 +5,7 @@ An allowed request may answer 200, a redirect elsewhere (a form done, the admin'
 object the user may not see, e.g. another area's bag) or 405 (a POST-only endpoint asked with GET): what
 matters is that the permission layer let it through. A refused one answers 302 to the login page
 (anonymous, pages), 401 (anonymous, API), 403 (wrong role), or 302 to the 2FA pages / 403 otp_required on
-the API (an admin without a verified second factor, traitortrack.middleware.AccessMiddleware).
+the API (an admin without a verified second factor, accounts.middleware.AccessMiddleware).
 """
 
 import json
@@ -15,6 +15,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import resolve
 
+from accounts.middleware import ROLE_REFUSED
 from accounts.models import Role
 from audit.services import record
 from bags.models import Bag
@@ -22,7 +23,6 @@ from scanning import services as scanning
 from tests import factories
 from tests.urls import fill, url_arguments, url_patterns
 from traitortrack.edge import is_api
-from traitortrack.middleware import ROLE_REFUSED
 from traitortrack.permissions import ADMIN, BILLER, LOGGED_IN, PUBLIC, access_of, is_otp_exempt, undeclared_view_names
 
 pytestmark = pytest.mark.django_db
@@ -194,7 +194,7 @@ def test_manage_py_check_reports_an_undeclared_url_name(monkeypatch):
     # The system check is registered at start-up (accounts/apps.py), so `manage.py check` runs it too.
     from django.core import checks
 
-    from traitortrack import views
+    from traitortrack import health as views
 
     monkeypatch.delattr(views.health, "access")
 

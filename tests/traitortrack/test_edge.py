@@ -10,11 +10,11 @@ from django.test import Client
 from accounts.models import Role
 from bags.models import Bag, Link
 from bills.models import Bill
+from overview.openapi import API_REFUSALS
 from scanning import services as scanning
 from scanning.models import Scan
 from tests import factories
 from traitortrack.errors import EdgeRefusal, Refused
-from traitortrack.openapi import API_REFUSALS
 
 pytestmark = pytest.mark.django_db
 

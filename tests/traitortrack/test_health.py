@@ -3,7 +3,7 @@ import time
 from django.db import connection
 
 from tests.caches import free_port
-from traitortrack.system import READY_DATABASE_TIMEOUT_SECONDS
+from traitortrack.health import READY_DATABASE_TIMEOUT_SECONDS
 
 
 def test_health_answers_without_touching_the_database(client, db, django_assert_num_queries):
@@ -36,7 +36,7 @@ def test_ready_is_503_when_the_database_does_not_answer(client, db, monkeypatch)
     down = connection.copy()  # the same settings, but a port where no PostgreSQL listens
     down.settings_dict["PORT"] = free_port()
     down.settings_dict["OPTIONS"].pop("pool", None)
-    monkeypatch.setattr("traitortrack.system.connection", down)
+    monkeypatch.setattr("overview.system.connection", down)
     try:
         response = client.get("/ready")
     finally:
@@ -63,7 +63,7 @@ def test_ready_with_the_pool_answers_503_in_seconds_when_the_database_is_down(cl
     down = connection.copy(alias="ready_down")  # its own pool, to a port where no PostgreSQL listens
     down.settings_dict["PORT"] = free_port()
     assert down.settings_dict["OPTIONS"]["pool"]["timeout"] == 10
-    monkeypatch.setattr("traitortrack.system.connection", down)
+    monkeypatch.setattr("overview.system.connection", down)
     try:
         started = time.monotonic()
         response = client.get("/ready")

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from bags import seeding
+from imports import seeding
 
 SITE_URL = "http://127.0.0.1:8000/"
 

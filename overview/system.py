@@ -7,10 +7,10 @@ from typing import Any
 
 import psutil
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 
 from traitortrack import metrics
+from traitortrack.health import readiness
 
 logger = logging.getLogger(__name__)
 
@@ -32,39 +32,6 @@ SELECT relname, pg_total_relation_size(relid), n_live_tup FROM pg_stat_user_tabl
 ORDER BY pg_total_relation_size(relid) DESC LIMIT %(limit)s
 """
 LARGEST_TABLES = 6
-# How long /ready waits for a pooled connection. A request waits up to DB_POOL_TIMEOUT_SECONDS (10 s), which is
-# longer than a load balancer waits for its probe: with PostgreSQL down the probe timed out instead of getting
-# its 503. Two seconds is also long enough not to call a pool that is merely busy for a moment unready.
-READY_DATABASE_TIMEOUT_SECONDS = 2.0
-
-
-def readiness() -> dict[str, str]:
-    """Whether the database and the cache answer: "ok" or "unavailable" for each (/ready and the system page)."""
-    checks = {"database": "ok", "cache": "ok"}
-    try:
-        _ask_database()
-    except Exception:
-        logger.exception("readiness check: database unreachable")
-        checks["database"] = "unavailable"
-    try:
-        cache.set("ready-probe", "1", 5)
-        if cache.get("ready-probe") != "1":
-            checks["cache"] = "unavailable"
-    except Exception:
-        logger.exception("readiness check: cache unreachable")
-        checks["cache"] = "unavailable"
-    return checks
-
-
-def _ask_database() -> None:
-    pool = connection.pool  # None when the pool is off (DB_POOL_MAX_SIZE=0)
-    if pool is None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return
-    pool.open()  # as Django does before its first checkout: /ready may be a worker's first request
-    with pool.connection(timeout=READY_DATABASE_TIMEOUT_SECONDS) as pooled:
-        pooled.execute("SELECT 1")
 
 
 def database() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The one way data leaves TraitorTrack as a file: CSV or an Excel workbook, both streamed as they are made.
 
-Used by the bill export (bills/exports.py), the export page (exports/views.py) and the admin's export button
+Shared by the bill export (bills/exports.py), the export page (exports/views.py) and the admin's export button
 (exports/admin.py). Rows come from an iterator (a server-side cursor for the big tables) and go out as they
 arrive (StreamingHttpResponse), so neither format ever holds the table in memory. The workbook is written
 here rather than by openpyxl: its write-only mode takes 12 s per 100,000 rows and gives nothing until the

@@ -1,5 +1,5 @@
-"""Project-wide views: the home page, the dashboard, search, the health probes and system page, and the
-API document. (The error handlers are traitortrack.edge's.)"""
+"""The pages over the whole warehouse: home, the dashboard, search, the admins' system page, and the API
+document. (The probes are traitortrack.health's, the error handlers traitortrack.edge's.)"""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -8,11 +8,11 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from traitortrack.dashboard import dashboard_stats
-from traitortrack.openapi import document
+from overview.dashboard import dashboard_stats
+from overview.openapi import document
+from overview.search import SearchForm, run_search
+from overview.system import system_status
 from traitortrack.permissions import ADMIN, LOGGED_IN, PUBLIC, access
-from traitortrack.search import SearchForm, run_search
-from traitortrack.system import readiness, system_status
 
 
 @access(LOGGED_IN)
@@ -53,26 +53,6 @@ def search(request: HttpRequest) -> HttpResponse:
         "paged": "after" in filters,
     }
     return render(request, "search.html", context)
-
-
-@access(PUBLIC, otp_exempt=True)  # the load balancer's probes
-@never_cache
-@require_GET
-def health(request: HttpRequest) -> JsonResponse:
-    """Liveness: the process answers. Touches neither the database nor the cache."""
-    return JsonResponse({"status": "ok"})
-
-
-@access(PUBLIC, otp_exempt=True)
-@never_cache
-@require_GET
-def ready(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database answers (503 if not). The cache is reported but optional: pages, logins and
-    scans work without Redis (the default cache ignores its errors), so a Redis outage is no reason for the
-    load balancer to take the app out."""
-    checks = readiness()
-    ok = checks["database"] == "ok"
-    return JsonResponse({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
 
 
 @access(ADMIN)

@@ -1,10 +1,10 @@
-"""The admin's bill import: django-import-export's two steps over bills/imports.py (see bags/resources.py)."""
+"""The admin's bill import: django-import-export's two steps over imports/bill_import.py (see imports/resources.py)."""
 
 from typing import Any
 
-from bags.import_files import ImportReport
-from bags.resources import ServiceImportResource
-from bills.imports import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, import_bills
+from imports.bill_import import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, import_bills
+from imports.files import ImportReport
+from imports.resources import ServiceImportResource
 
 
 class BillImportResource(ServiceImportResource):

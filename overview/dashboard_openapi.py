@@ -1,4 +1,4 @@
-"""The OpenAPI 3 description of the dashboard's figures (GET /api/dashboard, traitortrack.dashboard), merged into
+"""The OpenAPI 3 description of the dashboard's figures (GET /api/dashboard, overview.dashboard), merged into
 the schema served at /api/openapi.json with the apps' parts."""
 
 from typing import Any

@@ -6,9 +6,9 @@ from typing import Any
 from bags.error_codes import QRRefusal
 from bills import openapi as bills_api
 from bills.error_codes import BillRefusal
+from overview import dashboard_openapi as dashboard_api
 from scanning import openapi as scanning_api
 from scanning.error_codes import ScanRefusal
-from traitortrack import dashboard_openapi as dashboard_api
 from traitortrack.errors import EdgeRefusal
 
 PARTS = (scanning_api, bills_api, dashboard_api)

@@ -5,9 +5,9 @@ from typing import IO
 from django.core.management.base import CommandError, CommandParser
 
 from accounts.models import DispatchArea, User
-from bags.import_files import ImportReport
-from bags.imports import import_bags
-from bags.management.base import Bar, ImportCommand
+from imports.bag_import import import_bags
+from imports.files import ImportReport
+from imports.management.base import Bar, ImportCommand
 
 
 class Command(ImportCommand):

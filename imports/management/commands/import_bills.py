@@ -3,9 +3,9 @@
 from typing import IO
 
 from accounts.models import User
-from bags.import_files import ImportReport
-from bags.management.base import Bar, ImportCommand
-from bills.imports import import_bills
+from imports.bill_import import import_bills
+from imports.files import ImportReport
+from imports.management.base import Bar, ImportCommand
 
 
 class Command(ImportCommand):

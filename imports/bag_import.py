@@ -1,5 +1,5 @@
 """Bulk import of bags and links from a .csv or .xlsx file: the one validation and write path, used by
-``manage.py import_bags`` and by the admin's import (bags/resources.py).
+``manage.py import_bags`` and by the admin's import (imports/resources.py).
 
 Two layouts (the header, row 1, says which; column names ignore case):
 
@@ -36,8 +36,10 @@ from django.utils import timezone
 from accounts.models import DispatchArea, User
 from audit.services import record
 from bags import qr
-from bags.error_codes import ImportRefusal
-from bags.import_files import (
+from bags.models import Product
+from imports.copying import Progress, chunked, copy_rows
+from imports.error_codes import ImportRefusal
+from imports.files import (
     ALREADY_PRESENT,
     MAX_LISTED,
     FileRefused,
@@ -48,8 +50,6 @@ from bags.import_files import (
     check_columns,
     open_table,
 )
-from bags.models import Product
-from bags.seeding import Progress, chunked, copy_rows
 from scanning.models import ScanAction
 
 LINKS = "links"

@@ -1,5 +1,5 @@
 """Bulk import of bills with their parent bags from a .csv or .xlsx file: ``manage.py import_bills`` and the
-admin's import (bills/resources.py).
+admin's import (imports/bill_resources.py).
 
 One row per parent bag on a bill; the rows of one bill share its bill number (in any case):
 
@@ -28,8 +28,14 @@ from django.http import HttpRequest
 from accounts.models import User
 from audit.services import record, snapshot
 from bags import qr
-from bags.error_codes import ImportRefusal
-from bags.import_files import (
+from bags.models import Bag, Product
+from bills.models import Bill, BillBag
+from bills.services import BillRefused, check_bill_number_free, check_parent_can_join, default_product
+from bills.signals import announce_bills_changed
+from imports.bag_import import ImportRefused, database_refusal
+from imports.copying import Progress
+from imports.error_codes import ImportRefusal
+from imports.files import (
     ALREADY_PRESENT,
     MAX_LISTED,
     ImportReport,
@@ -39,12 +45,6 @@ from bags.import_files import (
     check_columns,
     open_table,
 )
-from bags.imports import ImportRefused, database_refusal
-from bags.models import Bag, Product
-from bags.seeding import Progress
-from bills.models import Bill, BillBag
-from bills.services import BillRefused, check_bill_number_free, check_parent_can_join, default_product
-from traitortrack.dashboard import stats_changed
 
 REQUIRED_COLUMNS = ("bill_number", "customer", "date", "expected_parents", "parent")
 OPTIONAL_COLUMNS = ("product", "notes")
@@ -152,7 +152,7 @@ def import_bills(
                     },
                     request=request,
                 )
-                transaction.on_commit(stats_changed)  # the dashboard's bills by status
+                announce_bills_changed()  # the dashboard's bills by status
                 report.written = True
     except BillRefused as refusal:
         raise ImportRefused(refusal.code, f"{refusal.message} Nothing was written.") from refusal

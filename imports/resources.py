@@ -1,5 +1,5 @@
 """The admin's bulk import through django-import-export: its two steps (a dry run showing the report, then
-confirm), with the work done by the same services as the commands (bags/imports.py, bills/imports.py).
+confirm), with the work done by the same services as the commands (imports/bag_import.py, imports/bill_import.py).
 
 django-import-export would read the file into a tablib Dataset and import it row by row through the ORM;
 80,000 rows that way take minutes and skip our checks. Here its format hands the uploaded bytes through
@@ -26,8 +26,8 @@ from import_export.formats.base_formats import Format
 from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.results import Error, Result, RowResult
 
-from bags.import_files import ImportReport
-from bags.imports import BAG_COLUMNS, LINK_COLUMNS, OPTIONAL_COLUMNS, import_bags
+from imports.bag_import import BAG_COLUMNS, LINK_COLUMNS, OPTIONAL_COLUMNS, import_bags
+from imports.files import ImportReport
 from traitortrack.errors import Refused
 
 # Where django-import-export's MediaStorage keeps an upload between the dry run and the confirm, in the
@@ -136,7 +136,7 @@ class ServiceImportResource(resources.Resource):
 
 
 class BagImportResource(ServiceImportResource):
-    """Bags and links: the layouts of bags/imports.py."""
+    """Bags and links: the layouts of imports/bag_import.py."""
 
     columns = (*LINK_COLUMNS, *BAG_COLUMNS, *OPTIONAL_COLUMNS)
 

@@ -11,10 +11,10 @@ from django.http import HttpRequest
 from accounts.models import Role, User
 from audit.models import AuditLog
 from bags import qr
-from bags.management.commands.seed_bulk import Command as SeedBulkCommand
 from bags.models import Bag, BagKind, Link, Product
-from bags.seeding import CHILD_PREFIX
 from bills.models import Bill, BillBag, BillStatus
+from imports.management.commands.seed_bulk import Command as SeedBulkCommand
+from imports.seeding import CHILD_PREFIX
 from scanning.models import Scan, ScanAction
 from tests import factories
 

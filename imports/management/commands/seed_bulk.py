@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import DispatchArea, User
-from bags import seeding
-from bags.management.base import Bar
+from imports import seeding
+from imports.management.base import Bar
 
 
 class Command(BaseCommand):

@@ -13,8 +13,9 @@ Cheap to compute, and computed seldom:
   When they are older, one request recomputes them (under a lock in the cache) while the others get the
   previous ones, so however many screens poll, a scope is computed at most once per interval.
 - Nothing is added to the scan loop: scans show within DASHBOARD_FRESH_SECONDS, through that interval.
-  Other changes (bills made, imported, finalised, reopened, deleted) call stats_changed() on commit, which
-  moves the cache's generation on so the next request computes fresh figures (under the same lock).
+  Other changes (bills made, imported, finalised, reopened, deleted) are announced by the bills app
+  (bills.signals.bills_changed, on commit); stats_changed() hears them and moves the cache's generation on, so
+  the next request computes fresh figures (under the same lock).
 """
 
 import logging
@@ -56,9 +57,9 @@ TOP_DISPATCHERS = 5
 RECENT = 10
 
 
-def stats_changed() -> None:
+def stats_changed(**signal: Any) -> None:
     """Something the dashboard shows changed outside the scan loop: the next request computes fresh figures.
-    Call it in transaction.on_commit."""
+    A receiver of bills.signals.bills_changed (connected in overview.apps), sent on commit."""
     cache.set(GENERATION_KEY, time.time_ns(), None)
 
 
@@ -272,7 +273,7 @@ def _recent(scans) -> list[dict[str, Any]]:
             "action_label": labels.get(scan.action, scan.action),
             "bag": scan.bag_qr,
             "parent": scan.parent_qr,
-            "bag_url": reverse("bags:detail", args=[scan.bag_qr]),
+            "bag_url": reverse("scanning:bag", args=[scan.bag_qr]),
         }
         for scan in latest
     ]

@@ -9,12 +9,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from accounts.models import User
-from bags.import_files import ImportReport
+from imports.files import ImportReport
 from traitortrack.errors import Refused
 
 
 class Bar:
-    """A bags.seeding.Progress drawn as a tqdm bar on stderr, so stdout keeps only the summary (and can be
+    """A imports.seeding.Progress drawn as a tqdm bar on stderr, so stdout keeps only the summary (and can be
     piped or captured)."""
 
     def __init__(self, enabled: bool, unit: str = " rows") -> None:

@@ -19,12 +19,12 @@ from accounts.models import Role
 from bags.models import Bag, BagKind, BagTotals, Link
 from bills import services as bill_services
 from bills.models import Bill
+from overview import dashboard
 from scanning import services
 from scanning.models import Scan, ScanTally
 from tests import factories
 from tests.bills.data import fill
 from tests.imports.files import link_rows, write_csv
-from traitortrack import dashboard
 
 pytestmark = pytest.mark.django_db
 
@@ -179,7 +179,7 @@ def test_recent_scans_are_the_newest_ten_with_links_to_the_bags(floor, fresh):
     recent = dashboard.dashboard_stats(floor["b"])["recent"]
 
     assert [scan["bag"] for scan in recent] == [f"D{n:07d}" for n in range(11, 1, -1)]
-    assert recent[0]["bag_url"] == reverse("bags:detail", args=["D0000011"])
+    assert recent[0]["bag_url"] == reverse("scanning:bag", args=["D0000011"])
     assert recent[0]["action_label"] == "Linked child"
 
 

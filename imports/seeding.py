@@ -13,16 +13,15 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from django.db import connection, transaction
-from psycopg import sql
 
 from accounts.models import DispatchArea, Role, User
 from audit.services import record, snapshot
 from bags import qr
 from bags.models import Bag, BagKind, BagTotals, Link, Product
 from bills.models import Bill, BillBag, BillStatus
+from imports.copying import Progress, chunked, copy_rows
 from scanning.models import Scan, ScanAction, ScanTally
 
 
@@ -167,9 +166,6 @@ CHILD_DIGITS = 10
 DEFAULT_PARENT_SHARE = 0.03  # 60,000 parents per 2 million bags, as in the warehouse
 DEFAULT_LINKED_FRACTION = 0.9
 DEFAULT_HISTORY_DAYS = 365
-# Rows per COPY write (~300 KB): big enough that the per-call cost vanishes, small enough to keep memory flat.
-CHUNK_ROWS = 5_000
-
 # The block of ids is taken under the table lock, so no other insert can take an id inside it; the
 # GREATEST guards against rows inserted earlier with explicit ids above the sequence.
 RESERVE_BAG_IDS_SQL = """
@@ -200,14 +196,6 @@ BAG_COLUMNS = (
 )
 LINK_COLUMNS = ("parent_id", "child_id", "created_by_id", "created_at")
 SCAN_COLUMNS = ("user_id", "action", "bag_id", "bag_qr", "parent_id", "parent_qr", "dispatch_area_id", "created_at")
-
-
-class Progress(Protocol):
-    """Where the bulk load reports rows written (the command draws a progress bar from it)."""
-
-    def start(self, total_rows: int) -> None: ...
-
-    def advance(self, phase: str, rows: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -592,18 +580,6 @@ def _child_code(number: int) -> str:
     return f"{CHILD_PREFIX}{number:0{CHILD_DIGITS}d}"
 
 
-def chunked(lines: Iterator[str]) -> Iterator[tuple[str, int]]:
-    """COPY text lines in batches of CHUNK_ROWS, each with its row count (for a progress bar)."""
-    batch: list[str] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= CHUNK_ROWS:
-            yield "".join(batch), len(batch)
-            batch.clear()
-    if batch:
-        yield "".join(batch), len(batch)
-
-
 def _bag_chunks(plan: _Plan) -> Iterator[tuple[str, int]]:
     return chunked(_bag_lines(plan))
 
@@ -674,23 +650,6 @@ def _scan_lines(plan: _Plan) -> Iterator[str]:
             yield f"{user}\t{ScanAction.LINK}\t{parent_id + k}\t{code}{tail}{clock.at(row + k)}\n"
         row += 1 + linked + unlinked
         child_number += linked + unlinked
-
-
-def copy_rows(
-    pg, table: str, columns: tuple[str, ...], chunks: Iterator[tuple[str, int]], phase: str, progress
-) -> None:
-    """COPY the chunks' text rows into ``table``; ``pg`` is a psycopg cursor (Django's wrapper has no COPY)."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    # The plain writer, not psycopg's QueuedLibpqWriter: the server is the slow side here, and that
-    # queue (up to 1024 x 128 KB) fills and holds ~130 MB. The kernel's socket buffers still let Python
-    # format the next chunk while the server takes in the last one.
-    with pg.copy(statement) as copy:
-        for text, rows in chunks:
-            copy.write(text)
-            if progress is not None:
-                progress.advance(phase, rows)
 
 
 def _result(plan: _Plan, scans: int, seconds: float) -> BulkResult:
