@@ -36,7 +36,7 @@ def test_ready_is_503_when_the_database_does_not_answer(client, db, monkeypatch)
     down = connection.copy()  # the same settings, but a port where no PostgreSQL listens
     down.settings_dict["PORT"] = free_port()
     down.settings_dict["OPTIONS"].pop("pool", None)
-    monkeypatch.setattr("overview.system.connection", down)
+    monkeypatch.setattr("traitortrack.health.connection", down)
     try:
         response = client.get("/ready")
     finally:
@@ -63,7 +63,7 @@ def test_ready_with_the_pool_answers_503_in_seconds_when_the_database_is_down(cl
     down = connection.copy(alias="ready_down")  # its own pool, to a port where no PostgreSQL listens
     down.settings_dict["PORT"] = free_port()
     assert down.settings_dict["OPTIONS"]["pool"]["timeout"] == 10
-    monkeypatch.setattr("overview.system.connection", down)
+    monkeypatch.setattr("traitortrack.health.connection", down)
     try:
         started = time.monotonic()
         response = client.get("/ready")
