@@ -38,8 +38,8 @@ def copy_rows(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     # The plain writer, not psycopg's QueuedLibpqWriter: the server is the slow side here, and that
-    # queue (up to 1024 x 128 KB) fills and holds ~130 MB. The kernel's socket buffers still let Python
-    # format the next chunk while the server takes in the last one.
+    # queue (up to 1024 blocks) fills and holds a hundred megabytes or more. The kernel's socket buffers
+    # still let Python format the next chunk while the server takes in the last one.
     with pg.copy(statement) as copy:
         for text, rows in chunks:
             copy.write(text)

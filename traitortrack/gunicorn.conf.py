@@ -100,8 +100,8 @@ def post_worker_init(worker):
 
     from traitortrack.dbpool import keep_checking
 
-    # A full collection walks every object the worker holds, about 100 ms here, and stalls every request
-    # in the worker meanwhile: that was the slowest percent of scans. The app as loaded (modules, URL conf)
+    # A full collection walks every object the worker holds and stalls every request in the worker
+    # meanwhile: that was the slowest percent of scans. The app as loaded (modules, URL conf)
     # is frozen out of the collector's walks, and young objects are collected every GC_YOUNG_OBJECTS
     # allocations instead of 700, so a request's short-lived objects die before they are ever promoted,
     # and full collections become rare and short.

@@ -129,9 +129,9 @@ DATABASES = {"default": dj_database_url.parse(database_url())}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...)")
 if DB_POOL_MAX_SIZE > 0:
-    # Chosen by bench/connections.py (figures in the README): under gevent, persistent connections are
-    # per greenlet, so 200 clients used up the server's 100 connections and got errors, while a pool of
-    # 10 per worker served 2.6x the requests with none, on 20 connections.
+    # Chosen by bench/connections.py (figures in the README's Benchmarks): under gevent, persistent
+    # connections are per greenlet, so many clients use up the server's connections, while a small pool
+    # per worker serves more requests on far fewer connections.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DB_POOL_MIN_SIZE", 2),

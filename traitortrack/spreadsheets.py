@@ -3,10 +3,10 @@
 Shared by the bill export (bills/exports.py), the export page (exports/views.py) and the admin's export button
 (exports/admin.py). Rows come from an iterator (a server-side cursor for the big tables) and go out as they
 arrive (StreamingHttpResponse), so neither format ever holds the table in memory. The workbook is written
-here rather than by openpyxl: its write-only mode takes 12 s per 100,000 rows and gives nothing until the
-whole file is done, where a zip written straight into the response (sheet XML with inline strings, a
-data descriptor per part) starts at once and is several times faster. The tests read every workbook back
-with openpyxl.
+here rather than by openpyxl: its write-only mode is slow and gives nothing until the whole file is done,
+where a zip written straight into the response (sheet XML with inline strings, a data descriptor per part)
+starts at once and is several times faster (bench/imports.py and the README's Benchmarks measure it).
+The tests read every workbook back with openpyxl.
 
 Every text cell goes through ``safe_cell``: a value starting with = + - @ (or a tab or carriage return) is
 what a spreadsheet runs as a formula, so it gets a leading apostrophe (CSV injection: customer names, notes
