@@ -63,7 +63,6 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
-    "django_ratelimit",  # only for its system check of the rate-limit cache (accounts/ratelimits.py)
     "import_export",  # the admin's import (dry run, then confirm) and export buttons
     # Our apps in their layer order, lowest first (README "Where things live", .importlinter): an app
     # imports only those before it, and its admin module is loaded after theirs.
@@ -212,9 +211,9 @@ SCAN_RATE_LIMIT = os.environ.get("SCAN_RATE_LIMIT", "600/m")
 # Redis configured but down: let requests through (and log the error) rather than stop every login and
 # scan in the warehouse. Logins stay guarded by the lockout below, which counts in the database.
 RATELIMIT_FAIL_OPEN = env_bool("RATELIMIT_FAIL_OPEN", True)
-# Without REDIS_URL the alias is local memory (per-process counts), which django-ratelimit's check refuses
-# as not shared. Accepted for development and single-process installs only; with Redis the check stays on.
-SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["django_ratelimit.E003", "django_ratelimit.W001"]
+# Without REDIS_URL the alias is local memory (per-process counts), which accounts/checks.py warns of.
+# Accepted for development and single-process installs only; with Redis the check stays on.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["accounts.W001"]
 
 # --- Sessions: cached_db survives a Redis outage (falls back to the database).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
