@@ -88,8 +88,9 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    # Django's AuthenticationMiddleware and django-otp's OTPMiddleware in one, the user kept for a few seconds.
+    # Django's AuthenticationMiddleware, the user kept for a few seconds; then django-otp's, as its docs place it.
     "accounts.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
     # Each view's declared access (traitortrack/permissions.py), the second factor for admins first.
     "accounts.middleware.AccessMiddleware",
