@@ -63,7 +63,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
-    "import_export",  # the admin's import (dry run, then confirm) and export buttons
+    "import_export",  # the admin's import and export of the small tables (products, areas, users, bills)
     # Our apps in their layer order, lowest first (README "Where things live", .importlinter): an app
     # imports only those before it, and its admin module is loaded after theirs.
     "audit",
@@ -328,11 +328,10 @@ EXPORT_MAX_RUNNING = env_int("EXPORT_MAX_RUNNING", 3)
 # below), not in the system temp folder: with several app servers, point it at storage they share.
 IMPORT_UPLOAD_DIR = Path(os.environ.get("IMPORT_UPLOAD_DIR") or BASE_DIR / "var" / "imports")
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
-# Our exports go through traitortrack/spreadsheets.py, which escapes formulas itself; this covers any export
-# django-import-export would make on its own.
+# The big tables export through traitortrack/spreadsheets.py, which escapes formulas itself; this covers the
+# admin exports django-import-export makes (bills, products, areas, users).
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
-# The import is audited by the services (bags.import / bills.import); one admin LogEntry per row of an
-# 80,000-row file would be 80,000 inserts.
+# Its imports (products, areas) are audited by their resources, row by row, like the admin's own edits.
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 
 # --- Audit log: client IPs and e-mail addresses are stored anonymised (audit.services.record).

@@ -1,4 +1,4 @@
-"""The admin's import (django-import-export's dry run, then confirm) over the import services, and its export
+"""The admin's import (a dry run, then confirm) over the import services, and its export
 button: the dry run writes nothing, the confirm writes, bad files and rows are shown, nothing row by row."""
 
 import csv
@@ -18,7 +18,7 @@ from django.utils.html import escape
 from audit.models import AuditLog
 from bags.models import Bag, Link
 from bills.models import Bill
-from imports.resources import UPLOAD_FOLDER, UPLOAD_GONE
+from imports.admin import UPLOAD_FOLDER, UPLOAD_GONE
 from tests import factories
 from tests.imports.files import link_rows
 from tests.imports.test_import_bags import FAIL_ON_ROW_500
