@@ -8,6 +8,8 @@ from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html
+from import_export.admin import ExportMixin
+from import_export.formats.base_formats import CSV, XLSX
 
 from audit.models import AuditLog
 from audit.services import record, snapshot
@@ -94,6 +96,27 @@ class AuditedAdminMixin:
             verb = "change" if obj.pk in changed else "create"
             self.audit(request, obj, verb, before=before, after=snapshot(obj))
         formset.save_m2m()
+
+
+class AuditedExportMixin(ExportMixin):
+    """django-import-export's export button for a small table (its ModelResource in ``resource_classes``), in
+    CSV or Excel, each export audited as the export page's are: who, which table, which format and filters."""
+
+    formats = [CSV, XLSX]
+    # The audit action, e.g. "bills.export" (as the export page names the same table's export).
+    export_action_name = ""
+
+    def get_export_data(self, file_format, request: HttpRequest, queryset: QuerySet, **kwargs) -> Any:
+        data = super().get_export_data(file_format, request, queryset, **kwargs)
+        table = self.export_action_name.removesuffix(".export")
+        filters = {key: value for key, value in request.GET.items() if key not in ("o", "p")}
+        record(
+            actor=request.user,
+            action=self.export_action_name,
+            after={"table": table, "format": file_format.get_extension(), "filters": filters},
+            request=request,
+        )
+        return data
 
 
 class GuardedDeleteMixin:

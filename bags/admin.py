@@ -8,10 +8,11 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
+from audit.admin import AuditedAdminMixin, AuditedExportMixin, GuardedDeleteMixin
 from bags.forms import BagAdminForm, ProductAdminForm
 from bags.managers import forget_parent_formats
 from bags.models import Bag, BagKind, Link, Product
+from bags.resources import ProductResource
 from traitortrack.admin_paginator import BigTableAdmin
 
 # A search box takes one code or a pasted list of them; more than this is a mistake, not a search.
@@ -72,7 +73,9 @@ def admin_link(obj: models.Model) -> str:
 
 
 @admin.register(Product)
-class ProductAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+class ProductAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+    resource_classes = [ProductResource]
+    export_action_name = "products.export"
     form = ProductAdminForm
     list_display = (
         "name",

@@ -5,10 +5,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 
-from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
+from audit.admin import AuditedAdminMixin, AuditedExportMixin, GuardedDeleteMixin
 from bags.admin import admin_link, bag_code_search_q, search_codes
 from bags.models import Bag
 from bills.forms import BillForm
@@ -101,13 +99,13 @@ class BillBagAddInline(admin.TabularInline):
 
 
 @admin.register(Bill)
-class BillAdmin(ExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+class BillAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
     """Bills. Status and finalising belong to the bill pages (finalising snapshots the bill); a finalised
     bill is frozen here: view only. Exported by django-import-export (bills/resources.py); the bulk import
     of bills with their parents is imports/admin.py's."""
 
     resource_classes = [BillResource]
-    formats = [CSV, XLSX]
+    export_action_name = "bills.export"
 
     form = BillAdminForm
     list_display = (
