@@ -13,8 +13,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import DispatchArea, PromotionRequest, PromotionStatus, Role, User
 from accounts.otp import reset_otp_devices
+from accounts.resources import DispatchAreaResource, UserResource
 from accounts.services import PromotionRefused, decide_promotion
-from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
+from audit.admin import AuditedAdminMixin, AuditedExportMixin, GuardedDeleteMixin
 from audit.services import record
 
 admin.site.site_header = "TraitorTrack admin"
@@ -57,7 +58,9 @@ class UserEditForm(RoleRulesFormMixin, UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(AuditedAdminMixin, GuardedDeleteMixin, DjangoUserAdmin):
+class UserAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, DjangoUserAdmin):
+    resource_classes = [UserResource]
+    export_action_name = "users.export"
     form = UserEditForm
     add_form = UserCreationForm
     # No groups or per-user permissions: access is by role.
@@ -113,7 +116,9 @@ class UserAdmin(AuditedAdminMixin, GuardedDeleteMixin, DjangoUserAdmin):
 
 
 @admin.register(DispatchArea)
-class DispatchAreaAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+class DispatchAreaAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+    resource_classes = [DispatchAreaResource]
+    export_action_name = "areas.export"
     list_display = ("name", "code", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "code")

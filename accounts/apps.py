@@ -11,7 +11,7 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth import get_user_model, signals
         from django.db.models.signals import post_delete, post_save
 
-        from accounts import authentication
+        from accounts import authentication, checks  # noqa: F401 (checks registers the rate limits' checks)
         from accounts import signals as handlers
 
         # Loaded here, not on the first request, so `manage.py check` (and CI) runs its system check

@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
-from django_otp.middleware import OTPMiddleware
 
 from accounts import authentication
 from traitortrack.edge import NOT_LOGGED_IN_MESSAGE, api_error, is_api, refusal_response
@@ -42,24 +41,18 @@ def session_deadlines(session: SessionBase) -> dict[str, int | None]:
 
 
 class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
-    """``request.user`` as Django's AuthenticationMiddleware followed by django-otp's OTPMiddleware give it
-    (the session's user, with ``otp_device`` and ``is_verified()``), with two differences that matter on
-    every scan: the user is kept in each process for a few seconds (accounts.authentication) instead of
-    being read from the database, and it sits behind one lazy object, not two (each attribute read went
-    through both)."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        super().__init__(get_response)
-        self.otp = OTPMiddleware(get_response)
+    """``request.user`` as Django's AuthenticationMiddleware gives it, except that the user is kept in each
+    process for a few seconds (accounts.authentication) instead of being read from the database on every
+    scan. django-otp's OTPMiddleware, next in MIDDLEWARE, adds ``otp_device`` and ``is_verified()``."""
 
     def process_request(self, request: HttpRequest) -> None:
         super().process_request(request)  # checks that the session middleware runs first; sets request.auser
         request.user = SimpleLazyObject(lambda: self._user(request))
 
-    def _user(self, request: HttpRequest):
+    @staticmethod
+    def _user(request: HttpRequest):
         if not hasattr(request, "_cached_user"):
-            # django-otp's own step, as its middleware runs it: a pinned version, covered by tests/accounts/test_otp.py.
-            request._cached_user = self.otp._verify_user_sync(request, authentication.get_user(request))
+            request._cached_user = authentication.get_user(request)
         return request._cached_user
 
 
@@ -107,7 +100,7 @@ class AccessMiddleware:
     ``otp_exempt`` (pages go to enrolment or verification, the API answers 403 otp_required); anonymous
     users on a page go to the login page, on the API get 401 not_logged_in; a logged-in user whose role is
     not allowed gets 403 forbidden; a view that declares nothing is refused to everyone. Must come after
-    accounts.middleware.AuthenticationMiddleware (the OTP state) and SessionTimeoutMiddleware.
+    django-otp's OTPMiddleware (the OTP state) and SessionTimeoutMiddleware.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

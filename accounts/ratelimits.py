@@ -1,5 +1,5 @@
-"""Rate limits: django-ratelimit's counters behind our own decorator, so every limited request gets the
-same clear 429 (a page, or JSON under /api/) with Retry-After, and a Redis outage is decided here.
+"""Rate limits: a small fixed-window counter behind one decorator, so every limited request gets the same
+clear 429 (a page, or JSON under /api/) with Retry-After, and a Redis outage is decided here.
 
 Keys are the user, or the username or e-mail typed, falling back to the IP only when nothing was typed:
 never the IP alone, since a whole warehouse shares one IP. Rates are settings (``LOGIN_RATE_LIMIT`` ...),
@@ -9,24 +9,26 @@ read on each request. Use the ready-made decorators:
 
 on function views, or ``method_decorator(..., name="dispatch")`` on class-based ones.
 
-Windows, keys and rates are django-ratelimit's (a fixed window per key, its end staggered by the key; the
-same cache keys). The counting is ours, because every scan pays for it: django-ratelimit's ``get_usage``
-makes two Redis calls (``add``, then ``incr``, itself a script sent whole each time), this one call, a
-cached script that increments and, for a new window, sets the expiry. Without Redis it counts in the
-alias's local memory (``add`` then ``incr``, atomic within the process).
+Each key counts in fixed windows of the rate's period, their start shifted by a hash of the key, so the
+windows of a warehouse's users do not all end (and let everybody retry) on the same second. The counter is
+ours rather than django-ratelimit's, whose public ``get_usage`` costs every scan two Redis calls: this is
+one, a cached script that increments and, for a new window, sets the expiry. Without Redis it counts in
+the alias's local memory (``add`` then ``incr``, atomic within the process). accounts/checks.py checks the
+alias and the rates at start-up.
 """
 
 import hashlib
 import logging
+import re
 import time
+import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
-from django_ratelimit import ALL
-from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
 from redis.exceptions import NoScriptError
 
 from audit.services import client_ip
@@ -51,6 +53,39 @@ if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 COUNT_SCRIPT_SHA = hashlib.sha1(COUNT_SCRIPT.encode(), usedforsecurity=False).hexdigest()  # as Redis names it
+# A counter outlives its window by this much, so a clock a little ahead of Redis's still finds it.
+EXPIRY_SLACK_SECONDS = 5
+PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+RATE_PATTERN = re.compile(r"(?P<limit>\d+)/(?P<periods>\d*)(?P<unit>[smhd])")
+# The settings the decorators below read, for the start-up check of their values.
+RATE_SETTINGS: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int  # requests allowed per window
+    period: int  # the window's length in seconds
+
+
+def parse_rate(rate: str) -> Rate:
+    """``"10/m"`` is 10 per minute; ``"100/5m"`` 100 per 5 minutes (units s, m, h, d). ValueError otherwise."""
+    match = RATE_PATTERN.fullmatch(str(rate).strip())
+    if match is None or int(match["periods"] or 1) == 0:
+        raise ValueError(f"{rate!r} is not a rate: write it as a count per period, e.g. 10/m, 5/h or 100/5m.")
+    return Rate(int(match["limit"]), int(match["periods"] or 1) * PERIOD_SECONDS[match["unit"]])
+
+
+def window_end(value: str, period: int, now: int) -> int:
+    """When the window holding ``now`` ends for the key ``value`` (epoch seconds; ``now`` < the answer)."""
+    offset = zlib.crc32(value.encode()) % period
+    return now + period - (now - offset) % period
+
+
+def counter_key(group: str, rate: Rate, value: str, window: int) -> str:
+    # The key's value is hashed: a typed username or e-mail address is not kept in Redis as typed. The rate
+    # is part of the key, so a changed rate starts counting afresh.
+    digest = hashlib.sha256(value.encode()).hexdigest()[:32]
+    return f"rl:{group}:{rate.limit}/{rate.period}s:{digest}:{window}"
 
 
 def _typed(request: HttpRequest, field: str) -> str:
@@ -96,6 +131,8 @@ def rate_limited(
     ``key`` per window answer 429. If the counter cannot be read (Redis down), ``fail_open`` (default
     settings.RATELIMIT_FAIL_OPEN) lets the request through; otherwise it is refused like a limited one."""
 
+    RATE_SETTINGS.add(rate_setting)
+
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -117,19 +154,20 @@ def _retry_after_if_limited(
     value = key(request)
     if value is None:
         return None
-    rate = getattr(settings, rate_setting)
-    limit, period = _split_rate(rate)
-    window = _get_window(value, period)  # when this window ends
     try:
-        count = count_request(_make_cache_key(group, window, rate, value, ALL), period + EXPIRATION_FUDGE)
+        rate = parse_rate(getattr(settings, rate_setting))
+        now = int(time.time())
+        window = window_end(value, rate.period, now)
+        count = count_request(counter_key(group, rate, value, window), window - now + EXPIRY_SLACK_SECONDS)
     except Exception:
-        # The strict alias raises when Redis is down: the request must get a decision, not a 500.
+        # The strict alias raises when Redis is down (and a bad rate setting, which accounts/checks.py
+        # reports at start-up, raises here): the request must get a decision, not a 500.
         logger.exception("rate limit %s: counter unavailable", group)
         open_on_outage = settings.RATELIMIT_FAIL_OPEN if fail_open is None else fail_open
         return None if open_on_outage else FAIL_CLOSED_RETRY_SECONDS
-    if count <= limit:
+    if count <= rate.limit:
         return None
-    return max(1, window - int(time.time()))
+    return window - now
 
 
 def count_request(cache_key: str, expires_in: int) -> int:

@@ -1,6 +1,5 @@
 import re
 
-from django import forms
 from django.contrib import admin
 from django.db import models, transaction
 from django.db.models import Q, QuerySet
@@ -9,15 +8,11 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.models import DispatchArea
-from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
+from audit.admin import AuditedAdminMixin, AuditedExportMixin, GuardedDeleteMixin
 from bags.forms import BagAdminForm, ProductAdminForm
 from bags.managers import forget_parent_formats
 from bags.models import Bag, BagKind, Link, Product
-from bills.models import BillBag
-from exports.admin import TableExportMixin
-from imports.resources import BagImportResource, BulkConfirmForm, BulkImportForm, BulkImportMixin
-from scanning.services import unlink_child
+from bags.resources import ProductResource
 from traitortrack.admin_paginator import BigTableAdmin
 
 # A search box takes one code or a pasted list of them; more than this is a mistake, not a search.
@@ -71,26 +66,16 @@ def bag_code_search_q(search_term: str, *fields: str) -> Q | None:
     return Q.create([(f"{field}__in", ids) for field in fields], connector=Q.OR)
 
 
-class BagImportForm(BulkImportForm):
-    area = forms.ModelChoiceField(
-        DispatchArea.objects.filter(is_active=True),
-        required=False,
-        label="Dispatch area",
-        help_text="For new bags whose row names no area.",
-    )
-
-
-class BagConfirmForm(BulkConfirmForm):
-    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, widget=forms.HiddenInput)
-
-
-def _admin_link(obj: models.Model) -> str:
+def admin_link(obj: models.Model) -> str:
+    """A link to ``obj``'s change page, named by its __str__."""
     url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
     return format_html('<a href="{}">{}</a>', url, obj)
 
 
 @admin.register(Product)
-class ProductAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+class ProductAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+    resource_classes = [ProductResource]
+    export_action_name = "products.export"
     form = ProductAdminForm
     list_display = (
         "name",
@@ -125,17 +110,10 @@ class ProductAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(Bag)
-class BagAdmin(BulkImportMixin, TableExportMixin, AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
-    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
-    resource_classes = [BagImportResource]
-    import_form_class = BagImportForm
-    confirm_form_class = BagConfirmForm
-    import_options = ("skip_invalid", "area")
-    import_layouts = (
-        "Links: columns parent, child (and optionally product, area). A list of bags: column code (and "
-        "optionally product, area)."
-    )
-    export_table = "bags"
+class BagAdmin(AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
+    """Bags. The higher apps add to it (traitortrack/admin_extend.py): scanning the unlinking before a child's
+    deletion, bills the "on bill" line and its delete guard, exports the export button, imports the import."""
+
     form = BagAdminForm
     list_display = ("qr_id", "kind", "product", "dispatch_area", "child_count", "completed_at", "created_at")
     list_select_related = ("product", "dispatch_area")
@@ -146,8 +124,8 @@ class BagAdmin(BulkImportMixin, TableExportMixin, AuditedAdminMixin, GuardedDele
     search_help_text = "A code or the start of one (SB123); several codes separated by spaces."
     # Sorting 2 million rows by an unindexed column is a full scan per click.
     sortable_by = ("qr_id",)
-    # "Refused while it holds children or is on a bill": said before Django's collector lists them all.
-    delete_blockers = (("bags.Link", "parent"), ("bills.BillBag", "parent_bag"))
+    # "Refused while it holds children": said before Django's collector lists them all.
+    delete_blockers = (("bags.Link", "parent"),)
     fields = (
         "qr_id",
         "kind",
@@ -157,16 +135,12 @@ class BagAdmin(BulkImportMixin, TableExportMixin, AuditedAdminMixin, GuardedDele
         "child_count",
         "children",
         "in_parent",
-        "on_bill",
         "created_by",
         "created_at",
         "updated_at",
     )
     # child_count is kept by the scan services with the links; editing it here would make it lie.
-    readonly_fields = ("child_count", "children", "in_parent", "on_bill", "created_by", "created_at", "updated_at")
-
-    def service_options(self, options: dict) -> dict:
-        return {**super().service_options(options), "default_area": options.get("area")}
+    readonly_fields = ("child_count", "children", "in_parent", "created_by", "created_at", "updated_at")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Bag], search_term: str):
         codes = search_codes(search_term)
@@ -189,65 +163,9 @@ class BagAdmin(BulkImportMixin, TableExportMixin, AuditedAdminMixin, GuardedDele
     @admin.display(description="in parent")
     def in_parent(self, bag: Bag) -> str:
         link = Link.objects.filter(child_id=bag.pk).select_related("parent").first() if bag.pk else None
-        return _admin_link(link.parent) if link is not None else "-"
-
-    @admin.display(description="on bill")
-    def on_bill(self, bag: Bag) -> str:
-        entry = BillBag.objects.filter(parent_bag_id=bag.pk).select_related("bill").first() if bag.pk else None
-        return _admin_link(entry.bill) if entry is not None else "-"
+        return admin_link(link.parent) if link is not None else "-"
 
     def save_model(self, request: HttpRequest, obj: Bag, form: ModelForm, change: bool) -> None:
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-
-    # A child's link goes with it: unlink it properly first, so its parent's count and history stay right.
-    def delete_model(self, request: HttpRequest, obj: Bag) -> None:
-        link = Link.objects.filter(child_id=obj.pk).select_related("child").first()
-        if link is not None:
-            unlink_child(link=link, actor=request.user, request=request)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Bag]) -> None:
-        links = Link.objects.filter(child__in=queryset).select_related("child").order_by("parent_id", "child_id")
-        with transaction.atomic():  # the "delete selected" action has no transaction of its own
-            for link in links:
-                unlink_child(link=link, actor=request.user, request=request)
-            super().delete_queryset(request, queryset)
-
-
-@admin.register(Link)
-class LinkAdmin(TableExportMixin, AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
-    """Children in parents. Links are made by scanning; the admin may only unlink (delete).
-
-    Moving a child is an unlink here and a scan into the new parent, so the scan history stays whole.
-    """
-
-    export_table = "links"
-    list_display = ("child", "parent", "created_by", "created_at")
-    list_select_related = ("child", "parent", "created_by")
-    search_fields = ("child__qr_id", "parent__qr_id")
-    search_help_text = "A child's or a parent's code, or the start of one."
-    sortable_by = ()
-    fields = ("child", "parent", "created_by", "created_at")
-    readonly_fields = fields
-    # Only used if links ever become editable here: never a select of 2 million bags.
-    autocomplete_fields = ("parent", "child")
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Link], search_term: str):
-        matching = bag_code_search_q(search_term, "child_id", "parent_id")
-        return (queryset if matching is None else queryset.filter(matching)), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Link | None = None) -> bool:
-        return False
-
-    def delete_model(self, request: HttpRequest, obj: Link) -> None:
-        unlink_child(link=obj, actor=request.user, request=request)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Link]) -> None:
-        with transaction.atomic():  # the "delete selected" action has no transaction of its own
-            for link in queryset.select_related("child").order_by("parent_id", "child_id"):
-                unlink_child(link=link, actor=request.user, request=request)

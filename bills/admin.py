@@ -6,15 +6,15 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from audit.admin import AuditedAdminMixin, GuardedDeleteMixin
-from bags.admin import bag_code_search_q, search_codes
+from audit.admin import AuditedAdminMixin, AuditedExportMixin, GuardedDeleteMixin
+from bags.admin import admin_link, bag_code_search_q, search_codes
+from bags.models import Bag
 from bills.forms import BillForm
 from bills.models import Bill, BillBag, BillStatus
+from bills.resources import BillResource
 from bills.services import BillRefused, check_parent_can_join
 from bills.signals import announce_bills_changed
-from exports.admin import TableExportMixin
-from imports.bill_resources import BillImportResource
-from imports.resources import BulkImportMixin
+from traitortrack.admin_extend import extend_admin
 
 
 def _is_finalised(bill: Bill | None) -> bool:
@@ -99,17 +99,13 @@ class BillBagAddInline(admin.TabularInline):
 
 
 @admin.register(Bill)
-class BillAdmin(BulkImportMixin, TableExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
+class BillAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
     """Bills. Status and finalising belong to the bill pages (finalising snapshots the bill); a finalised
-    bill is frozen here: view only."""
+    bill is frozen here: view only. Exported by django-import-export (bills/resources.py); the bulk import
+    of bills with their parents is imports/admin.py's."""
 
-    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
-    resource_classes = [BillImportResource]
-    import_layouts = (
-        "One row per parent bag on a bill: bill_number, customer, date (YYYY-MM-DD), expected_parents, parent, "
-        "and optionally product, notes; a bill's later rows may leave its details empty."
-    )
-    export_table = "bills"
+    resource_classes = [BillResource]
+    export_action_name = "bills.export"
 
     form = BillAdminForm
     list_display = (
@@ -219,3 +215,28 @@ class BillBagAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
         if not change:
             obj.added_by = request.user
         super().save_model(request, obj, form, change)
+
+
+class BagOnBillMixin:
+    """The bag admin's "on bill" line, and a parent on a bill refused deletion before Django's collector
+    walks the bill's rows: bills' knowledge, so it is added here to bags' admin."""
+
+    @admin.display(description="on bill")
+    def on_bill(self, bag: Bag) -> str:
+        entry = BillBag.objects.filter(parent_bag_id=bag.pk).select_related("bill").first() if bag.pk else None
+        return admin_link(entry.bill) if entry is not None else "-"
+
+
+def _after(names: tuple[str, ...], anchor: str, name: str) -> tuple[str, ...]:
+    at = names.index(anchor) + 1
+    return (*names[:at], name, *names[at:])
+
+
+_bag_admin = admin.site.get_model_admin(Bag)
+extend_admin(
+    Bag,
+    BagOnBillMixin,
+    fields=_after(tuple(_bag_admin.fields), "in_parent", "on_bill"),
+    readonly_fields=(*_bag_admin.readonly_fields, "on_bill"),
+    delete_blockers=(*_bag_admin.delete_blockers, ("bills.BillBag", "parent_bag")),
+)

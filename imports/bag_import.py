@@ -1,5 +1,5 @@
 """Bulk import of bags and links from a .csv or .xlsx file: the one validation and write path, used by
-``manage.py import_bags`` and by the admin's import (imports/resources.py).
+``manage.py import_bags`` and by the admin's import (imports/admin.py).
 
 Two layouts (the header, row 1, says which; column names ignore case):
 

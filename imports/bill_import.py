@@ -1,5 +1,5 @@
 """Bulk import of bills with their parent bags from a .csv or .xlsx file: ``manage.py import_bills`` and the
-admin's import (imports/bill_resources.py).
+admin's import (imports/admin.py).
 
 One row per parent bag on a bill; the rows of one bill share its bill number (in any case):
 

@@ -63,8 +63,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
-    "django_ratelimit",  # only for its system check of the rate-limit cache (accounts/ratelimits.py)
-    "import_export",  # the admin's import (dry run, then confirm) and export buttons
+    "import_export",  # the admin's import and export of the small tables (products, areas, users, bills)
     # Our apps in their layer order, lowest first (README "Where things live", .importlinter): an app
     # imports only those before it, and its admin module is loaded after theirs.
     "audit",
@@ -89,8 +88,9 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    # Django's AuthenticationMiddleware and django-otp's OTPMiddleware in one, the user kept for a few seconds.
+    # Django's AuthenticationMiddleware, the user kept for a few seconds; then django-otp's, as its docs place it.
     "accounts.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
     # Each view's declared access (traitortrack/permissions.py), the second factor for admins first.
     "accounts.middleware.AccessMiddleware",
@@ -212,9 +212,9 @@ SCAN_RATE_LIMIT = os.environ.get("SCAN_RATE_LIMIT", "600/m")
 # Redis configured but down: let requests through (and log the error) rather than stop every login and
 # scan in the warehouse. Logins stay guarded by the lockout below, which counts in the database.
 RATELIMIT_FAIL_OPEN = env_bool("RATELIMIT_FAIL_OPEN", True)
-# Without REDIS_URL the alias is local memory (per-process counts), which django-ratelimit's check refuses
-# as not shared. Accepted for development and single-process installs only; with Redis the check stays on.
-SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["django_ratelimit.E003", "django_ratelimit.W001"]
+# Without REDIS_URL the alias is local memory (per-process counts), which accounts/checks.py warns of.
+# Accepted for development and single-process installs only; with Redis the check stays on.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["accounts.W001"]
 
 # --- Sessions: cached_db survives a Redis outage (falls back to the database).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -328,11 +328,10 @@ EXPORT_MAX_RUNNING = env_int("EXPORT_MAX_RUNNING", 3)
 # below), not in the system temp folder: with several app servers, point it at storage they share.
 IMPORT_UPLOAD_DIR = Path(os.environ.get("IMPORT_UPLOAD_DIR") or BASE_DIR / "var" / "imports")
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
-# Our exports go through traitortrack/spreadsheets.py, which escapes formulas itself; this covers any export
-# django-import-export would make on its own.
+# The big tables export through traitortrack/spreadsheets.py, which escapes formulas itself; this covers the
+# admin exports django-import-export makes (bills, products, areas, users).
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
-# The import is audited by the services (bags.import / bills.import); one admin LogEntry per row of an
-# 80,000-row file would be 80,000 inserts.
+# Its imports (products, areas) are audited by their resources, row by row, like the admin's own edits.
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 
 # --- Audit log: client IPs and e-mail addresses are stored anonymised (audit.services.record).

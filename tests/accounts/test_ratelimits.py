@@ -8,10 +8,17 @@ import pytest
 from django.core.cache import caches
 from django.http import HttpResponse
 from django.test import Client
-from django_ratelimit.checks import check_caches
-from django_ratelimit.core import EXPIRATION_FUDGE, get_usage
 
-from accounts.ratelimits import password_reset_rate_limit, scan_rate_limit, two_factor_rate_limit
+from accounts.checks import check_rate_limit_cache, check_rates
+from accounts.ratelimits import (
+    EXPIRY_SLACK_SECONDS,
+    Rate,
+    parse_rate,
+    password_reset_rate_limit,
+    scan_rate_limit,
+    two_factor_rate_limit,
+    window_end,
+)
 from tests import factories
 from tests.caches import REDIS_URL, free_port, require_redis
 from traitortrack.settings import caches_for
@@ -49,13 +56,68 @@ def test_the_rate_limit_alias_is_strict_redis_apart_from_the_page_cache():
     assert aliases["default"]["OPTIONS"]["IGNORE_EXCEPTIONS"] is True
 
 
-def test_without_redis_the_limits_count_in_local_memory_which_ratelimits_check_refuses(settings):
-    # Why SILENCED_SYSTEM_CHECKS names these two only when REDIS_URL is unset: per-process counts.
+def test_without_redis_the_limits_count_in_local_memory_which_the_check_warns_of(settings):
+    # Why SILENCED_SYSTEM_CHECKS names this one only when REDIS_URL is unset: per-process counts.
     settings.CACHES = caches_for("")
     assert settings.CACHES["ratelimit"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
-    assert {error.id for error in check_caches(None)} == {"django_ratelimit.E003", "django_ratelimit.W001"}
+    assert [message.id for message in check_rate_limit_cache(None)] == ["accounts.W001"]
     settings.CACHES = caches_for("redis://127.0.0.1:6379/0")
-    assert check_caches(None) == []
+    assert check_rate_limit_cache(None) == []
+
+
+def test_a_cache_that_cannot_count_or_a_missing_alias_is_an_error(settings):
+    settings.CACHES = {
+        **caches_for(""),
+        "ratelimit": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
+    assert [message.id for message in check_rate_limit_cache(None)] == ["accounts.E002"]
+    settings.RATELIMIT_USE_CACHE = "nowhere"
+    assert [message.id for message in check_rate_limit_cache(None)] == ["accounts.E001"]
+
+
+def test_a_rate_setting_that_does_not_read_is_reported_at_start_up(settings):
+    assert check_rates(None) == []
+    settings.SCAN_RATE_LIMIT = "600 per minute"
+
+    (error,) = check_rates(None)
+
+    assert error.id == "accounts.E003"
+    assert error.msg.startswith("SCAN_RATE_LIMIT: '600 per minute' is not a rate")
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [
+        ("10/m", Rate(10, 60)),
+        ("3/s", Rate(3, 1)),
+        ("5/h", Rate(5, 3600)),
+        ("100/5m", Rate(100, 300)),
+        ("1/d", Rate(1, 86400)),
+    ],
+)
+def test_rates_read_as_a_count_per_period(text, rate):
+    assert parse_rate(text) == rate
+
+
+@pytest.mark.parametrize("text", ["", "10", "10/", "10/w", "ten/m", "10/0m", "-1/m", "10/m/s"])
+def test_anything_else_is_not_a_rate(text):
+    with pytest.raises(ValueError, match="is not a rate"):
+        parse_rate(text)
+
+
+def test_a_keys_windows_are_fixed_and_follow_each_other():
+    start = 1_800_000_000
+    ends = [window_end("user:7", 60, now) for now in range(start, start + 181)]
+    # Each answer is later than its moment and at most a period away; the ends are one period apart.
+    assert all(0 < end - now <= 60 for now, end in zip(range(start, start + 181), ends, strict=True))
+    distinct = sorted(set(ends))
+    assert len(distinct) >= 3 and distinct == list(range(distinct[0], distinct[-1] + 1, 60))
+
+
+def test_windows_of_different_keys_end_at_different_seconds():
+    ends = {window_end(f"user:{pk}", 3600, 1_800_000_000) for pk in range(200)}
+    # Spread over the hour by the key's hash, not all at one second when the whole shift would retry.
+    assert len(ends) > 150
 
 
 def test_eleventh_login_post_in_the_window_answers_a_429_page(db, redis_limits, settings):
@@ -209,19 +271,28 @@ def test_the_count_goes_on_after_redis_forgets_the_script(db, redis_limits, rf, 
     assert _scan_counted(rf, dispatcher).status_code == 429
 
 
-def test_a_windows_counter_expires_with_it_and_continues_django_ratelimits_count(db, redis_limits, rf, settings):
+def test_a_windows_counter_expires_with_it(db, redis_limits, rf, settings):
     settings.SCAN_RATE_LIMIT = "3/h"
-    dispatcher = factories.make_user("limits-same-keys")
-    request = rf.post("/api/scan/child")
-    request.user = dispatcher
-    # Counters django-ratelimit's own counting left (before a deploy of this code) are the same keys.
-    for _ in range(2):
-        get_usage(
-            request, group="scan", key=lambda _group, _request: f"user:{dispatcher.pk}", rate="3/h", increment=True
-        )
+    dispatcher = factories.make_user("limits-expiry")
 
-    assert _scan_counted(rf, dispatcher).status_code == 200
-    assert _scan_counted(rf, dispatcher).status_code == 429
+    assert [_scan_counted(rf, dispatcher).status_code for _ in range(4)] == [200, 200, 200, 429]
+
     redis = redis_limits.client.get_client(write=True)
     (key,) = redis.keys(redis_limits.make_key("*"))
-    assert 0 < redis.ttl(key) <= 3600 + EXPIRATION_FUDGE
+    assert 0 < redis.ttl(key) <= 3600 + EXPIRY_SLACK_SECONDS
+    assert f"user:{dispatcher.pk}" not in key.decode()  # the key's value is hashed, not stored as typed
+
+
+def test_a_new_window_counts_afresh(db, redis_limits, rf, settings, monkeypatch):
+    settings.SCAN_RATE_LIMIT = "1/m"
+    dispatcher = factories.make_user("limits-new-window")
+    now = 1_800_000_000
+    monkeypatch.setattr("accounts.ratelimits.time.time", lambda: now)
+    end = window_end(f"user:{dispatcher.pk}", 60, now)
+
+    assert _scan_counted(rf, dispatcher).status_code == 200
+    refused = _scan_counted(rf, dispatcher)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) == end - now
+
+    now = end
+    assert _scan_counted(rf, dispatcher).status_code == 200

@@ -1,4 +1,4 @@
-"""The admin's import (django-import-export's dry run, then confirm) over the import services, and its export
+"""The admin's import (a dry run, then confirm) over the import services, and its export
 button: the dry run writes nothing, the confirm writes, bad files and rows are shown, nothing row by row."""
 
 import csv
@@ -18,7 +18,7 @@ from django.utils.html import escape
 from audit.models import AuditLog
 from bags.models import Bag, Link
 from bills.models import Bill
-from imports.resources import UPLOAD_FOLDER, UPLOAD_GONE
+from imports.admin import UPLOAD_FOLDER, UPLOAD_GONE
 from tests import factories
 from tests.imports.files import link_rows
 from tests.imports.test_import_bags import FAIL_ON_ROW_500
@@ -261,3 +261,21 @@ def test_the_admin_export_button_streams_the_filtered_changelist(admin_client):
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert [row[0] for row in rows] == ["code", "CH000001"]
     assert AuditLog.objects.get(action="bags.export").after["filters"] == {"kind__exact": "child"}
+
+
+@pytest.mark.parametrize("upload_key", ["../../etc/passwd", "", "0" * 31])
+def test_a_confirm_naming_no_kept_upload_is_refused_and_changes_nothing(admin_client, upload_key):
+    text = upload(admin_client, csv_upload(link_rows(1, 2))).content.decode()
+    fields = {**confirm_fields(text), "upload": upload_key}
+
+    done = admin_client.post(PROCESS, fields, follow=True)
+
+    assert done.status_code == 200
+    assert "This confirmation was not made by the import page." in done.content.decode()
+    assert Bag.objects.count() == 0
+
+
+def test_the_import_button_is_on_the_bag_and_bill_lists(admin_client):
+    for model in ("bags_bag", "bills_bill"):
+        listing = admin_client.get(reverse(f"admin:{model}_changelist")).content.decode()
+        assert f'href="{reverse(f"admin:{model}_import")}"' in listing
