@@ -1,7 +1,7 @@
 """Two-factor authentication (TOTP) for admins: enrolment, verification, recovery codes, reset.
 
 Every admin must prove a second factor before reaching anything but the 2FA pages and logout
-(accounts.middleware.AdminOTPRequiredMiddleware); the Django admin checks it too (TraitorTrackAdminSite).
+(accounts.middleware.AccessMiddleware); the Django admin checks it too (TraitorTrackAdminSite).
 Devices are django-otp's: one confirmed TOTPDevice (the phone app) and one StaticDevice holding the
 single-use recovery codes.
 """
