@@ -21,7 +21,7 @@ Rows already there (the same link, the same bag) are reported and left alone, so
 changes nothing the second time. Each link made records a Scan event with the action ``import``: the scan
 events are the bags' history (where a bag was, since when, put there by whom), and a separate action keeps
 imports out of the dispatchers' throughput and out of reach of a dispatcher's undo (which takes back ``link``).
-The import itself is audited (``bags.import``): bulk writes send no signals and call no save().
+The import itself is audited (``bag.import``): bulk writes send no signals and call no save().
 """
 
 from collections.abc import Iterator
@@ -34,6 +34,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import DispatchArea, User
+from audit.choices import AuditAction
 from audit.services import record
 from bags import qr
 from bags.models import Product
@@ -446,7 +447,7 @@ def import_bags(
             if report.written:
                 record(
                     actor=user,
-                    action="bags.import",
+                    action=AuditAction.BAG_IMPORT,
                     after={
                         "file": file_name,
                         "layout": layout,

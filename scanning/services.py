@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
+from audit.choices import AuditAction
 from audit.services import record, snapshot
 from bags import qr
 from bags.error_codes import QRRefusal
@@ -455,7 +456,7 @@ def undo_last_scan(
                 f"{target.bag_qr} is no longer in {target.parent_qr}; nothing to undo.",
                 parent=_bag_parent_json(parent),
             )
-        record(actor=user, action="scan.undo", obj=link, before=snapshot(link), request=request)
+        record(actor=user, action=AuditAction.SCAN_UNDO, obj=link, before=snapshot(link), request=request)
         link.delete()
         parent.child_count -= 1
         if parent.completed_at is not None and parent.child_count + 1 >= parent.product.capacity:
@@ -533,7 +534,7 @@ def unlink_child(*, link: Link, actor: User, request: HttpRequest | None = None)
     with transaction.atomic():
         parent = Bag.objects.select_for_update().get(pk=link.parent_id)
         child = link.child
-        record(actor=actor, action="link.delete", obj=link, before=snapshot(link), request=request)
+        record(actor=actor, action=AuditAction.LINK_DELETE, obj=link, before=snapshot(link), request=request)
         # Scans are the bag's history: an admin's unlink is part of it, like a dispatcher's.
         Scan.objects.create(
             user=actor,

@@ -248,7 +248,7 @@ AXES_RESET_ON_SUCCESS = True  # a good login forgets that pair's earlier typos
 AXES_CLIENT_IP_CALLABLE = "audit.services.client_ip"  # the same proxy rules as the audit log
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"  # the page, or JSON for /api/
 # Only the lockouts are in the admin (accounts/admin.py), where an admin unlocks by deleting one; the
-# login history is the audit log's (login.success / login.failure / login.lockout).
+# login history is the audit log's (user.login / user.login_failure / user.lockout).
 AXES_ENABLE_ADMIN = False
 # Admins must use TOTP (accounts.middleware.AccessMiddleware); the issuer names us in the phone app.
 OTP_TOTP_ISSUER = "TraitorTrack"
@@ -331,7 +331,7 @@ IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
 # Our exports go through traitortrack/spreadsheets.py, which escapes formulas itself; this covers any export
 # django-import-export would make on its own.
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
-# The import is audited by the services (bags.import / bills.import); one admin LogEntry per row of an
+# The import is audited by the services (bag.import / bill.import); one admin LogEntry per row of an
 # 80,000-row file would be 80,000 inserts.
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bags.managers import forget_parent_formats
 from bags.models import Bag, Link, Product
@@ -366,7 +367,7 @@ def test_undo_takes_back_own_last_child_scan(dispatcher, mustard):
     assert Bag.objects.get(qr_id="SB00001").child_count == 1
     undo = Scan.objects.get(action=ScanAction.UNDO)
     assert undo.reverts_id == last.body["scan"]["id"]
-    entry = AuditLog.objects.get(action="scan.undo")
+    entry = AuditLog.objects.get(action=AuditAction.SCAN_UNDO)
     assert entry.actor == dispatcher
     assert entry.before["child"] == Bag.objects.get(qr_id="C0000002").pk
 
