@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import connection, models, transaction
 
 from bags import qr
+from bags.choices import BagKind
 
 PARENT_FORMATS_CACHE_KEY = "bags:parent-formats:v1"
 
@@ -247,7 +248,7 @@ def forget_parent_formats() -> None:
 # one pass over the bags table (about 0.3 s on 2 million bags), done by one process at a time and at most
 # every DASHBOARD_TOTALS_SECONDS, never per request. With no bag at all it still writes the row of no area,
 # so "counted" is never mistaken for "never counted".
-REFRESH_TOTALS_SQL = """
+REFRESH_TOTALS_SQL = f"""
 INSERT INTO bags_bagtotals (dispatch_area_id, parents, children, linked, bag_mark, scan_mark, counted_at)
 SELECT counted.dispatch_area_id, COALESCE(counted.parents, 0), COALESCE(counted.children, 0),
        COALESCE(counted.linked, 0), marks.bag_mark, marks.scan_mark, now()
@@ -255,30 +256,32 @@ FROM (SELECT (SELECT COALESCE(max(id), 0) FROM bags_bag) AS bag_mark,
              (SELECT COALESCE(max(id), 0) FROM scanning_scan) AS scan_mark) AS marks
 LEFT JOIN (
     SELECT dispatch_area_id,
-           count(*) FILTER (WHERE kind = 'parent') AS parents,
-           count(*) FILTER (WHERE kind = 'child') AS children,
-           sum(child_count) FILTER (WHERE kind = 'parent') AS linked
+           count(*) FILTER (WHERE kind = {BagKind.PARENT.literal}) AS parents,
+           count(*) FILTER (WHERE kind = {BagKind.CHILD.literal}) AS children,
+           sum(child_count) FILTER (WHERE kind = {BagKind.PARENT.literal}) AS linked
     FROM bags_bag
     GROUP BY dispatch_area_id
 ) AS counted ON true
-"""
+"""  # noqa: S608 (only enum literals are put in)
 
 # What the bags and scans tables gained since the marks, per area: bags made since, and children put into or
-# taken out of parents since, from the scan events (a link or an import's link +1, an undo or an unlink -1, in
-# the event's area: the parent's for links, imports and undos, the admin's for an unlink, which the next count
-# puts right). Both read
-# only the rows after the marks, a primary key range of the newest rows.
-TOTALS_SINCE_SQL = """
-SELECT dispatch_area_id, count(*) FILTER (WHERE kind = 'parent'), count(*) FILTER (WHERE kind = 'child'), 0
+# taken out of parents since, from the scan events (+1 for an action in ``puts_in``, -1 for one in
+# ``takes_out``: the scan actions' own classification, scanning.choices.CHILD_LINK_CHANGE, which the caller
+# passes, as bags sits below scanning; in the event's area: the parent's for links, imports and undos, the
+# admin's for an unlink, which the next count puts right). Both read only the rows after the marks, a primary
+# key range of the newest rows.
+TOTALS_SINCE_SQL = f"""
+SELECT dispatch_area_id, count(*) FILTER (WHERE kind = {BagKind.PARENT.literal}),
+       count(*) FILTER (WHERE kind = {BagKind.CHILD.literal}), 0
 FROM bags_bag
 WHERE id > %(bag_mark)s
 GROUP BY dispatch_area_id
 UNION ALL
-SELECT dispatch_area_id, 0, 0, sum(CASE WHEN action IN ('link', 'import') THEN 1 ELSE -1 END)
+SELECT dispatch_area_id, 0, 0, sum(CASE WHEN action = ANY(%(puts_in)s) THEN 1 ELSE -1 END)
 FROM scanning_scan
-WHERE id > %(scan_mark)s AND action IN ('link', 'import', 'undo', 'unlink')
+WHERE id > %(scan_mark)s AND (action = ANY(%(puts_in)s) OR action = ANY(%(takes_out)s))
 GROUP BY dispatch_area_id
-"""
+"""  # noqa: S608 (only enum literals are put in; every value is bound)
 
 # One count at a time across every process: a transaction lock of our own key, tried or waited for.
 TOTALS_LOCK = 7_262_001
@@ -299,9 +302,17 @@ class Totals:
 
 
 class BagTotalsManager(models.Manager):
-    def current(self, *, area_id: int | None = None, restricted: bool = False) -> tuple[Totals, datetime | None]:
+    def current(
+        self,
+        *,
+        puts_in: list[str],
+        takes_out: list[str],
+        area_id: int | None = None,
+        restricted: bool = False,
+    ) -> tuple[Totals, datetime | None]:
         """The totals (of one area when ``restricted``) as last counted plus what came since; and when they
-        were counted (None: never)."""
+        were counted (None: never). ``puts_in`` and ``takes_out`` are the scan actions that put a child into a
+        parent and take one out (scanning.choices.PUTS_CHILD_IN, TAKES_CHILD_OUT)."""
         rows = list(
             self.values_list("dispatch_area_id", "parents", "children", "linked", "bag_mark", "scan_mark", "counted_at")
         )
@@ -309,7 +320,10 @@ class BagTotalsManager(models.Manager):
             return Totals(0, 0, 0, None), None
         _, _, _, _, bag_mark, scan_mark, counted_at = rows[0]
         with connection.cursor() as cursor:
-            cursor.execute(TOTALS_SINCE_SQL, {"bag_mark": bag_mark, "scan_mark": scan_mark})
+            cursor.execute(
+                TOTALS_SINCE_SQL,
+                {"bag_mark": bag_mark, "scan_mark": scan_mark, "puts_in": puts_in, "takes_out": takes_out},
+            )
             since = cursor.fetchall()
         parents = children = linked = 0
         for area, area_parents, area_children, area_linked, *_ in [*rows, *since]:
