@@ -15,13 +15,13 @@ PARENT_FORMATS_CACHE_KEY = "bags:parent-formats:v1"
 # A bag with its product and area, its parent and when it went in (a child), its children in the order they went
 # in and its bill (a parent), and its latest scans, in one statement: the bag page and the lookup API are on
 # the dispatcher's path. The query is the function bags_bag_detail (bags/migrations/0007_bag_detail_function.py,
-# changed by 0009), so that it is planned once per connection instead of on every lookup (the planning cost three
-# times the execution). A bag the user may not see is no row at all (``restricted``: only bags of ``area_id``,
-# Bag.objects.restrict's rule). A parent's scans are the ones naming it as the parent (its opening and every
-# child scanned into it), a child's the ones naming it as the bag, as in scanning.selectors.recent_scans (when
-# ``restricted``, only those naming a parent of ``area_id``: a child moves to each parent's area); each
-# says whether a later scan undid it, in the scan API's shape (times as scanning.services.scan_time formats
-# them). Each part is a subquery under a CASE on the bag's kind, so only the part that applies runs.
+# changed by 0009 and 0010), so that it is planned once per connection instead of on every lookup (the planning
+# cost three times the execution). A bag the user may not see is no row at all (``restricted``: only bags of
+# ``area_id``, Bag.objects.restrict's rule). A parent's scans are the ones naming it as the parent (its opening
+# and every child scanned into it), a child's the ones naming it as the bag, as in scanning.selectors.recent_scans
+# (when ``restricted``, only those naming a parent of ``area_id``: a child moves to each parent's area); each
+# says whether a later scan undid it, in the scan API's shape (built by scanning_scan_json, the one place). Each
+# part is a subquery under a CASE on the bag's kind, so only the part that applies runs.
 BAG_DETAIL_SQL = "SELECT * FROM bags_bag_detail(%(qr_id)s, %(restricted)s, %(area_id)s, %(scans)s)"
 
 
@@ -150,13 +150,6 @@ def visible_area(user) -> tuple[bool, int | None]:
     return (True, user.dispatch_area_id) if user.is_dispatcher else (False, None)
 
 
-def _scan(event: dict[str, Any]) -> dict[str, Any]:
-    # scanning.services.scan_json names the scan an undo takes back only on undo events.
-    if event["reverts"] is None:
-        del event["reverts"]
-    return event
-
-
 class BagQuerySet(models.QuerySet):
     def restrict(self, user) -> "BagQuerySet":
         """The bags this user may see: a dispatcher only their own area's, billers and admins all."""
@@ -194,7 +187,7 @@ class BagQuerySet(models.QuerySet):
                 ChildEntry(child["qr_id"], datetime.fromisoformat(child["linked_at"])) for child in children or ()
             ),
             bill=BillEntry(**bill) if bill is not None else None,
-            scans=tuple(_scan(event) for event in events or ()),
+            scans=tuple(events or ()),
         )
 
 

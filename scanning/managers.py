@@ -78,14 +78,12 @@ def _record_scan(action: ScanAction) -> str:
            %(parent_qr)s, %(area_id)s, NULL, now()
     FROM scanned
     ON CONFLICT (client_scan_id) DO NOTHING
-    RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at
+    RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at, reverts_id
 ), reply AS (
     INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
-    SELECT %(client_scan_id)s, %(user_id)s, 200, %(body)s::jsonb || jsonb_build_object('scan', jsonb_build_object(
-        'id', scan.id, 'client_scan_id', scan.client_scan_id, 'action', scan.action, 'bag', scan.bag_qr,
-        'parent', scan.parent_qr,
-        'at', to_char(scan.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        'undone', false)), now()
+    SELECT %(client_scan_id)s, %(user_id)s, 200, %(body)s::jsonb || jsonb_build_object('scan', scanning_scan_json(
+        scan.id, scan.client_scan_id, scan.action, scan.bag_qr, scan.parent_qr, scan.created_at, scan.reverts_id,
+        false)), now()
     FROM scan
     ON CONFLICT (client_scan_id) DO NOTHING
     RETURNING body
@@ -168,6 +166,12 @@ SELECT (SELECT id FROM parent), (SELECT body FROM reply),
        CASE WHEN EXISTS (SELECT 1 FROM new_parent) AND NOT EXISTS (SELECT 1 FROM reply)
             THEN scanning_write_conflict('parent created, but the client scan id was taken meanwhile') END
 """  # noqa: S608 (only enum literals and the constant tail are put in; every value is bound)
+
+# A scan event as the API shows it, from its values: scanning_scan_json (scanning/migrations/0006), the one
+# place the shape is built, which the scan SQL above calls too.
+EVENT_JSON_SQL = "SELECT scanning_scan_json(%s, %s, %s, %s, %s, %s, %s, %s)"
+# scanning_scan_json's arguments but the last (undone): the scan's columns.
+SCAN_JSON_COLUMNS = ("id", "client_scan_id", "action", "bag_qr", "parent_qr", "created_at", "reverts_id")
 
 STORE_REPLY_SQL = """
 INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
@@ -371,8 +375,25 @@ class ScanTransaction:
         return self._last(STORE_REPLY_SQL, params) is not None
 
 
+class ScanJSON(models.Func):
+    """Each scan of a queryset as the API shows it (scanning_scan_json): ``.annotate(event=ScanJSON(undone))``,
+    ``undone`` an expression saying whether a later scan took it back."""
+
+    function = "scanning_scan_json"
+    output_field = models.JSONField()
+
+    def __init__(self, undone: models.Expression) -> None:
+        super().__init__(*SCAN_JSON_COLUMNS, undone)
+
+
 class ScanManager(models.Manager):
     """The scan loop's reads and writes (raw SQL, hot path)."""
+
+    def event_json(self, scan: models.Model, *, undone: bool = False) -> dict[str, Any]:
+        """A scan event (one just written, as the undo and complete answers carry it) in the API's shape."""
+        with connection.cursor() as cursor:
+            cursor.execute(EVENT_JSON_SQL, [*(getattr(scan, column) for column in SCAN_JSON_COLUMNS), undone])
+            return _json(cursor.fetchone()[0])
 
     def transaction(self) -> ScanTransaction:
         """A scan's transaction (see ScanTransaction): its statements are methods of the object it gives."""

@@ -9,8 +9,8 @@ from accounts.models import User
 from bags import qr
 from bags.managers import BagDetail, BagState
 from bags.models import Bag, Product
+from scanning.managers import ScanJSON
 from scanning.models import Scan, ScanAction
-from scanning.services import scan_json
 
 RECENT_SCANS = 10
 
@@ -19,10 +19,10 @@ def recent_scans(user: User, *, limit: int = RECENT_SCANS) -> list[dict[str, Any
     """The user's latest scan events, newest first, each saying whether it was undone since."""
     scans = (
         Scan.objects.filter(user=user)
-        .annotate(undone=Exists(Scan.objects.filter(reverts=OuterRef("pk"))))
-        .order_by("-created_at", "-pk")[:limit]
+        .annotate(event=ScanJSON(Exists(Scan.objects.filter(reverts=OuterRef("pk")))))
+        .order_by("-created_at", "-pk")
     )
-    return [scan_json(scan, undone=scan.undone) for scan in scans]
+    return list(scans.values_list("event", flat=True)[:limit])
 
 
 def scan_page_context(user: User, *, session: dict[str, Any] | None = None) -> dict[str, Any]:

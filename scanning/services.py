@@ -88,23 +88,9 @@ def check_client_scan_id(client_scan_id: Any) -> str:
 
 
 def scan_time(moment: datetime) -> str:
-    """A scan's time as the API shows it (UTC, microseconds); the scan SQL formats it the same way."""
+    """A time as the scan API shows it (UTC, microseconds), as scanning_scan_json formats a scan's: for the
+    dashboard's list of scans, which has a shape of its own."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def scan_json(scan: Scan, *, undone: bool = False) -> dict[str, Any]:
-    event = {
-        "id": scan.pk,
-        "client_scan_id": scan.client_scan_id,
-        "action": str(scan.action),
-        "bag": scan.bag_qr,
-        "parent": scan.parent_qr,
-        "at": scan_time(scan.created_at),
-        "undone": undone,
-    }
-    if scan.reverts_id is not None:
-        event["reverts"] = scan.reverts_id
-    return event
 
 
 def parent_json(
@@ -483,7 +469,7 @@ def undo_last_scan(
             "message": f"Undone: {target.bag_qr} taken out of {parent.qr_id} ({parent.child_count} of "
             f"{parent_state['capacity']}).",
             "parent": parent_state,
-            "scan": scan_json(event),
+            "scan": Scan.objects.event_json(event),
         }
         return _store(user, reply_id, body)
 
@@ -518,7 +504,13 @@ def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any) -> Sca
             dispatch_area_id=parent.dispatch_area_id,
             created_at=now,
         )
-        body = {"ok": True, "code": "completed", "message": message, "parent": state, "scan": scan_json(event)}
+        body = {
+            "ok": True,
+            "code": "completed",
+            "message": message,
+            "parent": state,
+            "scan": Scan.objects.event_json(event),
+        }
         return _store(user, reply_id, body)
 
     return _exactly_once(user, client_scan_id, decide, begin=_atomic)

@@ -15,6 +15,7 @@ from scanning import services
 from scanning.models import Scan, ScanAction, ScanReply
 from scanning.services import ScanRefused
 from tests import factories
+from tests.scanning.events import documented_event
 
 
 def new_id() -> str:
@@ -91,7 +92,7 @@ def test_child_scan_links_counts_and_records(dispatcher, mustard):
     assert parent.child_count == 1
     event = Scan.objects.get(action=ScanAction.LINK)
     assert (event.bag, event.parent, event.bag_qr, event.parent_qr) == (child, parent, "C0000001", "SB00001")
-    assert answer.body["scan"] == services.scan_json(event)
+    assert answer.body["scan"] == documented_event(event)
 
 
 def test_existing_unlinked_child_is_linked(dispatcher, mustard):
