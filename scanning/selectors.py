@@ -8,7 +8,8 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import User
 from bags import qr
 from bags.managers import BagDetail, BagState
-from bags.models import Bag, Product
+from bags.models import Bag
+from bags.selectors import parent_formats_for_pages
 from scanning.managers import ScanJSON
 from scanning.models import Scan, ScanAction
 
@@ -29,17 +30,13 @@ def scan_page_context(user: User, *, session: dict[str, Any] | None = None) -> d
     """What the scan page needs to work offline: the parent formats (and capacities), so it can tell a
     parent code from a child code and a full parent without the server, and the user's recent scans.
     ``session`` is when the session ends (accounts.middleware.session_deadlines), for the page's warning."""
-    capacities = dict(Product.objects.values_list("code", "capacity"))
-    formats = [
-        {
-            "prefix": fmt.prefix,
-            "digits": fmt.digits,
-            "product": fmt.product_name,
-            "capacity": capacities.get(fmt.product_code),
-        }
-        for fmt in Product.objects.parent_formats()
-    ]
-    return {"parent_formats": formats, "recent_scans": recent_scans(user), "user_id": user.pk, "session": session}
+    return {
+        "parent_formats": parent_formats_for_pages(),
+        "child_pattern": qr.CHILD_SQL_REGEX,
+        "recent_scans": recent_scans(user),
+        "user_id": user.pk,
+        "session": session,
+    }
 
 
 def _bag_json(bag: BagState) -> dict[str, Any]:
