@@ -16,6 +16,7 @@ from accounts.otp import reset_otp_devices
 from accounts.resources import DispatchAreaResource, UserResource
 from accounts.services import PromotionRefused, decide_promotion
 from audit.admin import AuditedAdminMixin, AuditedExportMixin, GuardedDeleteMixin
+from audit.choices import AuditAction
 from audit.services import record
 
 admin.site.site_header = "TraitorTrack admin"
@@ -60,7 +61,7 @@ class UserEditForm(RoleRulesFormMixin, UserChangeForm):
 @admin.register(User)
 class UserAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, DjangoUserAdmin):
     resource_classes = [UserResource]
-    export_action_name = "users.export"
+    export_table_name = "users"
     form = UserEditForm
     add_form = UserCreationForm
     # No groups or per-user permissions: access is by role.
@@ -90,17 +91,17 @@ class UserAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, Djang
         ("bills.Bill", "finalised_by"),
     )
 
-    def audit_action(self, obj: User, verb: str, before: dict | None, after: dict | None) -> str:
+    def audit_action(self, obj: User, verb: str, before: dict | None, after: dict | None) -> AuditAction:
         # Role changes are audited by name, so they can be found among the other user edits.
         if verb == "change" and before and after and before.get("role") != after.get("role"):
-            return "user.role_change"
+            return AuditAction.USER_ROLE_CHANGE
         return super().audit_action(obj, verb, before, after)
 
     def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         # Django's password page saves through its own form, not save_model: audit it here.
         match = getattr(request, "resolver_match", None)
         if match is not None and match.url_name == "auth_user_password_change":
-            record(actor=request.user, action="user.password_change", obj=obj, request=request)
+            record(actor=request.user, action=AuditAction.USER_PASSWORD_CHANGE, obj=obj, request=request)
         return super().log_change(request, obj, message)
 
     @admin.action(description="Reset two-factor devices")
@@ -118,7 +119,7 @@ class UserAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, Djang
 @admin.register(DispatchArea)
 class DispatchAreaAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
     resource_classes = [DispatchAreaResource]
-    export_action_name = "areas.export"
+    export_table_name = "areas"
     list_display = ("name", "code", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "code")

@@ -30,6 +30,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.error_codes import OTPRefusal
+from audit.choices import AuditAction
 from audit.services import record
 from traitortrack.errors import Refused
 
@@ -115,7 +116,7 @@ def enrol_totp_device(
         recovery = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
         codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
         StaticToken.objects.bulk_create(StaticToken(device=recovery, token=code) for code in codes)
-        record(actor=user, action="otp.enrol", obj=user, request=request)
+        record(actor=user, action=AuditAction.USER_OTP_ENROL, obj=user, request=request)
     otp_login(request, device)
     return codes
 
@@ -138,9 +139,11 @@ def verify_second_factor(*, user: AbstractBaseUser, token: str, request: HttpReq
                 device = candidate
                 break
         if device is None:
-            record(actor=user, action="otp.failure", obj=user, request=request)
+            record(actor=user, action=AuditAction.USER_OTP_FAILURE, obj=user, request=request)
         else:
-            action = "otp.recovery_code" if isinstance(device, StaticDevice) else "otp.verify"
+            action = (
+                AuditAction.USER_OTP_RECOVERY_CODE if isinstance(device, StaticDevice) else AuditAction.USER_OTP_VERIFY
+            )
             after = {"recovery_codes_left": device.token_set.count()} if isinstance(device, StaticDevice) else None
             record(actor=user, action=action, obj=user, after=after, request=request)
     if device is None:
@@ -158,7 +161,7 @@ def reset_otp_devices(*, actor: AbstractBaseUser, user: AbstractBaseUser, reques
         devices = list(devices_for_user(user, confirmed=None))
         record(
             actor=actor,
-            action="user.otp_reset",
+            action=AuditAction.USER_OTP_RESET,
             obj=user,
             before={"devices": [f"{type(d).__name__}:{d.name}" for d in devices]},
             request=request,

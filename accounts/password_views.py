@@ -9,6 +9,7 @@ from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 
 from accounts.ratelimits import password_reset_rate_limit
+from audit.choices import AuditAction
 from audit.services import record
 from traitortrack.permissions import LOGGED_IN, PUBLIC
 
@@ -22,7 +23,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         # Django's view keeps the user logged in (update_session_auth_hash); the admin's own password
         # page records the same action, so both ways read alike in the log.
         response = super().form_valid(form)
-        record(actor=self.request.user, action="user.password_change", obj=form.user, request=self.request)
+        record(actor=self.request.user, action=AuditAction.USER_PASSWORD_CHANGE, obj=form.user, request=self.request)
         return response
 
 
@@ -56,7 +57,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         # Nobody is logged in here: the actor is the account whose e-mailed link was used.
-        record(actor=form.user, action="user.password_reset", obj=form.user, request=self.request)
+        record(actor=form.user, action=AuditAction.USER_PASSWORD_RESET, obj=form.user, request=self.request)
         return response
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.error_codes import PromotionRefusal
 from accounts.models import ROLE_RANK, Notification, PromotionRequest, PromotionStatus, Role, User
+from audit.choices import AuditAction
 from audit.services import record, snapshot
 from traitortrack.errors import Refused
 
@@ -88,7 +89,9 @@ def request_promotion(*, user: User, to_role: str, reason: str, request: HttpReq
                 "You already have a request waiting for an admin; wait for their answer.",
             )
         promotion = PromotionRequest.objects.create(user=user, from_role=user.role, to_role=to_role, reason=reason)
-        record(actor=user, action="promotion.request", obj=promotion, after=snapshot(promotion), request=request)
+        record(
+            actor=user, action=AuditAction.PROMOTION_REQUEST, obj=promotion, after=snapshot(promotion), request=request
+        )
     return promotion
 
 
@@ -125,7 +128,7 @@ def decide_promotion(
         promotion.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
         record(
             actor=admin,
-            action="promotion.approve" if approve else "promotion.reject",
+            action=AuditAction.PROMOTION_APPROVE if approve else AuditAction.PROMOTION_REJECT,
             obj=promotion,
             before=before,
             after=snapshot(promotion),
@@ -154,7 +157,7 @@ def _change_role(*, user: User, role: str, admin: User, request: HttpRequest | N
     user.save(update_fields=["role", "is_staff", "is_superuser"])
     record(
         actor=admin,
-        action="user.role_change",
+        action=AuditAction.USER_ROLE_CHANGE,
         obj=user,
         before=before,
         after=snapshot(user, exclude=USER_AUDIT_EXCLUDE),

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from audit.choices import AuditAction
+
 
 class AuditLog(models.Model):
     """Who changed what, outside the scan loop. Written only through audit.services; never edited."""
@@ -11,7 +13,7 @@ class AuditLog(models.Model):
     )
     # Kept as text so the entry still reads right after the user is renamed or deleted.
     actor_username = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=50)
+    action = models.CharField(max_length=50, choices=AuditAction.choices)
     object_type = models.CharField(max_length=50, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=200, blank=True)
@@ -28,6 +30,9 @@ class AuditLog(models.Model):
             models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
             models.Index(fields=["actor", "-created_at"], name="audit_actor_created_idx"),
             models.Index(fields=["action", "-created_at"], name="audit_action_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(action__in=AuditAction.values), name="audit_action_known")
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.http import HttpRequest
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 
 _field_limits = {
@@ -49,7 +50,7 @@ def snapshot(instance: models.Model, *, exclude: Iterable[str] = ()) -> dict[str
 def record(
     *,
     actor: AbstractBaseUser | AnonymousUser | None,
-    action: str,
+    action: AuditAction,
     obj: models.Model | None = None,
     before: Any = None,
     after: Any = None,
@@ -58,8 +59,11 @@ def record(
     """Write one audit entry. Call it before a deletion, while ``obj`` still has its primary key.
 
     With ANONYMIZE_AUDIT_LOGS on, the client IP is cut to its network and every ``email`` in the
-    snapshots is masked before anything is stored.
+    snapshots is masked before anything is stored. ``action`` must be an AuditAction member: a plain
+    string (a typo, or a second naming scheme) is a TypeError, as a refusal code's is (traitortrack.errors).
     """
+    if not isinstance(action, AuditAction):
+        raise TypeError(f"An audit action comes from audit.choices.AuditAction, not {action!r}.")
     if actor is not None and not actor.is_authenticated:
         actor = None
     meta = request.META if request is not None else {}
@@ -154,5 +158,5 @@ def purge_older_than(*, cutoff: datetime, batch_size: int = PURGE_BATCH_SIZE) ->
         deleted += count
         if count < batch_size:
             break
-    record(actor=None, action="audit.purge", after={"deleted": deleted, "cutoff": cutoff})
+    record(actor=None, action=AuditAction.AUDIT_PURGE, after={"deleted": deleted, "cutoff": cutoff})
     return deleted

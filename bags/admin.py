@@ -75,7 +75,7 @@ def admin_link(obj: models.Model) -> str:
 @admin.register(Product)
 class ProductAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
     resource_classes = [ProductResource]
-    export_action_name = "products.export"
+    export_table_name = "products"
     form = ProductAdminForm
     list_display = (
         "name",

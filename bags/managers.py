@@ -8,19 +8,20 @@ from django.core.cache import cache
 from django.db import connection, models, transaction
 
 from bags import qr
+from bags.choices import BagKind
 
 PARENT_FORMATS_CACHE_KEY = "bags:parent-formats:v1"
 
 # A bag with its product and area, its parent and when it went in (a child), its children in the order they went
 # in and its bill (a parent), and its latest scans, in one statement: the bag page and the lookup API are on
 # the dispatcher's path. The query is the function bags_bag_detail (bags/migrations/0007_bag_detail_function.py,
-# changed by 0009), so that it is planned once per connection instead of on every lookup (the planning cost three
-# times the execution). A bag the user may not see is no row at all (``restricted``: only bags of ``area_id``,
-# Bag.objects.restrict's rule). A parent's scans are the ones naming it as the parent (its opening and every
-# child scanned into it), a child's the ones naming it as the bag, as in scanning.selectors.recent_scans (when
-# ``restricted``, only those naming a parent of ``area_id``: a child moves to each parent's area); each
-# says whether a later scan undid it, in the scan API's shape (times as scanning.services.scan_time formats
-# them). Each part is a subquery under a CASE on the bag's kind, so only the part that applies runs.
+# changed by 0009 and 0010), so that it is planned once per connection instead of on every lookup (the planning
+# cost three times the execution). A bag the user may not see is no row at all (``restricted``: only bags of
+# ``area_id``, Bag.objects.restrict's rule). A parent's scans are the ones naming it as the parent (its opening
+# and every child scanned into it), a child's the ones naming it as the bag, as in scanning.selectors.recent_scans
+# (when ``restricted``, only those naming a parent of ``area_id``: a child moves to each parent's area); each
+# says whether a later scan undid it, in the scan API's shape (built by scanning_scan_json, the one place). Each
+# part is a subquery under a CASE on the bag's kind, so only the part that applies runs.
 BAG_DETAIL_SQL = "SELECT * FROM bags_bag_detail(%(qr_id)s, %(restricted)s, %(area_id)s, %(scans)s)"
 
 
@@ -149,13 +150,6 @@ def visible_area(user) -> tuple[bool, int | None]:
     return (True, user.dispatch_area_id) if user.is_dispatcher else (False, None)
 
 
-def _scan(event: dict[str, Any]) -> dict[str, Any]:
-    # scanning.services.scan_json names the scan an undo takes back only on undo events.
-    if event["reverts"] is None:
-        del event["reverts"]
-    return event
-
-
 class BagQuerySet(models.QuerySet):
     def restrict(self, user) -> "BagQuerySet":
         """The bags this user may see: a dispatcher only their own area's, billers and admins all."""
@@ -193,7 +187,7 @@ class BagQuerySet(models.QuerySet):
                 ChildEntry(child["qr_id"], datetime.fromisoformat(child["linked_at"])) for child in children or ()
             ),
             bill=BillEntry(**bill) if bill is not None else None,
-            scans=tuple(_scan(event) for event in events or ()),
+            scans=tuple(events or ()),
         )
 
 
@@ -247,7 +241,7 @@ def forget_parent_formats() -> None:
 # one pass over the bags table (about 0.3 s on 2 million bags), done by one process at a time and at most
 # every DASHBOARD_TOTALS_SECONDS, never per request. With no bag at all it still writes the row of no area,
 # so "counted" is never mistaken for "never counted".
-REFRESH_TOTALS_SQL = """
+REFRESH_TOTALS_SQL = f"""
 INSERT INTO bags_bagtotals (dispatch_area_id, parents, children, linked, bag_mark, scan_mark, counted_at)
 SELECT counted.dispatch_area_id, COALESCE(counted.parents, 0), COALESCE(counted.children, 0),
        COALESCE(counted.linked, 0), marks.bag_mark, marks.scan_mark, now()
@@ -255,30 +249,32 @@ FROM (SELECT (SELECT COALESCE(max(id), 0) FROM bags_bag) AS bag_mark,
              (SELECT COALESCE(max(id), 0) FROM scanning_scan) AS scan_mark) AS marks
 LEFT JOIN (
     SELECT dispatch_area_id,
-           count(*) FILTER (WHERE kind = 'parent') AS parents,
-           count(*) FILTER (WHERE kind = 'child') AS children,
-           sum(child_count) FILTER (WHERE kind = 'parent') AS linked
+           count(*) FILTER (WHERE kind = {BagKind.PARENT.literal}) AS parents,
+           count(*) FILTER (WHERE kind = {BagKind.CHILD.literal}) AS children,
+           sum(child_count) FILTER (WHERE kind = {BagKind.PARENT.literal}) AS linked
     FROM bags_bag
     GROUP BY dispatch_area_id
 ) AS counted ON true
-"""
+"""  # noqa: S608 (only enum literals are put in)
 
 # What the bags and scans tables gained since the marks, per area: bags made since, and children put into or
-# taken out of parents since, from the scan events (a link or an import's link +1, an undo or an unlink -1, in
-# the event's area: the parent's for links, imports and undos, the admin's for an unlink, which the next count
-# puts right). Both read
-# only the rows after the marks, a primary key range of the newest rows.
-TOTALS_SINCE_SQL = """
-SELECT dispatch_area_id, count(*) FILTER (WHERE kind = 'parent'), count(*) FILTER (WHERE kind = 'child'), 0
+# taken out of parents since, from the scan events (+1 for an action in ``puts_in``, -1 for one in
+# ``takes_out``: the scan actions' own classification, scanning.choices.CHILD_LINK_CHANGE, which the caller
+# passes, as bags sits below scanning; in the event's area: the parent's for links, imports and undos, the
+# admin's for an unlink, which the next count puts right). Both read only the rows after the marks, a primary
+# key range of the newest rows.
+TOTALS_SINCE_SQL = f"""
+SELECT dispatch_area_id, count(*) FILTER (WHERE kind = {BagKind.PARENT.literal}),
+       count(*) FILTER (WHERE kind = {BagKind.CHILD.literal}), 0
 FROM bags_bag
 WHERE id > %(bag_mark)s
 GROUP BY dispatch_area_id
 UNION ALL
-SELECT dispatch_area_id, 0, 0, sum(CASE WHEN action IN ('link', 'import') THEN 1 ELSE -1 END)
+SELECT dispatch_area_id, 0, 0, sum(CASE WHEN action = ANY(%(puts_in)s) THEN 1 ELSE -1 END)
 FROM scanning_scan
-WHERE id > %(scan_mark)s AND action IN ('link', 'import', 'undo', 'unlink')
+WHERE id > %(scan_mark)s AND (action = ANY(%(puts_in)s) OR action = ANY(%(takes_out)s))
 GROUP BY dispatch_area_id
-"""
+"""  # noqa: S608 (only enum literals are put in; every value is bound)
 
 # One count at a time across every process: a transaction lock of our own key, tried or waited for.
 TOTALS_LOCK = 7_262_001
@@ -299,9 +295,17 @@ class Totals:
 
 
 class BagTotalsManager(models.Manager):
-    def current(self, *, area_id: int | None = None, restricted: bool = False) -> tuple[Totals, datetime | None]:
+    def current(
+        self,
+        *,
+        puts_in: list[str],
+        takes_out: list[str],
+        area_id: int | None = None,
+        restricted: bool = False,
+    ) -> tuple[Totals, datetime | None]:
         """The totals (of one area when ``restricted``) as last counted plus what came since; and when they
-        were counted (None: never)."""
+        were counted (None: never). ``puts_in`` and ``takes_out`` are the scan actions that put a child into a
+        parent and take one out (scanning.choices.PUTS_CHILD_IN, TAKES_CHILD_OUT)."""
         rows = list(
             self.values_list("dispatch_area_id", "parents", "children", "linked", "bag_mark", "scan_mark", "counted_at")
         )
@@ -309,7 +313,10 @@ class BagTotalsManager(models.Manager):
             return Totals(0, 0, 0, None), None
         _, _, _, _, bag_mark, scan_mark, counted_at = rows[0]
         with connection.cursor() as cursor:
-            cursor.execute(TOTALS_SINCE_SQL, {"bag_mark": bag_mark, "scan_mark": scan_mark})
+            cursor.execute(
+                TOTALS_SINCE_SQL,
+                {"bag_mark": bag_mark, "scan_mark": scan_mark, "puts_in": puts_in, "takes_out": takes_out},
+            )
             since = cursor.fetchall()
         parents = children = linked = 0
         for area, area_parents, area_children, area_linked, *_ in [*rows, *since]:

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from bags import qr
+from bags.choices import BagKind
 from bags.managers import BagQuerySet, BagTotalsManager, ProductQuerySet
 
 
@@ -50,11 +51,6 @@ class Product(models.Model):
     @property
     def parent_format(self) -> qr.ParentFormat:
         return qr.ParentFormat(self.code, self.name, self.parent_prefix, self.parent_digits)
-
-
-class BagKind(models.TextChoices):
-    PARENT = qr.PARENT, "Parent"
-    CHILD = qr.CHILD, "Child"
 
 
 class Bag(models.Model):

@@ -14,11 +14,12 @@ from bags.error_codes import QRRefusal
 
 MAX_LENGTH = 20
 MIN_LENGTH = 4
-CHILD_PATTERN = re.compile(r"[A-Z0-9]{4,20}")
 # Every bag code, parent or child, after normalisation; the database checks the same rule.
-ANY_CODE_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{3,19}")
 ANY_CODE_SQL_REGEX = r"^[A-Z0-9][A-Z0-9-]{3,19}$"
+ANY_CODE_PATTERN = re.compile(ANY_CODE_SQL_REGEX)
+# The child rule as the database's CHECK and the scan page's script (a JavaScript RegExp) read it.
 CHILD_SQL_REGEX = r"^[A-Z0-9]{4,20}$"
+CHILD_PATTERN = re.compile(CHILD_SQL_REGEX)
 
 PARENT = "parent"
 CHILD = "child"
@@ -43,8 +44,13 @@ class ParentFormat:
     digits: int
 
     @property
+    def regex(self) -> str:
+        """The whole code, anchored: Python and the pages' JavaScript (RegExp) read it the same way."""
+        return f"^{re.escape(self.prefix)}[0-9]{{{self.digits}}}$"
+
+    @property
     def pattern(self) -> re.Pattern[str]:
-        return re.compile(f"{re.escape(self.prefix)}[0-9]{{{self.digits}}}")
+        return re.compile(self.regex)
 
     @property
     def example(self) -> str:

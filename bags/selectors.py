@@ -4,6 +4,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
@@ -231,3 +232,19 @@ def exact_bag(user: User, code: str) -> str | None:
     except qr.QRCodeError:
         return None
     return Bag.objects.restrict(user).filter(qr_id=qr_id).values_list("qr_id", flat=True).first()
+
+
+def parent_formats_for_pages() -> list[dict[str, Any]]:
+    """Each product's parent codes as the pages' scripts read them (json_script), from the Product rows: the
+    anchored regular expression (ParentFormat.regex), an example, the product's name and capacity. The
+    scripts keep no copy of the rule, so a product added in the admin is known to the next page loaded."""
+    capacities = dict(Product.objects.values_list("code", "capacity"))
+    return [
+        {
+            "product": fmt.product_name,
+            "pattern": fmt.regex,
+            "example": fmt.example,
+            "capacity": capacities.get(fmt.product_code),
+        }
+        for fmt in Product.objects.parent_formats()
+    ]

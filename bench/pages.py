@@ -221,6 +221,7 @@ def explain(codes: list[str]) -> list[str]:
     from bags.managers import BAG_CODE_SEARCH_SQL, TOTALS_SINCE_SQL, code_search_params
     from bags.models import BagKind, BagTotals
     from bags.selectors import BagSearch, BagStatus, matching_bags
+    from scanning.choices import PUTS_CHILD_IN, TAKES_CHILD_OUT
     from scanning.models import Scan
 
     biller = User.objects.get(username=BILLER)
@@ -264,7 +265,11 @@ def explain(codes: list[str]) -> list[str]:
             BAG_CODE_SEARCH_SQL,
             code_search_params(prefix=child[:3], limit=26, kind="child", linked=False),
         ),
-        ("dashboard: totals since the count", TOTALS_SINCE_SQL, {"bag_mark": marks[0], "scan_mark": marks[1]}),
+        (
+            "dashboard: totals since the count",
+            TOTALS_SINCE_SQL,
+            {"bag_mark": marks[0], "scan_mark": marks[1], "puts_in": PUTS_CHILD_IN, "takes_out": TAKES_CHILD_OUT},
+        ),
     ]
     for name, sql, params in raw:
         with connection.cursor() as cursor:

@@ -52,6 +52,7 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bags.choices import BagKind  # noqa: E402 (needs ROOT on the path)
 from scanning.managers import CHILD_SCAN_STATE_SQL, LINK_CHILD_SQL  # noqa: E402 (needs ROOT on the path)
 
 # The machine's PostgreSQL over its Unix socket when it has one, as an app on the database's own machine
@@ -778,17 +779,17 @@ COUNT_TAKEN_SQL = """
 SELECT count(*) FROM bags_bag
 WHERE qr_id IN (SELECT %(prefix)s || (%(top)s - i)::text FROM generate_series(0::bigint, %(count)s - 1) AS i)
 """
-CREATE_RAW_PARENTS_SQL = """
+CREATE_RAW_PARENTS_SQL = f"""
 INSERT INTO bags_bag (id, qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
                       created_at, updated_at)
-SELECT %(first)s + i, %(prefix)s || (%(top)s - i)::text, 'parent', %(product_id)s, %(area_id)s, %(user_id)s,
-       0, NULL, now(), now()
+SELECT %(first)s + i, %(prefix)s || (%(top)s - i)::text, {BagKind.PARENT.literal}, %(product_id)s, %(area_id)s,
+       %(user_id)s, 0, NULL, now(), now()
 FROM generate_series(0::bigint, %(count)s - 1) AS i
-"""
-RAW_CHECK_SQL = """
+"""  # noqa: S608 (only an enum literal is put in)
+RAW_CHECK_SQL = f"""
 SELECT (SELECT count(*) FROM bags_link WHERE created_by_id = %(user_id)s),
-       (SELECT max(child_count) FROM bags_bag WHERE created_by_id = %(user_id)s AND kind = 'parent')
-"""
+       (SELECT max(child_count) FROM bags_bag WHERE created_by_id = %(user_id)s AND kind = {BagKind.PARENT.literal})
+"""  # noqa: S608 (only an enum literal is put in)
 DELETE_RAW_ROWS_SQL = (
     "DELETE FROM scanning_scanreply WHERE user_id = %(user_id)s",
     "DELETE FROM scanning_scan WHERE user_id = %(user_id)s",

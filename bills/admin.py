@@ -105,7 +105,7 @@ class BillAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin
     of bills with their parents is imports/admin.py's."""
 
     resource_classes = [BillResource]
-    export_action_name = "bills.export"
+    export_table_name = "bills"
 
     form = BillAdminForm
     list_display = (

@@ -21,14 +21,15 @@ from django.db.models.functions import Coalesce, Upper
 from bags import qr
 from bags.models import Bag, Link, Product
 from bills import weights
+from bills.choices import BillStatus
 
 # The child codes are only gathered when asked (the manifest and the page do without them), and only for a
 # draft: a finalised bill has them in its snapshot.
-BILL_VIEW_SQL = """
+BILL_VIEW_SQL = f"""
 WITH bill AS (
     SELECT id, bill_number, customer, bill_date, status, expected_parents, notes, product_id,
            frozen_full_parent_weight_kg, created_by_id, created_at, updated_at, finalised_at, finalised_by_id,
-           status = 'finalised' AS frozen
+           status = {BillStatus.FINALISED.literal} AS frozen
     FROM bills_bill
     WHERE id = %(bill_id)s
 ), entry AS (
@@ -57,7 +58,7 @@ SELECT bill.id, bill.bill_number, bill.customer, bill.bill_date, bill.status, bi
        CASE
            WHEN NOT %(with_children)s THEN NULL
            WHEN bill.frozen THEN entry.frozen_child_codes
-           ELSE COALESCE(children.codes, '{}')
+           ELSE COALESCE(children.codes, '{{}}')
        END
 FROM bill
 JOIN bags_product AS bill_product ON bill_product.id = bill.product_id
@@ -69,7 +70,7 @@ LEFT JOIN bags_product AS parent_product ON parent_product.id = bag.product_id
 LEFT JOIN accounts_user AS adder ON adder.id = entry.added_by_id
 LEFT JOIN children ON children.parent_id = entry.parent_bag_id
 ORDER BY entry.added_at, entry.id
-"""
+"""  # noqa: S608 (only an enum literal is put in; every value is bound)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class BillView:
 
     @property
     def is_finalised(self) -> bool:
-        return self.status == "finalised"
+        return self.status == BillStatus.FINALISED
 
     @property
     def parent_count(self) -> int:
@@ -245,7 +246,7 @@ class BillManager(models.Manager.from_queryset(BillQuerySet)):
             finalised_at,
             finalised_by,
         ) = first[:17]
-        if status == "finalised":
+        if status == BillStatus.FINALISED:
             full_parent_weight_kg = frozen_full_parent_weight_kg
         else:
             full_parent_weight_kg = Product(capacity=capacity, child_weight_kg=child_weight_kg).full_parent_weight_kg

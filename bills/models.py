@@ -7,12 +7,8 @@ from django.utils import timezone
 
 from bags import qr
 from bags.models import BagKind
+from bills.choices import BillStatus
 from bills.managers import BillBagQuerySet, BillManager
-
-
-class BillStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    FINALISED = "finalised", "Finalised"
 
 
 class Bill(models.Model):

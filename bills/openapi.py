@@ -6,6 +6,8 @@ the served document (tests/openapi.py). Refusals are the shared Error schema (ov
 
 from typing import Any
 
+from bills.choices import BillStatus
+
 SUCCESS_CODES = ["created", "changed", "unchanged", "parent_added", "parent_removed", "finalised", "reopened"]
 
 _KG = {"type": "string", "pattern": r"^-?\d+\.\d{3}$", "description": "Kilograms, three decimals.", "example": "30.000"}
@@ -59,7 +61,7 @@ def paths() -> dict[str, Any]:
                         "schema": {"type": "string"},
                         "description": "In the number or customer.",
                     },
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["draft", "finalised"]}},
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(BillStatus.values)}},
                     {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
                     {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
                     {
@@ -273,7 +275,7 @@ def schemas() -> dict[str, Any]:
                 "bill_number": {"type": "string"},
                 "customer": {"type": "string"},
                 "bill_date": {"type": "string", "format": "date"},
-                "status": {"type": "string", "enum": ["draft", "finalised"]},
+                "status": {"type": "string", "enum": list(BillStatus.values)},
                 "expected_parents": {"type": "integer"},
                 "notes": {"type": "string"},
                 "product_id": {"type": "integer"},
@@ -320,7 +322,7 @@ def schemas() -> dict[str, Any]:
                 "bill_number": {"type": "string"},
                 "customer": {"type": "string"},
                 "bill_date": {"type": "string", "format": "date"},
-                "status": {"type": "string", "enum": ["draft", "finalised"]},
+                "status": {"type": "string", "enum": list(BillStatus.values)},
                 "product": {"type": "string"},
                 "expected_parents": {"type": "integer"},
                 "parent_count": {"type": "integer"},

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
+from audit.choices import AuditAction
 from audit.services import record, snapshot
 from bags import qr
 from bags.error_codes import QRRefusal
@@ -170,7 +171,7 @@ def create_bill(
             # Typed at the same moment by another biller: the unique index decided.
             check_bill_number_free(bill_number)
             raise BillRefused(BillRefusal.BILL_NUMBER_TAKEN, f"Bill {bill_number} already exists.") from error
-        record(actor=user, action="bill.create", obj=bill, before=None, after=snapshot(bill), request=request)
+        record(actor=user, action=AuditAction.BILL_CREATE, obj=bill, before=None, after=snapshot(bill), request=request)
         announce_bills_changed()  # the dashboard's bills by status
     return BillChange(bill, "created", f"Bill {bill.bill_number} created. Scan its parent bags.")
 
@@ -215,7 +216,9 @@ def update_bill(
         except IntegrityError as error:
             check_bill_number_free(bill_number, exclude_pk=bill.pk)
             raise BillRefused(BillRefusal.BILL_NUMBER_TAKEN, f"Bill {bill_number} already exists.") from error
-        record(actor=user, action="bill.change", obj=bill, before=before, after=snapshot(bill), request=request)
+        record(
+            actor=user, action=AuditAction.BILL_CHANGE, obj=bill, before=before, after=snapshot(bill), request=request
+        )
         parent_count = BillBag.objects.filter(bill=bill).count()
     warning = None
     if parent_count > expected_parents:
@@ -261,7 +264,7 @@ def add_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest 
         count = parent_count + 1
         record(
             actor=user,
-            action="bill.parent_add",
+            action=AuditAction.BILL_PARENT_ADD,
             obj=bill,
             before={"parent_bag": parent_qr, "bill": None, "parent_count": parent_count},
             after={"parent_bag": parent_qr, "bill": bill.bill_number, "parent_count": count},
@@ -294,7 +297,7 @@ def remove_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpReque
         _touch(bill)
         record(
             actor=user,
-            action="bill.parent_remove",
+            action=AuditAction.BILL_PARENT_REMOVE,
             obj=bill,
             before={"parent_bag": parent_qr, "bill": bill.bill_number, "parent_count": parent_count},
             after={"parent_bag": parent_qr, "bill": None, "parent_count": parent_count - 1},
@@ -326,7 +329,9 @@ def finalise_bill(*, user: User, bill_id: Any, request: HttpRequest | None = Non
         bill.finalised_by = user
         bill.frozen_full_parent_weight_kg = bill.product.full_parent_weight_kg
         bill.save()
-        record(actor=user, action="bill.finalise", obj=bill, before=before, after=snapshot(bill), request=request)
+        record(
+            actor=user, action=AuditAction.BILL_FINALISE, obj=bill, before=before, after=snapshot(bill), request=request
+        )
         announce_bills_changed()
     warning = None
     if frozen != bill.expected_parents:
@@ -355,7 +360,9 @@ def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None)
         bill.finalised_by = None
         bill.frozen_full_parent_weight_kg = None
         bill.save()
-        record(actor=user, action="bill.reopen", obj=bill, before=before, after=snapshot(bill), request=request)
+        record(
+            actor=user, action=AuditAction.BILL_REOPEN, obj=bill, before=before, after=snapshot(bill), request=request
+        )
         announce_bills_changed()
     return BillChange(bill, "reopened", f"Bill {bill.bill_number} reopened: it is a draft again.")
 
@@ -363,4 +370,4 @@ def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None)
 def record_export(*, user: User, bill_id: int, bill_number: str, file_format: str, request: HttpRequest) -> None:
     """Exports are audited (who took which bill's data out, and how)."""
     bill = Bill(pk=bill_id, bill_number=bill_number)
-    record(actor=user, action="bill.export", obj=bill, after={"format": file_format}, request=request)
+    record(actor=user, action=AuditAction.BILL_EXPORT, obj=bill, after={"format": file_format}, request=request)

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from accounts.models import DispatchArea
+from audit.choices import AuditAction
 from bags.models import BagKind, Product
 from bills.models import BillStatus
 from exports.tables import TABLES, Table, in_date_range
@@ -89,7 +90,7 @@ class BillExportForm(ExportForm):
 class AuditExportForm(ExportForm):
     table = TABLES["audit"]
     lookups = {"action": "action"}
-    action = forms.CharField(required=False, max_length=50, help_text="An action, e.g. bill.create (exact).")
+    action = forms.ChoiceField(choices=_choices(AuditAction.choices), required=False)
 
 
 FORMS: dict[str, type[ExportForm]] = {

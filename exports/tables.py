@@ -22,6 +22,7 @@ from django.db import models, transaction
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from audit.services import record
 from bags.models import Bag, Link
@@ -232,7 +233,7 @@ def record_export(
     """Exports are audited: who took which table out, in which format, with which filters."""
     record(
         actor=user,
-        action=f"{table.name}.export",
+        action=AuditAction.TABLE_EXPORT,
         after={"table": table.name, "format": file_format, "filters": filters},
         request=request,
     )

@@ -21,7 +21,7 @@ Rows already there (the same link, the same bag) are reported and left alone, so
 changes nothing the second time. Each link made records a Scan event with the action ``import``: the scan
 events are the bags' history (where a bag was, since when, put there by whom), and a separate action keeps
 imports out of the dispatchers' throughput and out of reach of a dispatcher's undo (which takes back ``link``).
-The import itself is audited (``bags.import``): bulk writes send no signals and call no save().
+The import itself is audited (``bag.import``): bulk writes send no signals and call no save().
 """
 
 from collections.abc import Iterator
@@ -34,8 +34,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import DispatchArea, User
+from audit.choices import AuditAction
 from audit.services import record
 from bags import qr
+from bags.choices import BagKind
 from bags.models import Product
 from imports.copying import Progress, chunked, copy_rows
 from imports.error_codes import ImportRefusal
@@ -110,23 +112,24 @@ ON CONFLICT (row_no) DO NOTHING
 # The parents a links file names, locked in id order (the scan loop's order) so no scan changes their counts
 # between the capacity check and the write; a scan into one of them waits for the import's commit. A bag
 # list changes no parent and locks none.
-LOCK_PARENTS_SQL = """
+LOCK_PARENTS_SQL = f"""
 SELECT b.id FROM bags_bag b
-WHERE b.kind = 'parent' AND b.qr_id IN (SELECT parent_qr FROM import_bag_row WHERE parent_qr IS NOT NULL)
+WHERE b.kind = {BagKind.PARENT.literal}
+  AND b.qr_id IN (SELECT parent_qr FROM import_bag_row WHERE parent_qr IS NOT NULL)
 ORDER BY b.id
 FOR UPDATE
-"""
+"""  # noqa: S608 (only an enum literal is put in)
 
 # Against the bags already there. ``number`` is the existing bag's area for other_area; only an area the row
 # names is compared (the default area, --area, is for new bags).
-EXISTING_BAGS_SQL = """
+EXISTING_BAGS_SQL = f"""
 INSERT INTO import_bag_issue (row_no, code, detail, number)
 SELECT row_no, code, detail, number
 FROM (
     SELECT r.row_no,
            CASE
-               WHEN p.kind = 'child' THEN 'parent_is_child'
-               WHEN c.kind = 'parent' THEN 'child_is_parent'
+               WHEN p.kind = {BagKind.CHILD.literal} THEN 'parent_is_child'
+               WHEN c.kind = {BagKind.PARENT.literal} THEN 'child_is_parent'
                WHEN r.area_id IS NOT NULL AND p.id IS NOT NULL AND p.dispatch_area_id IS DISTINCT FROM r.area_id
                    THEN 'other_area'
                WHEN NOT %(links)s AND r.area_id IS NOT NULL AND c.id IS NOT NULL
@@ -147,7 +150,7 @@ FROM (
 ) AS checked
 WHERE code IS NOT NULL
 ON CONFLICT (row_no) DO NOTHING
-"""
+"""  # noqa: S608 (only enum literals are put in; every value is bound)
 
 # Rows still good, numbered per parent in file order: those past the parent's room are refused (the first
 # ones fit, as they would have if scanned in that order). ``number`` is the capacity, ``detail`` the count held.
@@ -182,7 +185,8 @@ GOOD_ROWS = "NOT EXISTS (SELECT 1 FROM import_bag_issue i WHERE i.row_no = r.row
 INSERT_PARENTS_SQL = f"""
 INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
                       created_at, updated_at)
-SELECT qr_id, 'parent', product_id, COALESCE(area_id, %(default_area_id)s), %(user_id)s, 0, NULL, %(now)s, %(now)s
+SELECT qr_id, {BagKind.PARENT.literal}, product_id, COALESCE(area_id, %(default_area_id)s), %(user_id)s, 0, NULL,
+       %(now)s, %(now)s
 FROM (
     SELECT DISTINCT ON (r.parent_qr) r.parent_qr AS qr_id, r.product_id, r.area_id, r.row_no
     FROM import_bag_row r
@@ -191,13 +195,13 @@ FROM (
     ORDER BY r.parent_qr, r.area_id IS NULL, r.row_no
 ) AS new_parents
 ORDER BY row_no
-"""  # noqa: S608 (a constant condition is put in; every value is bound)
+"""  # noqa: S608 (a constant condition and enum literals are put in; every value is bound)
 
 # A new child takes its parent's area (the scan loop's rule); a listed child the row's, else the default.
 INSERT_CHILDREN_SQL = f"""
 INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
                       created_at, updated_at)
-SELECT r.child_qr, 'child', NULL,
+SELECT r.child_qr, {BagKind.CHILD.literal}, NULL,
        CASE WHEN p.id IS NULL THEN COALESCE(r.area_id, %(default_area_id)s) ELSE p.dispatch_area_id END,
        %(user_id)s, 0, NULL, %(now)s, %(now)s
 FROM import_bag_row r
@@ -205,7 +209,7 @@ LEFT JOIN bags_bag p ON p.qr_id = r.parent_qr
 WHERE r.child_qr IS NOT NULL AND {GOOD_ROWS}
   AND NOT EXISTS (SELECT 1 FROM bags_bag b WHERE b.qr_id = r.child_qr)
 ORDER BY r.row_no
-"""  # noqa: S608 (a constant condition is put in; every value is bound)
+"""  # noqa: S608 (a constant condition and enum literals are put in; every value is bound)
 
 # The links, their scan events, the children's area (their parent's: an existing loose child may have had
 # another) and the parents' counts (completed when full, as a scan does) in one statement.
@@ -244,7 +248,7 @@ WITH pairs AS MATERIALIZED (
     RETURNING b.completed_at = %(now)s AS filled
 )
 SELECT (SELECT count(*) FROM linked), (SELECT count(*) FROM scans), (SELECT count(*) FROM bumped WHERE filled)
-"""  # noqa: S608 (a constant condition is put in; every value is bound)
+"""  # noqa: S608 (a constant condition and enum literals are put in; every value is bound)
 
 
 class ImportRefused(FileRefused):
@@ -446,7 +450,7 @@ def import_bags(
             if report.written:
                 record(
                     actor=user,
-                    action="bags.import",
+                    action=AuditAction.BAG_IMPORT,
                     after={
                         "file": file_name,
                         "layout": layout,

@@ -26,6 +26,7 @@ from django.db.models.functions import Upper
 from django.http import HttpRequest
 
 from accounts.models import User
+from audit.choices import AuditAction
 from audit.services import record, snapshot
 from bags import qr
 from bags.models import Bag, Product
@@ -141,7 +142,7 @@ def import_bills(
             else:
                 record(
                     actor=user,
-                    action="bills.import",
+                    action=AuditAction.BILL_IMPORT,
                     after={
                         "file": file_name,
                         "rows": report.rows,
@@ -335,4 +336,6 @@ def _write(plan: list[tuple[_NewBill, list[Bag]]], *, user: User, request: HttpR
             "A parent in the file was put on another bill while importing; nothing was written.",
         ) from error
     for saved in made:
-        record(actor=user, action="bill.create", obj=saved, before=None, after=snapshot(saved), request=request)
+        record(
+            actor=user, action=AuditAction.BILL_CREATE, obj=saved, before=None, after=snapshot(saved), request=request
+        )

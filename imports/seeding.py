@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 
 from accounts.models import DispatchArea, Role, User
+from audit.choices import AuditAction
 from audit.services import record, snapshot
 from bags import qr
 from bags.models import Bag, BagKind, BagTotals, Link, Product
@@ -95,7 +96,9 @@ def seed_demo() -> DemoResult:
                     is_staff=role == Role.ADMIN,
                     is_superuser=role == Role.ADMIN,
                 )
-                record(actor=None, action="user.create", obj=user, after=snapshot(user, exclude=("password",)))
+                record(
+                    actor=None, action=AuditAction.USER_CREATE, obj=user, after=snapshot(user, exclude=("password",))
+                )
             users.append(DemoUser(user.username, user.role, password))
             by_role[role] = user
         bags_created, note = _seed_demo_bags(area, dispatcher=by_role[Role.DISPATCHER], biller=by_role[Role.BILLER])
@@ -325,7 +328,7 @@ def seed_bulk(
         result = _result(plan, scans, time.monotonic() - started)
         record(
             actor=user,
-            action="bags.bulk_load",
+            action=AuditAction.BAG_BULK_LOAD,
             after={
                 "parents_by_product": result.parents_by_product,
                 "children": result.children,

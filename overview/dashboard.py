@@ -36,6 +36,7 @@ from accounts.models import User
 from bags.managers import visible_area
 from bags.models import BagTotals
 from bills.models import Bill, BillStatus
+from scanning.choices import PUTS_CHILD_IN, TAKES_CHILD_OUT
 from scanning.models import Scan, ScanAction, ScanTally
 from scanning.services import scan_time
 
@@ -97,12 +98,13 @@ def compute(*, area_id: int | None, restricted: bool, with_bills: bool) -> dict[
     DASHBOARD_TOTALS_SECONDS, a recount is started in the background; when an hour has just ended, its count)."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.DASHBOARD_TOTALS_SECONDS)
-    totals, counted_at = BagTotals.objects.current(area_id=area_id, restricted=restricted)
+    scope = {"area_id": area_id, "restricted": restricted, "puts_in": PUTS_CHILD_IN, "takes_out": TAKES_CHILD_OUT}
+    totals, counted_at = BagTotals.objects.current(**scope)
     if counted_at is None:  # never counted (a new install): wait for whoever counts
         BagTotals.objects.refresh(wait=True)
-        totals, counted_at = BagTotals.objects.current(area_id=area_id, restricted=restricted)
+        totals, counted_at = BagTotals.objects.current(**scope)
     elif counted_at < stale and count_again(older_than=stale):
-        totals, counted_at = BagTotals.objects.current(area_id=area_id, restricted=restricted)
+        totals, counted_at = BagTotals.objects.current(**scope)
     scans = Scan.objects.filter(dispatch_area_id=area_id) if restricted else Scan.objects.all()
     return {
         "generated_at": now.isoformat(),

@@ -3,6 +3,8 @@ the schema served at /api/openapi.json with the apps' parts."""
 
 from typing import Any
 
+from bills.choices import BillStatus
+
 
 def paths() -> dict[str, Any]:
     return {
@@ -47,7 +49,7 @@ def schemas() -> dict[str, Any]:
                 "bills": {
                     "type": ["object", "null"],
                     "description": "Bills by status; null for dispatchers.",
-                    "properties": {"draft": count, "finalised": count, "total": count},
+                    "properties": {**{status: count for status in BillStatus.values}, "total": count},
                 },
                 "today": {"type": "object", "properties": {"scans": count, "since": {"type": "string"}}},
                 "hours": {

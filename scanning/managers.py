@@ -28,6 +28,9 @@ from django.db import OperationalError, connection, models, transaction
 from psycopg.errors import SerializationFailure
 from psycopg.types.json import Jsonb
 
+from bags.choices import BagKind
+from scanning.choices import ScanAction
+
 REPLY_SQL = """
 SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(client_scan_id)s
 """
@@ -35,13 +38,13 @@ SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(cl
 # The parent row is locked (FOR UPDATE) before anything about it is decided: scans into one parent
 # queue here, so its count can never pass capacity. The writes stamp their rows with now(), the time the
 # transaction began (the BEGIN sent with this read), so a scan's link, event and reply share one time.
-CHILD_SCAN_STATE_SQL = """
+CHILD_SCAN_STATE_SQL = f"""
 WITH reply AS (
     SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(client_scan_id)s
 ), parent AS (
     SELECT id, qr_id, child_count, completed_at, dispatch_area_id, product_id
     FROM bags_bag
-    WHERE qr_id = %(parent_qr)s AND kind = 'parent'
+    WHERE qr_id = %(parent_qr)s AND kind = {BagKind.PARENT.literal}
     FOR UPDATE
 ), child AS (
     SELECT c.id, c.kind, l.parent_id, lp.qr_id AS parent_qr, lp.dispatch_area_id AS parent_area_id
@@ -60,33 +63,31 @@ LEFT JOIN parent ON true
 LEFT JOIN accounts_dispatcharea AS area ON area.id = parent.dispatch_area_id
 LEFT JOIN bags_product AS product ON product.id = parent.product_id
 LEFT JOIN child ON true
-"""
+"""  # noqa: S608 (only an enum literal is put in; every value is bound)
 
 
-def _record_scan(action: str) -> str:
+def _record_scan(action: ScanAction) -> str:
     """The tail both writes share: the Scan event for the ``scanned`` CTE's row (nothing when it is empty)
     and the reply kept for its client id, with the event's id and time added where they become known.
-    ``action`` is one of the ScanAction constants, never input."""
+    ``action`` is a ScanAction member, never input."""
     return f"""
 , scan AS (
     INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
                                dispatch_area_id, reverts_id, created_at)
-    SELECT %(client_scan_id)s, %(user_id)s, '{action}', scanned.bag_id, scanned.bag_qr, scanned.parent_id,
+    SELECT %(client_scan_id)s, %(user_id)s, {action.literal}, scanned.bag_id, scanned.bag_qr, scanned.parent_id,
            %(parent_qr)s, %(area_id)s, NULL, now()
     FROM scanned
     ON CONFLICT (client_scan_id) DO NOTHING
-    RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at
+    RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at, reverts_id
 ), reply AS (
     INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
-    SELECT %(client_scan_id)s, %(user_id)s, 200, %(body)s::jsonb || jsonb_build_object('scan', jsonb_build_object(
-        'id', scan.id, 'client_scan_id', scan.client_scan_id, 'action', scan.action, 'bag', scan.bag_qr,
-        'parent', scan.parent_qr,
-        'at', to_char(scan.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        'undone', false)), now()
+    SELECT %(client_scan_id)s, %(user_id)s, 200, %(body)s::jsonb || jsonb_build_object('scan', scanning_scan_json(
+        scan.id, scan.client_scan_id, scan.action, scan.bag_qr, scan.parent_qr, scan.created_at, scan.reverts_id,
+        false)), now()
     FROM scan
     ON CONFLICT (client_scan_id) DO NOTHING
     RETURNING body
-)"""  # noqa: S608 (only a constant action is put in; every value is bound)
+)"""  # noqa: S608 (only an enum literal is put in; every value is bound)
 
 
 # A child takes the area of the parent it goes into (a new one is made there; a loose one of another area, or
@@ -95,7 +96,7 @@ LINK_CHILD_SQL = f"""
 WITH new_child AS (
     INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
                           created_at, updated_at)
-    SELECT %(child_qr)s, 'child', NULL, %(area_id)s, %(user_id)s, 0, NULL, now(), now()
+    SELECT %(child_qr)s, {BagKind.CHILD.literal}, NULL, %(area_id)s, %(user_id)s, 0, NULL, now(), now()
     WHERE %(child_id)s::bigint IS NULL
     ON CONFLICT (qr_id) DO NOTHING
     RETURNING id
@@ -121,11 +122,11 @@ WITH new_child AS (
     RETURNING child_count
 ), scanned AS (
     SELECT child_id AS bag_id, %(child_qr)s AS bag_qr, %(parent_id)s::bigint AS parent_id FROM link
-){_record_scan("link")}
+){_record_scan(ScanAction.LINK)}
 SELECT (SELECT child_count FROM bump), (SELECT body FROM reply),
        CASE WHEN EXISTS (SELECT 1 FROM link) AND NOT EXISTS (SELECT 1 FROM reply)
             THEN scanning_write_conflict('linked, but the client scan id was taken meanwhile') END
-"""  # noqa: S608 (only the constant tail is put in; every value is bound)
+"""  # noqa: S608 (only enum literals and the constant tail are put in; every value is bound)
 
 # An existing bag's own product wins over the one its format suggests.
 PARENT_STATE_SQL = """
@@ -150,7 +151,7 @@ OPEN_PARENT_SQL = f"""
 WITH new_parent AS (
     INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
                           created_at, updated_at)
-    SELECT %(parent_qr)s, 'parent', %(product_id)s, %(area_id)s, %(user_id)s, 0, NULL, now(), now()
+    SELECT %(parent_qr)s, {BagKind.PARENT.literal}, %(product_id)s, %(area_id)s, %(user_id)s, 0, NULL, now(), now()
     WHERE %(parent_id)s::bigint IS NULL
     ON CONFLICT (qr_id) DO NOTHING
     RETURNING id
@@ -160,11 +161,17 @@ WITH new_parent AS (
     SELECT %(parent_id)s::bigint WHERE %(parent_id)s::bigint IS NOT NULL
 ), scanned AS (
     SELECT id AS bag_id, %(parent_qr)s AS bag_qr, id AS parent_id FROM parent
-){_record_scan("open_parent")}
+){_record_scan(ScanAction.OPEN_PARENT)}
 SELECT (SELECT id FROM parent), (SELECT body FROM reply),
        CASE WHEN EXISTS (SELECT 1 FROM new_parent) AND NOT EXISTS (SELECT 1 FROM reply)
             THEN scanning_write_conflict('parent created, but the client scan id was taken meanwhile') END
-"""  # noqa: S608 (only the constant tail is put in; every value is bound)
+"""  # noqa: S608 (only enum literals and the constant tail are put in; every value is bound)
+
+# A scan event as the API shows it, from its values: scanning_scan_json (scanning/migrations/0006), the one
+# place the shape is built, which the scan SQL above calls too.
+EVENT_JSON_SQL = "SELECT scanning_scan_json(%s, %s, %s, %s, %s, %s, %s, %s)"
+# scanning_scan_json's arguments but the last (undone): the scan's columns.
+SCAN_JSON_COLUMNS = ("id", "client_scan_id", "action", "bag_qr", "parent_qr", "created_at", "reverts_id")
 
 STORE_REPLY_SQL = """
 INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_at)
@@ -368,8 +375,25 @@ class ScanTransaction:
         return self._last(STORE_REPLY_SQL, params) is not None
 
 
+class ScanJSON(models.Func):
+    """Each scan of a queryset as the API shows it (scanning_scan_json): ``.annotate(event=ScanJSON(undone))``,
+    ``undone`` an expression saying whether a later scan took it back."""
+
+    function = "scanning_scan_json"
+    output_field = models.JSONField()
+
+    def __init__(self, undone: models.Expression) -> None:
+        super().__init__(*SCAN_JSON_COLUMNS, undone)
+
+
 class ScanManager(models.Manager):
     """The scan loop's reads and writes (raw SQL, hot path)."""
+
+    def event_json(self, scan: models.Model, *, undone: bool = False) -> dict[str, Any]:
+        """A scan event (one just written, as the undo and complete answers carry it) in the API's shape."""
+        with connection.cursor() as cursor:
+            cursor.execute(EVENT_JSON_SQL, [*(getattr(scan, column) for column in SCAN_JSON_COLUMNS), undone])
+            return _json(cursor.fetchone()[0])
 
     def transaction(self) -> ScanTransaction:
         """A scan's transaction (see ScanTransaction): its statements are methods of the object it gives."""

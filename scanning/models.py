@@ -2,19 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from scanning.choices import ScanAction
 from scanning.managers import ScanManager
-
-
-class ScanAction(models.TextChoices):
-    OPEN_PARENT = "open_parent", "Opened parent"
-    LINK = "link", "Linked child"
-    UNLINK = "unlink", "Unlinked child"
-    UNDO = "undo", "Undid scan"
-    MOVE = "move", "Moved child"
-    COMPLETE = "complete", "Marked parent complete"
-    # A link made by a bulk import (imports/bag_import.py): part of the bag's history, but no dispatcher's
-    # throughput, and never taken back by a dispatcher's undo (which looks for "link").
-    IMPORT = "import", "Linked by import"
 
 
 class Scan(models.Model):

@@ -8,9 +8,10 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import User
 from bags import qr
 from bags.managers import BagDetail, BagState
-from bags.models import Bag, Product
+from bags.models import Bag
+from bags.selectors import parent_formats_for_pages
+from scanning.managers import ScanJSON
 from scanning.models import Scan, ScanAction
-from scanning.services import scan_json
 
 RECENT_SCANS = 10
 
@@ -19,27 +20,23 @@ def recent_scans(user: User, *, limit: int = RECENT_SCANS) -> list[dict[str, Any
     """The user's latest scan events, newest first, each saying whether it was undone since."""
     scans = (
         Scan.objects.filter(user=user)
-        .annotate(undone=Exists(Scan.objects.filter(reverts=OuterRef("pk"))))
-        .order_by("-created_at", "-pk")[:limit]
+        .annotate(event=ScanJSON(Exists(Scan.objects.filter(reverts=OuterRef("pk")))))
+        .order_by("-created_at", "-pk")
     )
-    return [scan_json(scan, undone=scan.undone) for scan in scans]
+    return list(scans.values_list("event", flat=True)[:limit])
 
 
 def scan_page_context(user: User, *, session: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the scan page needs to work offline: the parent formats (and capacities), so it can tell a
     parent code from a child code and a full parent without the server, and the user's recent scans.
     ``session`` is when the session ends (accounts.middleware.session_deadlines), for the page's warning."""
-    capacities = dict(Product.objects.values_list("code", "capacity"))
-    formats = [
-        {
-            "prefix": fmt.prefix,
-            "digits": fmt.digits,
-            "product": fmt.product_name,
-            "capacity": capacities.get(fmt.product_code),
-        }
-        for fmt in Product.objects.parent_formats()
-    ]
-    return {"parent_formats": formats, "recent_scans": recent_scans(user), "user_id": user.pk, "session": session}
+    return {
+        "parent_formats": parent_formats_for_pages(),
+        "child_pattern": qr.CHILD_SQL_REGEX,
+        "recent_scans": recent_scans(user),
+        "user_id": user.pk,
+        "session": session,
+    }
 
 
 def _bag_json(bag: BagState) -> dict[str, Any]:

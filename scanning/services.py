@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
+from audit.choices import AuditAction
 from audit.services import record, snapshot
 from bags import qr
 from bags.error_codes import QRRefusal
@@ -87,23 +88,9 @@ def check_client_scan_id(client_scan_id: Any) -> str:
 
 
 def scan_time(moment: datetime) -> str:
-    """A scan's time as the API shows it (UTC, microseconds); the scan SQL formats it the same way."""
+    """A time as the scan API shows it (UTC, microseconds), as scanning_scan_json formats a scan's: for the
+    dashboard's list of scans, which has a shape of its own."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def scan_json(scan: Scan, *, undone: bool = False) -> dict[str, Any]:
-    event = {
-        "id": scan.pk,
-        "client_scan_id": scan.client_scan_id,
-        "action": str(scan.action),
-        "bag": scan.bag_qr,
-        "parent": scan.parent_qr,
-        "at": scan_time(scan.created_at),
-        "undone": undone,
-    }
-    if scan.reverts_id is not None:
-        event["reverts"] = scan.reverts_id
-    return event
 
 
 def parent_json(
@@ -455,7 +442,7 @@ def undo_last_scan(
                 f"{target.bag_qr} is no longer in {target.parent_qr}; nothing to undo.",
                 parent=_bag_parent_json(parent),
             )
-        record(actor=user, action="scan.undo", obj=link, before=snapshot(link), request=request)
+        record(actor=user, action=AuditAction.SCAN_UNDO, obj=link, before=snapshot(link), request=request)
         link.delete()
         parent.child_count -= 1
         if parent.completed_at is not None and parent.child_count + 1 >= parent.product.capacity:
@@ -482,7 +469,7 @@ def undo_last_scan(
             "message": f"Undone: {target.bag_qr} taken out of {parent.qr_id} ({parent.child_count} of "
             f"{parent_state['capacity']}).",
             "parent": parent_state,
-            "scan": scan_json(event),
+            "scan": Scan.objects.event_json(event),
         }
         return _store(user, reply_id, body)
 
@@ -517,7 +504,13 @@ def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any) -> Sca
             dispatch_area_id=parent.dispatch_area_id,
             created_at=now,
         )
-        body = {"ok": True, "code": "completed", "message": message, "parent": state, "scan": scan_json(event)}
+        body = {
+            "ok": True,
+            "code": "completed",
+            "message": message,
+            "parent": state,
+            "scan": Scan.objects.event_json(event),
+        }
         return _store(user, reply_id, body)
 
     return _exactly_once(user, client_scan_id, decide, begin=_atomic)
@@ -533,7 +526,7 @@ def unlink_child(*, link: Link, actor: User, request: HttpRequest | None = None)
     with transaction.atomic():
         parent = Bag.objects.select_for_update().get(pk=link.parent_id)
         child = link.child
-        record(actor=actor, action="link.delete", obj=link, before=snapshot(link), request=request)
+        record(actor=actor, action=AuditAction.LINK_DELETE, obj=link, before=snapshot(link), request=request)
         # Scans are the bag's history: an admin's unlink is part of it, like a dispatcher's.
         Scan.objects.create(
             user=actor,

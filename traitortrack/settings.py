@@ -63,7 +63,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
-    "import_export",  # the admin's import and export of the small tables (products, areas, users, bills)
+    "import_export",  # the admin's export of the small tables (products, areas, users, bills)
     # Our apps in their layer order, lowest first (README "Where things live", .importlinter): an app
     # imports only those before it, and its admin module is loaded after theirs.
     "audit",
@@ -248,7 +248,7 @@ AXES_RESET_ON_SUCCESS = True  # a good login forgets that pair's earlier typos
 AXES_CLIENT_IP_CALLABLE = "audit.services.client_ip"  # the same proxy rules as the audit log
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"  # the page, or JSON for /api/
 # Only the lockouts are in the admin (accounts/admin.py), where an admin unlocks by deleting one; the
-# login history is the audit log's (login.success / login.failure / login.lockout).
+# login history is the audit log's (user.login / user.login_failure / user.lockout).
 AXES_ENABLE_ADMIN = False
 # Admins must use TOTP (accounts.middleware.AccessMiddleware); the issuer names us in the phone app.
 OTP_TOTP_ISSUER = "TraitorTrack"
@@ -327,12 +327,9 @@ EXPORT_MAX_RUNNING = env_int("EXPORT_MAX_RUNNING", 3)
 # Between the admin's dry run and its confirm the upload waits in a folder (the import_export storage
 # below), not in the system temp folder: with several app servers, point it at storage they share.
 IMPORT_UPLOAD_DIR = Path(os.environ.get("IMPORT_UPLOAD_DIR") or BASE_DIR / "var" / "imports")
-IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
 # The big tables export through traitortrack/spreadsheets.py, which escapes formulas itself; this covers the
 # admin exports django-import-export makes (bills, products, areas, users).
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
-# Its imports (products, areas) are audited by their resources, row by row, like the admin's own edits.
-IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 
 # --- Audit log: client IPs and e-mail addresses are stored anonymised (audit.services.record).
 ANONYMIZE_AUDIT_LOGS = env_bool("ANONYMIZE_AUDIT_LOGS", True)

@@ -29,11 +29,10 @@ const storageKeys = {
   queue: `tt.scan.${config.user_id}.queue`,
   parent: `tt.scan.${config.user_id}.parent`,
 };
-const formats = (config.parent_formats || []).map((fmt) => ({
-  ...fmt,
-  pattern: new RegExp(`^${escapeRegExp(fmt.prefix)}[0-9]{${Number(fmt.digits)}}$`),
-}));
-const CHILD_PATTERN = /^[A-Z0-9]{4,20}$/;
+// The code rules come from the server (bags.selectors.parent_formats_for_pages, from the Product table, and
+// bags.qr's child rule): this script keeps no copy of them.
+const formats = (config.parent_formats || []).map((fmt) => ({ ...fmt, pattern: new RegExp(fmt.pattern) }));
+const CHILD_PATTERN = new RegExp(config.child_pattern);
 
 const el = {
   input: document.getElementById("scan-input"),
@@ -72,10 +71,6 @@ const state = {
 
 // ---------------------------------------------------------------------------------------------------
 // Small helpers
-
-function escapeRegExp(text) {
-  return String(text).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
 
 function loadJSON(key, fallback) {
   try {
@@ -117,7 +112,7 @@ function parentFormatOf(code) {
 }
 
 function examples() {
-  return formats.map((fmt) => `${fmt.prefix}${"12345678901234567890".slice(0, fmt.digits)}`).join(" or ");
+  return formats.map((fmt) => fmt.example).join(" or ");
 }
 
 function scans(count) {

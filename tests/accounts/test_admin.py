@@ -3,6 +3,7 @@
 from django.urls import reverse
 
 from accounts.models import DispatchArea, Role, User
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from scanning.models import Scan, ScanAction
 from tests import factories
@@ -54,7 +55,7 @@ def test_adding_a_dispatcher_saves_role_and_area_and_audits_without_the_password
     assert response.status_code == 302
     ravi = User.objects.get(username="ravi")
     assert (ravi.role, ravi.dispatch_area) == (Role.DISPATCHER, area)
-    entry = AuditLog.objects.get(action="user.create")
+    entry = AuditLog.objects.get(action=AuditAction.USER_CREATE)
     assert entry.object_id == str(ravi.pk)
     assert entry.actor_username == "admin1"
     assert "password" not in entry.after
@@ -108,7 +109,7 @@ def test_a_role_change_is_audited_by_name_with_before_and_after(admin_client):
     )
 
     assert response.status_code == 302
-    entry = AuditLog.objects.get(action="user.role_change")
+    entry = AuditLog.objects.get(action=AuditAction.USER_ROLE_CHANGE)
     assert (entry.before["role"], entry.after["role"]) == (Role.DISPATCHER, Role.BILLER)
     assert "password" not in entry.before
     assert "password" not in entry.after
@@ -120,7 +121,7 @@ def test_saving_an_unchanged_user_writes_no_audit_entry(admin_client):
     response = admin_client.post(reverse("admin:accounts_user_change", args=[dispatcher.pk]), _change_data(dispatcher))
 
     assert response.status_code == 302
-    assert not AuditLog.objects.exclude(action="login.success").exists()  # admin_client's own login is audited
+    assert not AuditLog.objects.exclude(action=AuditAction.USER_LOGIN).exists()  # admin_client's own login is audited
 
 
 def test_a_password_change_in_the_admin_is_audited_without_the_hash(admin_client):
@@ -134,7 +135,7 @@ def test_a_password_change_in_the_admin_is_audited_without_the_hash(admin_client
     assert response.status_code == 302
     dispatcher.refresh_from_db()
     assert dispatcher.check_password(NEW_PASSWORD)
-    entry = AuditLog.objects.get(action="user.password_change")
+    entry = AuditLog.objects.get(action=AuditAction.USER_PASSWORD_CHANGE)
     assert entry.object_id == str(dispatcher.pk)
     assert entry.before is None
     assert entry.after is None
@@ -149,7 +150,7 @@ def test_a_user_with_scans_cannot_be_deleted(admin_client):
     assert response.status_code == 200
     assert response.context["protected"] == ["Scan: Linked child C0000001"]
     assert User.objects.filter(pk=dispatcher.pk).exists()
-    assert not AuditLog.objects.exclude(action="login.success").exists()  # admin_client's own login is audited
+    assert not AuditLog.objects.exclude(action=AuditAction.USER_LOGIN).exists()  # admin_client's own login is audited
 
 
 def test_deleting_a_user_is_audited_with_a_before_snapshot(admin_client):
@@ -158,7 +159,7 @@ def test_deleting_a_user_is_audited_with_a_before_snapshot(admin_client):
     response = admin_client.post(reverse("admin:accounts_user_delete", args=[biller.pk]), {"post": "yes"})
 
     assert response.status_code == 302
-    entry = AuditLog.objects.get(action="user.delete")
+    entry = AuditLog.objects.get(action=AuditAction.USER_DELETE)
     assert entry.before["username"] == "leaving"
     assert "password" not in entry.before
 
@@ -178,7 +179,7 @@ def test_adding_an_area_is_audited(admin_client):
     )
 
     assert response.status_code == 302
-    entry = AuditLog.objects.get(action="dispatcharea.create")
+    entry = AuditLog.objects.get(action=AuditAction.DISPATCHAREA_CREATE)
     assert entry.object_type == "accounts.dispatcharea"
     assert entry.after["code"] == "zone-b"
 

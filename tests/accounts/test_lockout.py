@@ -9,6 +9,7 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticDevice
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from tests import factories
 
@@ -93,7 +94,7 @@ def test_lockout_is_audited(db):
     dispatcher = factories.make_user("lock-audited")
     _fail_until_locked(dispatcher.username)
 
-    entry = AuditLog.objects.get(action="login.lockout")
+    entry = AuditLog.objects.get(action=AuditAction.USER_LOCKOUT)
     assert entry.after == {"username": dispatcher.username}
     assert entry.actor is None
     assert entry.ip_address == "10.1.1.0"  # anonymised like every audited IP

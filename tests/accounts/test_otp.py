@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Role
 from accounts.otp import RECOVERY_CODE_COUNT, TraitorTrackAdminSite
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from tests import factories
 
@@ -116,7 +117,7 @@ def test_enrolment_with_a_real_code_verifies_and_shows_recovery_codes_once(clien
     assert all(code in page for code in codes)
     assert client.get("/accounts/2fa/recovery-codes/").status_code == 302  # shown once
     assert client.get("/bills/").status_code == 200  # verified now
-    assert AuditLog.objects.filter(action="otp.enrol", object_id=str(admin_user.pk)).count() == 1
+    assert AuditLog.objects.filter(action=AuditAction.USER_OTP_ENROL, object_id=str(admin_user.pk)).count() == 1
 
 
 def test_enrolment_with_a_wrong_code_confirms_nothing(client, admin_user):
@@ -140,7 +141,7 @@ def test_verify_at_login_with_the_app_code_lets_the_admin_in(client, admin_user)
     assert response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
     assert client.get("/api/bills").status_code == 200
-    assert AuditLog.objects.filter(action="otp.verify", actor=admin_user).count() == 1
+    assert AuditLog.objects.filter(action=AuditAction.USER_OTP_VERIFY, actor=admin_user).count() == 1
 
 
 def test_wrong_code_is_refused_and_audited(client, admin_user):
@@ -153,7 +154,7 @@ def test_wrong_code_is_refused_and_audited(client, admin_user):
     assert response.status_code == 400
     assert "not right" in response.content.decode()
     assert client.get("/admin/").status_code == 302
-    assert AuditLog.objects.filter(action="otp.failure", actor=admin_user).count() == 1
+    assert AuditLog.objects.filter(action=AuditAction.USER_OTP_FAILURE, actor=admin_user).count() == 1
 
 
 def test_verify_is_rate_limited_to_5_a_minute_per_user(client, admin_user, clock):
@@ -182,7 +183,7 @@ def test_a_recovery_code_works_once(client, admin_user):
     assert response["Location"] == "/bills/"
     assert client.get("/bills/").status_code == 200
     assert list(recovery.token_set.values_list("token", flat=True)) == ["efgh6723"]
-    assert AuditLog.objects.filter(action="otp.recovery_code", actor=admin_user).get().after == {
+    assert AuditLog.objects.filter(action=AuditAction.USER_OTP_RECOVERY_CODE, actor=admin_user).get().after == {
         "recovery_codes_left": 1
     }
     client.logout()
@@ -243,7 +244,7 @@ def test_admin_reset_action_deletes_devices_and_forces_reenrolment(admin_client,
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=other).exists()
     assert not StaticDevice.objects.filter(user=other).exists()
-    entry = AuditLog.objects.get(action="user.otp_reset")
+    entry = AuditLog.objects.get(action=AuditAction.USER_OTP_RESET)
     assert entry.actor == admin_user and entry.object_id == str(other.pk)
     assert entry.before == {"devices": ["TOTPDevice:phone", "StaticDevice:Recovery codes"]}
     other_client = Client()

@@ -7,6 +7,7 @@ import pytest
 from django.core import mail
 from django.core.cache import caches
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from tests import factories
 
@@ -57,7 +58,7 @@ def test_a_wrong_old_password_changes_nothing(client, worker):
     assert "Your old password was entered incorrectly" in response.content.decode()
     worker.refresh_from_db()
     assert worker.check_password(factories.PASSWORD)
-    assert not AuditLog.objects.filter(action="user.password_change").exists()
+    assert not AuditLog.objects.filter(action=AuditAction.USER_PASSWORD_CHANGE).exists()
 
 
 def test_the_right_old_password_changes_it_audits_and_stays_logged_in(client, worker):
@@ -69,7 +70,7 @@ def test_the_right_old_password_changes_it_audits_and_stays_logged_in(client, wo
     assert response["Location"] == "/accounts/password/change/done/"
     worker.refresh_from_db()
     assert worker.check_password(NEW_PASSWORD)
-    entry = AuditLog.objects.get(action="user.password_change")
+    entry = AuditLog.objects.get(action=AuditAction.USER_PASSWORD_CHANGE)
     assert entry.actor == worker
     assert entry.object_id == str(worker.pk)
     assert client.get("/accounts/password/change/done/").status_code == 200  # still logged in
@@ -104,7 +105,7 @@ def test_a_reset_request_mails_one_link_that_sets_the_new_password(client, worke
     assert response["Location"] == "/accounts/password/reset/complete/"
     worker.refresh_from_db()
     assert worker.check_password(NEW_PASSWORD)
-    entry = AuditLog.objects.get(action="user.password_reset")
+    entry = AuditLog.objects.get(action=AuditAction.USER_PASSWORD_RESET)
     assert entry.actor == worker
     assert entry.object_id == str(worker.pk)
 

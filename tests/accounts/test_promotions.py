@@ -9,6 +9,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import Notification, PromotionRequest, PromotionStatus, Role
 from accounts.services import PromotionRefused
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from tests import factories
 
@@ -48,7 +49,7 @@ def test_a_request_is_pending_and_audited(dispatcher):
         Role.DISPATCHER,
         Role.BILLER,
     )
-    entry = AuditLog.objects.get(action="promotion.request")
+    entry = AuditLog.objects.get(action=AuditAction.PROMOTION_REQUEST)
     assert entry.actor == dispatcher and entry.after["to_role"] == Role.BILLER
 
 
@@ -95,9 +96,9 @@ def test_approval_makes_the_dispatcher_a_biller_keeping_the_area_notified_and_au
     notification = Notification.objects.get(user=dispatcher)
     assert "approved" in notification.message and "Welcome aboard" in notification.message
     assert notification.read_at is None
-    decision = AuditLog.objects.get(action="promotion.approve")
+    decision = AuditLog.objects.get(action=AuditAction.PROMOTION_APPROVE)
     assert (decision.before["status"], decision.after["status"]) == ("pending", "approved")
-    role_change = AuditLog.objects.get(action="user.role_change")
+    role_change = AuditLog.objects.get(action=AuditAction.USER_ROLE_CHANGE)
     assert (role_change.actor, role_change.before["role"], role_change.after["role"]) == (
         admin_user,
         Role.DISPATCHER,
@@ -115,8 +116,8 @@ def test_rejection_keeps_the_role_and_notifies(dispatcher, admin_user):
     assert dispatcher.role == Role.DISPATCHER
     assert PromotionRequest.objects.get().status == PromotionStatus.REJECTED
     assert "rejected" in Notification.objects.get(user=dispatcher).message
-    assert AuditLog.objects.filter(action="promotion.reject").count() == 1
-    assert not AuditLog.objects.filter(action="user.role_change").exists()
+    assert AuditLog.objects.filter(action=AuditAction.PROMOTION_REJECT).count() == 1
+    assert not AuditLog.objects.filter(action=AuditAction.USER_ROLE_CHANGE).exists()
 
 
 def test_a_non_admin_cannot_decide(dispatcher, biller):
@@ -229,8 +230,8 @@ def test_admin_actions_approve_and_reject_through_the_service(admin_client, admi
     dispatcher.refresh_from_db()
     biller.refresh_from_db()
     assert (dispatcher.role, biller.role) == (Role.BILLER, Role.BILLER)
-    assert AuditLog.objects.filter(action="promotion.approve", actor=admin_user).count() == 1
-    assert AuditLog.objects.filter(action="promotion.reject", actor=admin_user).count() == 1
+    assert AuditLog.objects.filter(action=AuditAction.PROMOTION_APPROVE, actor=admin_user).count() == 1
+    assert AuditLog.objects.filter(action=AuditAction.PROMOTION_REJECT, actor=admin_user).count() == 1
     assert Notification.objects.filter(user__in=[dispatcher, biller]).count() == 2
 
 

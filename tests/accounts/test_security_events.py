@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from tests import factories
 
@@ -23,7 +24,7 @@ def test_a_login_is_audited_with_the_user(client):
     response = _log_in(client, "meera", factories.PASSWORD)
 
     assert response.status_code == 302
-    entry = AuditLog.objects.get(action="login.success")
+    entry = AuditLog.objects.get(action=AuditAction.USER_LOGIN)
     assert (entry.actor, entry.actor_username, entry.object_id) == (user, "meera", str(user.pk))
     assert entry.ip_address == "203.0.113.0"
 
@@ -34,12 +35,12 @@ def test_a_failed_login_keeps_the_username_and_never_the_password(client):
     response = _log_in(client, "meera", WRONG_PASSWORD)
 
     assert response.status_code == 200
-    entry = AuditLog.objects.get(action="login.failure")
+    entry = AuditLog.objects.get(action=AuditAction.USER_LOGIN_FAILURE)
     assert (entry.actor, entry.actor_username) == (None, "")
     assert entry.after == {"username": "meera"}
     assert entry.before is None
     assert entry.ip_address == "203.0.113.0"
-    assert not AuditLog.objects.filter(action="login.success").exists()
+    assert not AuditLog.objects.filter(action=AuditAction.USER_LOGIN).exists()
     stored = AuditLog.objects.filter(pk=entry.pk).values_list("before", "after", "object_repr").get()
     assert WRONG_PASSWORD not in repr(stored)
 
@@ -47,7 +48,7 @@ def test_a_failed_login_keeps_the_username_and_never_the_password(client):
 def test_a_failed_login_for_an_unknown_name_is_audited_too(client):
     _log_in(client, "nobody-here", WRONG_PASSWORD)
 
-    assert AuditLog.objects.get(action="login.failure").after == {"username": "nobody-here"}
+    assert AuditLog.objects.get(action=AuditAction.USER_LOGIN_FAILURE).after == {"username": "nobody-here"}
 
 
 def test_a_logout_is_audited_with_the_user(client):
@@ -57,11 +58,11 @@ def test_a_logout_is_audited_with_the_user(client):
     response = client.post(reverse("accounts:logout"))
 
     assert response.status_code == 302
-    entry = AuditLog.objects.get(action="logout")
+    entry = AuditLog.objects.get(action=AuditAction.USER_LOGOUT)
     assert (entry.actor, entry.object_id) == (user, str(user.pk))
 
 
 def test_logging_out_when_not_logged_in_writes_nothing(client):
     client.post(reverse("accounts:logout"))
 
-    assert not AuditLog.objects.filter(action="logout").exists()
+    assert not AuditLog.objects.filter(action=AuditAction.USER_LOGOUT).exists()

@@ -5,6 +5,7 @@ import html
 import pytest
 from django.urls import reverse
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from audit.services import record
 from tests import factories
@@ -16,9 +17,13 @@ def entries(admin_user):
     area = factories.make_area("Zone A")
     return {
         "bag": record(
-            actor=admin_user, action="bag.change", obj=bag, before={"child_count": 0}, after={"child_count": 1}
+            actor=admin_user,
+            action=AuditAction.BAG_CHANGE,
+            obj=bag,
+            before={"child_count": 0},
+            after={"child_count": 1},
         ),
-        "area": record(actor=admin_user, action="dispatcharea.create", obj=area, after={"name": "Zone A"}),
+        "area": record(actor=admin_user, action=AuditAction.DISPATCHAREA_CREATE, obj=area, after={"name": "Zone A"}),
     }
 
 
@@ -36,7 +41,7 @@ def test_audit_entries_cannot_be_changed(admin_client, entries):
 
     assert response.status_code == 403
     entry.refresh_from_db()
-    assert entry.action == "bag.change"
+    assert entry.action == AuditAction.BAG_CHANGE
 
 
 def test_audit_entries_cannot_be_deleted(admin_client, entries):

@@ -3,6 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
+from audit.choices import AuditAction
 from audit.services import record
 
 pytestmark = pytest.mark.django_db
@@ -45,14 +46,14 @@ def test_anonymisation_is_on_by_default(settings):
     ],
 )
 def test_the_ip_is_cut_to_its_network(anonymised, remote_addr, stored):
-    entry = record(actor=None, action="test", request=_request(REMOTE_ADDR=remote_addr))
+    entry = record(actor=None, action=AuditAction.USER_LOGIN, request=_request(REMOTE_ADDR=remote_addr))
 
     entry.refresh_from_db()
     assert entry.ip_address == stored
 
 
 def test_every_email_in_the_snapshots_is_masked(anonymised):
-    entry = record(actor=None, action="user.change", before=SNAPSHOT, after={"email": "b@x.io"})
+    entry = record(actor=None, action=AuditAction.USER_CHANGE, before=SNAPSHOT, after={"email": "b@x.io"})
 
     entry.refresh_from_db()
     assert entry.before == {
@@ -68,7 +69,9 @@ def test_every_email_in_the_snapshots_is_masked(anonymised):
 
 
 def test_an_empty_or_odd_email_is_never_stored_in_clear(anonymised):
-    entry = record(actor=None, action="test", after={"email": "", "profile": {"email": "not-an-address"}})
+    entry = record(
+        actor=None, action=AuditAction.USER_LOGIN, after={"email": "", "profile": {"email": "not-an-address"}}
+    )
 
     entry.refresh_from_db()
     assert entry.after == {"email": "", "profile": {"email": "***"}}
@@ -76,7 +79,10 @@ def test_an_empty_or_odd_email_is_never_stored_in_clear(anonymised):
 
 def test_with_anonymisation_off_ip_and_emails_are_stored_as_is(plain):
     entry = record(
-        actor=None, action="user.change", before=SNAPSHOT, request=_request(REMOTE_ADDR="2001:db8:abcd:12:34::1")
+        actor=None,
+        action=AuditAction.USER_CHANGE,
+        before=SNAPSHOT,
+        request=_request(REMOTE_ADDR="2001:db8:abcd:12:34::1"),
     )
 
     entry.refresh_from_db()
@@ -88,7 +94,9 @@ def test_x_forwarded_for_is_ignored_without_the_tls_proxy(anonymised, settings):
     settings.SECURE_PROXY_SSL_HEADER = None
 
     entry = record(
-        actor=None, action="test", request=_request(REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="203.0.113.7")
+        actor=None,
+        action=AuditAction.USER_LOGIN,
+        request=_request(REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="203.0.113.7"),
     )
 
     entry.refresh_from_db()
@@ -100,7 +108,7 @@ def test_behind_the_tls_proxy_the_hop_it_appended_is_the_client(plain, settings)
     # The client sent the first address itself; the proxy appended the one it saw.
     request = _request(REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7")
 
-    entry = record(actor=None, action="test", request=request)
+    entry = record(actor=None, action=AuditAction.USER_LOGIN, request=request)
 
     entry.refresh_from_db()
     assert entry.ip_address == "203.0.113.7"
@@ -109,7 +117,11 @@ def test_behind_the_tls_proxy_the_hop_it_appended_is_the_client(plain, settings)
 def test_behind_the_tls_proxy_a_garbled_header_falls_back_to_the_peer(plain, settings):
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-    entry = record(actor=None, action="test", request=_request(REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="unknown"))
+    entry = record(
+        actor=None,
+        action=AuditAction.USER_LOGIN,
+        request=_request(REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="unknown"),
+    )
 
     entry.refresh_from_db()
     assert entry.ip_address == "10.0.0.5"

@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from audit import services
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from audit.services import record
 
@@ -24,8 +25,8 @@ def _entry(action: str, days_ago: float) -> AuditLog:
 @pytest.fixture
 def log():
     return {
-        "old": [_entry("bag.change", 400), _entry("bag.delete", 91)],
-        "new": [_entry("bag.change", 89), _entry("bag.create", 0)],
+        "old": [_entry(AuditAction.BAG_CHANGE, 400), _entry(AuditAction.BAG_DELETE, 91)],
+        "new": [_entry(AuditAction.BAG_CHANGE, 89), _entry(AuditAction.BAG_CREATE, 0)],
     }
 
 
@@ -39,7 +40,7 @@ def test_entries_older_than_the_days_go_and_newer_ones_stay(log):
     output = _purge("--older-than", "90")
 
     assert "Deleted 2 audit entries" in output
-    remaining = set(AuditLog.objects.exclude(action="audit.purge").values_list("pk", flat=True))
+    remaining = set(AuditLog.objects.exclude(action=AuditAction.AUDIT_PURGE).values_list("pk", flat=True))
     assert remaining == {entry.pk for entry in log["new"]}
 
 
@@ -48,7 +49,7 @@ def test_the_purge_is_audited_with_its_count_and_cutoff(log):
 
     _purge("--older-than", "90")
 
-    entry = AuditLog.objects.get(action="audit.purge")
+    entry = AuditLog.objects.get(action=AuditAction.AUDIT_PURGE)
     assert entry.actor is None
     assert entry.after["deleted"] == 2
     cutoff = timezone.datetime.fromisoformat(entry.after["cutoff"])
@@ -63,7 +64,7 @@ def test_a_dry_run_counts_and_changes_nothing(log):
     assert "2 audit entries" in output
     assert "would be deleted" in output
     assert AuditLog.objects.count() == count
-    assert not AuditLog.objects.filter(action="audit.purge").exists()
+    assert not AuditLog.objects.filter(action=AuditAction.AUDIT_PURGE).exists()
 
 
 @pytest.mark.parametrize("days", ["0", "-5"])
@@ -82,7 +83,7 @@ def test_the_days_are_required():
 
 
 def test_batches_delete_everything_old_whatever_the_batch_size(log):
-    extra = [_entry("bill.change", 200) for _ in range(5)]
+    extra = [_entry(AuditAction.BILL_CHANGE, 200) for _ in range(5)]
 
     deleted = services.purge_older_than(cutoff=timezone.now() - timedelta(days=90), batch_size=2)
 

@@ -7,6 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
 from accounts.models import Role
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from audit.services import record, snapshot
 from tests import factories
@@ -17,10 +18,12 @@ def test_record_snapshots_the_actor_the_object_and_the_request(db):
     bag = factories.make_parent("SB00042")
     request = RequestFactory().post("/admin/", HTTP_X_REQUEST_ID="req-123", REMOTE_ADDR="10.1.2.3")
 
-    entry = record(actor=admin, action="bag.change", obj=bag, before={"a": 1}, after={"a": 2}, request=request)
+    entry = record(
+        actor=admin, action=AuditAction.BAG_CHANGE, obj=bag, before={"a": 1}, after={"a": 2}, request=request
+    )
 
     entry.refresh_from_db()
-    assert (entry.actor, entry.actor_username, entry.action) == (admin, "auditor", "bag.change")
+    assert (entry.actor, entry.actor_username, entry.action) == (admin, "auditor", AuditAction.BAG_CHANGE)
     assert (entry.object_type, entry.object_id, entry.object_repr) == ("bags.bag", str(bag.pk), "SB00042")
     assert (entry.before, entry.after) == ({"a": 1}, {"a": 2})
     # The IP's last octet is dropped: ANONYMIZE_AUDIT_LOGS is on by default.
@@ -30,7 +33,7 @@ def test_record_snapshots_the_actor_the_object_and_the_request(db):
 def test_record_stores_decimals_and_datetimes_as_text(db):
     moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
-    entry = record(actor=None, action="test", before={"weight": Decimal("1.500")}, after={"at": moment})
+    entry = record(actor=None, action=AuditAction.USER_LOGIN, before={"weight": Decimal("1.500")}, after={"at": moment})
 
     entry.refresh_from_db()
     assert entry.before == {"weight": "1.500"}
@@ -39,7 +42,7 @@ def test_record_stores_decimals_and_datetimes_as_text(db):
 
 def test_the_username_survives_a_rename(db):
     admin = factories.make_user("old-name", role=Role.ADMIN)
-    entry = record(actor=admin, action="user.change", obj=admin)
+    entry = record(actor=admin, action=AuditAction.USER_CHANGE, obj=admin)
 
     admin.username = "new-name"
     admin.save()
@@ -49,7 +52,7 @@ def test_the_username_survives_a_rename(db):
 
 
 def test_an_anonymous_actor_and_no_request_leave_those_fields_empty(db):
-    entry = record(actor=AnonymousUser(), action="login.failure")
+    entry = record(actor=AnonymousUser(), action=AuditAction.USER_LOGIN_FAILURE)
 
     entry.refresh_from_db()
     assert (entry.actor, entry.actor_username) == (None, "")
@@ -61,7 +64,7 @@ def test_an_anonymous_actor_and_no_request_leave_those_fields_empty(db):
 def test_an_overlong_request_id_is_cut_to_fit(db):
     request = RequestFactory().get("/", HTTP_X_REQUEST_ID="x" * 100)
 
-    entry = record(actor=None, action="test", request=request)
+    entry = record(actor=None, action=AuditAction.USER_LOGIN, request=request)
 
     assert entry.request_id == "x" * 64
     assert AuditLog.objects.filter(pk=entry.pk).exists()

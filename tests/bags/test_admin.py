@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import PromotionRequest, Role, User
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bags import qr
 from bags.managers import forget_parent_formats
@@ -96,7 +97,7 @@ def _build_warehouse() -> dict:
         AuditLog(
             actor=boss,
             actor_username=boss.username,
-            action="bag.change",
+            action=AuditAction.BAG_CHANGE,
             object_type="bags.bag",
             object_id=str(bag.pk),
             object_repr=bag.qr_id,
@@ -316,7 +317,7 @@ def test_bag_form_normalises_the_code_fills_the_product_and_audits(warehouse, bo
     bag = Bag.objects.get(qr_id="SB99999")
     assert bag.product.code == "mustard"
     assert bag.created_by == warehouse["boss"]
-    entry = AuditLog.objects.get(action="bag.create", object_id=str(bag.pk))
+    entry = AuditLog.objects.get(action=AuditAction.BAG_CREATE, object_id=str(bag.pk))
     assert entry.actor_username == "wh-admin"
     assert entry.before is None
     assert entry.after["qr_id"] == "SB99999"
@@ -358,7 +359,7 @@ def test_an_empty_parent_can_be_deleted_and_is_audited(warehouse, boss_client):
     response = boss_client.post(_url(Bag, "delete", parent), {"post": "yes"})
 
     assert response.status_code == 302
-    assert AuditLog.objects.get(action="bag.delete").before["qr_id"] == "SB00250"
+    assert AuditLog.objects.get(action=AuditAction.BAG_DELETE).before["qr_id"] == "SB00250"
 
 
 def test_changing_a_bag_records_before_and_after(warehouse, boss_client):
@@ -370,7 +371,7 @@ def test_changing_a_bag_records_before_and_after(warehouse, boss_client):
     )
 
     assert response.status_code == 302
-    entry = AuditLog.objects.get(action="bag.change", object_id=str(child.pk))
+    entry = AuditLog.objects.get(action=AuditAction.BAG_CHANGE, object_id=str(child.pk))
     assert entry.before["dispatch_area"] == warehouse["area"].pk
     assert entry.after["dispatch_area"] == other_area.pk
     assert entry.before["created_at"] == entry.after["created_at"]  # datetimes stored as text
@@ -387,9 +388,9 @@ def test_deleting_a_linked_child_unlinks_it_first_and_keeps_the_count(warehouse,
     assert Bag.objects.get(qr_id="SB00002").child_count == 29
     unlink = Scan.objects.get(action=ScanAction.UNLINK, bag_qr="C0000031")
     assert (unlink.parent_qr, unlink.user) == ("SB00002", warehouse["boss"])
-    link_entry = AuditLog.objects.get(action="link.delete")
+    link_entry = AuditLog.objects.get(action=AuditAction.LINK_DELETE)
     assert link_entry.object_repr == "C0000031 in SB00002"
-    bag_entry = AuditLog.objects.get(action="bag.delete", object_id=str(child_pk))
+    bag_entry = AuditLog.objects.get(action=AuditAction.BAG_DELETE, object_id=str(child_pk))
     assert bag_entry.before["qr_id"] == "C0000031"
     assert bag_entry.after is None
 
@@ -404,7 +405,7 @@ def test_a_parent_holding_children_cannot_be_deleted(warehouse, boss_client):
     assert protected[0] == "Link: C0000061 in SB00003"
     assert {"... and more links", "Bill bag: SB00003 on INV-100"} <= set(protected)
     assert Bag.objects.filter(pk=parent.pk).exists()
-    assert not AuditLog.objects.filter(action="bag.delete").exists()
+    assert not AuditLog.objects.filter(action=AuditAction.BAG_DELETE).exists()
 
 
 def test_unlinking_in_the_link_admin_keeps_count_history_and_audit(warehouse, boss_client):
@@ -416,7 +417,7 @@ def test_unlinking_in_the_link_admin_keeps_count_history_and_audit(warehouse, bo
     assert not Link.objects.filter(pk=link.pk).exists()
     assert Bag.objects.get(qr_id="SB00003").child_count == 29
     assert Scan.objects.filter(action=ScanAction.UNLINK, bag_qr="C0000061", parent_qr="SB00003").exists()
-    assert AuditLog.objects.get(action="link.delete").before["child"] == link.child_id
+    assert AuditLog.objects.get(action=AuditAction.LINK_DELETE).before["child"] == link.child_id
 
 
 def test_unlinking_several_children_at_once_keeps_each_parents_count(warehouse, boss_client):
@@ -431,7 +432,7 @@ def test_unlinking_several_children_at_once_keeps_each_parents_count(warehouse, 
     counts = dict(Bag.objects.filter(qr_id__in=["SB00005", "SB00006"]).values_list("qr_id", "child_count"))
     assert counts == {"SB00005": 28, "SB00006": 29}
     assert Scan.objects.filter(action=ScanAction.UNLINK).count() == 3
-    assert AuditLog.objects.filter(action="link.delete").count() == 3
+    assert AuditLog.objects.filter(action=AuditAction.LINK_DELETE).count() == 3
 
 
 def test_deleting_selected_bags_unlinks_the_linked_ones(warehouse, boss_client):
@@ -445,8 +446,8 @@ def test_deleting_selected_bags_unlinks_the_linked_ones(warehouse, boss_client):
     assert response.status_code == 302
     assert not Bag.objects.filter(pk__in=[bag.pk for bag in bags]).exists()
     assert Bag.objects.get(qr_id="SB00007").child_count == 29
-    assert AuditLog.objects.filter(action="bag.delete").count() == 2
-    assert AuditLog.objects.filter(action="link.delete").count() == 1
+    assert AuditLog.objects.filter(action=AuditAction.BAG_DELETE).count() == 2
+    assert AuditLog.objects.filter(action=AuditAction.LINK_DELETE).count() == 1
 
 
 def test_links_cannot_be_added_or_edited_in_the_admin(warehouse, boss_client):
@@ -487,7 +488,7 @@ def test_product_change_forgets_the_cached_parent_formats(
 
     assert response.status_code == 302
     assert "UR" in {fmt.prefix for fmt in Product.objects.parent_formats()}
-    entry = AuditLog.objects.get(action="product.create")
+    entry = AuditLog.objects.get(action=AuditAction.PRODUCT_CREATE)
     assert entry.after["child_weight_kg"] == "2.000"  # Decimal stored as text
 
 

@@ -17,9 +17,9 @@ from bags.models import Bag, Link
 from bills.models import BillBag
 from scanning import selectors, services
 from scanning.models import Scan
-from scanning.services import scan_json
 from tests import factories
 from tests.bills.data import fill
+from tests.scanning.events import documented_event
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def orm_lookup(*, user, qr_id: str, scans: int) -> dict[str, Any] | None:
         "parent": parent,
         "children": children,
         "bill": bill,
-        "scans": [scan_json(event, undone=event.undone) for event in events],
+        "scans": [documented_event(event, undone=event.undone) for event in events],
     }
 
 

@@ -2,6 +2,7 @@
 and as the Product table gives them (the two products of migration 0003)."""
 
 import pytest
+from django.db import connection
 
 from bags import qr
 from bags.managers import forget_parent_formats
@@ -226,9 +227,17 @@ def test_no_products_means_every_code_is_a_child_or_refused():
 # --- The rules module and the database hold the same patterns.
 
 
-def test_python_and_database_patterns_are_the_same():
-    assert f"^{qr.ANY_CODE_PATTERN.pattern}$" == qr.ANY_CODE_SQL_REGEX
-    assert f"^{qr.CHILD_PATTERN.pattern}$" == qr.CHILD_SQL_REGEX
+def test_python_and_database_patterns_are_the_same(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conname IN ('bag_qr_id_format', 'bag_child_qr_id_format')"
+        )
+        checks = dict(cursor.fetchall())
+
+    assert f"'{qr.ANY_CODE_SQL_REGEX}'" in checks["bag_qr_id_format"]
+    assert f"'{qr.CHILD_SQL_REGEX}'" in checks["bag_child_qr_id_format"]
+    assert (qr.ANY_CODE_PATTERN.pattern, qr.CHILD_PATTERN.pattern) == (qr.ANY_CODE_SQL_REGEX, qr.CHILD_SQL_REGEX)
 
 
 def test_parent_format_example_fits_its_own_pattern():

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bills.models import Bill, BillBag, BillStatus
 from tests import factories
@@ -68,7 +69,7 @@ def test_adding_a_bill_records_its_creator_and_is_audited(admin_client, admin_us
     assert response.status_code == 302
     bill = Bill.objects.get(bill_number="INV-100")
     assert bill.created_by == admin_user
-    assert AuditLog.objects.get(action="bill.create").after["customer"] == "Jaipur mandi"
+    assert AuditLog.objects.get(action=AuditAction.BILL_CREATE).after["customer"] == "Jaipur mandi"
 
 
 def test_bill_numbers_that_differ_only_in_case_are_refused_in_words(admin_client, bill):
@@ -92,7 +93,7 @@ def test_a_parent_added_on_the_bill_page_is_recorded_with_who_added_it(admin_cli
     assert response.status_code == 302
     entry = BillBag.objects.get(parent_bag=parent)
     assert (entry.bill, entry.added_by) == (bill, admin_user)
-    audit = AuditLog.objects.get(action="billbag.create")
+    audit = AuditLog.objects.get(action=AuditAction.BILLBAG_CREATE)
     assert audit.object_repr == "SB00003 on INV-7"
     assert audit.after["parent_bag"] == parent.pk
 
@@ -129,7 +130,7 @@ def test_taking_a_parent_off_a_bill_is_audited_with_a_before_snapshot(admin_clie
 
     assert response.status_code == 302
     assert list(bill.bill_bags.values_list("parent_bag__qr_id", flat=True)) == ["SB00001"]
-    entry = AuditLog.objects.get(action="billbag.delete")
+    entry = AuditLog.objects.get(action=AuditAction.BILLBAG_DELETE)
     assert entry.before["parent_bag"] == row.instance.parent_bag_id
     assert entry.after is None
 
@@ -155,7 +156,7 @@ def test_deleting_a_bill_remembers_the_parents_it_held(admin_client, bill):
     response = admin_client.post(reverse("admin:bills_bill_delete", args=[bill.pk]), {"post": "yes"})
 
     assert response.status_code == 302
-    entry = AuditLog.objects.get(action="bill.delete")
+    entry = AuditLog.objects.get(action=AuditAction.BILL_DELETE)
     assert entry.before["bill_number"] == "INV-7"
     assert entry.before["parent_bags"] == ["SB00001", "SB00002"]
 

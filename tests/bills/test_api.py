@@ -10,6 +10,7 @@ from django.urls import get_resolver
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bills import openapi, services
 from bills.models import Bill, BillBag, BillStatus
@@ -172,7 +173,7 @@ def test_patch_changes_only_the_fields_sent(api, bill):
     bill.refresh_from_db()
     assert (answer.status_code, answer.json()["code"]) == (200, "changed")
     assert (bill.customer, bill.expected_parents, bill.bill_number) == ("Kota", 4, "INV-7")
-    assert AuditLog.objects.get(action="bill.change").after["customer"] == "Kota"
+    assert AuditLog.objects.get(action=AuditAction.BILL_CHANGE).after["customer"] == "Kota"
 
 
 def test_add_and_remove_parents_answer_with_the_whole_bill(api, bill):

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from accounts.models import Role
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bags.models import Bag, BagKind
 from bills import services
@@ -46,7 +47,7 @@ def test_two_billers_adding_the_same_parent_to_two_bills_at_once_exactly_one_win
         entry = BillBag.objects.select_related("bill").get()
         loser = next(answer for answer in answers if isinstance(answer, BillRefused))
         assert loser.message == f"SB12345 is already on bill {entry.bill.bill_number}."
-        assert AuditLog.objects.filter(action="bill.parent_add").count() == 1
+        assert AuditLog.objects.filter(action=AuditAction.BILL_PARENT_ADD).count() == 1
         BillBag.objects.all().delete()
         AuditLog.objects.all().delete()
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bills import services
 from tests import factories
@@ -136,7 +137,7 @@ def test_exports_are_audited(biller_client, biller, bill):
     b"".join(biller_client.get(reverse("bills:export-csv", args=[bill.pk])).streaming_content)
     b"".join(biller_client.get(reverse("bills:export-xlsx", args=[bill.pk])).streaming_content)
 
-    entries = AuditLog.objects.filter(action="bill.export").order_by("pk")
+    entries = AuditLog.objects.filter(action=AuditAction.BILL_EXPORT).order_by("pk")
     assert [(entry.actor, entry.object_id, entry.after["format"]) for entry in entries] == [
         (biller, str(bill.pk), "csv"),
         (biller, str(bill.pk), "xlsx"),

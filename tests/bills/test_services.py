@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bags.managers import forget_parent_formats
 from bags.models import Bag, BagKind, Product
@@ -46,7 +47,7 @@ def test_a_new_bill_is_a_draft_and_its_creation_is_audited(biller):
     bill = new_bill(biller, bill_number="  INV-9 ", customer=" Jaipur ")
 
     assert (bill.bill_number, bill.customer, bill.status, bill.created_by) == ("INV-9", "Jaipur", "draft", biller)
-    entry = AuditLog.objects.get(action="bill.create")
+    entry = AuditLog.objects.get(action=AuditAction.BILL_CREATE)
     assert (entry.object_id, entry.before, entry.after["bill_number"]) == (str(bill.pk), None, "INV-9")
 
 
@@ -86,7 +87,7 @@ def test_editing_a_draft_is_audited_with_before_and_after(biller, bill, moong):
 
     bill.refresh_from_db()
     assert (change.code, bill.bill_number, bill.product, bill.expected_parents) == ("changed", "INV-7A", moong, 5)
-    entry = AuditLog.objects.get(action="bill.change")
+    entry = AuditLog.objects.get(action=AuditAction.BILL_CHANGE)
     assert (entry.before["customer"], entry.after["customer"]) == ("Jaipur mandi", "Kota")
     assert (entry.before["product"], entry.after["product"]) == (factories.product().pk, moong.pk)
 
@@ -97,7 +98,7 @@ def test_saving_an_unchanged_bill_writes_no_audit_entry(biller, bill):
     change = services.update_bill(user=biller, bill_id=bill.pk, expected_parents=bill.expected_parents, **fields)
 
     assert change.code == "unchanged"
-    assert not AuditLog.objects.filter(action="bill.change").exists()
+    assert not AuditLog.objects.filter(action=AuditAction.BILL_CHANGE).exists()
 
 
 def test_lowering_expected_parents_below_those_on_the_bill_is_allowed_with_a_warning(biller, bill):
@@ -125,7 +126,7 @@ def test_a_parent_goes_on_a_bill_and_it_is_audited(biller, bill):
     )
     entry = BillBag.objects.get()
     assert (entry.bill, entry.parent_bag, entry.added_by) == (bill, parent, biller)
-    audit = AuditLog.objects.get(action="bill.parent_add")
+    audit = AuditLog.objects.get(action=AuditAction.BILL_PARENT_ADD)
     assert audit.before == {"parent_bag": "SB12345", "bill": None, "parent_count": 0}
     assert audit.after == {"parent_bag": "SB12345", "bill": "INV-7", "parent_count": 1}
 
@@ -232,7 +233,7 @@ def test_a_parent_is_taken_off_a_draft_and_it_is_audited(biller, bill):
 
     assert (change.code, change.message) == ("parent_removed", "SB12345 taken off INV-7: 0 parents left.")
     assert not BillBag.objects.exists()
-    audit = AuditLog.objects.get(action="bill.parent_remove")
+    audit = AuditLog.objects.get(action=AuditAction.BILL_PARENT_REMOVE)
     assert (audit.before["bill"], audit.after["bill"]) == ("INV-7", None)
 
 
@@ -291,7 +292,7 @@ def test_finalising_snapshots_each_parent_and_the_weight_rule(biller, bill):
     assert (entry.frozen_child_count, entry.frozen_capacity, entry.frozen_child_weight_kg) == (4, 30, Decimal("1.000"))
     assert entry.frozen_child_codes == codes
     assert change.warning == "It holds 1 parent; 3 were expected."
-    audit = AuditLog.objects.get(action="bill.finalise")
+    audit = AuditLog.objects.get(action=AuditAction.BILL_FINALISE)
     assert (audit.before["status"], audit.after["status"]) == ("draft", "finalised")
 
 
@@ -372,7 +373,7 @@ def test_only_an_admin_reopens_and_the_bill_shows_its_parents_as_they_are_now(bi
     )
     assert BillBag.objects.get().frozen_child_count is None
     assert Bill.objects.bill_view(bill.pk).parents[0].child_count == 6
-    audit = AuditLog.objects.get(action="bill.reopen")
+    audit = AuditLog.objects.get(action=AuditAction.BILL_REOPEN)
     assert audit.actor == admin_user
     assert audit.before["status"] == "finalised"
     assert audit.before["parents"] == [

@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bills import services
 from bills.models import Bill, BillBag, BillStatus
@@ -159,7 +160,7 @@ def test_creating_a_bill_shows_its_page(biller_client, biller, moong):
     assert response.status_code == 302
     assert response["Location"] == url("detail", bill)
     assert (bill.bill_number, bill.product, bill.created_by) == ("INV-9", moong, biller)
-    assert AuditLog.objects.filter(action="bill.create").count() == 1
+    assert AuditLog.objects.filter(action=AuditAction.BILL_CREATE).count() == 1
 
 
 @pytest.mark.parametrize(
@@ -203,7 +204,7 @@ def test_editing_a_draft_saves_and_is_audited(biller_client, bill):
     bill.refresh_from_db()
     assert response.status_code == 302
     assert (bill.customer, bill.expected_parents) == ("Kota", 8)
-    assert AuditLog.objects.get(action="bill.change").before["customer"] == "Jaipur mandi"
+    assert AuditLog.objects.get(action=AuditAction.BILL_CHANGE).before["customer"] == "Jaipur mandi"
 
 
 def test_a_finalised_bill_cannot_be_edited(biller_client, biller, bill):
@@ -338,7 +339,7 @@ def test_admins_reopen_from_the_bill_page(admin_client, biller, bill):
     assert 'id="reopen-button"' in page
     assert response.status_code == 302
     assert Bill.objects.get().status == BillStatus.DRAFT
-    assert AuditLog.objects.filter(action="bill.reopen").count() == 1
+    assert AuditLog.objects.filter(action=AuditAction.BILL_REOPEN).count() == 1
 
 
 # --- The manifest

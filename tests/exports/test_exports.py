@@ -16,6 +16,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from accounts.models import Role
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from audit.services import record
 from exports.tables import TABLES
@@ -103,7 +104,7 @@ def test_bags_export_as_csv_with_filters_and_is_audited(biller_client, biller, a
         ["SB00001", "parent", "mustard", area.code, "0"],
         ["CH000001", "child", "", area.code, "0"],
     ]
-    entry = AuditLog.objects.get(action="bags.export")
+    entry = AuditLog.objects.get(action=AuditAction.TABLE_EXPORT)
     assert entry.actor == biller
     assert entry.after == {"table": "bags", "format": "csv", "filters": {"area": area.code}}
 
@@ -164,7 +165,7 @@ def test_a_date_range_backwards_is_refused_with_the_page(biller_client):
 
     assert response.status_code == 400
     assert "The &#x27;from&#x27; date is after the &#x27;to&#x27; date." in response.content.decode()
-    assert not AuditLog.objects.filter(action="scans.export").exists()
+    assert not AuditLog.objects.filter(action=AuditAction.TABLE_EXPORT).exists()
 
 
 OUT_OF_RANGE = "Pick a date between 2000-01-01 and 2099-12-31."
@@ -200,15 +201,17 @@ def test_text_a_spreadsheet_would_run_is_escaped_in_csv_and_excel(biller_client,
 
 
 def test_the_audit_log_exports_for_admins_only(biller_client, admin_client, admin_user):
-    record(actor=admin_user, action="test.entry", after={"note": "=danger"})
+    record(actor=admin_user, action=AuditAction.BILL_CHANGE, after={"note": "=danger"})
 
     assert biller_client.get(reverse("exports:audit"), {"audit-file_format": "csv"}).status_code == 403
     rows = csv_of(
-        admin_client.get(reverse("exports:audit"), {"audit-file_format": "csv", "audit-action": "test.entry"})
+        admin_client.get(
+            reverse("exports:audit"), {"audit-file_format": "csv", "audit-action": AuditAction.BILL_CHANGE}
+        )
     )
 
     assert len(rows) == 2
-    assert rows[1][2] == "test.entry"
+    assert rows[1][2] == "bill.change"
     assert rows[1][7] == '{"note": "=danger"}'
 
 
@@ -252,7 +255,7 @@ def test_an_export_past_the_most_at_once_is_refused_until_one_ends(biller_client
 
     assert busy.status_code == 503 and busy["Retry-After"] == "60"
     assert "2 exports are being downloaded right now, the most at once; try again in a minute." in busy.content.decode()
-    assert AuditLog.objects.filter(action="bags.export").count() == 2
+    assert AuditLog.objects.filter(action=AuditAction.TABLE_EXPORT).count() == 2
 
     assert len(csv_of(downloads[0])) == 2  # a download read to its end gives its place back
     assert list(xlsx_of(biller_client.get(bags, {"bags-file_format": "xlsx"}))) == ["Bags"]
@@ -268,7 +271,7 @@ def test_the_admin_export_button_says_when_too_many_exports_run(admin_client, se
 
     assert page.redirect_chain[-1][0] == url
     assert "0 exports are being downloaded right now" in page.content.decode()
-    assert not AuditLog.objects.filter(action="bags.export").exists()
+    assert not AuditLog.objects.filter(action=AuditAction.TABLE_EXPORT).exists()
 
 
 # --- Memory: the rows stream, they are never all held -------------------------------------------------------

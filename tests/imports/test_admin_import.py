@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bags.models import Bag, Link
 from bills.models import Bill
@@ -63,13 +64,13 @@ def test_the_dry_run_writes_nothing_and_the_confirm_writes(admin_client, admin_u
     text = page.content.decode()
     assert "60 rows read: 60 to import, 0 already present, 0 with errors." in text
     assert "The import would add 2 parents, 60 children, 60 links, 2 parents now full." in text
-    assert Bag.objects.count() == 0 and not AuditLog.objects.filter(action="bags.import").exists()
+    assert Bag.objects.count() == 0 and not AuditLog.objects.filter(action=AuditAction.BAG_IMPORT).exists()
 
     done = admin_client.post(PROCESS, confirm_fields(text), follow=True)
 
     assert "Imported: 2 parents, 60 children, 60 links, 2 parents now full." in done.content.decode()
     assert Link.objects.count() == 60
-    assert AuditLog.objects.get(action="bags.import").actor == admin_user
+    assert AuditLog.objects.get(action=AuditAction.BAG_IMPORT).actor == admin_user
 
 
 def test_an_upload_that_cannot_be_confirmed_is_not_kept(admin_client, uploads):
@@ -90,7 +91,7 @@ def test_a_confirmed_upload_is_removed_and_a_second_confirm_is_told_so(admin_cli
     assert again.status_code == 200
     assert escape(UPLOAD_GONE) in again.content.decode()
     assert Link.objects.count() == 2
-    assert AuditLog.objects.filter(action="bags.import").count() == 1
+    assert AuditLog.objects.filter(action=AuditAction.BAG_IMPORT).count() == 1
 
 
 def test_an_unconfirmed_upload_is_forgotten_after_a_day_when_the_next_comes(admin_client, uploads):
@@ -203,7 +204,7 @@ def test_a_database_error_on_confirm_leaves_the_database_as_it_was_and_says_so(a
     assert done.status_code == 200
     assert "The database refused the import, so nothing was written: injected failure" in done.content.decode()
     assert (Bag.objects.count(), Link.objects.count()) == (0, 0)
-    assert not AuditLog.objects.filter(action="bags.import").exists()
+    assert not AuditLog.objects.filter(action=AuditAction.BAG_IMPORT).exists()
 
 
 def test_the_good_rows_can_be_imported_when_asked(admin_client):
@@ -260,7 +261,7 @@ def test_the_admin_export_button_streams_the_filtered_changelist(admin_client):
     text = b"".join(response.streaming_content).decode()
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert [row[0] for row in rows] == ["code", "CH000001"]
-    assert AuditLog.objects.get(action="bags.export").after["filters"] == {"kind__exact": "child"}
+    assert AuditLog.objects.get(action=AuditAction.TABLE_EXPORT).after["filters"] == {"kind__exact": "child"}
 
 
 @pytest.mark.parametrize("upload_key", ["../../etc/passwd", "", "0" * 31])

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from openpyxl.worksheet.formula import ArrayFormula
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bags.models import Bag, BagKind, Link, Product
 from scanning.models import Scan, ScanAction
@@ -45,7 +46,7 @@ def state() -> tuple:
         sorted(Bag.objects.values_list("qr_id", "kind", "child_count", "completed_at", "dispatch_area_id")),
         sorted(Link.objects.values_list("parent__qr_id", "child__qr_id")),
         Scan.objects.count(),
-        AuditLog.objects.filter(action="bags.import").count(),
+        AuditLog.objects.filter(action=AuditAction.BAG_IMPORT).count(),
     )
 
 
@@ -73,7 +74,7 @@ def test_link_rows_create_parents_children_links_and_import_scans(admin, tmp_pat
     assert list(scans.values_list("action", "parent_qr", "user__username")) == [
         (ScanAction.IMPORT, "SB00001", "importer")
     ]
-    entry = AuditLog.objects.get(action="bags.import")
+    entry = AuditLog.objects.get(action=AuditAction.BAG_IMPORT)
     assert entry.actor == admin
     assert entry.after["created"] == {"parents": 2, "children": 6, "links": 6, "parents now full": 0}
 

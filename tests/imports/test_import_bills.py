@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from openpyxl.worksheet.formula import ArrayFormula
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bags.models import Bag, BagKind
 from bills.models import Bill, BillBag
@@ -78,8 +79,8 @@ def test_bills_and_their_parents_are_created_and_audited(admin, parents, tmp_pat
         ("INV-1", "SB00002"),
         ("INV-2", "SB00003"),
     ]
-    assert AuditLog.objects.filter(action="bill.create").count() == 2
-    assert AuditLog.objects.get(action="bills.import").after["bills"] == ["INV-1", "INV-2"]
+    assert AuditLog.objects.filter(action=AuditAction.BILL_CREATE).count() == 2
+    assert AuditLog.objects.get(action=AuditAction.BILL_IMPORT).after["bills"] == ["INV-1", "INV-2"]
 
 
 def test_an_xlsx_with_date_cells_imports(admin, parents, tmp_path):

@@ -9,6 +9,7 @@ from django.db.models import Exists, F, OuterRef
 from django.http import HttpRequest
 
 from accounts.models import Role, User
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bags import qr
 from bags.models import Bag, BagKind, Link, Product
@@ -290,7 +291,7 @@ def test_seed_demo_creates_one_user_per_role_whose_printed_password_logs_in(clie
 def test_seed_demo_audits_the_users_it_creates_without_their_password_hash():
     seed_demo()
 
-    entries = AuditLog.objects.filter(action="user.create")
+    entries = AuditLog.objects.filter(action=AuditAction.USER_CREATE)
     assert sorted(entries.values_list("object_repr", flat=True)) == ["admin", "biller", "dispatcher"]
     assert all("password" not in entry.after and entry.after["role"] for entry in entries)
 
@@ -299,7 +300,7 @@ def test_seed_demo_audits_the_users_it_creates_without_their_password_hash():
 def test_seed_bulk_is_audited_with_its_counts():
     seed_bulk("--bags", "1000", "--parents", "40")
 
-    entry = AuditLog.objects.get(action="bags.bulk_load")
+    entry = AuditLog.objects.get(action=AuditAction.BAG_BULK_LOAD)
     assert entry.after["children"] == 960
     assert sum(entry.after["parents_by_product"].values()) == 40
     assert entry.after["links"] == Link.objects.count()

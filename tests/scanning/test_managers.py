@@ -10,6 +10,7 @@ from scanning import services
 from scanning.managers import ChildScanState, ParentScanState, StoredReply
 from scanning.models import Scan, ScanReply
 from tests import factories
+from tests.scanning.events import documented_event
 
 
 def orm_reply(client_scan_id: str) -> StoredReply | None:
@@ -121,7 +122,7 @@ def test_sql_written_scan_reads_back_the_same_through_the_orm(scene, child_qr):
     answer = services.scan_child(user=scene, parent_code="SB00004", raw_code=child_qr, client_scan_id=uuid.uuid4().hex)
 
     event = Scan.objects.get(pk=answer.body["scan"]["id"])
-    assert answer.body["scan"] == services.scan_json(event)
+    assert answer.body["scan"] == documented_event(event)
     link = Link.objects.get(child__qr_id=child_qr)
     assert (link.parent.qr_id, link.created_by, link.created_at) == ("SB00004", scene, event.created_at)
     # The child is in its parent's area, whichever area (or none) it had before.

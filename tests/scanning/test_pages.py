@@ -4,8 +4,11 @@ import json
 import re
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
+from bags.managers import forget_parent_formats
+from bags.models import Product
 from scanning import services
 from tests import factories
 
@@ -83,8 +86,11 @@ def test_scan_page_gives_its_script_the_user_parent_formats_and_recent_scans(dis
     config = scan_config(dispatcher_client.get(SCAN_URL))
 
     assert config["user_id"] == dispatcher.pk
-    assert {"prefix": "SB", "digits": 5, "product": "Mustard", "capacity": 30} in config["parent_formats"]
-    assert {"prefix": "M444-", "digits": 5, "product": "Moong", "capacity": 30} in config["parent_formats"]
+    assert sorted(config["parent_formats"], key=lambda fmt: fmt["product"]) == [
+        {"product": "Moong", "pattern": r"^M444\-[0-9]{5}$", "example": "M444-12345", "capacity": 30},
+        {"product": "Mustard", "pattern": r"^SB[0-9]{5}$", "example": "SB12345", "capacity": 30},
+    ]
+    assert config["child_pattern"] == "^[A-Z0-9]{4,20}$"
     assert [(scan["action"], scan["bag"]) for scan in config["recent_scans"]] == [
         ("link", "C7000001"),
         ("open_parent", "SB12345"),
@@ -244,3 +250,18 @@ def test_biller_sees_every_areas_bag(client, filled_parent):
 
     assert response.status_code == 200
     assert "C1000001" in response.content.decode()
+
+
+def test_the_scan_page_takes_the_parent_formats_from_the_product_table(dispatcher_client):
+    Product.objects.create(code="chana", name="Chana", parent_prefix="CH-", parent_digits=6, capacity=40)
+    forget_parent_formats()
+
+    formats = scan_config(dispatcher_client.get(SCAN_URL))["parent_formats"]
+
+    assert {"product": "Chana", "pattern": r"^CH\-[0-9]{6}$", "example": "CH-123456", "capacity": 40} in formats
+
+
+def test_the_scan_script_keeps_no_copy_of_the_code_rules():
+    script = (settings.BASE_DIR / "static" / "js" / "scan.js").read_text()
+
+    assert not re.search(r"\[A-Z0-9\]|\[0-9\]|SB\d|M444", script)

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from bags.managers import forget_parent_formats
 from bags.models import Bag, Link, Product
@@ -14,6 +15,7 @@ from scanning import services
 from scanning.models import Scan, ScanAction, ScanReply
 from scanning.services import ScanRefused
 from tests import factories
+from tests.scanning.events import documented_event
 
 
 def new_id() -> str:
@@ -90,7 +92,7 @@ def test_child_scan_links_counts_and_records(dispatcher, mustard):
     assert parent.child_count == 1
     event = Scan.objects.get(action=ScanAction.LINK)
     assert (event.bag, event.parent, event.bag_qr, event.parent_qr) == (child, parent, "C0000001", "SB00001")
-    assert answer.body["scan"] == services.scan_json(event)
+    assert answer.body["scan"] == documented_event(event)
 
 
 def test_existing_unlinked_child_is_linked(dispatcher, mustard):
@@ -366,7 +368,7 @@ def test_undo_takes_back_own_last_child_scan(dispatcher, mustard):
     assert Bag.objects.get(qr_id="SB00001").child_count == 1
     undo = Scan.objects.get(action=ScanAction.UNDO)
     assert undo.reverts_id == last.body["scan"]["id"]
-    entry = AuditLog.objects.get(action="scan.undo")
+    entry = AuditLog.objects.get(action=AuditAction.SCAN_UNDO)
     assert entry.actor == dispatcher
     assert entry.before["child"] == Bag.objects.get(qr_id="C0000002").pk
 

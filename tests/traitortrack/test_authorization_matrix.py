@@ -17,6 +17,7 @@ from django.urls import resolve
 
 from accounts.middleware import ROLE_REFUSED
 from accounts.models import Role
+from audit.choices import AuditAction
 from audit.services import record
 from bags.models import Bag
 from scanning import services as scanning
@@ -50,7 +51,7 @@ def world(admin_user, mustard):
     bill = factories.make_bill(admin_user)
     parent = Bag.objects.get(qr_id="SB00001")
     factories.put_on_bill(bill, parent)
-    record(actor=admin_user, action="test.matrix", obj=bill)
+    record(actor=admin_user, action=AuditAction.BILL_CHANGE, obj=bill)
     factories.make_lockout()
     return {
         "users": {

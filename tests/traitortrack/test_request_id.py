@@ -5,6 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from audit.choices import AuditAction
 from audit.models import AuditLog
 from tests import factories
 
@@ -47,7 +48,7 @@ def test_the_audit_entry_carries_the_request_id_of_its_request(client):
     response = client.post(reverse("accounts:login"), {"username": "asha", "password": factories.PASSWORD})
 
     assert response.status_code == 302
-    assert AuditLog.objects.get(action="login.success").request_id == response["X-Request-ID"]
+    assert AuditLog.objects.get(action=AuditAction.USER_LOGIN).request_id == response["X-Request-ID"]
 
 
 def test_a_generated_id_is_the_one_audited_even_when_the_header_was_unsafe(client):
@@ -59,5 +60,5 @@ def test_a_generated_id_is_the_one_audited_even_when_the_header_was_unsafe(clien
         headers={"X-Request-ID": "not a token"},
     )
 
-    entry = AuditLog.objects.get(action="login.success")
+    entry = AuditLog.objects.get(action=AuditAction.USER_LOGIN)
     assert entry.request_id == response["X-Request-ID"] != "not a token"

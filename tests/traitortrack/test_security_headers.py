@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import resolve
 
 from accounts.services import request_promotion
+from audit.choices import AuditAction
 from audit.services import record
 from bags.models import Bag
 from scanning import services as scanning
@@ -47,7 +48,7 @@ def objects(admin_user):
     bill = factories.make_bill(admin_user)
     parent = Bag.objects.get(qr_id="SB00001")
     factories.put_on_bill(bill, parent)
-    record(actor=admin_user, action="test.csp", obj=bill)
+    record(actor=admin_user, action=AuditAction.BILL_CHANGE, obj=bill)
     factories.make_lockout()
     request_promotion(user=dispatcher, to_role="biller", reason="Covering the billing desk")
     return url_arguments(bill=bill, parent=parent, user=admin_user)

@@ -1,0 +1,34 @@
+"""The scanning app's choices: what a scan event did, and what that does to the children in parents.
+
+Read by the models, the SQL of the scan loop (scanning/managers.py), the bag totals and the dashboard.
+"""
+
+from traitortrack.choices import SQLTextChoices
+
+
+class ScanAction(SQLTextChoices):
+    OPEN_PARENT = "open_parent", "Opened parent"
+    LINK = "link", "Linked child"
+    UNLINK = "unlink", "Unlinked child"
+    UNDO = "undo", "Undid scan"
+    MOVE = "move", "Moved child"
+    COMPLETE = "complete", "Marked parent complete"
+    # A link made by a bulk import (imports/bag_import.py): part of the bag's history, but no dispatcher's
+    # throughput, and never taken back by a dispatcher's undo (which looks for "link").
+    IMPORT = "import", "Linked by import"
+
+
+# What each action does to the number of children in parents: +1 puts a child into a parent, -1 takes one
+# out, 0 neither (a move takes it out of one parent and puts it into another). Every action is here
+# (tests/scanning/test_choices.py), so a new one cannot be left out of the totals' arithmetic unnoticed.
+CHILD_LINK_CHANGE: dict[ScanAction, int] = {
+    ScanAction.OPEN_PARENT: 0,
+    ScanAction.LINK: 1,
+    ScanAction.UNLINK: -1,
+    ScanAction.UNDO: -1,
+    ScanAction.MOVE: 0,
+    ScanAction.COMPLETE: 0,
+    ScanAction.IMPORT: 1,
+}
+PUTS_CHILD_IN = [action.value for action, change in CHILD_LINK_CHANGE.items() if change > 0]
+TAKES_CHILD_OUT = [action.value for action, change in CHILD_LINK_CHANGE.items() if change < 0]
