@@ -14,7 +14,6 @@ from django.core.signals import request_finished
 from django.db import close_old_connections, connection
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 from openpyxl import load_workbook
 
 from accounts.models import Role
@@ -135,9 +134,9 @@ def test_links_export_as_excel(biller_client):
     assert [row[:3] for row in sheets["Links"]] == [("parent", "child", "product"), ("SB00001", "CH000001", "mustard")]
 
 
-def test_scans_export_takes_a_date_range(biller_client, biller, area):
+def test_scans_export_takes_a_date_range(biller_client, biller, area, clock):
     parent = factories.make_parent("SB00001")
-    now = timezone.now()
+    now = clock.now
     for days_ago in (0, 3, 10):
         Scan.objects.create(
             user=biller,
@@ -146,7 +145,7 @@ def test_scans_export_takes_a_date_range(biller_client, biller, area):
             bag_qr="SB00001",
             created_at=now - timedelta(days_ago),
         )
-    today = timezone.localdate(now)
+    today = now.date()
 
     rows = csv_of(
         biller_client.get(
