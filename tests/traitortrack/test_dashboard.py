@@ -287,7 +287,7 @@ def test_bills_imported_or_deleted_in_the_admin_move_the_generation_on(
         call_command("import_bills", str(bills), "--user", "importer", verbosity=0)
     assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 1
 
-    clock.shift(seconds=1)  # the generation is the time of the change (traitortrack.dashboard.stats_changed)
+    clock.shift(seconds=1)  # the cache generation is the time of the change (stats_changed)
     delete = reverse("admin:bills_bill_delete", args=[Bill.objects.get(bill_number="INV-77").pk])
     with django_capture_on_commit_callbacks(execute=True):
         assert admin_client.post(delete, {"post": "yes"}).status_code == 302
