@@ -2,12 +2,24 @@
 
 import os
 import socket
+from urllib.parse import urlsplit
 
 import pytest
 from django_redis import get_redis_connection
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
-REDIS_URL = TEST_REDIS_URL or "redis://127.0.0.1:6379/15"
+
+
+def _worker_database(url: str) -> str:
+    """The URL's Redis database for the main process (or xdist's first worker), the ones below it for the
+    other workers: the tests empty their cache with FLUSHDB, which must not empty another worker's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # gw0, gw1, ...
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) - int(worker.removeprefix("gw"))
+    return parts._replace(path=f"/{database % 16}").geturl()
+
+
+REDIS_URL = _worker_database(TEST_REDIS_URL or "redis://127.0.0.1:6379/15")
 
 
 def free_port() -> int:

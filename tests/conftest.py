@@ -6,6 +6,7 @@ from django.db import connection
 
 from tests import factories
 from tests.caches import REDIS_URL, free_port, require_redis
+from tests.clock import FROZEN_AT, stop_clocks
 from tests.openapi import check_api_answer
 from traitortrack.settings import caches_for
 
@@ -50,6 +51,14 @@ def _plain_static_storage(settings):
 def _fast_password_hashing(settings):
     # A real PBKDF2 hash costs half a second per user made; hashing strength is not what tests check.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def clock(request, db):
+    """Python's and the database's clocks stopped for the test (tests/clock.py): at FROZEN_AT, or at the
+    time given by ``@pytest.mark.parametrize("clock", [...], indirect=True)``. Move them with
+    ``clock.move_to(when)`` or ``clock.shift(minutes=...)``."""
+    yield from stop_clocks(getattr(request, "param", FROZEN_AT))
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The search page: bags by code prefix with filters, bills for billers, users for admins, newest first a page
 at a time (keyset: "next page" links that keep the filters, no COUNT), a dispatcher in their own area only; and
-the prefix search is one the qr_id pattern index serves."""
+the prefix search is one the qr_id pattern index serves. The yard is laid on a stopped clock (tests/clock.py),
+so "today" is one day for the whole test."""
 
 import re
 from datetime import date, timedelta
@@ -35,7 +36,7 @@ SEARCH = reverse("search")
 
 
 @pytest.fixture
-def yard(area, mustard, moong):
+def yard(clock, area, mustard, moong):
     """In area A: SB00001..SB00003 (mustard; SB00001 full and complete, SB00002 holding two), M444-00001
     (moong, empty), children C100001/C100002 in SB00002 and a loose C100003. In area B: SB00004 and C100004."""
     other = factories.make_area("Area B")

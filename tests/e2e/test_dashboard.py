@@ -113,14 +113,23 @@ def test_the_dashboard_and_search_fit_a_375px_phone(page, artifacts, path, shot)
 
 
 def test_the_dashboard_says_when_its_session_has_ended_and_stops_asking(context, page, quick_refresh):
+    page.clock.install()  # the page's timers run when the test moves its clock, not by the wall clock
     browser.log_in(page, factories.make_user("e2e-ended"), "/dashboard/")
-    expect(page.locator("#dashboard-updated")).to_have_attribute("data-state", "ok")
+    updated = page.locator("#dashboard-updated")
+    expect(updated).to_have_attribute("data-state", "ok")
     asked = []
     page.on("request", lambda request: asked.append(request.url) if "/api/dashboard" in request.url else None)
+    with page.expect_request("**/api/dashboard"):  # the page polls on its clock: a second, one refresh
+        page.clock.run_for(1_000)
+    expect(updated).to_have_attribute("data-state", "ok")
 
     context.clear_cookies()  # logged out, as the idle timeout does
+    page.clock.run_for(1_000)
 
-    expect(page.locator("#dashboard-updated")).to_have_text("Your session has ended: log in again to see new figures.")
+    expect(updated).to_have_text("Your session has ended: log in again to see new figures.")
     count = len(asked)
-    page.wait_for_timeout(2500)  # more than two refresh intervals
-    assert len(asked) == count
+    page.clock.run_for(10_000)  # ten more refresh intervals
+    # A request of the test's own, made after them: once it is seen, so is any the page made before it.
+    with page.expect_request("**/api/dashboard?probe=1"):
+        page.evaluate("() => { fetch('/api/dashboard?probe=1'); }")
+    assert asked[count:] == [f"{page.url.split('/dashboard/')[0]}/api/dashboard?probe=1"]

@@ -1,6 +1,10 @@
 """The dashboard: exact totals from the counted snapshot plus what came since, scans per hour and today's top
 dispatchers, each role's scope, the cache in front (real Redis) with one recomputation per interval and the
-generation moved on by a change, and nothing of it in the scan loop."""
+generation moved on by a change, and nothing of it in the scan loop.
+
+The floor is laid on a stopped clock (the ``clock`` fixture, tests/clock.py): the windows and tallies are
+checked at times the tests choose, the turn of an hour and of a day among them, never at the time of the run.
+"""
 
 import threading
 import uuid
@@ -13,7 +17,6 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import Role
 from bags.models import Bag, BagKind, BagTotals, Link
@@ -24,6 +27,7 @@ from scanning import services
 from scanning.models import Scan, ScanTally
 from tests import factories
 from tests.bills.data import fill
+from tests.clock import LOCAL
 from tests.imports.files import link_rows, write_csv
 
 pytestmark = pytest.mark.django_db
@@ -41,8 +45,12 @@ def fresh(settings):
     cache.clear()
 
 
+def local(day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, second, tzinfo=LOCAL)
+
+
 @pytest.fixture
-def floor(area, mustard, moong):
+def floor(clock, area, mustard, moong):
     """Area A: a dispatcher who opened SB00001 and scanned 3 children into it; a moong parent with 30 seeded
     children (no scans); a loose child. Area B: a dispatcher with SB00002 holding one child. A bag of no area."""
     other = factories.make_area("Area B")
@@ -102,12 +110,13 @@ def test_scans_after_the_count_show_without_counting_again(floor, fresh):
     assert set(BagTotals.objects.values_list("counted_at", flat=True)) == {counted_at}
 
 
-def test_a_deletion_shows_at_the_next_count(floor, fresh, settings):
+def test_a_deletion_shows_at_the_next_count(floor, fresh, settings, clock):
     totals(floor["biller"])
     Bag.objects.filter(qr_id="L0000001").delete()  # a correction outside the scan loop
     assert totals(floor["biller"])["children"] == 36  # the count is older than the deletion
 
     settings.DASHBOARD_TOTALS_SECONDS = 0
+    clock.shift(seconds=1)  # the count is older than no time at all only once time has moved
     assert totals(floor["biller"]) == orm_totals()
 
 
@@ -142,11 +151,17 @@ def test_a_dispatcher_sees_their_area_and_no_bills_billers_everything(floor, fre
     assert mine["today"]["scans"] == 4 and everything["today"]["scans"] == 6
 
 
-def test_scans_per_local_hour_today_and_top_dispatchers(floor, fresh):
-    now = timezone.localtime()
+@pytest.mark.parametrize(
+    ("clock", "yesterday_shown"),
+    [(local(20, 10, 17, 30), 2), (local(20, 22, 40), 1), (local(20, 23, 5), 0)],
+    ids=["10:17", "22:40", "23:05"],
+    indirect=["clock"],
+)
+def test_scans_per_local_hour_today_and_top_dispatchers(floor, fresh, clock, yesterday_shown):
+    now = clock.now
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     carla = factories.make_user("carla", area=floor["area"])
-    # The start of this hour: in the last bar whatever the minute (a minute ago is the hour before at xx:00).
+    # The start of this hour: in the last bar, as the later minutes of the hour are.
     Scan.objects.filter(user=floor["a"]).update(created_at=now.replace(minute=0, second=0, microsecond=0))
     for minutes_before_midnight in (30, 90):  # yesterday at 23:30 and 22:30: not today
         Scan.objects.create(
@@ -164,10 +179,9 @@ def test_scans_per_local_hour_today_and_top_dispatchers(floor, fresh):
 
     hours = stats["hours"]
     assert len(hours) == 24 and hours[-1]["label"] == f"{now:%H}:00"
-    assert hours[-1]["scans"] >= 4
-    yesterday = sum(h["scans"] for h in hours if h["hour"] < midnight.isoformat())
+    assert hours[-1]["scans"] == 4
     # The 24 hours shown start at the hour after this one, yesterday: at 22:xx the 22:30 is no longer in them.
-    assert yesterday == sum(1 for hour in (22, 23) if hour > now.hour)
+    assert sum(h["scans"] for h in hours if h["hour"] < midnight.isoformat()) == yesterday_shown
     assert stats["today"]["scans"] == 4
     assert stats["top_dispatchers"] == [{"username": "disp-a", "scans": 4}]
 
@@ -227,7 +241,7 @@ def test_stale_figures_are_recomputed_by_one_request_the_others_get_them_meanwhi
     assert dashboard.dashboard_stats(floor["biller"])["today"]["scans"] == first["today"]["scans"] + 1
 
 
-def test_a_bill_change_moves_the_generation_on(floor, settings, redis_cache, django_capture_on_commit_callbacks):
+def test_a_bill_change_moves_the_generation_on(floor, clock, settings, redis_cache, django_capture_on_commit_callbacks):
     settings.DASHBOARD_FRESH_SECONDS = 60
     assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 0
 
@@ -236,7 +250,7 @@ def test_a_bill_change_moves_the_generation_on(floor, settings, redis_cache, dja
             user=floor["biller"],
             bill_number="INV-42",
             customer="Kota",
-            bill_date=timezone.localdate(),
+            bill_date=clock.now.date(),
             product=factories.product(),
             expected_parents=2,
         )
@@ -261,7 +275,7 @@ def test_after_a_change_one_request_recomputes_the_others_get_the_figures_meanwh
 
 
 def test_bills_imported_or_deleted_in_the_admin_move_the_generation_on(
-    floor, settings, redis_cache, admin_client, tmp_path, django_capture_on_commit_callbacks
+    floor, clock, settings, redis_cache, admin_client, tmp_path, django_capture_on_commit_callbacks
 ):
     settings.DASHBOARD_FRESH_SECONDS = 60
     factories.make_user("importer", role=Role.ADMIN)
@@ -273,6 +287,7 @@ def test_bills_imported_or_deleted_in_the_admin_move_the_generation_on(
         call_command("import_bills", str(bills), "--user", "importer", verbosity=0)
     assert dashboard.dashboard_stats(floor["biller"])["bills"]["draft"] == 1
 
+    clock.shift(seconds=1)  # the cache generation is the time of the change (stats_changed)
     delete = reverse("admin:bills_bill_delete", args=[Bill.objects.get(bill_number="INV-77").pk])
     with django_capture_on_commit_callbacks(execute=True):
         assert admin_client.post(delete, {"post": "yes"}).status_code == 302
@@ -335,28 +350,32 @@ def test_the_json_answers_401_without_a_session(db):
     assert answer.json()["code"] == "not_logged_in"
 
 
-def test_periods_that_are_over_are_counted_once_and_kept(floor, fresh):
-    now = timezone.localtime()
-    two_hours_ago = now - timedelta(hours=2)
+@pytest.mark.parametrize(
+    ("clock", "hours_counted", "slots_counted"),
+    [(local(20, 10, 17, 30), 23, 3), (local(20, 11, 0, 20), 22, 11), (local(20, 11, 1), 23, 0)],
+    # An hour is settled a minute after it ends: at 11:00:20 the 10 o'clock hour is still in slots.
+    ids=["10:17:30", "11:00:20", "11:01:00"],
+    indirect=["clock"],
+)
+def test_periods_that_are_over_are_counted_once_and_kept(floor, fresh, clock, hours_counted, slots_counted):
+    two_hours_ago = clock.now - timedelta(hours=2)
     Scan.objects.filter(user=floor["b"]).update(created_at=two_hours_ago)
     first = dashboard.dashboard_stats(floor["biller"])
-    hours = ScanTally.objects.filter(minutes=60).count()
-    slots = ScanTally.objects.filter(minutes=5).count()
-    assert 22 <= hours <= 23  # every hour of the window that is over and settled
-    assert slots == (now.minute - 1) // 5 or slots == now.minute // 5  # this hour's settled five minutes
+    assert ScanTally.objects.filter(minutes=60).count() == hours_counted  # the window's hours over and settled
+    assert ScanTally.objects.filter(minutes=5).count() == slots_counted  # this hour's (or the last's) settled slots
 
     # A scan written into a counted period after the fact (only a bulk load does that) is not counted again.
     Scan.objects.create(user=floor["b"], action="link", bag_qr="LATE0001", created_at=two_hours_ago)
     again = dashboard.dashboard_stats(floor["biller"])
 
-    assert ScanTally.objects.filter(minutes=60).count() == hours
+    assert ScanTally.objects.filter(minutes=60).count() == hours_counted
     assert again["hours"] == first["hours"]
     label = f"{two_hours_ago:%H}:00"
     assert next(h["scans"] for h in again["hours"] if h["label"] == label) == 2
 
 
-def test_an_hour_is_summed_from_its_five_minute_slots_when_they_are_all_there(floor, fresh):
-    hour = timezone.localtime().replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+def test_an_hour_is_summed_from_its_five_minute_slots_when_they_are_all_there(floor, fresh, clock):
+    hour = clock.now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
     user = floor["a"]
     for i in range(12):
         ScanTally.objects.create(
@@ -371,8 +390,8 @@ def test_an_hour_is_summed_from_its_five_minute_slots_when_they_are_all_there(fl
     assert not ScanTally.objects.filter(minutes=5, start__lt=hour + timedelta(hours=1)).exists()
 
 
-def test_counted_hours_and_the_current_one_agree_with_the_scans(floor, fresh):
-    now = timezone.localtime()
+def test_counted_hours_and_the_current_one_agree_with_the_scans(floor, fresh, clock):
+    now = clock.now
     carla = factories.make_user("carla2", area=floor["other"])
     for hours_ago in (1, 1, 3, 7, 7, 7, 23):
         Scan.objects.create(
@@ -397,6 +416,8 @@ def test_counted_hours_and_the_current_one_agree_with_the_scans(floor, fresh):
         assert sum(expected) > 0
 
 
+# On the running clocks: the recount's thread has a connection of its own, which the stopped database clock
+# (set in the test's transaction) does not reach, and nothing here is about a window of time.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_outside_a_transaction_the_recount_runs_in_the_background(settings):
     settings.DASHBOARD_FRESH_SECONDS = 0

@@ -119,6 +119,8 @@ def test_post_without_csrf_token_is_refused_in_json(dispatcher, mustard):
         (json.dumps({"client_scan_id": uuid.uuid4().hex, "code": ["SB00001"]}), "application/json", 422, "empty"),
         (json.dumps({"client_scan_id": uuid.uuid4().hex, "code": "C" * 10_000}), "application/json", 413, "too_large"),
     ],
+    # Named, not numbered by their random ids: parallel workers collect the tests apart and must agree.
+    ids=["not-json", "a-list", "a-form", "no-scan-id", "code-a-list", "code-too-long"],
 )
 def test_bad_bodies_get_a_clear_answer_and_change_nothing(api, body, content_type, status, code):
     token = api.cookies["csrftoken"].value

@@ -409,10 +409,10 @@ def test_repeated_undo_id_undoes_once(dispatcher, mustard):
     assert Scan.objects.filter(action=ScanAction.UNDO).count() == 1
 
 
-def test_undo_after_an_hour_is_refused(dispatcher, mustard):
+def test_undo_after_an_hour_is_refused(dispatcher, mustard, clock):
     open_parent(dispatcher, "SB00001")
     scan_child(dispatcher, "SB00001", "C0000001")
-    Scan.objects.filter(action=ScanAction.LINK).update(created_at=timezone.now() - timedelta(minutes=61))
+    clock.shift(hours=1, seconds=1)
 
     answer = services.undo_last_scan(user=dispatcher, client_scan_id=new_id())
 
@@ -420,10 +420,10 @@ def test_undo_after_an_hour_is_refused(dispatcher, mustard):
     assert Link.objects.count() == 1
 
 
-def test_undo_just_inside_the_hour_is_allowed(dispatcher, mustard):
+def test_undo_just_inside_the_hour_is_allowed(dispatcher, mustard, clock):
     open_parent(dispatcher, "SB00001")
     scan_child(dispatcher, "SB00001", "C0000001")
-    Scan.objects.filter(action=ScanAction.LINK).update(created_at=timezone.now() - timedelta(minutes=59))
+    clock.shift(hours=1)  # an hour to the second is still inside it
 
     answer = services.undo_last_scan(user=dispatcher, client_scan_id=new_id())
 
