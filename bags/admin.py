@@ -139,7 +139,7 @@ class BagAdmin(AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
         "created_at",
         "updated_at",
     )
-    # child_count is kept by the scan services with the links; editing it here would make it lie.
+    # child_count is kept by the database from the links (bags/migrations/0013_*): shown, never edited.
     readonly_fields = ("child_count", "children", "in_parent", "created_by", "created_at", "updated_at")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Bag], search_term: str):
@@ -168,4 +168,8 @@ class BagAdmin(AuditedAdminMixin, GuardedDeleteMixin, BigTableAdmin):
     def save_model(self, request: HttpRequest, obj: Bag, form: ModelForm, change: bool) -> None:
         if not change:
             obj.created_by = request.user
+        else:
+            # The save writes every column, and child_count is the links' trigger's (the database refuses any
+            # other write of it): lock the row, as a scan would, and write back its count as it is now.
+            obj.child_count = Bag.objects.select_for_update().values_list("child_count", flat=True).get(pk=obj.pk)
         super().save_model(request, obj, form, change)

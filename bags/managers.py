@@ -32,7 +32,8 @@ BAG_DETAIL_SQL = "SELECT * FROM bags_bag_detail(%(qr_id)s, %(restricted)s, %(are
 # or two million (newest first, a broad start would sort its whole range). "In a parent" is an EXISTS probe of
 # bags_link per bag read, not a join: a join's estimate made the planner hash the whole links table.
 BAG_CODE_SEARCH_SQL = """
-SELECT bag.id, bag.qr_id, bag.kind, bag.child_count, bag.completed_at, bag.created_at,
+SELECT bag.id, bag.qr_id, bag.kind, bag.child_count, bag.completed_at,
+       bags_parent_complete(bag.completed_at, bag.child_count, product.capacity), bag.created_at,
        product.name, product.capacity, area.name,
        (SELECT parent.qr_id FROM bags_link AS link JOIN bags_bag AS parent ON parent.id = link.parent_id
         WHERE link.child_id = bag.id)
@@ -44,7 +45,8 @@ WHERE bag.qr_id LIKE %(pattern)s
   AND (%(kind)s::text IS NULL OR bag.kind = %(kind)s)
   AND (%(product_id)s::bigint IS NULL OR bag.product_id = %(product_id)s)
   AND (%(area_id)s::bigint IS NULL OR bag.dispatch_area_id = %(area_id)s)
-  AND (%(complete)s::boolean IS NULL OR (bag.completed_at IS NOT NULL) = %(complete)s)
+  AND (%(complete)s::boolean IS NULL
+       OR bags_parent_complete(bag.completed_at, bag.child_count, product.capacity) = %(complete)s)
   AND (NOT %(linked_only)s OR EXISTS (SELECT 1 FROM bags_link AS link WHERE link.child_id = bag.id))
   AND (NOT %(unlinked_only)s OR NOT EXISTS (SELECT 1 FROM bags_link AS link WHERE link.child_id = bag.id))
   AND (%(created_from)s::timestamptz IS NULL OR bag.created_at >= %(created_from)s)
@@ -58,6 +60,7 @@ CODE_SEARCH_COLUMNS = (
     "kind",
     "child_count",
     "completed_at",
+    "complete",
     "created_at",
     "product_name",
     "capacity",
@@ -106,16 +109,13 @@ class BagState:
     child_count: int
     capacity: int | None
     completed_at: datetime | None
+    complete: bool  # as bags_parent_complete answered it
     dispatch_area: str | None
     created_at: datetime
 
     @property
     def is_parent(self) -> bool:
         return self.kind == qr.PARENT
-
-    @property
-    def complete(self) -> bool:
-        return self.completed_at is not None or (self.capacity is not None and self.child_count >= self.capacity)
 
 
 @dataclass(frozen=True)
@@ -150,11 +150,37 @@ def visible_area(user) -> tuple[bool, int | None]:
     return (True, user.dispatch_area_id) if user.is_dispatcher else (False, None)
 
 
+def parent_full(prefix: str = "") -> models.Func:
+    """bags_parent_full (bags/migrations/0011_*) of the bag at ``prefix`` (say "parent_bag__"): its children
+    reach its product's capacity. The ORM's one way to ask."""
+    return models.Func(
+        models.F(f"{prefix}child_count"),
+        models.F(f"{prefix}product__capacity"),
+        function="bags_parent_full",
+        output_field=models.BooleanField(),
+    )
+
+
+def parent_complete(prefix: str = "") -> models.Func:
+    """bags_parent_complete of the bag at ``prefix``: full, or marked complete. The ORM's one way to ask."""
+    return models.Func(
+        models.F(f"{prefix}completed_at"),
+        models.F(f"{prefix}child_count"),
+        models.F(f"{prefix}product__capacity"),
+        function="bags_parent_complete",
+        output_field=models.BooleanField(),
+    )
+
+
 class BagQuerySet(models.QuerySet):
     def restrict(self, user) -> "BagQuerySet":
         """The bags this user may see: a dispatcher only their own area's, billers and admins all."""
         restricted, area_id = visible_area(user)
         return self.filter(dispatch_area_id=area_id) if restricted else self
+
+    def with_completion(self) -> "BagQuerySet":
+        """Each bag with ``full`` and ``complete`` as the database defines them."""
+        return self.annotate(full=parent_full(), complete=parent_complete())
 
     def search_codes(self, **search: Any) -> list[dict[str, Any]]:
         """Bags whose code starts with a prefix, after a code, in code order (BAG_CODE_SEARCH_SQL; the arguments
@@ -174,13 +200,13 @@ class BagQuerySet(models.QuerySet):
             row = cursor.fetchone()
         if row is None:
             return None
-        parent, children, bill, events = (_json(value) for value in row[8:12])
+        parent, children, bill, events = (_json(value) for value in row[9:13])
         linked_at = None
         if parent is not None:
             linked_at = datetime.fromisoformat(parent.pop("linked_at"))
             parent = BagState(**{**parent, **_times(parent, "completed_at", "created_at")})
         return BagDetail(
-            bag=BagState(*row[0:8]),
+            bag=BagState(*row[0:9]),
             parent=parent,
             linked_at=linked_at,
             children=tuple(

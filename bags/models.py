@@ -72,9 +72,10 @@ class Bag(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
-    # Kept by the services in the same transaction as the links (bumped with F()), so a parent's
-    # fill level never needs a count over 1.8 million links.
-    child_count = models.PositiveIntegerField(default=0)
+    # Kept by the database from the links (bags/migrations/0013_*), in the statement that writes them, so a
+    # parent's fill level never needs a count over 1.8 million links; any other write of it is refused.
+    child_count = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    # When a person marked the parent complete; being full is read from the count (bags_parent_complete).
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

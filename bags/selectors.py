@@ -13,7 +13,7 @@ from psycopg.errors import QueryCanceled
 from accounts.models import DispatchArea, User
 from bags import qr
 from bags.error_codes import QRRefusal, SearchRefusal
-from bags.managers import CODE_SEARCH_COLUMNS, visible_area
+from bags.managers import CODE_SEARCH_COLUMNS, parent_complete, visible_area
 from bags.models import Bag, BagKind, Link, Product
 from traitortrack.errors import Refused
 from traitortrack.forms import local_day_start
@@ -81,10 +81,8 @@ def matching_bags(user: User, search: BagSearch) -> QuerySet:
         bags = bags.filter(kind=kind)
     if search.area is not None:
         bags = bags.filter(dispatch_area=search.area)
-    if search.status == BagStatus.OPEN:
-        bags = bags.filter(completed_at__isnull=True)
-    elif search.status == BagStatus.COMPLETE:
-        bags = bags.filter(completed_at__isnull=False)
+    if search.status in (BagStatus.OPEN, BagStatus.COMPLETE):
+        bags = bags.alias(complete=parent_complete()).filter(complete=search.status == BagStatus.COMPLETE)
     elif search.status in (BagStatus.LINKED, BagStatus.UNLINKED):
         in_parent = Exists(Link.objects.filter(child=OuterRef("pk")))
         bags = bags.filter(in_parent if search.status == BagStatus.LINKED else ~in_parent)
@@ -98,6 +96,7 @@ def matching_bags(user: User, search: BagSearch) -> QuerySet:
 # A result row's keys, whichever way it was read: the code search's SQL gives these columns.
 ROW_EXPRESSIONS = {
     "product_name": F("product__name"),
+    "complete": parent_complete(),
     "capacity": F("product__capacity"),
     "area_name": F("dispatch_area__name"),
     "parent_qr": F("parent_link__parent__qr_id"),

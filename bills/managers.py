@@ -51,8 +51,7 @@ SELECT bill.id, bill.bill_number, bill.customer, bill.bill_date, bill.status, bi
        bill.frozen_full_parent_weight_kg,
        creator.username, bill.created_at, bill.updated_at, bill.finalised_at, finaliser.username,
        bag.qr_id, parent_product.name,
-       CASE WHEN bill.frozen THEN entry.frozen_child_count ELSE bag.child_count END,
-       CASE WHEN bill.frozen THEN entry.frozen_capacity ELSE parent_product.capacity END,
+       held.child_count, held.capacity, bags_parent_full(held.child_count, held.capacity),
        CASE WHEN bill.frozen THEN entry.frozen_child_weight_kg ELSE parent_product.child_weight_kg END,
        entry.added_at, adder.username,
        CASE
@@ -69,6 +68,10 @@ LEFT JOIN bags_bag AS bag ON bag.id = entry.parent_bag_id
 LEFT JOIN bags_product AS parent_product ON parent_product.id = bag.product_id
 LEFT JOIN accounts_user AS adder ON adder.id = entry.added_by_id
 LEFT JOIN children ON children.parent_id = entry.parent_bag_id
+LEFT JOIN LATERAL (
+    SELECT CASE WHEN bill.frozen THEN entry.frozen_child_count ELSE bag.child_count END AS child_count,
+           CASE WHEN bill.frozen THEN entry.frozen_capacity ELSE parent_product.capacity END AS capacity
+) AS held ON true
 ORDER BY entry.added_at, entry.id
 """  # noqa: S608 (only an enum literal is put in; every value is bound)
 
@@ -81,6 +84,7 @@ class BillParent:
     product: str
     child_count: int
     capacity: int
+    is_full: bool  # bags_parent_full of the count and capacity shown (the frozen ones on a finalised bill)
     child_weight_kg: Decimal
     added_at: datetime
     added_by: str | None
@@ -89,10 +93,6 @@ class BillParent:
     @property
     def weight_kg(self) -> Decimal:
         return weights.parent_weight_kg(self.child_count, self.child_weight_kg)
-
-    @property
-    def is_full(self) -> bool:
-        return self.child_count >= self.capacity
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class BillView:
 
 
 def _parent(row: tuple) -> BillParent | None:
-    qr_id, product, child_count, capacity, child_weight_kg, added_at, added_by, codes = row
+    qr_id, product, child_count, capacity, is_full, child_weight_kg, added_at, added_by, codes = row
     if qr_id is None:  # the one row of a bill with no parents
         return None
     return BillParent(
@@ -158,6 +158,7 @@ def _parent(row: tuple) -> BillParent | None:
         product=product,
         child_count=child_count,
         capacity=capacity,
+        is_full=is_full,
         child_weight_kg=child_weight_kg,
         added_at=added_at,
         added_by=added_by,

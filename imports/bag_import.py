@@ -152,22 +152,23 @@ WHERE code IS NOT NULL
 ON CONFLICT (row_no) DO NOTHING
 """  # noqa: S608 (only enum literals are put in; every value is bound)
 
-# Rows still good, numbered per parent in file order: those past the parent's room are refused (the first
-# ones fit, as they would have if scanned in that order). ``number`` is the capacity, ``detail`` the count held.
+# Rows still good, numbered per parent in file order: row n is refused when the parent holding the n - 1 before
+# it is complete (bags_parent_complete: full, or marked), so the first ones fit, as they would have if scanned
+# in that order. ``number`` is the capacity, ``detail`` the count held.
 CAPACITY_SQL = """
 INSERT INTO import_bag_issue (row_no, code, detail, number)
-SELECT row_no, CASE WHEN completed AND held < capacity THEN 'parent_complete' ELSE 'parent_full' END,
+SELECT row_no, CASE WHEN bags_parent_full(held + n - 1, capacity) THEN 'parent_full' ELSE 'parent_complete' END,
        held::text, capacity
 FROM (
-    SELECT r.row_no, pr.capacity, COALESCE(b.child_count, 0) AS held, b.completed_at IS NOT NULL AS completed,
-           row_number() OVER (PARTITION BY r.parent_qr ORDER BY r.row_no) AS n
+    SELECT r.row_no, pr.capacity, COALESCE(b.child_count, 0) AS held, b.completed_at,
+           row_number() OVER (PARTITION BY r.parent_qr ORDER BY r.row_no)::integer AS n
     FROM import_bag_row r
     LEFT JOIN bags_bag b ON b.qr_id = r.parent_qr
     JOIN bags_product pr ON pr.id = COALESCE(b.product_id, r.product_id)
     WHERE r.parent_qr IS NOT NULL AND r.child_qr IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM import_bag_issue i WHERE i.row_no = r.row_no)
 ) AS numbered
-WHERE (completed AND held < capacity) OR held + n > capacity
+WHERE bags_parent_complete(completed_at, held + n - 1, capacity)
 ON CONFLICT (row_no) DO NOTHING
 """
 
@@ -183,9 +184,8 @@ GOOD_ROWS = "NOT EXISTS (SELECT 1 FROM import_bag_issue i WHERE i.row_no = r.row
 
 # A new parent's area: the one its rows name (the first row naming one), else the default.
 INSERT_PARENTS_SQL = f"""
-INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
-                      created_at, updated_at)
-SELECT qr_id, {BagKind.PARENT.literal}, product_id, COALESCE(area_id, %(default_area_id)s), %(user_id)s, 0, NULL,
+INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, created_at, updated_at)
+SELECT qr_id, {BagKind.PARENT.literal}, product_id, COALESCE(area_id, %(default_area_id)s), %(user_id)s,
        %(now)s, %(now)s
 FROM (
     SELECT DISTINCT ON (r.parent_qr) r.parent_qr AS qr_id, r.product_id, r.area_id, r.row_no
@@ -199,11 +199,10 @@ ORDER BY row_no
 
 # A new child takes its parent's area (the scan loop's rule); a listed child the row's, else the default.
 INSERT_CHILDREN_SQL = f"""
-INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
-                      created_at, updated_at)
+INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, created_at, updated_at)
 SELECT r.child_qr, {BagKind.CHILD.literal}, NULL,
        CASE WHEN p.id IS NULL THEN COALESCE(r.area_id, %(default_area_id)s) ELSE p.dispatch_area_id END,
-       %(user_id)s, 0, NULL, %(now)s, %(now)s
+       %(user_id)s, %(now)s, %(now)s
 FROM import_bag_row r
 LEFT JOIN bags_bag p ON p.qr_id = r.parent_qr
 WHERE r.child_qr IS NOT NULL AND {GOOD_ROWS}
@@ -211,8 +210,9 @@ WHERE r.child_qr IS NOT NULL AND {GOOD_ROWS}
 ORDER BY r.row_no
 """  # noqa: S608 (a constant condition and enum literals are put in; every value is bound)
 
-# The links, their scan events, the children's area (their parent's: an existing loose child may have had
-# another) and the parents' counts (completed when full, as a scan does) in one statement.
+# The links (bags_link's trigger adds them to their parents' counts, once per parent), their scan events and the
+# children's area (their parent's: an existing loose child may have had another) in one statement; and how many
+# parents these links fill, from the counts as they were before it.
 LINK_SQL = f"""
 WITH pairs AS MATERIALIZED (
     SELECT r.row_no, p.id AS parent_id, p.qr_id AS parent_qr, p.dispatch_area_id, c.id AS child_id,
@@ -238,16 +238,15 @@ WITH pairs AS MATERIALIZED (
     SET dispatch_area_id = pairs.dispatch_area_id, updated_at = %(now)s
     FROM linked JOIN pairs USING (child_id)
     WHERE c.id = linked.child_id AND c.dispatch_area_id IS DISTINCT FROM pairs.dispatch_area_id
-), bumped AS (
-    UPDATE bags_bag b
-    SET child_count = b.child_count + added.n,
-        completed_at = CASE WHEN b.child_count + added.n >= pr.capacity THEN %(now)s ELSE b.completed_at END,
-        updated_at = %(now)s
-    FROM (SELECT parent_id, count(*) AS n FROM pairs GROUP BY parent_id) AS added, bags_product pr
-    WHERE b.id = added.parent_id AND pr.id = b.product_id
-    RETURNING b.completed_at = %(now)s AS filled
+), filled AS (
+    SELECT 1
+    FROM (SELECT parent_id, count(*)::integer AS n FROM pairs GROUP BY parent_id) AS added
+    JOIN bags_bag b ON b.id = added.parent_id
+    JOIN bags_product pr ON pr.id = b.product_id
+    WHERE bags_parent_full(b.child_count + added.n, pr.capacity)
+      AND NOT bags_parent_full(b.child_count, pr.capacity)
 )
-SELECT (SELECT count(*) FROM linked), (SELECT count(*) FROM scans), (SELECT count(*) FROM bumped WHERE filled)
+SELECT (SELECT count(*) FROM linked), (SELECT count(*) FROM scans), (SELECT count(*) FROM filled)
 """  # noqa: S608 (a constant condition and enum literals are put in; every value is bound)
 
 

@@ -2,8 +2,8 @@
 
 Both write straight to the tables rather than through the scan services: the demo must work on a fresh
 checkout, and the bulk load has to put 2 million bags in place in minutes, which only COPY can do. So
-each keeps the rules the services keep (child counts, capacity, completed parents, kinds) by
-construction, and the database's constraints check them again.
+each keeps the rules the services keep (capacity, kinds) by construction, and the database's constraints
+check them again; the parents' child counts are the links' trigger's to keep, as for every other writer.
 """
 
 import random
@@ -20,6 +20,7 @@ from accounts.models import DispatchArea, Role, User
 from audit.choices import AuditAction
 from audit.services import record, snapshot
 from bags import qr
+from bags.managers import parent_full
 from bags.models import Bag, BagKind, BagTotals, Link, Product
 from bills.models import Bill, BillBag, BillStatus
 from imports.copying import Progress, chunked, copy_rows
@@ -136,11 +137,6 @@ def _seed_demo_bags(area: DispatchArea, *, dispatcher: User, biller: User) -> tu
             )
             Link.objects.create(parent=parent, child=child, created_by=dispatcher)
             _demo_scan(ScanAction.LINK, dispatcher, area, bag=child, parent=parent)
-        # Set once from the links just made, as the scan service keeps it link by link.
-        parent.child_count = child_total
-        if child_total >= product.capacity:
-            parent.completed_at = parent.created_at
-        parent.save(update_fields=["child_count", "completed_at", "updated_at"])
         BillBag.objects.create(bill=bill, parent_bag=parent, added_by=biller)
     return True, (
         f"Added parents {' and '.join(parent_codes)} with {len(child_codes)} children, "
@@ -192,8 +188,6 @@ BAG_COLUMNS = (
     "product_id",
     "dispatch_area_id",
     "created_by_id",
-    "child_count",
-    "completed_at",
     "created_at",
     "updated_at",
 )
@@ -286,8 +280,8 @@ def seed_bulk(
     """Load ``bags`` synthetic bags (parents first in each group, then their children) and their links.
 
     Rules held: codes are new (never one already in the table), parents fit their product's format and
-    are spread over the active products, no parent takes more than its product's capacity, each parent's
-    child_count equals its links and a full parent is completed. All or nothing: one transaction, with
+    are spread over the active products, no parent takes more than its product's capacity (the links'
+    trigger counts each parent's children). All or nothing: one transaction, with
     the bags table locked against other writers so that the codes and ids chosen stay free.
     """
     parents = default_parents(bags) if parents is None else parents
@@ -590,7 +584,7 @@ def _bag_chunks(plan: _Plan) -> Iterator[tuple[str, int]]:
 def _bag_lines(plan: _Plan) -> Iterator[str]:
     clock = _Clock(plan)
     owner = f"{_null(plan.area_id)}\t{_null(plan.user_id)}"
-    child_middle = f"\tchild\t\\N\t{owner}\t0\t\\N\t"
+    child_middle = f"\tchild\t\\N\t{owner}\t"
     row = 0
     child_number = plan.first_child_number
     bag_id = plan.first_bag_id
@@ -598,11 +592,7 @@ def _bag_lines(plan: _Plan) -> Iterator[str]:
         if i >= 0:
             slot = plan.products[plan.parent_product[i]]
             created = clock.at(row)
-            completed = clock.at(row + linked) if linked >= slot.capacity else r"\N"
-            yield (
-                f"{bag_id}\t{_parent_code(plan, i)}\tparent\t{slot.product_id}\t{owner}\t{linked}\t{completed}\t"
-                f"{created}\t{created}\n"
-            )
+            yield f"{bag_id}\t{_parent_code(plan, i)}\tparent\t{slot.product_id}\t{owner}\t{created}\t{created}\n"
             row += 1
             bag_id += 1
         for _ in range(linked + unlinked):
@@ -657,8 +647,8 @@ def _scan_lines(plan: _Plan) -> Iterator[str]:
 
 def _result(plan: _Plan, scans: int, seconds: float) -> BulkResult:
     by_product = {slot.code: len(slot.numbers) for slot in plan.products}
-    capacity_of = [slot.capacity for slot in plan.products]
-    full = sum(1 for p, n in zip(plan.parent_product, plan.counts, strict=True) if n >= capacity_of[p])
+    seeded = Bag.objects.filter(pk__gte=plan.first_bag_id, pk__lt=plan.first_bag_id + plan.bags, kind=BagKind.PARENT)
+    full = seeded.alias(full=parent_full()).filter(full=True).count()
     return BulkResult(
         parents_by_product=by_product,
         children=plan.children,

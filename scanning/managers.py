@@ -3,8 +3,9 @@
 A child scan is one transaction of two statements, each one round trip to the database: ``BEGIN`` and
 ``child_scan_state``, which locks the parent and reads everything the rules need (the stored reply for
 this client scan id, the parent and its product, the child and where it is); the service decides; then
-``link_child``, which writes the child (if new), the link, the parent's count, the Scan event and the
-stored reply in one statement, and ``COMMIT`` (or, for a refusal, the stored reply and ``COMMIT``).
+``link_child``, which writes the child (if new), the link (bags_link's trigger moves the parent's count in
+the same statement), the Scan event and the stored reply in one statement, and ``COMMIT`` (or, for a
+refusal, the stored reply and ``COMMIT``).
 ScanTransaction sends BEGIN and COMMIT with those statements: separate, as transaction.atomic sends
 them, they were two more round trips a scan, and on two cores round trips are most of a scan's cost.
 
@@ -20,7 +21,6 @@ each read against the plain ORM answer on the same data.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,8 +36,10 @@ SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(cl
 """
 
 # The parent row is locked (FOR UPDATE) before anything about it is decided: scans into one parent
-# queue here, so its count can never pass capacity. The writes stamp their rows with now(), the time the
-# transaction began (the BEGIN sent with this read), so a scan's link, event and reply share one time.
+# queue here, so its count can never pass capacity. Whether it is full or complete, and would be full with
+# this child, is bags_parent_full's and bags_parent_complete's answer, read under the lock. The writes stamp
+# their rows with now(), the time the transaction began (the BEGIN sent with this read), so a scan's link,
+# event and reply share one time.
 CHILD_SCAN_STATE_SQL = f"""
 WITH reply AS (
     SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(client_scan_id)s
@@ -54,8 +56,11 @@ WITH reply AS (
     WHERE c.qr_id = %(child_qr)s
 )
 SELECT reply.status, reply.body, reply.user_id,
-       parent.id, parent.qr_id, parent.child_count, parent.completed_at, parent.dispatch_area_id, area.name,
-       product.name, product.capacity, product.child_weight_kg,
+       parent.id, parent.qr_id, parent.child_count,
+       bags_parent_full(parent.child_count, product.capacity),
+       bags_parent_complete(parent.completed_at, parent.child_count, product.capacity),
+       bags_parent_full(parent.child_count + 1, product.capacity),
+       parent.dispatch_area_id, area.name, product.name, product.capacity, product.child_weight_kg,
        child.id, child.kind, child.parent_id, child.parent_qr, child.parent_area_id
 FROM (SELECT 1) AS one
 LEFT JOIN reply ON true
@@ -94,9 +99,8 @@ def _record_scan(action: ScanAction) -> str:
 # of none, is moved there), so it is seen where it is: Bag.objects.restrict scopes by the bag's own area.
 LINK_CHILD_SQL = f"""
 WITH new_child AS (
-    INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
-                          created_at, updated_at)
-    SELECT %(child_qr)s, {BagKind.CHILD.literal}, NULL, %(area_id)s, %(user_id)s, 0, NULL, now(), now()
+    INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, created_at, updated_at)
+    SELECT %(child_qr)s, {BagKind.CHILD.literal}, NULL, %(area_id)s, %(user_id)s, now(), now()
     WHERE %(child_id)s::bigint IS NULL
     ON CONFLICT (qr_id) DO NOTHING
     RETURNING id
@@ -113,17 +117,10 @@ WITH new_child AS (
     UPDATE bags_bag
     SET dispatch_area_id = %(area_id)s, updated_at = now()
     WHERE id = (SELECT child_id FROM link) AND dispatch_area_id IS DISTINCT FROM %(area_id)s::bigint
-), bump AS (
-    UPDATE bags_bag
-    SET child_count = child_count + 1,
-        completed_at = CASE WHEN child_count + 1 >= %(capacity)s THEN now() ELSE completed_at END,
-        updated_at = now()
-    WHERE id = %(parent_id)s AND EXISTS (SELECT 1 FROM link)
-    RETURNING child_count
 ), scanned AS (
     SELECT child_id AS bag_id, %(child_qr)s AS bag_qr, %(parent_id)s::bigint AS parent_id FROM link
 ){_record_scan(ScanAction.LINK)}
-SELECT (SELECT child_count FROM bump), (SELECT body FROM reply),
+SELECT EXISTS (SELECT 1 FROM link), (SELECT body FROM reply),
        CASE WHEN EXISTS (SELECT 1 FROM link) AND NOT EXISTS (SELECT 1 FROM reply)
             THEN scanning_write_conflict('linked, but the client scan id was taken meanwhile') END
 """  # noqa: S608 (only enum literals and the constant tail are put in; every value is bound)
@@ -137,7 +134,8 @@ WITH reply AS (
     FROM bags_bag WHERE qr_id = %(parent_qr)s
 )
 SELECT reply.status, reply.body, reply.user_id,
-       bag.id, bag.kind, bag.child_count, bag.completed_at, bag.dispatch_area_id, area.name,
+       bag.id, bag.kind, COALESCE(bag.child_count, 0), bags_parent_full(bag.child_count, product.capacity),
+       bags_parent_complete(bag.completed_at, bag.child_count, product.capacity), bag.dispatch_area_id, area.name,
        product.id, product.name, product.capacity, product.child_weight_kg, product.is_active
 FROM (SELECT 1) AS one
 LEFT JOIN reply ON true
@@ -149,9 +147,8 @@ LEFT JOIN bags_product AS product
 
 OPEN_PARENT_SQL = f"""
 WITH new_parent AS (
-    INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, child_count, completed_at,
-                          created_at, updated_at)
-    SELECT %(parent_qr)s, {BagKind.PARENT.literal}, %(product_id)s, %(area_id)s, %(user_id)s, 0, NULL, now(), now()
+    INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, created_at, updated_at)
+    SELECT %(parent_qr)s, {BagKind.PARENT.literal}, %(product_id)s, %(area_id)s, %(user_id)s, now(), now()
     WHERE %(parent_id)s::bigint IS NULL
     ON CONFLICT (qr_id) DO NOTHING
     RETURNING id
@@ -196,7 +193,10 @@ class ChildScanState:
     parent_id: int | None
     parent_qr: str | None
     child_count: int | None
-    completed_at: datetime | None
+    # bags_parent_full and bags_parent_complete, read under the lock (all false when there is no parent).
+    full: bool
+    complete: bool
+    full_with_one_more: bool  # full once this scan's child is in
     parent_area_id: int | None
     parent_area_name: str | None
     product_name: str | None
@@ -216,8 +216,9 @@ class ParentScanState:
     reply: StoredReply | None
     bag_id: int | None
     bag_kind: str | None
-    child_count: int | None
-    completed_at: datetime | None
+    child_count: int  # 0, full and complete false for a parent not made yet
+    full: bool
+    complete: bool
     area_id: int | None
     area_name: str | None
     product_id: int | None
@@ -311,15 +312,14 @@ class ScanTransaction:
         area_id: int | None,
         parent_id: int,
         parent_qr: str,
-        capacity: int,
         child_id: int | None,
         child_qr: str,
         body: dict[str, Any],
     ) -> dict[str, Any] | None:
-        """Write a child scan (child if new, link, the child into ``area_id``, count, event, reply) and commit;
-        the stored reply, or None if a concurrent scan got in first and nothing was written (the caller
-        decides again)."""
-        child_count, stored, _ = self._last(
+        """Write a child scan (child if new, link, the child into ``area_id``, event, reply; the link's trigger
+        counts it) and commit; the stored reply, or None if a concurrent scan got in first and nothing was
+        written (the caller decides again)."""
+        linked, stored, _ = self._last(
             LINK_CHILD_SQL,
             {
                 "client_scan_id": client_scan_id,
@@ -327,13 +327,12 @@ class ScanTransaction:
                 "area_id": area_id,
                 "parent_id": parent_id,
                 "parent_qr": parent_qr,
-                "capacity": capacity,
                 "child_id": child_id,
                 "child_qr": child_qr,
                 "body": Jsonb(body),
             },
         )
-        return _json(stored) if child_count is not None else None
+        return _json(stored) if linked else None
 
     def parent_scan_state(self, *, client_scan_id: str, parent_qr: str, product_code: str) -> ParentScanState:
         """Begin and read what opening a parent looks at."""

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -94,15 +93,16 @@ def scan_time(moment: datetime) -> str:
 
 
 def parent_json(
-    *, qr_id: str, product_name: str, child_count: int, capacity: int, completed_at: datetime | None
+    *, qr_id: str, product_name: str, child_count: int, capacity: int, full: bool, complete: bool
 ) -> dict[str, Any]:
-    full = child_count >= capacity
+    """A parent as the scan API shows it; ``full`` and ``complete`` as the database answered them
+    (bags_parent_full, bags_parent_complete), never worked out here."""
     return {
         "qr_id": qr_id,
         "product": product_name,
         "child_count": child_count,
         "capacity": capacity,
-        "complete": full or completed_at is not None,
+        "complete": complete,
         "full": full,
     }
 
@@ -200,21 +200,19 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer
                 QRRefusal.CHILD_WHERE_PARENT_EXPECTED, f"{parsed.qr_id} is already a child bag; it cannot be a parent."
             )
         is_new = state.bag_id is None
-        if is_new:
-            if not state.product_is_active:
-                raise ScanRefused(
-                    ScanRefusal.PRODUCT_INACTIVE,
-                    f"{state.product_name} is no longer in use: no new {parsed.qr_id} parents. Ask an admin.",
-                )
-            area_id, child_count, completed_at = user.dispatch_area_id, 0, None
-        else:
-            area_id, child_count, completed_at = state.area_id, state.child_count, state.completed_at
+        if is_new and not state.product_is_active:
+            raise ScanRefused(
+                ScanRefusal.PRODUCT_INACTIVE,
+                f"{state.product_name} is no longer in use: no new {parsed.qr_id} parents. Ask an admin.",
+            )
+        area_id, child_count = (user.dispatch_area_id, 0) if is_new else (state.area_id, state.child_count)
         parent = parent_json(
             qr_id=parsed.qr_id,
             product_name=state.product_name,
             child_count=child_count,
             capacity=state.capacity,
-            completed_at=completed_at,
+            full=state.full,
+            complete=state.complete,
         )
         if not is_new:
             _check_area(user, parsed.qr_id, state.area_id, state.area_name, parent)
@@ -279,7 +277,8 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
             product_name=state.product_name,
             child_count=state.child_count,
             capacity=state.capacity,
-            completed_at=state.completed_at,
+            full=state.full,
+            complete=state.complete,
         )
         _check_area(user, parent_qr, state.parent_area_id, state.parent_area_name, parent)
         if state.child_kind == qr.PARENT:
@@ -319,7 +318,9 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
             product_name=state.product_name,
             child_count=count,
             capacity=state.capacity,
-            completed_at=None,  # not complete before this child (refused above); full now if count is capacity
+            # Not complete before this child (refused above), so complete now only if it made the parent full.
+            full=state.full_with_one_more,
+            complete=state.full_with_one_more,
         )
         if parent["full"]:
             message = f"{child_qr} added. {parent_qr} is now full ({count} of {state.capacity}): scan the next parent."
@@ -333,7 +334,6 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
                 area_id=state.parent_area_id,
                 parent_id=state.parent_id,
                 parent_qr=parent_qr,
-                capacity=state.capacity,
                 child_id=state.child_id,
                 child_qr=child_qr,
                 body=body,
@@ -373,7 +373,8 @@ def _locked_parent(user: User, parent_code: Any) -> Bag:
     except qr.QRCodeError as error:
         raise ScanRefused.from_qr_error(error) from error
     parent = (
-        Bag.objects.select_for_update(of=("self",))
+        Bag.objects.with_completion()
+        .select_for_update(of=("self",))
         .select_related("product", "dispatch_area")
         .filter(qr_id=parent_qr, kind=qr.PARENT)
         .first()
@@ -389,7 +390,8 @@ def _bag_parent_json(parent: Bag) -> dict[str, Any]:
         product_name=parent.product.name,
         child_count=parent.child_count,
         capacity=parent.product.capacity,
-        completed_at=parent.completed_at,
+        full=parent.full,
+        complete=parent.complete,
     )
 
 
@@ -443,13 +445,7 @@ def undo_last_scan(
                 parent=_bag_parent_json(parent),
             )
         record(actor=user, action=AuditAction.SCAN_UNDO, obj=link, before=snapshot(link), request=request)
-        link.delete()
-        parent.child_count -= 1
-        if parent.completed_at is not None and parent.child_count + 1 >= parent.product.capacity:
-            parent.completed_at = None  # it was complete because it was full; it no longer is
-        Bag.objects.filter(pk=parent.pk).update(
-            child_count=F("child_count") - 1, completed_at=parent.completed_at, updated_at=now
-        )
+        link.delete()  # bags_link's trigger takes it off the parent's count
         event = _record_event(
             client_scan_id=reply_id,
             user=user,
@@ -462,6 +458,8 @@ def undo_last_scan(
             reverts=target,
             created_at=now,
         )
+        # Read again: the count and whether the parent is still full or complete are the database's to say.
+        parent = Bag.objects.with_completion().select_related("product").get(pk=parent.pk)
         parent_state = _bag_parent_json(parent)
         body = {
             "ok": True,
@@ -537,5 +535,4 @@ def unlink_child(*, link: Link, actor: User, request: HttpRequest | None = None)
             parent_qr=parent.qr_id,
             dispatch_area_id=actor.dispatch_area_id,
         )
-        link.delete()
-        Bag.objects.filter(pk=parent.pk).update(child_count=F("child_count") - 1)
+        link.delete()  # bags_link's trigger takes it off the parent's count

@@ -53,11 +53,9 @@ def make_child(qr_id: str | None = None, **fields) -> Bag:
 
 
 def link(parent: Bag, child: Bag) -> Link:
-    """The link row and the parent's count together, as the scan service keeps them. The child's area is left
-    as it was made (the scan service moves the child to the parent's)."""
-    created = Link.objects.create(parent=parent, child=child)
-    Bag.objects.filter(pk=parent.pk).update(child_count=parent.child_links.count())
-    return created
+    """The link row (its trigger counts it into the parent's child_count). The child's area is left as it was
+    made (the scan service moves the child to the parent's)."""
+    return Link.objects.create(parent=parent, child=child)
 
 
 def make_bill(created_by: User, *, bill_number: str | None = None, expected_parents: int = 10, **fields) -> Bill:

@@ -562,7 +562,7 @@ function handleAnswer(item, answer) {
   let note = "";
 
   if (parent && parent.qr_id) {
-    const finished = parent.full || parent.complete;
+    const finished = parent.complete; // the server's word: full, or marked complete
     if (current && current.qr_id === parent.qr_id) {
       if (finished) {
         setParent(null);

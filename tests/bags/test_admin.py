@@ -65,9 +65,7 @@ def _build_warehouse() -> dict:
         for c in range(30)
     ]
     Link.objects.bulk_create(links, batch_size=5_000)
-    Bag.objects.filter(pk__in=[bag.pk for bag in parents[:FULL_PARENTS]]).update(
-        child_count=30, completed_at=timezone.now()
-    )
+    Bag.objects.filter(pk__in=[bag.pk for bag in parents[:FULL_PARENTS]]).update(completed_at=timezone.now())
     Scan.objects.bulk_create(
         Scan(
             user=dispatcher,

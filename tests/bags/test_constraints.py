@@ -155,9 +155,12 @@ def test_an_unlinked_bag_never_changes_kind(mustard, qr_id, kind, new_kind):
     assert Bag.objects.get(pk=bag_id).kind == kind
 
 
-def test_child_with_children_is_refused_by_database(db):
-    with refused_by("bag_child_holds_nothing", Bag):
+def test_a_bag_made_holding_children_is_refused_by_database(db):
+    # A new bag holds nothing: its count comes from links written after it (bags/migrations/0013_*).
+    with refused_by("bag_child_count_from_links", Bag):
         insert_bag("ABCD1234", BagKind.CHILD, child_count=1)
+    with refused_by("bag_child_count_from_links", Bag):
+        insert_bag("SB12345", BagKind.PARENT, product_id=factories.product().pk, child_count=3)
 
 
 def test_completed_child_is_refused_by_database(db):
@@ -165,14 +168,29 @@ def test_completed_child_is_refused_by_database(db):
         insert_bag("ABCD1234", BagKind.CHILD, completed_at=timezone.now())
 
 
-def test_raising_a_child_count_is_refused_by_database(db):
+def test_writing_a_child_count_is_refused_by_database(db):
     child = factories.make_child("ABCD1234")
+    parent = factories.make_parent("SB12345")
+    factories.link(parent, child)
 
-    with refused_by("bag_child_holds_nothing"):
+    with refused_by("bag_child_count_from_links"):
         Bag.objects.filter(pk=child.pk).update(child_count=5)
+    with refused_by("bag_child_count_from_links"):
+        Bag.objects.filter(pk=parent.pk).update(child_count=0)
 
-    child.refresh_from_db()
-    assert child.child_count == 0
+    assert Bag.objects.get(pk=child.pk).child_count == 0
+    assert Bag.objects.get(pk=parent.pk).child_count == 1
+
+
+def test_a_save_that_leaves_the_count_as_it_is_goes_through(db):
+    parent = factories.make_parent("SB12345")
+    factories.link(parent, factories.make_child())
+    parent.refresh_from_db()
+
+    parent.completed_at = timezone.now()
+    parent.save()
+
+    assert Bag.objects.get(pk=parent.pk).child_count == 1
 
 
 # --- Links: a child in at most one parent, parents and children never swap places.
@@ -270,15 +288,18 @@ def test_turning_a_linked_child_into_a_parent_is_refused_by_database(mustard):
 
 
 def test_turning_a_parent_with_children_into_a_child_is_refused_by_database(mustard):
+    # The link left uncounted (its trigger off in this test's transaction, which rolls back), so that only the
+    # link, not the child's own rules (a child holds nothing), stands in the way.
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE bags_link DISABLE TRIGGER bags_link_counts_insert")
     parent, child = factories.make_parent("SB12345"), factories.make_child()
     factories.link(parent, child)
 
-    # child_count=0 so that only the link, not the child's own rules, stands in the way.
     with refused_by("link_parent_is_parent_bag"):
-        Bag.objects.filter(pk=parent.pk).update(kind=BagKind.CHILD, child_count=0)
+        Bag.objects.filter(pk=parent.pk).update(kind=BagKind.CHILD)
 
     parent.refresh_from_db()
-    assert (parent.kind, parent.child_count) == (BagKind.PARENT, 1)
+    assert (parent.kind, parent.child_count) == (BagKind.PARENT, 0)
 
 
 # --- Deletion: a parent holding children stays until they are unlinked.

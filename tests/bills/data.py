@@ -6,11 +6,10 @@ from tests import factories
 
 
 def fill(parent: Bag, children: int, *, prefix: str | None = None) -> list[str]:
-    """Link ``children`` new child bags into ``parent`` and set its count, as the scan service would."""
+    """Link ``children`` new child bags into ``parent`` (the links' trigger counts them)."""
     prefix = prefix or f"K{parent.pk:06d}"
     made = Bag.objects.bulk_create([Bag(qr_id=f"{prefix}{n:04d}", kind=BagKind.CHILD) for n in range(1, children + 1)])
     Link.objects.bulk_create([Link(parent=parent, child=child) for child in made])
-    Bag.objects.filter(pk=parent.pk).update(child_count=parent.child_links.count())
     parent.refresh_from_db()
     return [child.qr_id for child in made]
 
@@ -25,10 +24,7 @@ def big_bill(created_by, *, parents: int = 50, children: int = 30, **fields) -> 
     """A bill of ``parents`` mustard parents, each holding ``children``."""
     bill = factories.make_bill(created_by, expected_parents=fields.pop("expected_parents", parents), **fields)
     made = Bag.objects.bulk_create(
-        [
-            Bag(qr_id=f"SB{n:05d}", kind=BagKind.PARENT, product=factories.product(), child_count=children)
-            for n in range(1, parents + 1)
-        ]
+        [Bag(qr_id=f"SB{n:05d}", kind=BagKind.PARENT, product=factories.product()) for n in range(1, parents + 1)]
     )
     Bag.objects.bulk_create(
         [Bag(qr_id=f"B{p:05d}C{c:04d}", kind=BagKind.CHILD) for p in range(1, parents + 1) for c in range(children)]

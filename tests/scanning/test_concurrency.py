@@ -60,9 +60,9 @@ def test_sixty_scans_into_one_parent_of_thirty_link_exactly_thirty(wide_pool):
     )
 
     assert Counter(answer.body["code"] for answer in answers) == {"linked": 30, "parent_full": 30}
-    parent.refresh_from_db()
+    parent = Bag.objects.with_completion().get(pk=parent.pk)
     assert parent.child_count == 30 == Link.objects.filter(parent=parent).count()
-    assert parent.completed_at is not None
+    assert parent.complete
     assert sorted(a.body["parent"]["child_count"] for a in answers if a.body["ok"]) == list(range(1, 31))
     # Refused scans left no child behind.
     assert Bag.objects.filter(kind="child").count() == 30

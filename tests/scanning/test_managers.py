@@ -27,7 +27,10 @@ def orm_child_scan_state(*, client_scan_id: str, parent_qr: str, child_qr: str) 
         parent_id=parent and parent.pk,
         parent_qr=parent and parent.qr_id,
         child_count=parent and parent.child_count,
-        completed_at=parent and parent.completed_at,
+        # The rule written out plainly, to check the SQL functions the statement calls.
+        full=bool(parent) and parent.child_count >= parent.product.capacity,
+        complete=bool(parent) and (parent.completed_at is not None or parent.child_count >= parent.product.capacity),
+        full_with_one_more=bool(parent) and parent.child_count + 1 >= parent.product.capacity,
         parent_area_id=parent and parent.dispatch_area_id,
         parent_area_name=parent.dispatch_area.name if parent and parent.dispatch_area else None,
         product_name=parent and parent.product.name,
@@ -48,8 +51,9 @@ def orm_parent_scan_state(*, client_scan_id: str, parent_qr: str, product_code: 
         reply=orm_reply(client_scan_id),
         bag_id=bag and bag.pk,
         bag_kind=bag and bag.kind,
-        child_count=bag and bag.child_count,
-        completed_at=bag and bag.completed_at,
+        child_count=bag.child_count if bag else 0,
+        full=bool(bag) and bag.child_count >= product.capacity,
+        complete=bool(bag) and (bag.completed_at is not None or bag.child_count >= product.capacity),
         area_id=bag and bag.dispatch_area_id,
         area_name=bag.dispatch_area.name if bag and bag.dispatch_area else None,
         product_id=product.pk,
@@ -133,6 +137,7 @@ def test_sql_written_scan_reads_back_the_same_through_the_orm(scene, child_qr):
         product_name="Mustard",
         child_count=parent.child_count,
         capacity=parent.product.capacity,
-        completed_at=parent.completed_at,
+        full=parent.child_count >= parent.product.capacity,
+        complete=parent.completed_at is not None or parent.child_count >= parent.product.capacity,
     )
     assert ScanReply.objects.get(pk=event.client_scan_id).body == answer.body

@@ -233,9 +233,9 @@ def test_parent_fills_to_capacity_and_then_refuses(dispatcher, mustard):
     assert [a.body["parent"]["child_count"] for a in answers] == [1, 2, 3]
     assert answers[-1].body["parent"]["full"] is True
     assert "now full" in answers[-1].body["message"]
-    parent = Bag.objects.get(qr_id="SB00001")
-    assert parent.child_count == 3
-    assert parent.completed_at is not None
+    parent = Bag.objects.with_completion().get(qr_id="SB00001")
+    assert (parent.child_count, parent.full, parent.complete) == (3, True, True)
+    assert parent.completed_at is None  # full, not marked by anyone
     assert (refused.status, refused.body["code"]) == (409, "parent_full")
     assert not Bag.objects.filter(qr_id="C0000009").exists()
 
@@ -381,8 +381,8 @@ def test_undo_of_a_full_parent_reopens_it(dispatcher, mustard):
 
     services.undo_last_scan(user=dispatcher, client_scan_id=new_id())
 
-    parent = Bag.objects.get(qr_id="SB00001")
-    assert (parent.child_count, parent.completed_at) == (0, None)
+    parent = Bag.objects.with_completion().get(qr_id="SB00001")
+    assert (parent.child_count, parent.complete) == (0, False)
 
 
 def test_undo_twice_does_not_walk_back_further(dispatcher, mustard):

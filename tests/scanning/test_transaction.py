@@ -106,7 +106,6 @@ def test_a_write_that_finds_its_client_id_taken_meanwhile_commits_nothing(dispat
             area_id=parent.dispatch_area_id,
             parent_id=parent.pk,
             parent_qr="SB00001",
-            capacity=30,
             child_id=None,
             child_qr="CHILD0001",
             body={"ok": True},
