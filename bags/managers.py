@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, models, transaction
+from psycopg import sql
 
 from bags import qr
 from bags.choices import BagKind
@@ -172,6 +173,17 @@ def parent_complete(prefix: str = "") -> models.Func:
     )
 
 
+# New bags from rows the caller selects (the bulk import's staged rows): with the scan statement's, the one
+# INSERT into bags_bag outside the ORM. ``{source}`` yields (qr_id, kind, product_id, dispatch_area_id,
+# row_no); the bags are written in row order, so their ids follow the file.
+INSERT_BAGS_SQL = """
+INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, created_at, updated_at)
+SELECT qr_id, kind, product_id, dispatch_area_id, %(user_id)s, %(now)s, %(now)s
+FROM ({source}) AS new_bags
+ORDER BY row_no
+"""
+
+
 class BagQuerySet(models.QuerySet):
     def restrict(self, user) -> "BagQuerySet":
         """The bags this user may see: a dispatcher only their own area's, billers and admins all."""
@@ -181,6 +193,13 @@ class BagQuerySet(models.QuerySet):
     def with_completion(self) -> "BagQuerySet":
         """Each bag with ``full`` and ``complete`` as the database defines them."""
         return self.annotate(full=parent_full(), complete=parent_complete())
+
+    def insert_from(self, pg: Any, *, source: str, params: dict[str, Any]) -> int:
+        """Write the new bags ``source`` (a constant SELECT of the caller's, see INSERT_BAGS_SQL) selects,
+        made by ``params["user_id"]`` at ``params["now"]``, on ``pg`` (a psycopg cursor: the bulk import's
+        transaction); how many were written."""
+        pg.execute(sql.SQL(INSERT_BAGS_SQL).format(source=sql.SQL(source)), params)
+        return pg.rowcount
 
     def search_codes(self, **search: Any) -> list[dict[str, Any]]:
         """Bags whose code starts with a prefix, after a code, in code order (BAG_CODE_SEARCH_SQL; the arguments

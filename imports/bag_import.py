@@ -14,8 +14,10 @@ of bags/qr.py, with the parent formats read from Product; a named product must b
 belongs to; areas by code or name). Good rows are staged with COPY into a temporary table, and the rules
 that look across rows or at the database are set-based SQL over it: a code twice in the file, a code of the
 other kind already, another area, a child already in another parent, a new parent of a product out of use,
-a parent's capacity (or one marked complete). Then everything is written with INSERT ... SELECT, in one
-transaction with the checks: a database error on any row leaves nothing behind.
+a parent's capacity (or one marked complete). Then everything is written set-based by the tables' owners
+(``Bag.objects.insert_from`` for the new bags, ``Scan.objects.link_pairs`` for the links and their scan
+events), from SELECTs over the staged rows, in one transaction with the checks: a database error on any
+row leaves nothing behind.
 
 Rows already there (the same link, the same bag) are reported and left alone, so running a file twice
 changes nothing the second time. Each link made records a Scan event with the action ``import``: the scan
@@ -38,7 +40,7 @@ from audit.choices import AuditAction
 from audit.services import record
 from bags import qr
 from bags.choices import BagKind
-from bags.models import Product
+from bags.models import Bag, Product
 from imports.copying import Progress, chunked, copy_rows
 from imports.error_codes import ImportRefusal
 from imports.files import (
@@ -52,7 +54,7 @@ from imports.files import (
     check_columns,
     open_table,
 )
-from scanning.models import ScanAction
+from scanning.models import Scan, ScanAction
 
 LINKS = "links"
 BAGS = "bags"
@@ -182,11 +184,11 @@ LIMIT %(limit)s
 
 GOOD_ROWS = "NOT EXISTS (SELECT 1 FROM import_bag_issue i WHERE i.row_no = r.row_no)"
 
-# A new parent's area: the one its rows name (the first row naming one), else the default.
-INSERT_PARENTS_SQL = f"""
-INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, created_at, updated_at)
-SELECT qr_id, {BagKind.PARENT.literal}, product_id, COALESCE(area_id, %(default_area_id)s), %(user_id)s,
-       %(now)s, %(now)s
+# The new parents (Bag.objects.insert_from writes them): a new parent's area is the one its rows name (the
+# first row naming one), else the default.
+NEW_PARENTS_SQL = f"""
+SELECT qr_id, {BagKind.PARENT.literal} AS kind, product_id,
+       COALESCE(area_id, %(default_area_id)s) AS dispatch_area_id, row_no
 FROM (
     SELECT DISTINCT ON (r.parent_qr) r.parent_qr AS qr_id, r.product_id, r.area_id, r.row_no
     FROM import_bag_row r
@@ -194,60 +196,30 @@ FROM (
       AND NOT EXISTS (SELECT 1 FROM bags_bag b WHERE b.qr_id = r.parent_qr)
     ORDER BY r.parent_qr, r.area_id IS NULL, r.row_no
 ) AS new_parents
-ORDER BY row_no
 """  # noqa: S608 (a constant condition and enum literals are put in; every value is bound)
 
-# A new child takes its parent's area (the scan loop's rule); a listed child the row's, else the default.
-INSERT_CHILDREN_SQL = f"""
-INSERT INTO bags_bag (qr_id, kind, product_id, dispatch_area_id, created_by_id, created_at, updated_at)
-SELECT r.child_qr, {BagKind.CHILD.literal}, NULL,
-       CASE WHEN p.id IS NULL THEN COALESCE(r.area_id, %(default_area_id)s) ELSE p.dispatch_area_id END,
-       %(user_id)s, %(now)s, %(now)s
+# The new children: a child takes its parent's area (the scan loop's rule); a listed child the row's, else
+# the default.
+NEW_CHILDREN_SQL = f"""
+SELECT r.child_qr AS qr_id, {BagKind.CHILD.literal} AS kind, NULL::bigint AS product_id,
+       CASE WHEN p.id IS NULL THEN COALESCE(r.area_id, %(default_area_id)s) ELSE p.dispatch_area_id END
+           AS dispatch_area_id,
+       r.row_no
 FROM import_bag_row r
 LEFT JOIN bags_bag p ON p.qr_id = r.parent_qr
 WHERE r.child_qr IS NOT NULL AND {GOOD_ROWS}
   AND NOT EXISTS (SELECT 1 FROM bags_bag b WHERE b.qr_id = r.child_qr)
-ORDER BY r.row_no
 """  # noqa: S608 (a constant condition and enum literals are put in; every value is bound)
 
-# The links (bags_link's trigger adds them to their parents' counts, once per parent), their scan events and the
-# children's area (their parent's: an existing loose child may have had another) in one statement; and how many
-# parents these links fill, from the counts as they were before it.
-LINK_SQL = f"""
-WITH pairs AS MATERIALIZED (
-    SELECT r.row_no, p.id AS parent_id, p.qr_id AS parent_qr, p.dispatch_area_id, c.id AS child_id,
-           c.qr_id AS child_qr
-    FROM import_bag_row r
-    JOIN bags_bag p ON p.qr_id = r.parent_qr
-    JOIN bags_bag c ON c.qr_id = r.child_qr
-    WHERE {GOOD_ROWS}
-), linked AS (
-    INSERT INTO bags_link (parent_id, child_id, created_by_id, created_at)
-    SELECT parent_id, child_id, %(user_id)s, %(now)s FROM pairs ORDER BY row_no
-    RETURNING child_id
-), scans AS (
-    INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
-                               dispatch_area_id, reverts_id, created_at)
-    SELECT NULL, %(user_id)s, %(action)s, child_id, child_qr, parent_id, parent_qr, dispatch_area_id, NULL, %(now)s
-    FROM pairs ORDER BY row_no
-    RETURNING 1
-), rehomed AS (
-    -- From the links written, so a child's row is locked only once its link is (as a scan does): a scan
-    -- linking the same child can never hold the link while this import holds the row, each waiting on the other.
-    UPDATE bags_bag c
-    SET dispatch_area_id = pairs.dispatch_area_id, updated_at = %(now)s
-    FROM linked JOIN pairs USING (child_id)
-    WHERE c.id = linked.child_id AND c.dispatch_area_id IS DISTINCT FROM pairs.dispatch_area_id
-), filled AS (
-    SELECT 1
-    FROM (SELECT parent_id, count(*)::integer AS n FROM pairs GROUP BY parent_id) AS added
-    JOIN bags_bag b ON b.id = added.parent_id
-    JOIN bags_product pr ON pr.id = b.product_id
-    WHERE bags_parent_full(b.child_count + added.n, pr.capacity)
-      AND NOT bags_parent_full(b.child_count, pr.capacity)
-)
-SELECT (SELECT count(*) FROM linked), (SELECT count(*) FROM scans), (SELECT count(*) FROM filled)
-"""  # noqa: S608 (a constant condition and enum literals are put in; every value is bound)
+# The pairs to link: every good row's parent and child (both exist by now).
+PAIRS_SQL = f"""
+SELECT r.row_no, p.id AS parent_id, p.qr_id AS parent_qr, p.dispatch_area_id, c.id AS child_id,
+       c.qr_id AS child_qr
+FROM import_bag_row r
+JOIN bags_bag p ON p.qr_id = r.parent_qr
+JOIN bags_bag c ON c.qr_id = r.child_qr
+WHERE {GOOD_ROWS}
+"""  # noqa: S608 (a constant condition is put in; every value is bound)
 
 
 class ImportRefused(FileRefused):
@@ -497,16 +469,13 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     values = {
         "user_id": user.pk if user else None,
         "now": now,
-        "action": ScanAction.IMPORT,
         "default_area_id": default_area.pk if default_area else None,
     }
-    pg.execute(INSERT_PARENTS_SQL, values)
-    parents = pg.rowcount
-    pg.execute(INSERT_CHILDREN_SQL, values)
-    report.created = {"parents": parents, "children": pg.rowcount}
+    parents = Bag.objects.insert_from(pg, source=NEW_PARENTS_SQL, params=values)
+    children = Bag.objects.insert_from(pg, source=NEW_CHILDREN_SQL, params=values)
+    report.created = {"parents": parents, "children": children}
     if links:
-        pg.execute(LINK_SQL, values)
-        made, _scans, filled = pg.fetchone()
+        made, _scans, filled = Scan.objects.link_pairs(pg, pairs=PAIRS_SQL, action=ScanAction.IMPORT, params=values)
         report.created |= {"links": made, "parents now full": filled}
     report.written = not report.dry_run
 

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import OperationalError, connection, models, transaction
+from psycopg import sql
 from psycopg.errors import SerializationFailure
 from psycopg.types.json import Jsonb
 
@@ -374,6 +375,41 @@ class ScanTransaction:
         return self._last(STORE_REPLY_SQL, params) is not None
 
 
+# Links from pairs the caller selects (the bulk import's staged rows), each with its scan event, the children
+# taking their parent's area, in one statement: with the scan loop's, scanning's one write of bags_link and
+# scanning_scan. ``{pairs}`` yields (row_no, parent_id, parent_qr, dispatch_area_id, child_id, child_qr).
+# Answers the links and events made and how many parents they fill, from the counts as they were before it
+# (bags_link's trigger then adds the links to their parents' counts, once per parent).
+LINK_PAIRS_SQL = """
+WITH pairs AS MATERIALIZED ({pairs}), linked AS (
+    INSERT INTO bags_link (parent_id, child_id, created_by_id, created_at)
+    SELECT parent_id, child_id, %(user_id)s, %(now)s FROM pairs ORDER BY row_no
+    RETURNING child_id
+), scans AS (
+    INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
+                               dispatch_area_id, reverts_id, created_at)
+    SELECT NULL, %(user_id)s, %(action)s, child_id, child_qr, parent_id, parent_qr, dispatch_area_id, NULL, %(now)s
+    FROM pairs ORDER BY row_no
+    RETURNING 1
+), rehomed AS (
+    -- From the links written, so a child's row is locked only once its link is (as a scan does): a scan
+    -- linking the same child can never hold the link while this import holds the row, each waiting on the other.
+    UPDATE bags_bag c
+    SET dispatch_area_id = pairs.dispatch_area_id, updated_at = %(now)s
+    FROM linked JOIN pairs USING (child_id)
+    WHERE c.id = linked.child_id AND c.dispatch_area_id IS DISTINCT FROM pairs.dispatch_area_id
+), filled AS (
+    SELECT 1
+    FROM (SELECT parent_id, count(*)::integer AS n FROM pairs GROUP BY parent_id) AS added
+    JOIN bags_bag b ON b.id = added.parent_id
+    JOIN bags_product pr ON pr.id = b.product_id
+    WHERE bags_parent_full(b.child_count + added.n, pr.capacity)
+      AND NOT bags_parent_full(b.child_count, pr.capacity)
+)
+SELECT (SELECT count(*) FROM linked), (SELECT count(*) FROM scans), (SELECT count(*) FROM filled)
+"""
+
+
 class ScanJSON(models.Func):
     """Each scan of a queryset as the API shows it (scanning_scan_json): ``.annotate(event=ScanJSON(undone))``,
     ``undone`` an expression saying whether a later scan took it back."""
@@ -393,6 +429,13 @@ class ScanManager(models.Manager):
         with connection.cursor() as cursor:
             cursor.execute(EVENT_JSON_SQL, [*(getattr(scan, column) for column in SCAN_JSON_COLUMNS), undone])
             return _json(cursor.fetchone()[0])
+
+    def link_pairs(self, pg: Any, *, pairs: str, action: ScanAction, params: dict[str, Any]) -> tuple[int, int, int]:
+        """Link the pairs ``pairs`` (a constant SELECT of the caller's, see LINK_PAIRS_SQL) selects, each with an
+        ``action`` event by ``params["user_id"]`` at ``params["now"]``, on ``pg`` (a psycopg cursor: the bulk
+        import's transaction); the links and events made, and the parents they filled."""
+        pg.execute(sql.SQL(LINK_PAIRS_SQL).format(pairs=sql.SQL(pairs)), {**params, "action": action})
+        return pg.fetchone()
 
     def transaction(self) -> ScanTransaction:
         """A scan's transaction (see ScanTransaction): its statements are methods of the object it gives."""
