@@ -1,16 +1,15 @@
-"""The admin's bulk import of bags and links, and of bills with their parents: a plain admin view over the
-import services (imports/bag_import.py import_bags, imports/bill_import.py import_bills), so the admin
-checks and writes exactly as the manage.py commands do, set-based, audited by the service.
+"""The admin's bulk import of bags and links, and of bills with their parents: plain admin views over the
+import jobs (imports/jobs.py), which run the import services in a background worker, so the admin checks
+and writes exactly as the manage.py commands do, and no request ever reads the file.
 
-Two steps. The upload is kept in the import_export storage (IMPORT_UPLOAD_DIR, shared by the app servers)
-and dry-run: every check and write, rolled back, its report shown. The confirm imports that kept upload.
-An upload that cannot be confirmed (a refused file, bad rows) is deleted at once, a confirmed one after
-its import, an unconfirmed one after a day (by the next upload). The import page is attached to bags' and
-bills' admins here (traitortrack/admin_extend.py): they may not import this app.
+Two steps. The upload is kept (in the database) and its dry run queued: every check and write, rolled
+back. The job's page shows its progress, then its report and, if the import may go ahead, the Confirm,
+which queues the import of the same upload. An upload that cannot be confirmed (a refused file, bad rows)
+is deleted when its dry run ends, a confirmed one after its import, an unconfirmed one after a day. The
+pages are attached to bags' and bills' admins here (traitortrack/admin_extend.py): they may not import
+this app.
 """
 
-import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,8 +17,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import Storage, storages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -28,53 +26,20 @@ from django.utils import timezone
 from accounts.models import DispatchArea
 from bags.models import Bag
 from bills.models import Bill
-from imports.bag_import import BAG_COLUMNS, LINK_COLUMNS, import_bags
+from imports import jobs
+from imports.bag_import import BAG_COLUMNS, LINK_COLUMNS
 from imports.bag_import import OPTIONAL_COLUMNS as BAG_OPTIONAL_COLUMNS
 from imports.bill_import import OPTIONAL_COLUMNS as BILL_OPTIONAL_COLUMNS
 from imports.bill_import import REQUIRED_COLUMNS as BILL_COLUMNS
-from imports.bill_import import import_bills
-from imports.files import ImportReport
+from imports.choices import ImportSubject, JobStatus
+from imports.models import ImportJob
 from traitortrack.admin_extend import ChangelistTool, ChangelistToolsMixin, extend_admin
-from traitortrack.errors import Refused
 
-# Where an upload waits between the dry run and the confirm, inside the import_export storage.
-UPLOAD_FOLDER = "bulk-import"
-UPLOAD_KEPT = timedelta(days=1)
-# Rows named in the message when the confirm finds bad rows the dry run did not (the rest are counted).
-CONFIRM_LISTED = 5
-UPLOAD_GONE = (
-    "This upload is no longer kept: it was imported already, or it waited more than a day for its "
-    "confirmation. Upload the file again."
-)
+# The job page reloads itself this often until the job is finished.
+REFRESH_SECONDS = 2
+# A job no worker has taken after this long gets a hint that none may be running.
+NO_WORKER_HINT_AFTER = timedelta(seconds=30)
 NOT_A_CONFIRMATION = "This confirmation was not made by the import page. Upload the file again."
-
-
-def upload_storage() -> Storage:
-    return storages["import_export"]
-
-
-def forget_stale_uploads() -> int:
-    """Delete the uploads older than UPLOAD_KEPT, whose dry run was never confirmed; how many."""
-    storage = upload_storage()
-    try:
-        _, names = storage.listdir(UPLOAD_FOLDER)
-    except FileNotFoundError:
-        return 0
-    oldest = timezone.now() - UPLOAD_KEPT
-    forgotten = 0
-    for name in names:
-        kept = f"{UPLOAD_FOLDER}/{name}"
-        try:
-            if storage.get_modified_time(kept) < oldest:
-                storage.delete(kept)
-                forgotten += 1
-        except FileNotFoundError:  # another request's confirm took it meanwhile
-            continue
-    return forgotten
-
-
-def _kept_path(key: str) -> str:
-    return f"{UPLOAD_FOLDER}/{key}"
 
 
 class BulkImportForm(forms.Form):
@@ -94,13 +59,14 @@ class BulkImportForm(forms.Form):
             )
         return upload
 
+    def job_options(self) -> dict[str, Any]:
+        return {"skip_invalid": self.cleaned_data["skip_invalid"]}
+
 
 class BulkConfirmForm(forms.Form):
-    """The confirm step: which kept upload, under the name it was uploaded with, with the upload's options."""
+    """The confirm step: which dry run to import for real."""
 
-    upload = forms.RegexField(r"\A[0-9a-f]{32}\Z", widget=forms.HiddenInput)
-    file_name = forms.CharField(max_length=255, widget=forms.HiddenInput)
-    skip_invalid = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    job = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
 class BagImportForm(BulkImportForm):
@@ -111,17 +77,16 @@ class BagImportForm(BulkImportForm):
         help_text="For new bags whose row names no area.",
     )
 
-
-class BagConfirmForm(BulkConfirmForm):
-    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, widget=forms.HiddenInput)
+    def job_options(self) -> dict[str, Any]:
+        return {**super().job_options(), "default_area": self.cleaned_data["area"]}
 
 
 class BulkImportMixin(ChangelistToolsMixin):
-    """An "Import" button and its two pages (``import/``, ``process_import/``) over one import service."""
+    """An "Import" button and its pages over one import service: the upload (``import/``), the job's page
+    (``import/<id>/``: progress, then the report and the Confirm), and the confirm (``process_import/``)."""
 
-    import_service: Callable[..., ImportReport]
+    import_subject: str
     import_form_class: type[BulkImportForm] = BulkImportForm
-    confirm_form_class: type[BulkConfirmForm] = BulkConfirmForm
     import_columns: tuple[str, ...] = ()
     # One sentence on the file's columns, shown above the form.
     import_layouts = ""
@@ -132,6 +97,11 @@ class BulkImportMixin(ChangelistToolsMixin):
     def get_urls(self) -> list:
         return [
             path("import/", self.admin_site.admin_view(self.import_view), name=self._url_name("import")),
+            path(
+                "import/<int:job_id>/",
+                self.admin_site.admin_view(self.import_job_view),
+                name=self._url_name("import_job"),
+            ),
             path(
                 "process_import/",
                 self.admin_site.admin_view(self.process_import_view),
@@ -146,107 +116,88 @@ class BulkImportMixin(ChangelistToolsMixin):
             tools.append(ChangelistTool(f"admin:{self._url_name('import')}", "Import", False))
         return tools
 
-    def service_options(self, cleaned: dict[str, Any]) -> dict[str, Any]:
-        """The service's keyword arguments from the upload's (or the confirm's) options."""
-        return {"skip_invalid": bool(cleaned.get("skip_invalid"))}
-
-    def _run(self, request: HttpRequest, key: str, file_name: str, *, dry_run: bool, cleaned: dict) -> ImportReport:
-        with upload_storage().open(_kept_path(key), "rb") as source:
-            return type(self).import_service(
-                source=source,
-                file_name=file_name,
-                user=request.user,
-                dry_run=dry_run,
-                request=request,
-                **self.service_options(cleaned),
-            )
-
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        """Upload and dry run: the report, and the confirm form if the import may go ahead."""
+        """The upload: kept and queued for its dry run (no request reads the file), then the job's page."""
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = self.import_form_class(request.POST or None, request.FILES or None)
-        context: dict[str, Any] = {}
         if request.method == "POST" and form.is_valid():
-            forget_stale_uploads()  # each upload clears the abandoned ones, so the folder cannot fill up
-            upload = form.cleaned_data["import_file"]
-            key = uuid.uuid4().hex
-            upload_storage().save(_kept_path(key), upload)
-            confirmable = False
-            try:
-                report = self._run(request, key, upload.name, dry_run=True, cleaned=form.cleaned_data)
-            except Refused as refusal:
-                context["refusal"] = refusal
-            else:
-                context["report"] = report
-                confirmable = not (report.error_count and not report.skip_invalid)
-                if confirmable:
-                    options = {name: form.cleaned_data.get(name) for name in form.cleaned_data if name != "import_file"}
-                    initial = {**options, "upload": key, "file_name": upload.name}
-                    context["confirm_form"] = self.confirm_form_class(initial=initial)
-            finally:
-                if not confirmable:
-                    upload_storage().delete(_kept_path(key))
-        return self._page(request, form, context)
+            job = jobs.queue_dry_run(
+                form.cleaned_data["import_file"], subject=self.import_subject, user=request.user, **form.job_options()
+            )
+            return redirect(f"admin:{self._url_name('import_job')}", job_id=job.pk)
+        return self._page(request, "admin/bulk_import.html", {"form": form})
+
+    def import_job_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        """A job's progress while it runs; its report (and the Confirm of a dry run that may go ahead) after."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        job = ImportJob.objects.filter(pk=job_id, subject=self.import_subject).select_related("confirmation").first()
+        if job is None:
+            raise Http404("No such import.")
+        context: dict[str, Any] = {"job": job, "refresh_seconds": None if job.finished else REFRESH_SECONDS}
+        if job.status == JobStatus.QUEUED and job.queued_at < timezone.now() - NO_WORKER_HINT_AFTER:
+            context["no_worker"] = True
+        if job.status == JobStatus.DONE:
+            report = jobs.report_from_dict(job.report)
+            context["report"] = report
+            confirmation = getattr(job, "confirmation", None)
+            if confirmation is not None:
+                context["confirmation_url"] = reverse(
+                    f"admin:{self._url_name('import_job')}", kwargs={"job_id": confirmation.pk}
+                )
+            elif jobs.confirmable(report) and job.upload_id is not None:
+                context["confirm_form"] = BulkConfirmForm(initial={"job": job.pk})
+        return self._page(request, "admin/bulk_import_job.html", context)
 
     def process_import_view(self, request: HttpRequest) -> HttpResponse:
-        """The confirm: the kept upload imported for real, then deleted; the outcome said on the changelist."""
+        """The Confirm: the dry run's upload queued for the import itself (once, however often it is pressed)."""
         if not self.has_add_permission(request):
             raise PermissionDenied
         if request.method != "POST":
             return redirect(f"admin:{self._url_name('import')}")
-        form = self.confirm_form_class(request.POST)
-        if not form.is_valid():
+        form = BulkConfirmForm(request.POST)
+        dry_run = None
+        if form.is_valid():
+            dry_run = ImportJob.objects.filter(
+                pk=form.cleaned_data["job"], subject=self.import_subject, dry_run=True
+            ).first()
+        if dry_run is None:
             messages.error(request, NOT_A_CONFIRMATION)
             return redirect(f"admin:{self._url_name('import')}")
-        key = form.cleaned_data["upload"]
         try:
-            report = self._run(request, key, form.cleaned_data["file_name"], dry_run=False, cleaned=form.cleaned_data)
-        except FileNotFoundError:  # confirmed twice, or forgotten (forget_stale_uploads)
-            messages.error(request, UPLOAD_GONE)
+            job = jobs.queue_import(dry_run, request.user)
+        except ValueError as refusal:
+            messages.error(request, str(refusal))
             return redirect(f"admin:{self._url_name('import')}")
-        except Refused as refusal:
-            messages.error(request, refusal.message)
-        else:
-            if report.written:
-                messages.success(request, f"{report.summary()} {report.outcome()}")
-            else:
-                # Rows gone bad since the dry run (a child scanned into another parent meanwhile): say which.
-                listed = [f"Row {issue.row}: {issue.message}" for issue in report.errors[:CONFIRM_LISTED]]
-                messages.error(request, " ".join([*listed, report.summary(), report.outcome()]))
-        upload_storage().delete(_kept_path(key))
-        return redirect(f"admin:{self._url_name('changelist')}")
+        return redirect(f"admin:{self._url_name('import_job')}", job_id=job.pk)
 
-    def _page(self, request: HttpRequest, form: BulkImportForm, context: dict[str, Any]) -> TemplateResponse:
+    def _page(self, request: HttpRequest, template: str, context: dict[str, Any]) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
             **context,
             "opts": self.opts,
             "title": f"Import {self.opts.verbose_name_plural}",
-            "form": form,
             "columns": self.import_columns,
             "import_layouts": self.import_layouts,
+            "import_url": reverse(f"admin:{self._url_name('import')}"),
             "process_url": reverse(f"admin:{self._url_name('process_import')}"),
         }
-        return TemplateResponse(request, "admin/bulk_import.html", context)
+        return TemplateResponse(request, template, context)
 
 
 class BagImportMixin(BulkImportMixin):
-    import_service = import_bags
+    import_subject = ImportSubject.BAGS
     import_form_class = BagImportForm
-    confirm_form_class = BagConfirmForm
     import_columns = (*LINK_COLUMNS, *BAG_COLUMNS, *BAG_OPTIONAL_COLUMNS)
     import_layouts = (
         "Links: columns parent, child (and optionally product, area). A list of bags: column code (and "
         "optionally product, area)."
     )
 
-    def service_options(self, cleaned: dict[str, Any]) -> dict[str, Any]:
-        return {**super().service_options(cleaned), "default_area": cleaned.get("area")}
-
 
 class BillImportMixin(BulkImportMixin):
-    import_service = import_bills
+    import_subject = ImportSubject.BILLS
     import_columns = (*BILL_COLUMNS, *BILL_OPTIONAL_COLUMNS)
     import_layouts = (
         "One row per parent bag on a bill: bill_number, customer, date (YYYY-MM-DD), expected_parents, parent, "

@@ -445,7 +445,7 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     links = layout == LINKS
     pg.execute(CREATE_STAGE_SQL)
     if progress is not None:
-        progress.start(table.declared_rows or 0)
+        progress.start(table.declared_rows or 0, report)
     copy_rows(pg, "import_bag_row", STAGE_COLUMNS, chunked(_good_lines(table, checker, report)), "checking", progress)
     if report.stopped_at_row is not None:
         return

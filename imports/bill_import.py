@@ -169,7 +169,7 @@ def _read(table: Table, report: ImportReport, progress: Progress | None) -> dict
     products = {key.lower(): p for p in Product.objects.all() for key in (p.code, p.name)}
     reader = _BillRows(products, default_product())
     if progress is not None:
-        progress.start(table.declared_rows or 0)
+        progress.start(table.declared_rows or 0, report)
     for row, values in table.rows:
         report.rows += 1
         if progress is not None:

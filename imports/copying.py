@@ -2,7 +2,7 @@
 batches, written through psycopg's COPY (Django's cursor wrapper has none), with progress reported."""
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from psycopg import sql
 
@@ -13,7 +13,9 @@ CHUNK_ROWS = 5_000
 class Progress(Protocol):
     """Where a bulk load reports rows written (a command draws a progress bar from it)."""
 
-    def start(self, total_rows: int) -> None: ...
+    def start(self, total_rows: int, report: Any = None) -> None:
+        """``report``: the import's ImportReport as it fills (rows read, errors so far), for a progress that
+        shows them; None for the seeders."""
 
     def advance(self, phase: str, rows: int) -> None: ...
 

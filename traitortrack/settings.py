@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",  # login lockout; its admin lists and unlocks (deletes) the access attempts
     "import_export",  # the admin's export of the small tables (products, areas, users, bills)
+    "procrastinate.contrib.django",  # the background queue, on our PostgreSQL (imports/tasks.py)
     # Our apps in their layer order, lowest first (README "Where things live", .importlinter): an app
     # imports only those before it, and its admin module is loaded after theirs.
     "audit",
@@ -326,7 +327,16 @@ IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 100)
 EXPORT_MAX_RUNNING = env_int("EXPORT_MAX_RUNNING", 3)
 # Between the admin's dry run and its confirm the upload waits in a folder (the import_export storage
 # below), not in the system temp folder: with several app servers, point it at storage they share.
-IMPORT_UPLOAD_DIR = Path(os.environ.get("IMPORT_UPLOAD_DIR") or BASE_DIR / "var" / "imports")
+# Address space one import job's process may take (imports/jobs.py): a file that needs more is stopped
+# there, and the worker and the web workers never feel it.
+IMPORT_JOB_MEMORY_MB = env_int("IMPORT_JOB_MEMORY_MB", 1024)
+
+# --- Background jobs: procrastinate, its queue in our PostgreSQL (README "Background jobs"). Jobs a worker
+# takes at once: each import job runs in a process of its own (IMPORT_JOB_MEMORY_MB each).
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "concurrency": env_int("WORKER_CONCURRENCY", 2),
+    "delete_jobs": "successful",
+}
 # The big tables export through traitortrack/spreadsheets.py, which escapes formulas itself; this covers the
 # admin exports django-import-export makes (bills, products, areas, users).
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
@@ -356,10 +366,6 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "import_export": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": IMPORT_UPLOAD_DIR, "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600},
-    },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -374,5 +380,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pgserver": {"level": "WARNING"},
+        # Its set-up lines (tasks registered) come with every manage.py command; the worker's job lines stay.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
+    },
 }

@@ -22,7 +22,7 @@ class Bar:
         self.unit = unit
         self.bar: tqdm | None = None
 
-    def start(self, total_rows: int) -> None:
+    def start(self, total_rows: int, report: object = None) -> None:
         if self.enabled:
             # A total of 0 means unknown (a workbook that does not say how long it is): a counter, no bar.
             self.bar = tqdm(total=total_rows or None, unit=self.unit, unit_scale=True, file=sys.stderr)

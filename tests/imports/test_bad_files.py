@@ -14,8 +14,11 @@ from django.utils.html import escape
 from audit.models import AuditLog
 from bags.models import Bag, Link
 from bills.models import Bill, BillBag
+from imports.choices import JobStatus
+from imports.models import ImportJob, Upload
 from scanning.models import Scan
 from tests import factories
+from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -44,14 +47,6 @@ BAD_FILES = [
 @pytest.fixture
 def importer(db):
     return factories.make_user("importer", role="admin")
-
-
-@pytest.fixture(autouse=True)
-def _upload_dir(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "import_export": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
-    }
 
 
 def state() -> tuple:
@@ -88,22 +83,37 @@ def test_the_commands_refuse_a_bad_file_and_change_nothing(importer, tmp_path, c
     assert state() == before
 
 
+# The admin runs the same service in the background worker: a few of the files, each import, end to end.
+ADMIN_BAD_FILES = [BAD_FILES[0], BAD_FILES[2], BAD_FILES[5], BAD_FILES[8]]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize("url_name", ADMIN_IMPORTS)
-@pytest.mark.parametrize(("name", "content", "message"), BAD_FILES)
-def test_the_admin_refuses_a_bad_file_on_the_page_and_changes_nothing(admin_client, url_name, name, content, message):
+@pytest.mark.parametrize(("name", "content", "message"), ADMIN_BAD_FILES)
+def test_the_admin_refuses_a_bad_file_on_the_job_page_and_changes_nothing(
+    admin_client, url_name, name, content, message
+):
     factories.make_parent("SB00001")
     before = state()
 
-    page = admin_client.post(
-        reverse(url_name), {"format": "0", "resource": "0", "import_file": SimpleUploadedFile(name, content)}
-    )
+    queued = admin_client.post(reverse(url_name), {"import_file": SimpleUploadedFile(name, content)})
+    job = wait_for(ImportJob.objects.get())
 
-    text = page.content.decode()
-    assert page.status_code == 200
-    # Django's file field turns an empty upload away before the import sees it.
-    assert escape(message if content else "The submitted file is empty.") in text
+    assert job.status == JobStatus.REFUSED
+    text = admin_client.get(queued.url).content.decode()
+    assert escape(message) in text
     assert "Confirm import" not in text
     assert state() == before
+    assert Upload.objects.count() == 0
+
+
+def test_the_admin_turns_an_empty_upload_away_at_once(admin_client):
+    page = admin_client.post(reverse(ADMIN_IMPORTS[0]), {"import_file": SimpleUploadedFile("bags.csv", b"")})
+
+    # Django's file field turns an empty upload away before any job is queued.
+    assert escape("The submitted file is empty.") in page.content.decode()
+    assert not ImportJob.objects.exists()
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -1,0 +1,70 @@
+"""A real background worker (``manage.py procrastinate worker``) on the test database, for the tests of
+the import jobs. The jobs run in processes of their own, so the tests using it commit their data
+(``transaction=True``)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+JOB_TIMEOUT_SECONDS = 60
+
+
+def test_database_url() -> str:
+    """The test database as a DATABASE_URL, for processes started by a test (a socket folder as host too)."""
+    params = connection.settings_dict
+    host = quote(params["HOST"] or "", safe="")
+    user = quote(params["USER"] or "", safe="")
+    port = f":{params['PORT']}" if params["PORT"] else ""
+    return f"postgres://{user}@{host}{port}/{connection.settings_dict['NAME']}"
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": test_database_url(), **extra}
+    env.pop("REDIS_URL", None)
+    return env
+
+
+@contextmanager
+def running_worker(**extra_env: str) -> Iterator[subprocess.Popen]:
+    """A worker process (its own session, so a kill takes its job processes too), stopped after."""
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "procrastinate", "worker", "--concurrency", "1"],
+        cwd=ROOT,
+        env=worker_env(**extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.communicate()
+
+
+def wait_for(job, *, until=lambda job: job.finished, worker: subprocess.Popen | None = None):
+    """The job, reloaded, once ``until(job)`` holds (by default: it is finished)."""
+    deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
+    while True:
+        job.refresh_from_db()
+        if until(job):
+            return job
+        if worker is not None and worker.poll() is not None:
+            raise AssertionError(f"the worker stopped: {worker.stdout.read()}")
+        assert time.monotonic() < deadline, f"job {job.pk} is still {job.status} after {JOB_TIMEOUT_SECONDS} s"
+        time.sleep(0.1)
