@@ -16,9 +16,11 @@ periodic job).
 
 import ctypes
 import dataclasses
+import json
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import tempfile
@@ -49,10 +51,15 @@ PROGRESS_EVERY_SECONDS = 0.5
 STALLED_AFTER_SECONDS = 60
 PR_SET_PDEATHSIG = 1
 RUN_TASK = "imports.run_import_job"
+QUEUE = "imports"
 
 WORKER_STOPPED = (
     "The worker running this import stopped (restarted or killed) before it finished; nothing was written. "
     "Upload the file again."
+)
+OUT_OF_MEMORY = (
+    "The import needed more than {limit:,} MB of memory and was stopped; nothing was written. Split the file, "
+    "or ask an admin to raise IMPORT_JOB_MEMORY_MB."
 )
 UPLOAD_GONE = (
     "This upload is no longer kept: it was imported already, or it waited more than a day for its "
@@ -90,12 +97,13 @@ def store_upload(file: UploadedFile, user: User) -> Upload:
     return upload
 
 
-def queue(**fields: Any) -> ImportJob:
-    """A new job, queued in the caller's transaction: committed together, or neither."""
+def queue(*, queue_name: str = QUEUE, **fields: Any) -> ImportJob:
+    """A new job, queued in the caller's transaction: committed together, or neither. ``queue_name``: the
+    workers started with ``--queues NAME`` take it (all workers by default)."""
     from imports.tasks import run_import_job
 
     job = ImportJob.objects.create(**fields)
-    job.procrastinate_job_id = run_import_job.defer(job_id=job.pk)
+    job.procrastinate_job_id = run_import_job.configure(queue=queue_name).defer(job_id=job.pk)
     job.save(update_fields=["procrastinate_job_id"])
     return job
 
@@ -241,8 +249,10 @@ def tidy(*, stalled_after: float = STALLED_AFTER_SECONDS) -> dict[str, int]:
     stalled = async_to_sync(app.job_manager.get_stalled_jobs)(task_name=RUN_TASK, seconds_since_heartbeat=stalled_after)
     failed = 0
     for stuck in stalled:
+        # Read through Django's connection, whose jsonb loader leaves the text for JSONField to decode.
+        kwargs = json.loads(stuck.task_kwargs) if isinstance(stuck.task_kwargs, str) else stuck.task_kwargs
         with transaction.atomic():
-            job = ImportJob.objects.select_for_update().filter(pk=stuck.task_kwargs.get("job_id")).first()
+            job = ImportJob.objects.select_for_update().filter(pk=kwargs.get("job_id")).first()
             if job is not None and not job.finished:
                 job.status, job.message, job.phase = JobStatus.FAILED, WORKER_STOPPED, "failed"
                 job.finished_at = timezone.now()
@@ -292,19 +302,19 @@ class PipeProgress:
 def _job_process(job_id: int, out, worker: int) -> None:
     """A job's process (forked from the fork server): cap its address space, die with the worker that
     started it, run the import, and send the outcome with the process's peak memory (from the kernel)."""
-    limit = settings.IMPORT_JOB_MEMORY_MB * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     # The fork server is the parent and goes when the worker goes; the job goes with it.
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if not _alive(worker):
         os._exit(1)
+    # Made before the cap: once memory has run out, nothing new may be allocated to say so.
+    out_of_memory = pickle.dumps({"failed": OUT_OF_MEMORY.format(limit=settings.IMPORT_JOB_MEMORY_MB)})
+    limit = settings.IMPORT_JOB_MEMORY_MB * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         outcome = _import(job_id, out)
     except MemoryError:
-        outcome = {
-            "failed": f"The import needed more than {settings.IMPORT_JOB_MEMORY_MB:,} MB of memory and was "
-            "stopped; nothing was written. Split the file, or ask an admin to raise IMPORT_JOB_MEMORY_MB."
-        }
+        out.send_bytes(out_of_memory)
+        os._exit(1)
     out.send({**outcome, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
     out.close()
 

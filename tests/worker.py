@@ -34,10 +34,11 @@ def worker_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_worker(**extra_env: str) -> Iterator[subprocess.Popen]:
-    """A worker process (its own session, so a kill takes its job processes too), stopped after."""
+def running_worker(*queues: str, **extra_env: str) -> Iterator[subprocess.Popen]:
+    """A worker process (in a session of its own) taking the jobs of ``queues`` (all if none), stopped after."""
+    only = ["--queues", ",".join(queues)] if queues else []
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "procrastinate", "worker", "--concurrency", "1"],
+        [sys.executable, "manage.py", "procrastinate", "worker", "--concurrency", "1", *only],
         cwd=ROOT,
         env=worker_env(**extra_env),
         stdout=subprocess.PIPE,
