@@ -15,13 +15,14 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts.models import DispatchArea
 from bags.models import Bag
@@ -207,3 +208,29 @@ class BillImportMixin(BulkImportMixin):
 
 extend_admin(Bag, BagImportMixin)
 extend_admin(Bill, BillImportMixin)
+
+JOB_PAGES = {ImportSubject.BAGS: "admin:bags_bag_import_job", ImportSubject.BILLS: "admin:bills_bill_import_job"}
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """The import jobs, newest first, each linking to its page (progress, report, Confirm); written only by
+    the jobs themselves."""
+
+    list_display = ("queued_at", "job_page", "subject", "requested_by", "status", "rows_read", "errors_so_far")
+    list_filter = ("status", "subject", "dry_run")
+    list_select_related = ("requested_by",)
+    search_fields = ("^file_name",)
+
+    @admin.display(description="job")
+    def job_page(self, job: ImportJob) -> str:
+        return format_html('<a href="{}">{}</a>', reverse(JOB_PAGES[job.subject], args=[job.pk]), job)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
+        return False

@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.contrib import admin
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +19,7 @@ from bags import qr
 from bags.managers import forget_parent_formats
 from bags.models import Bag, BagKind, Link, Product
 from bills.models import Bill, BillBag
+from imports import jobs
 from scanning.models import Scan, ScanAction, ScanReply
 from tests import factories
 from traitortrack.admin_paginator import EstimatedCountPaginator
@@ -111,6 +113,9 @@ def _build_warehouse() -> dict:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         # What autovacuum does for a real table: without statistics there is no estimate to use.
         cursor.execute("ANALYZE bags_bag, bags_link")
+    # An admin upload queued for its dry run: an import job, and procrastinate's job for it.
+    upload = jobs.store_upload(SimpleUploadedFile("links.csv", b"parent,child\nSB00001,CH0000000001\n"), boss)
+    jobs.queue(subject="bags", file_name="links.csv", upload=upload, dry_run=True, requested_by=boss)
     return {"area": area, "dispatcher": dispatcher, "boss": boss, "bill": bill, "parents": parents}
 
 

@@ -328,3 +328,13 @@ def test_the_import_button_is_on_the_bag_and_bill_lists(admin_client):
     for model in ("bags_bag", "bills_bill"):
         listing = admin_client.get(reverse(f"admin:{model}_changelist")).content.decode()
         assert f'href="{reverse(f"admin:{model}_import")}"' in listing
+
+
+def test_the_import_jobs_are_listed_with_a_link_to_each_page(admin_client):
+    job, _ = dry_run(admin_client, csv_upload(link_rows(1, 2)))
+
+    listing = admin_client.get(reverse("admin:imports_importjob_changelist")).content.decode()
+
+    assert f'href="{reverse("admin:bags_bag_import_job", args=[job.pk])}"' in listing
+    assert admin_client.get(reverse("admin:imports_importjob_change", args=[job.pk])).status_code == 200
+    assert admin_client.post(reverse("admin:imports_importjob_delete", args=[job.pk])).status_code == 403
