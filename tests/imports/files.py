@@ -96,9 +96,9 @@ def inline_row(number: int, *texts: str) -> bytes:
 
 
 def repeated(chunk: bytes, size: int) -> Iterable[bytes]:
-    """``chunk`` again and again, about ``size`` bytes in all, a megabyte at a time (never all in memory)."""
+    """``chunk`` again and again, at least ``size`` bytes in all, a megabyte at a time (never all in memory)."""
     block = chunk * max(1, 1024 * 1024 // len(chunk))
-    for _ in range(max(1, size // len(block))):
+    for _ in range(-(-size // len(block))):
         yield block
 
 
