@@ -468,28 +468,32 @@ class _SheetReader:
         from openpyxl.xml.constants import SHEET_MAIN_NS
 
         data_tag, row_tag, dimension_tag = (f"{{{SHEET_MAIN_NS}}}{name}" for name in ("sheetData", "row", "dimension"))
-        open_elements = []
-        row_depth = 0  # of the row being read (its cells are kept until it ends), 0 between rows
+        open_elements = []  # from the root down, outside rows
+        in_row = 0  # how deep inside the open row (whose elements are kept until it ends), 0 between rows
         row_elements = 0
         for event, element in self._events:
-            if event == "start":
-                open_elements.append(element)
-                if row_depth:
+            if in_row:  # most elements: kept on no list, only counted
+                if event == "start":
+                    in_row += 1
                     row_elements += 1
                     if row_elements > MAX_ROW_ELEMENTS:
                         raise self._junk(f"Row {self.number + 1} holds more than {MAX_COLUMNS:,} cells")
-                elif len(open_elements) == 3 and element.tag == row_tag and open_elements[1].tag == data_tag:
-                    row_depth, row_elements = 3, 0
-                elif len(open_elements) == 2 and element.tag == data_tag:
+                    continue
+                in_row -= 1
+                if not in_row:
+                    yield self._row(element)
+                    open_elements[-1].remove(element)
+                continue
+            if event == "start":
+                if len(open_elements) == 2 and element.tag == row_tag and open_elements[1].tag == data_tag:
+                    in_row, row_elements = 1, 0
+                    continue
+                open_elements.append(element)
+                if len(open_elements) == 2 and element.tag == data_tag:
                     yield None
                 continue
             open_elements.pop()
-            if row_depth and len(open_elements) >= row_depth:
-                continue  # a cell of the open row
-            if row_depth:
-                row_depth = 0
-                yield self._row(element)
-            elif element.tag == dimension_tag and len(open_elements) == 1:
+            if element.tag == dimension_tag and len(open_elements) == 1:
                 self.declared = range_boundaries(element.get("ref", ""))[3]
             if open_elements:
                 open_elements[-1].remove(element)  # its only child: each one before it went the same way
