@@ -5,10 +5,11 @@ not UTF-8 text, empty, no header, too many rows) raises ``FileRefused`` with a s
 the row checks of each import (imports/bag_import.py, imports/bill_import.py) produce ``RowIssue``s. Rows are
 numbered as the operator sees them in a spreadsheet: the header is row 1.
 
-Both readers stream: a CSV through the csv module over an incremental UTF-8 decoder, a workbook through
-openpyxl's read-only mode, so memory stays flat however long the file is; the row cap (IMPORT_MAX_ROWS)
-is checked before reading when the file says how long it is (a CSV's lines, a sheet's declared size),
-and again while reading.
+Both readers stream: a CSV through the csv module over an incremental UTF-8 decoder, a workbook's sheet
+through our loop over openpyxl's cell parser (_SheetReader), so memory stays flat however long the file
+is; the row cap (IMPORT_MAX_ROWS) is checked before reading when the file says how long it is (a CSV's
+lines, a sheet's declared size), and again while reading. A workbook is first checked on its zip directory
+(check_workbook_parts): a zip bomb is refused before anything is unpacked.
 """
 
 import codecs
