@@ -61,6 +61,8 @@ BAGS = "bags"
 LINK_COLUMNS = ("parent", "child")
 BAG_COLUMNS = ("code",)
 OPTIONAL_COLUMNS = ("product", "area")
+# Refused from a number, TRUE/FALSE or date cell of a workbook: a code is text.
+CODE_COLUMNS = ("parent", "child", "code")
 STAGE_COLUMNS = ("row_no", "parent_qr", "product_id", "child_qr", "area_id")
 
 # The staged rows: a links row has both codes, a bags row one of them (its kind). Dropped at commit or rollback.
@@ -281,7 +283,7 @@ class _RowChecker:
         return cells[index].strip() if index is not None else ""
 
     def line(self, row: int, cells: list[str]) -> str | RowIssue:
-        issue = cell_issue(row, self.table.header, cells)
+        issue = cell_issue(row, self.table.header, cells, codes=CODE_COLUMNS)
         if issue is not None:
             return issue
         try:

@@ -49,6 +49,9 @@ from imports.files import (
 
 REQUIRED_COLUMNS = ("bill_number", "customer", "date", "expected_parents", "parent")
 OPTIONAL_COLUMNS = ("product", "notes")
+# Refused from a number, TRUE/FALSE or date cell of a workbook: a code is text, and so is a bill number
+# (invoice 00451 must not become bill 451).
+CODE_COLUMNS = ("bill_number", "parent")
 DETAIL_COLUMNS = ("customer", "date", "expected_parents", "product", "notes")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 LOOKUP_BATCH = 5_000
@@ -194,7 +197,7 @@ class _BillRows:
 
     def read(self, row: int, header: list[str], values: list[str]) -> RowIssue | None:
         cells = {name: value.strip() for name, value in zip(header, values, strict=True)}
-        issue = cell_issue(row, header, values)
+        issue = cell_issue(row, header, values, codes=CODE_COLUMNS)
         if issue is None and not cells["bill_number"]:
             issue = RowIssue(row, "missing_bill_number", "The bill_number cell is empty.")
         if issue is None and len(cells["bill_number"]) > _number_length:

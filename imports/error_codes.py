@@ -20,3 +20,4 @@ class ImportRefusal(RefusalCode):
     TOO_MANY_ROWS = "too_many_rows"
     UNKNOWN_COLUMNS = "unknown_columns"
     WRONG_EXTENSION = "wrong_extension"
+    XLSX_TOO_LARGE = "xlsx_too_large"

@@ -5,10 +5,11 @@ not UTF-8 text, empty, no header, too many rows) raises ``FileRefused`` with a s
 the row checks of each import (imports/bag_import.py, imports/bill_import.py) produce ``RowIssue``s. Rows are
 numbered as the operator sees them in a spreadsheet: the header is row 1.
 
-Both readers stream: a CSV through the csv module over an incremental UTF-8 decoder, a workbook through
-openpyxl's read-only mode, so memory stays flat however long the file is; the row cap (IMPORT_MAX_ROWS)
-is checked before reading when the file says how long it is (a CSV's lines, a sheet's declared size),
-and again while reading.
+Both readers stream: a CSV through the csv module over an incremental UTF-8 decoder, a workbook's sheet
+through our loop over openpyxl's cell parser (_SheetReader), so memory stays flat however long the file
+is; the row cap (IMPORT_MAX_ROWS) is checked before reading when the file says how long it is (a CSV's
+lines, a sheet's declared size), and again while reading. A workbook is first checked on its zip directory
+(check_workbook_parts): a zip bomb is refused before anything is unpacked.
 """
 
 import codecs
@@ -18,7 +19,8 @@ import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import PurePath
 from typing import IO, Any
 
@@ -278,54 +280,342 @@ def _csv_records(reader) -> Iterator[tuple[int, list[str]]]:
         yield number, record
 
 
-def _xlsx_table(source: IO[bytes], file_name: str) -> Table:
-    from openpyxl import load_workbook
+# A workbook is a zip: a small file can unpack to gigabytes (a zip bomb). Its directory says what each part
+# unpacks to, and zipfile never gives more than that (it stops and fails the CRC check), so the sizes below
+# are checked on the directory, before anything is unpacked. Honest workbooks are far inside them: openpyxl
+# writes about 130 bytes of sheet a row for two columns and 410 for seven, Excel about 90 for two (its
+# texts once each in the shared strings table, about 25 bytes a distinct code), compressed 9 to 16 times.
+MAX_ZIP_ENTRIES = 1_000  # Excel writes about 10; a directory of millions of entries alone takes gigabytes
+SHEET_BYTES_PER_ROW = 1_024  # a worksheet part: up to IMPORT_MAX_ROWS rows of this many bytes
+STRINGS_BYTES_PER_ROW = 64  # the shared strings table, parsed whole into memory: a distinct code or two a row
+OTHER_PART_BYTES = 32 * 1024 * 1024  # styles, theme, images...: a few KB to a few MB in honest workbooks
+MAX_RATIO = 100  # deflate reaches about 1,000; a bomb lives on high ratios
+RATIO_FROM_BYTES = 4 * 1024 * 1024  # smaller parts unpack in a moment whatever their ratio
+SHEETS_FOLDER = "xl/worksheets/"
+SHARED_STRINGS = "xl/sharedStrings.xml"
+EOCD = b"PK\x05\x06"  # the zip's end record, which says how many entries its directory holds
+EOCD_SIZE = 22
+# Excel's own limit; a cell beyond it, or a row of more elements than that many cells make, is junk.
+MAX_COLUMNS = 16_384
+MAX_ROW_ELEMENTS = 8 * MAX_COLUMNS
+# The longest text or tag a sheet's XML may hold between two "<": a cell of MAX_CELL_CHARS characters,
+# each up to 10 bytes written as a character reference. The XML parser holds a whole text before it
+# hands it over, so one 1 GB cell would take gigabytes; reading stops at this instead.
+MAX_XML_RUN = 10 * MAX_CELL_CHARS + 1_024
 
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:,.0f} MB" if size >= 1_000_000 else f"{size / 1_000_000:,.1f} MB"
+
+
+REDO = "Save it again from Excel, or split it into smaller files."
+
+
+def _check_entry_count(count: int) -> None:
+    if count > MAX_ZIP_ENTRIES:
+        raise FileRefused(
+            ImportRefusal.XLSX_TOO_LARGE,
+            f"The workbook holds {count:,} parts (Excel writes about 10, at most {MAX_ZIP_ENTRIES:,} are read). {REDO}",
+        )
+
+
+def check_workbook_parts(entries: list[zipfile.ZipInfo]) -> None:
+    """Refuse a workbook whose zip directory says it unpacks to more than an import can hold: too many
+    entries, a part (sheet, shared strings, other) bigger than its budget, too much in all, or a large part
+    compressed far more than honest XML ever is."""
+    too_large = ImportRefusal.XLSX_TOO_LARGE
+    _check_entry_count(len(entries))
+    rows = max_rows() + 1
+    sheet_limit = SHEET_BYTES_PER_ROW * rows
+    strings_limit = STRINGS_BYTES_PER_ROW * rows
+    for entry in entries:
+        if entry.filename.startswith(SHEETS_FOLDER):
+            what, limit = "sheet", sheet_limit
+        elif entry.filename == SHARED_STRINGS:
+            what, limit = "table of texts (shared strings)", strings_limit
+        else:
+            what, limit = f"part {entry.filename}", OTHER_PART_BYTES
+        if entry.file_size > limit:
+            raise FileRefused(
+                too_large,
+                f"The workbook's {what} unpacks to {_mb(entry.file_size)}; at most {_mb(limit)} is read in one "
+                f"import. {REDO}",
+            )
+        if entry.file_size > RATIO_FROM_BYTES and entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
+            raise FileRefused(
+                too_large,
+                f"The workbook's {what} unpacks to {_mb(entry.file_size)} from {_mb(entry.compress_size)}: "
+                f"more than {MAX_RATIO} times, which no spreadsheet of codes does (a 'zip bomb'). {REDO}",
+            )
+    total = sum(entry.file_size for entry in entries)
+    if total > sheet_limit + strings_limit:
+        raise FileRefused(
+            too_large,
+            f"The workbook unpacks to {_mb(total)} in all; at most {_mb(sheet_limit + strings_limit)} is read "
+            f"in one import. {REDO}",
+        )
+
+
+def _declared_entries(source: IO[bytes]) -> int | None:
+    """The entries the zip's end record declares, read before zipfile loads the directory (a ZipInfo each)."""
+    size = source.seek(0, io.SEEK_END)
+    start = max(size - EOCD_SIZE - 0xFFFF, 0)  # the record, then a comment of up to 64 KB
+    source.seek(start)
+    tail = source.read()
+    source.seek(0)
+    at = tail.rfind(EOCD)
+    if at < 0 or len(tail) - at < EOCD_SIZE:
+        return None
+    return int.from_bytes(tail[at + 10 : at + 12], "little")  # 0xFFFF: a zip64 directory, as many or more
+
+
+class NonTextCell(str):
+    """A workbook cell's text when Excel stored the cell as a number, TRUE/FALSE or a date, not as text:
+    fine for a count or a date, refused in a code column (Excel has already turned 00012345 into 12345)."""
+
+    code = ""
+    described = ""
+
+    def issue(self, row: int, column: str) -> "RowIssue":
+        return RowIssue(
+            row,
+            self.code,
+            f"The {column} cell holds {self.described.format(self)}; format the column as Text in Excel and "
+            "type the codes again.",
+        )
+
+
+class NumberCell(NonTextCell):
+    code = "number_cell"
+    described = "the number {} (Excel dropped any leading zeros)"
+
+
+class BooleanCell(NonTextCell):
+    code = "boolean_cell"
+    described = "Excel's {} (a true/false cell), not text"
+
+
+class DateCell(NonTextCell):
+    code = "date_cell"
+    described = "the date or time {}, not text"
+
+
+def _typed_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    text = cell_text(value)
+    if isinstance(value, bool):
+        return BooleanCell(text)
+    if isinstance(value, int | float):
+        return NumberCell(text)
+    if isinstance(value, date | time_of_day | timedelta):
+        return DateCell(text)
+    return text
+
+
+class _LongRun(Exception):
+    """A text or tag of the sheet longer than MAX_XML_RUN bytes."""
+
+
+class _RunCheck:
+    """A sheet part, read through the check that no text or tag in it runs longer than MAX_XML_RUN bytes."""
+
+    def __init__(self, part: IO[bytes]) -> None:
+        self.part = part
+        self.run = 0  # bytes since the last "<"
+
+    def read(self, size: int = -1) -> bytes:
+        # A chunk no longer than the limit: a run longer than it then always crosses a chunk's edge.
+        chunk = self.part.read(MAX_XML_RUN if size < 0 else min(size, MAX_XML_RUN))
+        first = chunk.find(b"<")
+        if first < 0:
+            self.run += len(chunk)
+        else:
+            if self.run + first > MAX_XML_RUN:
+                raise _LongRun
+            self.run = len(chunk) - chunk.rfind(b"<") - 1
+        if self.run > MAX_XML_RUN:
+            raise _LongRun
+        return chunk
+
+
+class _SheetReader:
+    """The rows of a worksheet part, parsed with openpyxl's cell parser (types, shared strings, dates,
+    formulas) in memory that stays flat, whatever the part holds: every element is dropped once read (the
+    XML parser would otherwise keep an empty element per row and per cell read), and junk stops early.
+    The declared size (<dimension>, before the rows) is read first and needs no pass over the rows."""
+
+    def __init__(self, part: IO[bytes], parser) -> None:
+        from openpyxl.xml.functions import iterparse
+
+        self.parser = parser
+        self.declared: int | None = None
+        self.number = 0  # the last row read
+        self._events = iterparse(_RunCheck(part), events=("start", "end"))
+        self._rows = self._read()
+        next(self._rows, None)  # up to the start of <sheetData>: the declared size is known by then
+
+    def rows(self) -> Iterator[tuple[int, list[Any]]]:
+        try:
+            yield from self._rows
+        except _LongRun:
+            raise FileRefused(
+                ImportRefusal.CELL_TOO_LONG,
+                f"Row {self.number + 1} has a cell of more than {MAX_CELL_CHARS:,} characters.",
+            ) from None
+
+    def _read(self) -> Iterator[tuple[int, list[Any]] | None]:
+        from openpyxl.utils.cell import range_boundaries
+        from openpyxl.xml.constants import SHEET_MAIN_NS
+
+        data_tag, row_tag, dimension_tag = (f"{{{SHEET_MAIN_NS}}}{name}" for name in ("sheetData", "row", "dimension"))
+        open_elements = []  # from the root down, outside rows
+        in_row = 0  # how deep inside the open row (whose elements are kept until it ends), 0 between rows
+        row_elements = 0
+        for event, element in self._events:
+            if in_row:  # most elements: kept on no list, only counted
+                if event == "start":
+                    in_row += 1
+                    row_elements += 1
+                    if row_elements > MAX_ROW_ELEMENTS:
+                        raise self._junk(f"Row {self.number + 1} holds more than {MAX_COLUMNS:,} cells")
+                    continue
+                in_row -= 1
+                if not in_row:
+                    yield self._row(element)
+                    open_elements[-1].remove(element)
+                continue
+            if event == "start":
+                if len(open_elements) == 2 and element.tag == row_tag and open_elements[1].tag == data_tag:
+                    in_row, row_elements = 1, 0
+                    continue
+                open_elements.append(element)
+                if len(open_elements) == 2 and element.tag == data_tag:
+                    yield None
+                continue
+            open_elements.pop()
+            if element.tag == dimension_tag and len(open_elements) == 1:
+                self.declared = range_boundaries(element.get("ref", ""))[3]
+            if open_elements:
+                open_elements[-1].remove(element)  # its only child: each one before it went the same way
+
+    def _row(self, element) -> tuple[int, list[Any]]:
+        number = int(element.get("r") or self.number + 1)
+        if number <= self.number:
+            raise self._junk(f"Row {number} comes again after row {self.number}")
+        if number > max_rows() + 1:
+            raise _too_many_rows()
+        self.number = self.parser.row_counter = number
+        self.parser.col_counter = 0
+        cells = [self.parser.parse_cell(cell) for cell in element]
+        width = max((cell["column"] for cell in cells), default=0)
+        if width > MAX_COLUMNS:
+            raise self._junk(f"Row {number} has a cell beyond column {MAX_COLUMNS:,}")
+        values: list[Any] = [None] * width
+        for cell in cells:
+            values[cell["column"] - 1] = cell["value"]
+        return number, values
+
+    @staticmethod
+    def _junk(what: str) -> FileRefused:
+        return FileRefused(
+            ImportRefusal.NOT_XLSX, f"{what}: this is not a workbook Excel wrote. Save it again from Excel."
+        )
+
+
+def _open_sheet(source: IO[bytes]):
+    """The workbook's first worksheet: openpyxl reads the parts around it (content types, shared strings,
+    workbook, styles for the date formats) and our _SheetReader its rows. Not load_workbook: in read-only
+    mode it parses every sheet with no <dimension> through to its end, only to learn its size."""
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    reader = ExcelReader(source, read_only=True, data_only=False)
+    try:
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        path = next(
+            rel.target
+            for _, rel in reader.parser.find_sheets()
+            if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+        )
+        # data_only=False: a formula cell reads as its formula ("=A1&B1"), which the row checks refuse.
+        parser = WorkSheetParser(
+            None,
+            reader.shared_strings,
+            data_only=False,
+            epoch=reader.wb.epoch,
+            date_formats=reader.wb._date_formats,
+            timedelta_formats=reader.wb._timedelta_formats,
+        )
+        return reader.archive, _SheetReader(reader.archive.open(path), parser)
+    except BaseException:
+        reader.archive.close()
+        raise
+
+
+def _xlsx_table(source: IO[bytes], file_name: str) -> Table:
     not_excel = FileRefused(
         ImportRefusal.NOT_XLSX, f"'{PurePath(file_name).name}' is not really an Excel workbook (.xlsx)."
     )
     if not zipfile.is_zipfile(source):
         raise not_excel
-    source.seek(0)
+    _check_entry_count(_declared_entries(source) or 0)
     try:
         with zipfile.ZipFile(source) as archive:
-            names = set(archive.namelist())
+            entries = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise not_excel from error
-    if not all(part in names for part in XLSX_PARTS):
+    if not all(part in {entry.filename for entry in entries} for part in XLSX_PARTS):
         raise not_excel
+    check_workbook_parts(entries)
     source.seek(0)
     try:
-        # data_only=False: a formula cell reads as its formula ("=A1&B1"), which the row checks refuse.
-        book = load_workbook(source, read_only=True, data_only=False)
-        sheet = book.worksheets[0]
-        declared = sheet.max_row
+        archive, sheet = _open_sheet(source)
+    except FileRefused:
+        raise
     except Exception as error:  # openpyxl raises many kinds (KeyError, XML errors, IndexError) for a broken file
         raise FileRefused(
             ImportRefusal.NOT_XLSX,
             f"'{PurePath(file_name).name}' could not be read as an Excel workbook ({type(error).__name__}).",
         ) from error
-    _check_declared(declared - 1 if declared else None)
-    # The declared size may be wrong (written by another program): read what is really there.
-    sheet.reset_dimensions()
-    records = _xlsx_records(book, sheet)
+    declared = sheet.declared
     try:
-        _, first = next(records)
-    except StopIteration:
-        book.close()
-        raise FileRefused(ImportRefusal.EMPTY_FILE, "The workbook's first sheet holds no rows.") from None
-    header = _header(first)
+        _check_declared(declared - 1 if declared else None)
+        # The declared size may be wrong (written by another program): the rows are counted as they come.
+        records = _xlsx_records(sheet)
+        # Blank rows above the header are skipped, so a sheet of blank cells is refused as empty.
+        number, first = next(((n, cells) for n, cells in records if any(cell.strip() for cell in cells)), (0, []))
+        if not number:
+            raise FileRefused(
+                ImportRefusal.EMPTY_FILE, "The workbook's first sheet holds no rows (or only blank cells)."
+            )
+        header = _header(first if number == 1 else [])
+    except BaseException:
+        archive.close()
+        raise
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
-            yield from _data_rows(records, len(header))
+            read = 0
+            for row in _data_rows(records, len(header)):
+                read += 1
+                yield row
+            if not read:
+                raise FileRefused(
+                    ImportRefusal.EMPTY_FILE,
+                    "The workbook's first sheet holds no rows below its header (or only blank cells).",
+                )
         finally:
-            book.close()
+            archive.close()
 
     return Table(file_name, header, rows(), declared_rows=declared - 1 if declared else None)
 
 
-def _xlsx_records(book, sheet) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_records(sheet: _SheetReader) -> Iterator[tuple[int, list[str]]]:
     from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
     def text(value: Any) -> str:
@@ -335,12 +625,11 @@ def _xlsx_records(book, sheet) -> Iterator[tuple[int, list[str]]]:
             return value.text or "="
         if isinstance(value, DataTableFormula):
             return f"=TABLE({value.r1 or ''},{value.r2 or ''})"
-        return cell_text(value)
+        return _typed_text(value)
 
     number = 0
     try:
-        for values in sheet.iter_rows(values_only=True):
-            number += 1
+        for number, values in sheet.rows():
             cells = [text(value) for value in values]
             if any(len(cell) > MAX_CELL_CHARS for cell in cells):
                 raise FileRefused(
@@ -351,7 +640,8 @@ def _xlsx_records(book, sheet) -> Iterator[tuple[int, list[str]]]:
         raise
     except Exception as error:  # a broken sheet part shows only when it is read
         raise FileRefused(
-            ImportRefusal.NOT_XLSX, f"Row {number + 1} of the workbook could not be read ({type(error).__name__})."
+            ImportRefusal.NOT_XLSX,
+            f"Row {sheet.number + 1} of the workbook could not be read ({type(error).__name__}).",
         ) from error
 
 
@@ -410,10 +700,14 @@ EXCEL_ERRORS = frozenset(
 )  # fmt: skip
 
 
-def cell_issue(row: int, header: list[str], cells: list[str]) -> RowIssue | None:
+def cell_issue(row: int, header: list[str], cells: list[str], *, codes: tuple[str, ...] = ()) -> RowIssue | None:
     """A cell holding a formula (=...) or Excel's error value (#N/A...) is refused: the file must carry the
-    values themselves, and an error is never a customer's name or a code."""
+    values themselves, and an error is never a customer's name or a code. So is a number, TRUE/FALSE or
+    date cell of a workbook in one of the ``codes`` columns: a code is text, and Excel has changed it
+    already (00012345 is 12345, a long number lost its last digits)."""
     for name, cell in zip(header, cells, strict=True):
+        if name in codes and isinstance(cell, NonTextCell):
+            return cell.issue(row, name)
         text = cell.strip()
         if text.startswith("="):
             shown = text if len(text) <= 30 else text[:27] + "..."

@@ -2,7 +2,7 @@
 workbooks laid out as Excel itself saves them."""
 
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -54,18 +54,18 @@ _EXCEL_PARTS = {
 }
 
 
-def write_excel_xlsx(path: Path, rows: Sequence[Sequence[str | int | float | None]]) -> Path:
+def write_excel_xlsx(path: Path, rows: Sequence[Sequence[str | int | float | None]], *, dimension: bool = True) -> Path:
     """A workbook as Excel saves one (openpyxl writes every text inline in its cell): each distinct text
     once in the shared strings table, xl/sharedStrings.xml, the cells holding its index, and the sheet's
-    size declared before its rows (<dimension>)."""
+    size declared before its rows (<dimension>; other programs may leave it out)."""
     strings: dict[str, int] = {}
     width = max((len(row) for row in rows), default=1)
-    size = f"A1:{get_column_letter(width)}{max(len(rows), 1)}"
+    size = f'<dimension ref="A1:{get_column_letter(width)}{max(len(rows), 1)}"/>' if dimension else ""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as book:
         for name, content in _EXCEL_PARTS.items():
             book.writestr(name, content)
         with book.open("xl/worksheets/sheet1.xml", "w") as sheet:
-            sheet.write(f'{_XML}<worksheet xmlns="{_MAIN}"><dimension ref="{size}"/><sheetData>'.encode())
+            sheet.write(f'{_XML}<worksheet xmlns="{_MAIN}">{size}<sheetData>'.encode())
             for number, row in enumerate(rows, start=1):
                 cells = "".join(
                     _excel_cell(f"{get_column_letter(n)}{number}", value, strings) for n, value in enumerate(row, 1)
@@ -77,6 +77,44 @@ def write_excel_xlsx(path: Path, rows: Sequence[Sequence[str | int | float | Non
             "xl/sharedStrings.xml",
             f'{_XML}<sst xmlns="{_MAIN}" count="{len(strings)}" uniqueCount="{len(strings)}">{texts}</sst>',
         )
+    return path
+
+
+SHEET_HEAD = f'{_XML}<worksheet xmlns="{_MAIN}"><sheetData>'.encode()
+SHEET_TAIL = b"</sheetData></worksheet>"
+STRINGS_HEAD = f'{_XML}<sst xmlns="{_MAIN}">'.encode()
+STRINGS_TAIL = b"</sst>"
+
+
+def inline_row(number: int, *texts: str) -> bytes:
+    """A sheet's row of text cells, written inline as openpyxl does."""
+    cells = "".join(
+        f'<c r="{get_column_letter(n)}{number}" t="inlineStr"><is><t>{escape(text)}</t></is></c>'
+        for n, text in enumerate(texts, 1)
+    )
+    return f'<row r="{number}">{cells}</row>'.encode()
+
+
+def repeated(chunk: bytes, size: int) -> Iterable[bytes]:
+    """``chunk`` again and again, at least ``size`` bytes in all, a megabyte at a time (never all in memory)."""
+    block = chunk * max(1, 1024 * 1024 // len(chunk))
+    for _ in range(-(-size // len(block))):
+        yield block
+
+
+def write_parts_xlsx(
+    path: Path, sheet: Iterable[bytes], strings: Iterable[bytes] = (STRINGS_HEAD, STRINGS_TAIL)
+) -> Path:
+    """A workbook laid out as Excel's (write_excel_xlsx) whose sheet and shared strings parts are the chunks
+    given, streamed into the zip as they come: a zip bomb of a gigabyte is written in memory of a megabyte.
+    Deflate's fastest level: it still packs repeated XML about 150 times."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+        for name, content in _EXCEL_PARTS.items():
+            book.writestr(name, content)
+        for name, chunks in (("xl/worksheets/sheet1.xml", sheet), ("xl/sharedStrings.xml", strings)):
+            with book.open(name, "w", force_zip64=True) as part:
+                for chunk in chunks:
+                    part.write(chunk)
     return path
 
 

@@ -2,6 +2,7 @@
 nothing (a database error half-way included), repeat imports, capacity, --skip-invalid."""
 
 import zipfile
+from datetime import date
 from io import StringIO
 from pathlib import Path
 
@@ -137,19 +138,20 @@ def test_rows_of_a_new_parent_naming_no_area_take_the_area_another_row_names(adm
 
 
 def test_a_workbook_as_excel_saves_it_imports(admin, tmp_path):
-    # Shared strings, as Excel writes them; a code of digits typed into a number cell reads as Excel shows it.
+    # Shared strings, as Excel writes them; a code of digits typed into a number cell has lost its zeros.
     rows = [["parent", "child"], ["SB00001", "CH000001"], ["SB00001", 12345678], ["sb00002", "CH000001 "]]
     path = write_excel_xlsx(tmp_path / "links.xlsx", rows)
 
     _, output = refused(path)
-    assert output.splitlines()[0] == "row 4: duplicate_in_file: CH000001 is also on row 2: each bag once per file."
+    assert output.splitlines()[:2] == [
+        "row 3: number_cell: The child cell holds the number 12345678 (Excel dropped any leading zeros); "
+        "format the column as Text in Excel and type the codes again.",
+        "row 4: duplicate_in_file: CH000001 is also on row 2: each bag once per file.",
+    ]
 
     run(path, "--skip-invalid")
 
-    assert sorted(Link.objects.values_list("parent__qr_id", "child__qr_id")) == [
-        ("SB00001", "12345678"),
-        ("SB00001", "CH000001"),
-    ]
+    assert sorted(Link.objects.values_list("parent__qr_id", "child__qr_id")) == [("SB00001", "CH000001")]
 
 
 def test_a_bag_list_creates_parents_and_children_by_their_codes(admin, tmp_path):
@@ -407,6 +409,46 @@ def test_a_formula_cell_in_a_workbook_is_refused_with_its_row(admin, tmp_path):
     assert "row 3: formula: The child cell holds a formula (=B2); put the value itself." in output
     assert "row 4: formula: The child cell holds a formula (=B2); put the value itself." in output
     assert Bag.objects.count() == 0
+
+
+def test_a_code_in_a_number_true_false_or_date_cell_is_refused_not_changed(admin, tmp_path):
+    # What Excel keeps of codes typed into cells not formatted as Text: 00012345 is the number 12345, a long
+    # number keeps its first 16 digits or so, TRUE is a true/false cell, 1-5-26 a date.
+    rows = [["parent", "child", "area"], ["SB00001", 12345, None], ["SB00001", 1234567890123456789.0, None]]
+    rows += [["SB00001", True, None], [date(2026, 1, 5), "CH000001", None], ["SB00001", "CH000002", 1]]
+    path = write_xlsx(tmp_path / "links.xlsx", rows)
+    before = state()
+
+    _, output = refused(path)
+
+    fix = "format the column as Text in Excel and type the codes again."
+    assert output.splitlines()[:5] == [
+        f"row 2: number_cell: The child cell holds the number 12345 (Excel dropped any leading zeros); {fix}",
+        f"row 3: number_cell: The child cell holds the number 1234567890123457024 (Excel dropped any leading "
+        f"zeros); {fix}",
+        f"row 4: boolean_cell: The child cell holds Excel's TRUE (a true/false cell), not text; {fix}",
+        f"row 5: date_cell: The parent cell holds the date or time 2026-01-05, not text; {fix}",
+        "row 6: unknown_area: There is no dispatch area '1'.",  # a number outside the code columns is read as text
+    ]
+    assert state() == before
+
+
+def test_a_code_in_a_number_cell_of_a_bag_list_is_refused(admin, tmp_path):
+    path = write_excel_xlsx(tmp_path / "bags.xlsx", [["code"], ["SB00001"], [12345678]])
+
+    _, output = refused(path)
+
+    assert output.splitlines()[0].startswith("row 3: number_cell: The code cell holds the number 12345678 ")
+    assert Bag.objects.count() == 0
+
+
+def test_digits_in_a_csv_are_codes_as_written(admin, tmp_path):
+    # A CSV has no cell types: what it says is the code.
+    path = write_csv(tmp_path / "links.csv", [["parent", "child"], ["SB00001", "00012345"]])
+
+    run(path)
+
+    assert list(Link.objects.values_list("parent__qr_id", "child__qr_id")) == [("SB00001", "00012345")]
 
 
 def test_more_rows_than_the_cap_is_refused_before_reading(admin, tmp_path, settings):

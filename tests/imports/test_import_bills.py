@@ -223,6 +223,29 @@ def test_an_array_formula_is_refused_not_written_as_text(admin, parents, tmp_pat
     assert Bill.objects.count() == 0
 
 
+def test_a_parent_or_bill_number_in_a_number_cell_is_refused_and_dates_and_counts_are_not(admin, parents, tmp_path):
+    # Bill numbers and parent codes are text; the date and expected_parents columns take Excel's own cells.
+    rows = [HEADER, ["INV-1", "Jaipur", date(2026, 11, 20), 2, None, None, "SB00001"]]
+    rows += [[451, "Kota", date(2026, 11, 21), 1, None, None, "SB00002"]]
+    rows += [["INV-3", "Ajmer", "2026-11-22", 1, None, None, 3]]
+    path = write_xlsx(tmp_path / "bills.xlsx", rows)
+    before = state()
+
+    _, output = refused(path)
+
+    fix = "format the column as Text in Excel and type the codes again."
+    assert output.splitlines()[:2] == [
+        f"row 3: number_cell: The bill_number cell holds the number 451 (Excel dropped any leading zeros); {fix}",
+        f"row 4: number_cell: The parent cell holds the number 3 (Excel dropped any leading zeros); {fix}",
+    ]
+    assert state() == before
+
+    run(path, "--skip-invalid")
+
+    bill = Bill.objects.get()
+    assert (bill.bill_number, bill.bill_date, bill.expected_parents) == ("INV-1", date(2026, 11, 20), 2)
+
+
 def test_an_excel_error_cell_is_refused_not_written_as_the_customer(admin, parents, tmp_path):
     # A customer looked up with VLOOKUP that found nothing: Excel saves the error cell, not a name.
     rows = [HEADER, ["INV-1", "#N/A", "2026-11-20", 1, None, None, "SB00001"]]
