@@ -7,14 +7,17 @@ from pathlib import Path
 
 import psutil
 import pytest
+from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import escape
 
 from bags.models import Bag, Link
 from imports import jobs
 from imports.choices import JobStatus
 from imports.models import ImportJob, Upload
-from tests.imports.files import link_rows, write_csv
+from tests.imports.files import link_rows, write_csv, write_parts_xlsx
+from tests.imports.test_workbook_limits import BOMBS, PEAK_RSS_MB
 from tests.worker import running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -87,3 +90,19 @@ def test_the_job_process_reports_its_peak_memory(admin_user, tmp_path):
     assert Link.objects.count() == 3_000
     assert 20_000 < done.peak_rss_kb < 300_000
     assert done.started_at <= done.finished_at
+
+
+@pytest.mark.usefixtures("worker")
+@pytest.mark.parametrize("kind", ["junk_rows", "shared_strings"])
+def test_a_bomb_uploaded_in_the_admin_is_refused_by_the_job_in_little_memory(admin_client, tmp_path, kind):
+    path = write_parts_xlsx(tmp_path / "bomb.xlsx", **BOMBS[kind]())
+    with path.open("rb") as source:
+        queued = admin_client.post(reverse("admin:bags_bag_import"), {"import_file": File(source, "bomb.xlsx")})
+
+    job = wait_for(ImportJob.objects.get())
+
+    assert job.status == JobStatus.REFUSED
+    assert job.message.startswith("The workbook's ") and "Save it again from Excel" in job.message
+    assert job.peak_rss_kb < PEAK_RSS_MB * 1024  # measured in the job's process, by the kernel
+    assert escape(job.message) in admin_client.get(queued.url).content.decode()
+    assert Upload.objects.count() == 0
