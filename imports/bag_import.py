@@ -52,7 +52,9 @@ from imports.files import (
     Table,
     cell_issue,
     check_columns,
+    no_rows,
     open_table,
+    read_rows,
 )
 from scanning.models import Scan, ScanAction
 
@@ -449,6 +451,8 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     copy_rows(pg, "import_bag_row", STAGE_COLUMNS, chunked(_good_lines(table, checker, report)), "checking", progress)
     if report.stopped_at_row is not None:
         return
+    if not report.rows:
+        raise no_rows()
     if progress is not None:
         progress.advance("checking across rows", 0)
     pg.execute("ANALYZE import_bag_row")
@@ -461,7 +465,8 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     if links:
         pg.execute(CAPACITY_SQL)
     _collect_issues(pg, report, lookups)
-    if report.error_count and not report.skip_invalid:
+    # Nothing to write: bad rows without --skip-invalid, or every row refused (no audit of an import of nothing).
+    if report.error_count and (not report.skip_invalid or not report.good_rows):
         return
     if progress is not None:
         progress.advance("writing", 0)
@@ -481,8 +486,7 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
 
 
 def _good_lines(table: Table, checker: _RowChecker, report: ImportReport) -> Iterator[str]:
-    for row, cells in table.rows:
-        report.rows += 1
+    for row, cells in read_rows(table, report):
         line = checker.line(row, cells)
         if isinstance(line, RowIssue):
             report.add(line)

@@ -44,7 +44,9 @@ from imports.files import (
     Table,
     cell_issue,
     check_columns,
+    no_rows,
     open_table,
+    read_rows,
 )
 
 REQUIRED_COLUMNS = ("bill_number", "customer", "date", "expected_parents", "parent")
@@ -120,6 +122,8 @@ def import_bills(
     bills = _read(table, report, progress)
     if report.stopped_at_row is not None:
         return report
+    if not report.rows:
+        raise no_rows()
     existing = _existing_bills(bills)
     parents = _parents(bills)
     plan: list[tuple[_NewBill, list[Bag]]] = []
@@ -131,7 +135,8 @@ def import_bills(
         if key not in existing:
             plan.append((bill, joining))
     report.issues.sort(key=lambda issue: issue.row)
-    if report.error_count and not skip_invalid:
+    # Nothing to write: bad rows without --skip-invalid, or every row refused (no audit of an import of nothing).
+    if report.error_count and (not skip_invalid or not report.good_rows):
         return report
     try:
         with transaction.atomic(durable=True):
@@ -170,8 +175,7 @@ def _read(table: Table, report: ImportReport, progress: Progress | None) -> dict
     reader = _BillRows(products, default_product())
     if progress is not None:
         progress.start(table.declared_rows or 0)
-    for row, values in table.rows:
-        report.rows += 1
+    for row, values in read_rows(table, report):
         if progress is not None:
             progress.advance("checking", 1)
         issue = reader.read(row, table.header, values)
