@@ -33,7 +33,7 @@ from bags.models import Bag, Product
 from bills.models import Bill, BillBag
 from bills.services import BillRefused, check_bill_number_free, check_parent_can_join, default_product
 from bills.signals import announce_bills_changed
-from imports.bag_import import ImportRefused, database_refusal
+from imports.bag_import import ImportRefused, column_code, database_refusal
 from imports.copying import Progress
 from imports.error_codes import ImportRefusal
 from imports.files import (
@@ -226,7 +226,8 @@ class _BillRows:
             try:
                 parent_qr = qr.parse_parent(cells["parent"], self.formats).qr_id
             except qr.QRCodeError as error:
-                return RowIssue(row, error.code, f"parent: {error.message}")
+                code = column_code("parent", error, self.formats, cells["parent"])
+                return RowIssue(row, code, f"parent: {error.message}")
             bill.parents.append((row, parent_qr))
         return None
 

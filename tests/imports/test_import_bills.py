@@ -151,7 +151,7 @@ def test_the_bill_rules_are_checked_and_nothing_is_written(admin, parents, tmp_p
         "bill page).",
         "10 rows read: 1 to import, 0 already present, 9 with errors.",
     ]
-    assert lines[3].startswith("row 6: child_where_parent_expected: parent: 'CH000001' is a child bag code.")
+    assert lines[3].startswith("row 6: child_in_parent_column: parent: 'CH000001' is a child bag code.")
     assert lines[4].startswith("row 7: conflicting_bill_details: The details of bill INV-1 differ from row 2")
     assert state() == before
 
