@@ -3,7 +3,8 @@
 Nothing here touches the database. A file that cannot be an import (wrong extension, not really Excel,
 not UTF-8 text, empty, no header, too many rows) raises ``FileRefused`` with a sentence for the operator;
 the row checks of each import (imports/bag_import.py, imports/bill_import.py) produce ``RowIssue``s. Rows are
-numbered as the operator sees them in a spreadsheet: the header is row 1.
+numbered as the operator sees them in a spreadsheet: the header is row 1 (in a CSV, row N is line N: a record
+is one line, see _csv_records).
 
 Both readers stream: a CSV through the csv module over an incremental UTF-8 decoder, a workbook through
 openpyxl's read-only mode, so memory stays flat however long the file is; the row cap (IMPORT_MAX_ROWS)
