@@ -321,14 +321,17 @@ def _csv_records(reader) -> Iterator[tuple[int, list[str] | RowIssue]]:
         except StopIteration:
             return
         except csv.Error as error:
+            # The csv module's errors differ only in their text; line_num is the last line the record took.
             first, last = last_line + 1, reader.line_num
+            if "field larger than field limit" in str(error) and last == first:
+                raise _cell_too_long(first) from error
             if "field larger than field limit" in str(error):
                 # The parser gave up inside the cell: the lines after this one can no longer be told apart.
-                what = f"runs on from line {first:,} to past line {last:,}" if last > first else "is too long"
                 raise FileRefused(
-                    ImportRefusal.UNCLOSED_QUOTE if last > first else ImportRefusal.CELL_TOO_LONG,
-                    f"Line {first:,}: a cell {what} (more than {csv.field_size_limit():,} characters): a quote "
-                    "opened there is probably never closed. Fix the quote and import again.",
+                    ImportRefusal.UNCLOSED_QUOTE,
+                    f"Line {first:,}: a cell runs on from line {first:,} to past line {last:,} (more than "
+                    f"{csv.field_size_limit():,} characters): a quote opened there is probably never closed. "
+                    "Fix the quote and import again.",
                 ) from error
             if "unexpected end of data" in str(error):
                 code, why = ImportRefusal.UNCLOSED_QUOTE, "a quote opened on this line is never closed"
@@ -352,10 +355,12 @@ def _csv_records(reader) -> Iterator[tuple[int, list[str] | RowIssue]]:
             yield from _unreadable(first, last_line, ImportRefusal.LINE_BREAK_IN_CELL, why)
             continue
         if any(len(cell) > MAX_CELL_CHARS for cell in record):
-            raise FileRefused(
-                ImportRefusal.CELL_TOO_LONG, f"Row {first} has a cell of more than {MAX_CELL_CHARS:,} characters."
-            )
+            raise _cell_too_long(first)
         yield first, record
+
+
+def _cell_too_long(row: int) -> FileRefused:
+    return FileRefused(ImportRefusal.CELL_TOO_LONG, f"Row {row} has a cell of more than {MAX_CELL_CHARS:,} characters.")
 
 
 def _unreadable(first: int, last: int, code: ImportRefusal, why: str) -> Iterator[tuple[int, RowIssue]]:
@@ -491,7 +496,7 @@ def _data_rows(
             yield number, list(cells[:width]) + [""] * (width - len(cells))
 
 
-def read_rows(table: Table, report: "ImportReport") -> Iterator[tuple[int, list[str]]]:
+def read_rows(table: Table, report: ImportReport) -> Iterator[tuple[int, list[str]]]:
     """The table's rows with content, each counted in the report: blank rows as skipped; a CSV's unreadable
     lines as refused rows when only the good rows are imported, else they refuse the file (FileRefused).
     So a whole read accounts for every line below the header (ImportReport's invariant)."""

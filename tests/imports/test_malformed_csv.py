@@ -141,6 +141,13 @@ def test_a_quote_open_past_the_csv_field_limit_refuses_the_file_even_with_skip_i
     assert Bag.objects.count() == 0
 
 
+@pytest.mark.parametrize("length", [20_000, 200_000])
+def test_a_cell_longer_than_any_code_refuses_the_file_below_and_above_the_csv_field_limit(admin, tmp_path, length):
+    path = malformed(tmp_path, [good(2), f"SB00003,{'A' * length}", good(4)], "\n")
+
+    assert call(path, "--skip-invalid")[:2] == (1, "Row 3 has a cell of more than 10,000 characters.")
+
+
 def test_a_bills_file_with_an_unclosed_quote_is_refused_naming_its_line(admin, tmp_path):
     path = tmp_path / "bills.csv"
     path.write_text(
