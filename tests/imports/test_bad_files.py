@@ -170,7 +170,7 @@ def test_a_header_with_no_rows_under_it_is_refused_and_not_audited(importer, tmp
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
-@pytest.mark.parametrize(("url_name", "command"), zip(ADMIN_IMPORTS, COMMANDS, strict=True))
+@pytest.mark.parametrize(("url_name", "command"), list(zip(ADMIN_IMPORTS, COMMANDS, strict=True)))
 def test_the_admin_refuses_a_header_with_no_rows_and_offers_no_confirm(
     admin_client, tmp_path, url_name, command, suffix
 ):
