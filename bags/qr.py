@@ -123,7 +123,7 @@ def classify(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
             return ParsedCode(code, PARENT, fmt.product_code)
     if CHILD_PATTERN.fullmatch(code):
         return ParsedCode(code, CHILD)
-    hint = _near_parent_hint(code, formats)
+    hint = near_parent_hint(code, formats)
     if hint:
         raise QRCodeError(QRRefusal.BAD_PARENT_FORMAT, hint)
     raise QRCodeError(
@@ -135,7 +135,7 @@ def parse_parent(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode
     formats = tuple(formats)
     parsed = classify(raw, formats)
     if parsed.kind != PARENT:
-        hint = _near_parent_hint(parsed.qr_id, formats)
+        hint = near_parent_hint(parsed.qr_id, formats)
         raise QRCodeError(
             QRRefusal.CHILD_WHERE_PARENT_EXPECTED,
             hint or f"'{parsed.qr_id}' is a child bag code. Scan a parent bag ({_examples(formats)}) first.",
@@ -153,8 +153,9 @@ def parse_child(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
     return parsed
 
 
-def _near_parent_hint(code: str, formats: Iterable[ParentFormat]) -> str | None:
-    """A code with a product's prefix but the wrong digits is almost always a misread parent label."""
+def near_parent_hint(code: str, formats: Iterable[ParentFormat]) -> str | None:
+    """A code with a product's prefix but the wrong digits is almost always a misread parent label (the
+    sentence saying so), else None."""
     for fmt in sorted(formats, key=lambda f: -len(f.prefix)):
         if code.startswith(fmt.prefix):
             return (

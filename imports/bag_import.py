@@ -26,11 +26,13 @@ imports out of the dispatchers' throughput and out of reach of a dispatcher's un
 The import itself is audited (``bag.import``): bulk writes send no signals and call no save().
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 import psycopg
+import psycopg.errors
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -40,6 +42,7 @@ from audit.choices import AuditAction
 from audit.services import record
 from bags import qr
 from bags.choices import BagKind
+from bags.error_codes import QRRefusal
 from bags.models import Bag, Product
 from imports.copying import Progress, chunked, copy_rows
 from imports.error_codes import ImportRefusal
@@ -52,7 +55,9 @@ from imports.files import (
     Table,
     cell_issue,
     check_columns,
+    no_rows,
     open_table,
+    read_rows,
 )
 from scanning.models import Scan, ScanAction
 
@@ -228,11 +233,54 @@ class ImportRefused(FileRefused):
     """The import cannot go on (the database refused a write, a bag changed meanwhile); nothing was changed."""
 
 
+# The unique keys another import, a scan or a biller can take between an import's checks and its writes (the
+# import saw them free), with what the operator is told; {} is the key's value, the code (for a link, the
+# child's id, read back as its code).
+TAKEN_MEANWHILE = {
+    "bags_bag_qr_id_key": "{} was created by another import or scan while this one ran",
+    "bags_link_child_id_key": "{} was put into a parent by a scan or another import while this one ran",
+    "bill_number_unique_ci": "Bill {} was created by a biller or another import while this one ran",
+}
+KEY_VALUE = re.compile(r"=\((?P<value>.*)\) already exists")
+
+
 def database_refusal(error: Exception) -> ImportRefused:
+    """The sentence for a write the database refused: the code another transaction took meanwhile, when that
+    is what happened (a unique violation, read from the server's diagnostics), else the server's own words."""
+    cause = error if isinstance(error, psycopg.Error) else error.__cause__
+    if isinstance(cause, psycopg.errors.UniqueViolation) and cause.diag.constraint_name in TAKEN_MEANWHILE:
+        found = KEY_VALUE.search(cause.diag.message_detail or "")
+        if found is not None:
+            value = found["value"]
+            if cause.diag.constraint_name == "bags_link_child_id_key":
+                value = Bag.objects.filter(pk=value).values_list("qr_id", flat=True).first() or f"Bag {value}"
+            return ImportRefused(
+                ImportRefusal.CREATED_MEANWHILE,
+                TAKEN_MEANWHILE[cause.diag.constraint_name].format(value)
+                + "; nothing was written; run the import again.",
+            )
     return ImportRefused(
         ImportRefusal.DATABASE_REFUSED,
         f"The database refused the import, so nothing was written: {str(error).strip().splitlines()[0]}",
     )
+
+
+# The scan loop's codes name the scan step a code came at (parent_where_child_expected); a file's operator
+# needs the column. Same sentences, a code per column.
+PARENT_IN_CHILD_COLUMN = "parent_in_child_column"
+CHILD_IN_PARENT_COLUMN = "child_in_parent_column"
+
+
+def column_code(column: str, error: qr.QRCodeError, formats: tuple[qr.ParentFormat, ...], raw: str) -> str:
+    """The row-issue code for a code refused in ``column``: a parent code, or one looking like a parent's,
+    in the child column; a child code in the parent column, unless it is a parent code with the wrong digits
+    (SB1234 where parents are SB + 5 digits), which is a bad parent format wherever it is."""
+    if column == "child" and error.code in (QRRefusal.PARENT_WHERE_CHILD_EXPECTED, QRRefusal.BAD_PARENT_FORMAT):
+        return PARENT_IN_CHILD_COLUMN
+    if column == "parent" and error.code == QRRefusal.CHILD_WHERE_PARENT_EXPECTED:
+        misread = qr.near_parent_hint(raw.strip().upper(), formats)
+        return QRRefusal.BAD_PARENT_FORMAT if misread else CHILD_IN_PARENT_COLUMN
+    return error.code
 
 
 @dataclass
@@ -311,7 +359,8 @@ class _RowChecker:
         try:
             return parse(raw, self.lookups.formats)
         except qr.QRCodeError as error:
-            raise qr.QRCodeError(error.code, f"{column}: {error.message}") from error
+            code = column_code(column, error, self.lookups.formats, raw)
+            raise qr.QRCodeError(code, f"{column}: {error.message}") from error
 
     def _parent(self, raw: str) -> qr.ParsedCode:
         if self._last_parent is not None and self._last_parent[0] == raw:
@@ -451,6 +500,8 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     copy_rows(pg, "import_bag_row", STAGE_COLUMNS, chunked(_good_lines(table, checker, report)), "checking", progress)
     if report.stopped_at_row is not None:
         return
+    if not report.rows:
+        raise no_rows()
     if progress is not None:
         progress.advance("checking across rows", 0)
     pg.execute("ANALYZE import_bag_row")
@@ -463,7 +514,8 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
     if links:
         pg.execute(CAPACITY_SQL)
     _collect_issues(pg, report, lookups)
-    if report.error_count and not report.skip_invalid:
+    # Nothing to write: bad rows without --skip-invalid, or every row refused (no audit of an import of nothing).
+    if report.error_count and (not report.skip_invalid or not report.good_rows):
         return
     if progress is not None:
         progress.advance("writing", 0)
@@ -483,8 +535,7 @@ def _run(pg, table: Table, layout: str, report: ImportReport, *, user, default_a
 
 
 def _good_lines(table: Table, checker: _RowChecker, report: ImportReport) -> Iterator[str]:
-    for row, cells in table.rows:
-        report.rows += 1
+    for row, cells in read_rows(table, report):
         line = checker.line(row, cells)
         if isinstance(line, RowIssue):
             report.add(line)

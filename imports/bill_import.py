@@ -33,7 +33,7 @@ from bags.models import Bag, Product
 from bills.models import Bill, BillBag
 from bills.services import BillRefused, check_bill_number_free, check_parent_can_join, default_product
 from bills.signals import announce_bills_changed
-from imports.bag_import import ImportRefused, database_refusal
+from imports.bag_import import ImportRefused, column_code, database_refusal
 from imports.copying import Progress
 from imports.error_codes import ImportRefusal
 from imports.files import (
@@ -44,7 +44,9 @@ from imports.files import (
     Table,
     cell_issue,
     check_columns,
+    no_rows,
     open_table,
+    read_rows,
 )
 
 REQUIRED_COLUMNS = ("bill_number", "customer", "date", "expected_parents", "parent")
@@ -123,6 +125,8 @@ def import_bills(
     bills = _read(table, report, progress)
     if report.stopped_at_row is not None:
         return report
+    if not report.rows:
+        raise no_rows()
     existing = _existing_bills(bills)
     parents = _parents(bills)
     plan: list[tuple[_NewBill, list[Bag]]] = []
@@ -134,7 +138,8 @@ def import_bills(
         if key not in existing:
             plan.append((bill, joining))
     report.issues.sort(key=lambda issue: issue.row)
-    if report.error_count and not skip_invalid:
+    # Nothing to write: bad rows without --skip-invalid, or every row refused (no audit of an import of nothing).
+    if report.error_count and (not skip_invalid or not report.good_rows):
         return report
     try:
         with transaction.atomic(durable=True):
@@ -173,8 +178,7 @@ def _read(table: Table, report: ImportReport, progress: Progress | None) -> dict
     reader = _BillRows(products, default_product())
     if progress is not None:
         progress.start(table.declared_rows or 0, report)
-    for row, values in table.rows:
-        report.rows += 1
+    for row, values in read_rows(table, report):
         if progress is not None:
             progress.advance("checking", 1)
         issue = reader.read(row, table.header, values)
@@ -225,7 +229,8 @@ class _BillRows:
             try:
                 parent_qr = qr.parse_parent(cells["parent"], self.formats).qr_id
             except qr.QRCodeError as error:
-                return RowIssue(row, error.code, f"parent: {error.message}")
+                code = column_code("parent", error, self.formats, cells["parent"])
+                return RowIssue(row, code, f"parent: {error.message}")
             bill.parents.append((row, parent_qr))
         return None
 

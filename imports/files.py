@@ -3,7 +3,8 @@
 Nothing here touches the database. A file that cannot be an import (wrong extension, not really Excel,
 not UTF-8 text, empty, no header, too many rows) raises ``FileRefused`` with a sentence for the operator;
 the row checks of each import (imports/bag_import.py, imports/bill_import.py) produce ``RowIssue``s. Rows are
-numbered as the operator sees them in a spreadsheet: the header is row 1.
+numbered as the operator sees them in a spreadsheet: the header is row 1 (in a CSV, row N is line N: a record
+is one line, see _csv_records).
 
 Both readers stream: a CSV through the csv module over an incremental UTF-8 decoder, a workbook's sheet
 through our loop over openpyxl's cell parser (_SheetReader), so memory stays flat however long the file
@@ -73,7 +74,12 @@ MAX_LISTED = 1_000
 
 @dataclass
 class ImportReport:
-    """What an import found and did: the listed issues (errors and notes, in row order) and the counts."""
+    """What an import found and did: the listed issues (errors and notes, in row order) and the counts.
+
+    Nothing is dropped unsaid: after a whole read (not stopped at MAX_LISTED bad rows), the lines below the
+    header are ``rows + blank_rows``, and the rows read are those to import (imported) + already present +
+    refused (``error_count``); a CSV line a broken quote swallowed is a refused row of its own.
+    """
 
     subject: str  # "bags" or "bills"
     layout: str
@@ -84,6 +90,7 @@ class ImportReport:
     issues: list[RowIssue] = field(default_factory=list)
     error_count: int = 0
     present_count: int = 0
+    blank_rows: int = 0
     created: dict[str, int] = field(default_factory=dict)
     written: bool = False
     stopped_at_row: int | None = None
@@ -95,6 +102,11 @@ class ImportReport:
     @property
     def unlisted(self) -> int:
         return self.error_count + self.present_count - len(self.issues)
+
+    @property
+    def good_rows(self) -> int:
+        """Rows to import or already there: what --skip-invalid keeps."""
+        return self.rows - self.error_count
 
     def add(self, issue: RowIssue) -> None:
         if issue.is_error:
@@ -113,7 +125,8 @@ class ImportReport:
     def summary(self) -> str:
         fine = self.rows - self.error_count - self.present_count
         text = f"{self.rows:,} rows read: {fine:,} to import, {self.present_count:,} already present, "
-        text += f"{self.error_count:,} with errors."
+        text += f"{self.error_count:,} with errors"
+        text += f"; {self.blank_rows:,} blank rows skipped." if self.blank_rows else "."
         if self.stopped_at_row is not None:
             text += f" Reading stopped at row {self.stopped_at_row:,} after {MAX_LISTED:,} bad rows."
         return text
@@ -121,8 +134,12 @@ class ImportReport:
     def outcome(self) -> str:
         made = ", ".join(f"{count:,} {what}" for what, count in self.created.items()) or "nothing"
         if self.written:
+            if not self.error_count and not any(self.created.values()):
+                return f"{self.present_count:,} rows already present; nothing to do."
             skipped = f"; {self.error_count:,} bad rows skipped" if self.error_count else ""
             return f"Imported: {made}{skipped}."
+        if self.error_count and not self.good_rows:
+            return "Nothing was written: every row was refused" + (" (dry run)." if self.dry_run else ".")
         if self.error_count and not self.skip_invalid:
             return (
                 "Nothing was written: fix the rows listed, or import only the good rows "
@@ -130,12 +147,22 @@ class ImportReport:
             )
         return f"Dry run, nothing was written. The import would add {made}."
 
-    def lines(self) -> list[str]:
-        """The report as an operator reads it: a line per listed row, then the summary and the outcome."""
-        lines = [f"row {issue.row}: {issue.code}: {issue.message}" for issue in self.issues]
-        if self.unlisted > 0:
-            lines.append(f"... and {self.unlisted:,} more rows not listed.")
+    def lines(self, *, list_present: bool = True) -> list[str]:
+        """The report as an operator reads it: a line per listed row, then the summary and the outcome.
+        Without ``list_present`` the rows already there are only counted (a repeat import of a big file)."""
+        issues = [issue for issue in self.issues if list_present or issue.is_error]
+        lines = [f"row {issue.row}: {issue.code}: {issue.message}" for issue in issues]
+        more = self.error_count + (self.present_count if list_present else 0) - len(issues)
+        if more > 0:
+            lines.append(f"... and {more:,} more rows not listed.")
+        if not list_present and self.present_count:
+            lines.append(f"{self.present_count:,} rows already present, not listed (--verbosity 2 lists them).")
         return [*lines, self.summary(), self.outcome()]
+
+
+def no_rows() -> FileRefused:
+    """A header and nothing under it (blank rows at most) is no import: refused like an empty file, unaudited."""
+    return FileRefused(ImportRefusal.NO_ROWS, "The file has a header but no rows.")
 
 
 def max_rows() -> int:
@@ -169,7 +196,8 @@ class Table:
 
     name: str
     header: list[str]
-    rows: Iterator[tuple[int, list[str]]]  # (row number, cells as text, as long as the header)
+    # (row number, cells as text, as long as the header; blank rows too), or a CSV's unreadable line's RowIssue
+    rows: Iterator[tuple[int, list[str] | RowIssue]]
     declared_rows: int | None  # data rows the file says it holds (an upper bound), when it says
 
     def column(self, name: str) -> int | None:
@@ -211,6 +239,16 @@ def _too_many_rows() -> FileRefused:
     return FileRefused(ImportRefusal.TOO_MANY_ROWS, f"The file holds more than {max_rows():,} rows; split it.")
 
 
+def _is_utf16(head: bytes) -> bool:
+    """Excel's "Unicode Text" and Notepad's "Unicode" are UTF-16: a byte order mark, or (without one) the NUL
+    of every other byte that ASCII text has in UTF-16. Said so, rather than refused as a binary file."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    sample = head[: min(len(head), 512) // 2 * 2]
+    odd, even = sample[1::2], sample[0::2]
+    return bool(sample) and ((not any(odd) and all(even)) or (not any(even) and all(odd)))
+
+
 def _scan_csv(source: IO[bytes]) -> int:
     """One pass over the raw bytes before parsing: the lines (an upper bound on the rows), and a refusal
     naming the row of a NUL byte or of text that is not UTF-8 (what a binary file or a legacy export has)."""
@@ -218,6 +256,10 @@ def _scan_csv(source: IO[bytes]) -> int:
     lines = 0
     last = b""
     while chunk := source.read(COUNT_CHUNK_BYTES):
+        if not lines and not last and _is_utf16(chunk):
+            raise FileRefused(
+                ImportRefusal.UTF16_TEXT, "This file is UTF-16 text (Excel's 'Unicode Text'); save it as 'CSV UTF-8'."
+            )
         nul = chunk.find(b"\x00")
         if nul >= 0:
             row = lines + chunk.count(b"\n", 0, nul) + 1
@@ -243,41 +285,114 @@ def _scan_csv(source: IO[bytes]) -> int:
 
 
 def _csv_table(source: IO[bytes], file_name: str) -> Table:
-    # Lines bound the rows from above (a quoted cell may hold a line break): refuse a huge file before parsing it.
+    # Lines bound the rows from above: refuse a huge file before parsing it.
     lines = _scan_csv(source)
     _check_declared(lines - 1)
     text = io.TextIOWrapper(source, encoding="utf-8-sig", errors="strict", newline="")
-    reader = csv.reader(text)
+    # strict: a quote still open at the end of the file, or text after a closing quote, is an error; the
+    # default dialect quietly keeps what it read as the cell (`SB20001,"CB00` at the end imported CB00).
+    reader = csv.reader(text, strict=True)
     records = _csv_records(reader)
     try:
         _, first = next(records)
     except StopIteration:
         raise FileRefused(ImportRefusal.EMPTY_FILE, "The file holds no rows.") from None
+    if isinstance(first, RowIssue):
+        raise unreadable_file(first)
+    _check_delimiter(first)
     header = _header(first)
 
-    def rows() -> Iterator[tuple[int, list[str]]]:
+    def rows() -> Iterator[tuple[int, list[str] | RowIssue]]:
         yield from _data_rows(records, len(header))
 
     return Table(file_name, header, rows(), declared_rows=max(lines - 1, 0))
 
 
-def _csv_records(reader) -> Iterator[tuple[int, list[str]]]:
-    number = 0
+def _csv_records(reader) -> Iterator[tuple[int, list[str] | RowIssue]]:
+    """The records, each numbered by its line: a record that is not one whole line is unreadable, and comes
+    as a RowIssue for each line it took, so every line of the file is accounted for.
+
+    A cell holding a line break is legal CSV, but no code, bill number, customer or date has one, and
+    taking such records is what lets one unclosed quote swallow the lines below it into a single cell (the
+    rows silently gone). So a record must be one line, and row N of a CSV is always its line N. (A bill's
+    notes on several lines come in an .xlsx, whose cells cannot run into each other.)"""
+    last_line = 0
     while True:
         try:
             record = next(reader)
         except StopIteration:
             return
-        except csv.Error as error:  # the bytes were checked already (_scan_csv): a malformed quote, a huge cell
-            raise FileRefused(
-                ImportRefusal.NOT_TEXT, f"Row {number + 1} cannot be read as CSV ({error}): is this really a CSV file?"
-            ) from error
-        number += 1
+        except csv.Error as error:
+            # The csv module's errors differ only in their text; line_num is the last line the record took.
+            first, last = last_line + 1, reader.line_num
+            if "field larger than field limit" in str(error) and last == first:
+                raise _cell_too_long(first) from error
+            if "field larger than field limit" in str(error):
+                # The parser gave up inside the cell: the lines after this one can no longer be told apart.
+                raise FileRefused(
+                    ImportRefusal.UNCLOSED_QUOTE,
+                    f"Line {first:,}: a cell runs on from line {first:,} to past line {last:,} (more than "
+                    f"{csv.field_size_limit():,} characters): a quote opened there is probably never closed. "
+                    "Fix the quote and import again.",
+                ) from error
+            if "unexpected end of data" in str(error):
+                code, why = ImportRefusal.UNCLOSED_QUOTE, "a quote opened on this line is never closed"
+                if first == last:
+                    why += ", so the file ends inside it"
+                else:
+                    why += f": lines {first:,} to {last:,} (the end) were read as one cell"
+            else:
+                code, why = ImportRefusal.BAD_QUOTE, f"a quote in it is out of place ({error})"
+                if last > first:
+                    why = (
+                        f"a quote opened on this line closes only on line {last:,}, with text after it: "
+                        f"lines {first:,} to {last:,} were read as one record"
+                    )
+            yield from _unreadable(first, last, code, why)
+            last_line = last
+            continue
+        first, last_line = last_line + 1, reader.line_num
+        if last_line > first:
+            why = f"a quoted cell runs from this line to line {last_line:,}: a cell never holds a line break here"
+            yield from _unreadable(first, last_line, ImportRefusal.LINE_BREAK_IN_CELL, why)
+            continue
         if any(len(cell) > MAX_CELL_CHARS for cell in record):
+            raise _cell_too_long(first)
+        yield first, record
+
+
+def _cell_too_long(row: int) -> FileRefused:
+    return FileRefused(ImportRefusal.CELL_TOO_LONG, f"Row {row} has a cell of more than {MAX_CELL_CHARS:,} characters.")
+
+
+def _unreadable(first: int, last: int, code: ImportRefusal, why: str) -> Iterator[tuple[int, RowIssue]]:
+    """A refused row for each line of an unreadable record: its first line says why, the others point to it."""
+    yield first, RowIssue(first, str(code), f"Line {first:,}: {why}. Close or remove the quote.")
+    for line in range(first + 1, last + 1):
+        yield line, RowIssue(line, str(code), f"Line {line:,} was read into the record of line {first:,} (see there).")
+
+
+def unreadable_file(issue: RowIssue) -> FileRefused:
+    """Unreadable CSV lines refuse the file, unless only the good rows are imported (then they are rows refused)."""
+    return FileRefused(ImportRefusal(issue.code), f"{issue.message} Nothing was imported.")
+
+
+# What CSV files saved with a list separator other than the comma hold in row 1 (Excel in many locales).
+OTHER_DELIMITERS = ((";", "';'"), ("\t", "tabs"), ("|", "'|'"))
+
+
+def _check_delimiter(cells: list[str]) -> None:
+    filled = [cell.strip() for cell in cells if cell.strip()]
+    if len(filled) != 1:
+        return
+    for delimiter, name in OTHER_DELIMITERS:
+        if delimiter in filled[0]:
+            shown = filled[0].replace("\t", "\\t")
             raise FileRefused(
-                ImportRefusal.CELL_TOO_LONG, f"Row {number} has a cell of more than {MAX_CELL_CHARS:,} characters."
+                ImportRefusal.WRONG_DELIMITER,
+                f"Row 1 has one column '{shown}': the file seems to be separated by {name}, save it as CSV "
+                "with commas (CSV UTF-8).",
             )
-        yield number, record
 
 
 # A workbook is a zip: a small file can unpack to gigabytes (a zip bomb). Its directory says what each part
@@ -654,17 +769,38 @@ def _header(cells: list[str]) -> list[str]:
     return header
 
 
-def _data_rows(records: Iterator[tuple[int, list[str]]], width: int) -> Iterator[tuple[int, list[str]]]:
-    """Rows below the header, padded or cut to the header's width; blank rows skipped (but counted)."""
+def _data_rows(
+    records: Iterator[tuple[int, list[str] | RowIssue]], width: int
+) -> Iterator[tuple[int, list[str] | RowIssue]]:
+    """Rows below the header, padded or cut to the header's width, blank ones too (read_rows counts them);
+    a CSV's unreadable lines pass as their RowIssue."""
     limit = max_rows() + 1
     for number, cells in records:
         if number > limit:
             raise _too_many_rows()
         if number % YIELD_EVERY_ROWS == 0:
             time.sleep(0)  # gevent's cooperative yield once it has patched time; a bare system call otherwise
-        cells = list(cells[:width]) + [""] * (width - len(cells))
-        if any(cell.strip() for cell in cells):
+        if isinstance(cells, RowIssue):
             yield number, cells
+        else:
+            yield number, list(cells[:width]) + [""] * (width - len(cells))
+
+
+def read_rows(table: Table, report: ImportReport) -> Iterator[tuple[int, list[str]]]:
+    """The table's rows with content, each counted in the report: blank rows as skipped; a CSV's unreadable
+    lines as refused rows when only the good rows are imported, else they refuse the file (FileRefused).
+    So a whole read accounts for every line below the header (ImportReport's invariant)."""
+    for number, cells in table.rows:
+        if isinstance(cells, RowIssue):
+            if not report.skip_invalid:
+                raise unreadable_file(cells)
+            report.rows += 1
+            report.add(cells)
+        elif any(cell.strip() for cell in cells):
+            report.rows += 1
+            yield number, cells
+        else:
+            report.blank_rows += 1
 
 
 def check_columns(table: Table, *, required: tuple[str, ...], optional: tuple[str, ...], layout: str) -> None:

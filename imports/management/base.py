@@ -38,6 +38,16 @@ class Bar:
             self.bar.close()
 
 
+# The import commands' exit codes, for cron (the README's table). A dry run exits as the import would.
+# 0: every row imported or already there. 1 (CommandError's default): nothing written, because of bad rows
+# (every row refused, with --skip-invalid), a refused file, the database or a wrong user or file; argparse
+# exits 2 for wrong options. 3: --skip-invalid refused some rows and imported the others.
+NOTHING_WRITTEN = 1
+ROWS_REFUSED = 3
+# Rows already present listed one by one up to this many; beyond, only counted unless --verbosity 2.
+PRESENT_LISTED = 20
+
+
 class ImportCommand(BaseCommand):
     """What import_bags and import_bills share: the options, the user, the report printed row by row.
 
@@ -73,13 +83,24 @@ class ImportCommand(BaseCommand):
             raise CommandError(refusal.message) from refusal
         finally:
             bar.close()
-        for line in report.lines()[:-2]:
+        # A repeat import of a big file is all "already present": count those rows unless asked to list them.
+        list_present = options["verbosity"] >= 2 or report.present_count <= PRESENT_LISTED
+        for line in report.lines(list_present=list_present)[:-2]:
             self.stdout.write(line)
         self.stdout.write(report.summary())
-        good = report.written or (report.dry_run and not report.error_count)
-        self.stdout.write((self.style.SUCCESS if good else self.style.ERROR)(report.outcome()))
-        if report.error_count and not report.skip_invalid:
-            raise CommandError(f"{report.error_count:,} bad rows: nothing was written.")
+        if not report.error_count:
+            style = self.style.SUCCESS
+        else:
+            style = self.style.WARNING if report.written else self.style.ERROR
+        self.stdout.write(style(report.outcome()))
+        if not report.error_count:
+            return
+        if report.skip_invalid and report.good_rows:
+            done = "would be imported or are already there" if report.dry_run else "were imported or already there"
+            raise CommandError(
+                f"{report.error_count:,} rows refused; the other {report.good_rows:,} {done}.", returncode=ROWS_REFUSED
+            )
+        raise CommandError(f"{report.error_count:,} bad rows: nothing was written.", returncode=NOTHING_WRITTEN)
 
     def run_import(self, *, source: IO[bytes], file_name: str, user: User, bar: Bar, options: dict) -> ImportReport:
         raise NotImplementedError

@@ -18,6 +18,7 @@ from imports.choices import JobStatus
 from imports.models import ImportJob, Upload
 from scanning.models import Scan
 from tests import factories
+from tests.imports.files import write_csv, write_xlsx
 from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,21 @@ BAD_FILES = [
     ("bags.csv", "code\nSBé1\n".encode("latin-1"), "Row 2 is not UTF-8 text"),
     ("bags.csv", b"PK\x03\x04rest", "This file is a zip archive (perhaps an Excel workbook), not CSV text."),
     ("bags.csv", b"qr,weight\nSB00001,3\n", "Row 1 "),  # each import names the columns it needs
+    # Excel's "Unicode Text", with its byte order mark, and UTF-16 without one (big-endian too).
+    ("bags.csv", "code\nSB00001\n".encode("utf-16"), "This file is UTF-16 text (Excel's 'Unicode Text'); save"),
+    ("bags.csv", "code\nSB00001\n".encode("utf-16-be"), "This file is UTF-16 text"),
+    # Saved with another list separator: row 1 reads as one column.
+    (
+        "bags.csv",
+        b"parent;child\nSB00001;CH000001\n",
+        "Row 1 has one column 'parent;child': the file seems to be separated by ';', save it as CSV with commas",
+    ),
+    (
+        "bags.csv",
+        b"parent\tchild\nSB00001\tCH000001\n",
+        "Row 1 has one column 'parent\\tchild': the file seems to be separated by tabs",
+    ),
+    ("bags.csv", b'"parent,child\nSB00001,CH000001\n', "Line 1: a quote opened on this line is never closed"),
 ]
 
 
@@ -66,6 +82,7 @@ def refused(command: str, path: Path) -> tuple[str, str]:
     out = StringIO()
     with pytest.raises(CommandError) as error:
         call_command(command, str(path), "--user", "importer", stdout=out, verbosity=0)
+    assert error.value.returncode == 1
     return str(error.value), out.getvalue()
 
 
@@ -130,4 +147,52 @@ def test_a_million_rows_of_junk_are_refused_after_the_first_thousand_bad_rows(im
     assert message == "1,000 bad rows: nothing was written."
     assert "Reading stopped at row 1,001 after 1,000 bad rows." in output
     assert output.count("\n") < 1_010  # the report lists at most 1,000 rows
+    assert state() == before
+
+
+# A header each import takes, with nothing under it but blank rows.
+HEADERS = {
+    "import_bags": ["parent", "child"],
+    "import_bills": ["bill_number", "customer", "date", "expected_parents", "parent"],
+}
+
+
+def header_only(path: Path, header: list[str]) -> Path:
+    if path.suffix == ".csv":
+        return write_csv(path, [header, [""] * len(header), []])
+    return write_xlsx(path, [header, [None] * len(header)])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_header_with_no_rows_under_it_is_refused_and_not_audited(importer, tmp_path, command, suffix):
+    path = header_only(tmp_path / f"header{suffix}", HEADERS[command])
+    before = state()
+
+    for extra in ((), ("--dry-run",), ("--skip-invalid",)):
+        out = StringIO()
+        with pytest.raises(CommandError) as error:
+            call_command(command, str(path), "--user", "importer", *extra, stdout=out, verbosity=0)
+
+        assert (str(error.value), error.value.returncode) == ("The file has a header but no rows.", 1)
+        assert "Imported" not in out.getvalue()
+    assert state() == before  # no audit row either
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+@pytest.mark.parametrize(("url_name", "command"), list(zip(ADMIN_IMPORTS, COMMANDS, strict=True)))
+def test_the_admin_refuses_a_header_with_no_rows_and_offers_no_confirm(
+    admin_client, tmp_path, url_name, command, suffix
+):
+    path = header_only(tmp_path / f"header{suffix}", HEADERS[command])
+    before = state()
+
+    page = admin_client.post(
+        reverse(url_name),
+        {"format": "0", "resource": "0", "import_file": SimpleUploadedFile(path.name, path.read_bytes())},
+    )
+
+    text = page.content.decode()
+    assert "The file has a header but no rows." in text
+    assert "Confirm import" not in text
     assert state() == before

@@ -1,7 +1,9 @@
 """manage.py import_bags against the real database: the layouts, every kind of bad file and bad row, all or
 nothing (a database error half-way included), repeat imports, capacity, --skip-invalid."""
 
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from io import StringIO
 from pathlib import Path
@@ -34,10 +36,20 @@ def run(path: Path, *args: str) -> str:
 
 
 def refused(path: Path, *args: str) -> tuple[str, str]:
-    """(the CommandError's message, what was printed before it)."""
+    """(the CommandError's message, what was printed before it); the exit code says nothing was written."""
     out = StringIO()
     with pytest.raises(CommandError) as error:
         call_command("import_bags", str(path), "--user", "importer", *args, stdout=out, verbosity=0)
+    assert error.value.returncode == 1
+    return str(error.value), out.getvalue()
+
+
+def partly(path: Path, *args: str) -> tuple[str, str]:
+    """(the CommandError's message, the report) of an import that wrote its good rows and refused others."""
+    out = StringIO()
+    with pytest.raises(CommandError) as error:
+        call_command("import_bags", str(path), "--user", "importer", "--skip-invalid", *args, stdout=out, verbosity=0)
+    assert error.value.returncode == 3
     return str(error.value), out.getvalue()
 
 
@@ -149,7 +161,7 @@ def test_a_workbook_as_excel_saves_it_imports(admin, tmp_path):
         "row 4: duplicate_in_file: CH000001 is also on row 2: each bag once per file.",
     ]
 
-    run(path, "--skip-invalid")
+    partly(path)
 
     assert sorted(Link.objects.values_list("parent__qr_id", "child__qr_id")) == [("SB00001", "CH000001")]
 
@@ -256,8 +268,8 @@ def test_bad_rows_are_reported_row_by_row_and_nothing_is_written(admin, tmp_path
 
     assert message == "5 bad rows: nothing was written."
     lines = output.splitlines()
-    assert lines[0].startswith("row 3: child_where_parent_expected: parent: 'SB1234' looks like a Mustard parent code")
-    assert lines[1].startswith("row 4: parent_where_child_expected: child: 'SB00002' is a parent bag code")
+    assert lines[0].startswith("row 3: bad_parent_format: parent: 'SB1234' looks like a Mustard parent code")
+    assert lines[1].startswith("row 4: parent_in_child_column: child: 'SB00002' is a parent bag code")
     assert lines[2] == "row 5: duplicate_in_file: CH000001 is also on row 2: each bag once per file."
     assert lines[3].startswith("row 6: formula: The child cell holds a formula (=A1&B1)")
     assert lines[4].startswith("row 7: bad_characters: child: 'CH 0003' contains a space inside it")
@@ -269,7 +281,7 @@ def test_skip_invalid_writes_the_good_rows_and_reports_the_rest(admin, tmp_path)
     rows = [["parent", "child"], ["SB00001", "CH000001"], ["SB00001", "x"], ["SB00001", "CH000002"]]
     path = write_csv(tmp_path / "links.csv", rows)
 
-    output = run(path, "--skip-invalid")
+    _, output = partly(path)
 
     assert "row 3: too_short" in output
     assert "Imported: 1 parents, 2 children, 2 links, 0 parents now full; 1 bad rows skipped." in output
@@ -299,7 +311,7 @@ def test_a_parent_past_its_capacity_is_refused_from_the_row_that_does_not_fit(ad
     )
     assert Bag.objects.get(qr_id="SB00001").child_count == 1
 
-    run(path, "--skip-invalid")
+    partly(path)
 
     parent = Bag.objects.with_completion().get(pk=parent.pk)
     assert (parent.child_count, parent.complete) == (3, True)
@@ -507,3 +519,62 @@ def test_a_database_error_half_way_leaves_the_database_as_it_was(admin, tmp_path
 
     assert error.startswith("The database refused the import, so nothing was written: injected failure")
     assert state() == before
+
+
+# --- A code in the wrong column -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parent", "child", "code", "sentence"),
+    [
+        ("SB00001", "SB00002", "parent_in_child_column", "child: 'SB00002' is a parent bag code, not a child."),
+        ("SB00001", "M444-1234", "parent_in_child_column", "child: 'M444-1234' looks like a Moong parent code"),
+        ("CH000001", "CH000002", "child_in_parent_column", "parent: 'CH000001' is a child bag code."),
+        # A parent label misread (digits missing) is a bad parent format, not a child in the wrong place.
+        ("SB1234", "CH000002", "bad_parent_format", "parent: 'SB1234' looks like a Mustard parent code"),
+    ],
+)
+def test_a_code_in_the_wrong_column_is_named_for_its_column(admin, moong, tmp_path, parent, child, code, sentence):
+    path = write_csv(tmp_path / "links.csv", [["parent", "child"], [parent, child]])
+
+    _, output = refused(path)
+
+    assert output.splitlines()[0].startswith(f"row 2: {code}: {sentence}")
+
+
+# --- Two imports at once ------------------------------------------------------------------------------------
+
+INSERT_CHILD_SQL = """
+INSERT INTO bags_bag (qr_id, kind, created_at, updated_at) VALUES (%s, %s, now(), now())
+"""
+WAITING_SQL = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_loser_of_two_imports_creating_one_bag_is_told_which_code_and_to_run_again(admin, tmp_path):
+    path = write_csv(tmp_path / "links.csv", link_rows(1, 20))
+    with psycopg.connect(**connection.get_connection_params()) as other:
+        # The other import's (or scan's) transaction: CH000012 inserted, not yet committed.
+        other.execute(INSERT_CHILD_SQL, ["CH000012", BagKind.CHILD])
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ours = pool.submit(lambda: refused_in_thread(path))
+            with psycopg.connect(**connection.get_connection_params(), autocommit=True) as watch:
+                # Our import reaches CH000012 and waits on the other transaction's key; then that one commits.
+                while watch.execute(WAITING_SQL).fetchone()[0] == 0:
+                    assert not ours.done(), ours.result()
+                    time.sleep(0.01)
+            other.commit()
+            message = ours.result(timeout=30)
+
+    assert message == (
+        "CH000012 was created by another import or scan while this one ran; nothing was written; run the import again."
+    )
+    assert list(Bag.objects.values_list("qr_id", flat=True)) == ["CH000012"]
+    assert Link.objects.count() == 0
+
+
+def refused_in_thread(path: Path) -> str:
+    try:
+        return refused(path)[0]
+    finally:
+        connection.close()
