@@ -714,16 +714,9 @@ def _xlsx_table(source: IO[bytes], file_name: str) -> Table:
         raise
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        # A header and nothing (or only blank cells) below it is refused by the import (no_rows).
         try:
-            read = 0
-            for row in _data_rows(records, len(header)):
-                read += 1
-                yield row
-            if not read:
-                raise FileRefused(
-                    ImportRefusal.EMPTY_FILE,
-                    "The workbook's first sheet holds no rows below its header (or only blank cells).",
-                )
+            yield from _data_rows(records, len(header))
         finally:
             archive.close()
 

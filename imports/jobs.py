@@ -82,8 +82,8 @@ def report_from_dict(data: dict[str, Any]) -> ImportReport:
 
 
 def confirmable(report: ImportReport) -> bool:
-    """A dry run whose import may go ahead: rows to write, and no bad row unless only the good ones go."""
-    return report.dry_run and not (report.error_count and not report.skip_invalid)
+    """A dry run whose import may go ahead: good rows, and no bad row unless only the good ones go."""
+    return report.dry_run and report.good_rows > 0 and not (report.error_count and not report.skip_invalid)
 
 
 # --- The request's side

@@ -47,8 +47,15 @@ def fill(route: str, pattern: URLPattern, objects: dict, *, no_row: str | None =
 def url_arguments(*, bill, parent, user) -> dict:
     """Values for the URL conf's arguments, from real rows: what fill() puts into each route."""
     from django.contrib.contenttypes.models import ContentType
+    from django.core.files.uploadedfile import SimpleUploadedFile
 
+    from imports import jobs
+
+    # An admin upload queued for its dry run: the job pages', the job list's and procrastinate's rows.
+    upload = jobs.store_upload(SimpleUploadedFile("links.csv", b"parent,child\n"), user)
+    job = jobs.queue(subject="bags", file_name="links.csv", upload=upload, dry_run=True, requested_by=user)
     return {
+        "job_id": job.pk,
         "pk": bill.pk,
         "bill_id": bill.pk,
         "code": parent.qr_id,

@@ -338,3 +338,11 @@ def test_the_import_jobs_are_listed_with_a_link_to_each_page(admin_client):
     assert f'href="{reverse("admin:bags_bag_import_job", args=[job.pk])}"' in listing
     assert admin_client.get(reverse("admin:imports_importjob_change", args=[job.pk])).status_code == 200
     assert admin_client.post(reverse("admin:imports_importjob_delete", args=[job.pk])).status_code == 403
+
+
+def test_a_dry_run_refusing_every_row_offers_no_confirm_even_for_the_good_rows(admin_client):
+    _job, text = dry_run(admin_client, csv_upload([["parent", "child"], ["SB00001", "x"]]), skip_invalid="on")
+
+    assert "Nothing was written: every row was refused (dry run)." in text
+    assert "Confirm import" not in text
+    assert Upload.objects.count() == 0

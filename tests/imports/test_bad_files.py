@@ -179,20 +179,23 @@ def test_a_header_with_no_rows_under_it_is_refused_and_not_audited(importer, tmp
     assert state() == before  # no audit row either
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
-@pytest.mark.parametrize(("url_name", "command"), list(zip(ADMIN_IMPORTS, COMMANDS, strict=True)))
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("worker")
+@pytest.mark.parametrize(
+    ("url_name", "command", "suffix"),
+    [(ADMIN_IMPORTS[0], COMMANDS[0], ".csv"), (ADMIN_IMPORTS[1], COMMANDS[1], ".xlsx")],
+)
 def test_the_admin_refuses_a_header_with_no_rows_and_offers_no_confirm(
     admin_client, tmp_path, url_name, command, suffix
 ):
     path = header_only(tmp_path / f"header{suffix}", HEADERS[command])
     before = state()
 
-    page = admin_client.post(
-        reverse(url_name),
-        {"format": "0", "resource": "0", "import_file": SimpleUploadedFile(path.name, path.read_bytes())},
-    )
+    queued = admin_client.post(reverse(url_name), {"import_file": SimpleUploadedFile(path.name, path.read_bytes())})
+    job = wait_for(ImportJob.objects.get())
 
-    text = page.content.decode()
+    text = admin_client.get(queued.url).content.decode()
+    assert job.status == JobStatus.REFUSED
     assert "The file has a header but no rows." in text
     assert "Confirm import" not in text
     assert state() == before

@@ -89,6 +89,10 @@ for path in sys.argv[1:]:
             print("read", sum(1 for _ in open_table(source, "book.xlsx").rows))
     except FileRefused as refusal:
         print(refusal.code, refusal.message)
+
+# This process's own peak (VmHWM, in kB). Not getrusage's ru_maxrss: that counts the test process too,
+# whose memory the child shared between the fork and the exec.
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """
 
 
@@ -104,9 +108,9 @@ def read_in_child(paths: list[Path], tmp_path: Path) -> tuple[list[str], float]:
             stdout=out,
             stderr=subprocess.DEVNULL,
         )
-        _, status, usage = os.wait4(child.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return output.read_text().splitlines(), usage.ru_maxrss / 1024  # Linux counts it in KB
+    assert child.wait() == 0
+    *printed, peak_kb = output.read_text().splitlines()
+    return printed, int(peak_kb) / 1024
 
 
 def test_zip_bombs_are_refused_from_the_zip_directory_in_little_memory(tmp_path):
@@ -272,10 +276,6 @@ def test_a_sheet_without_a_dimension_is_read_in_flat_memory(tmp_path):
             "The workbook's first sheet holds no rows (or only blank cells).",
         ),
         (
-            [inline_row(1, "code"), inline_row(2, "   "), b'<row r="3"/>'],
-            "The workbook's first sheet holds no rows below its header (or only blank cells).",
-        ),
-        (
             [inline_row(2, "code"), inline_row(3, "SB00001")],
             "Row 1 must name the columns (e.g. parent, child); it is empty.",
         ),
@@ -288,7 +288,7 @@ def test_a_sheet_without_a_dimension_is_read_in_flat_memory(tmp_path):
             "Row 3 has a cell of more than 10,000 characters.",
         ),
     ],
-    ids=["blank_cells", "header_then_blank_rows", "no_row_1", "row_twice", "cell_too_long_for_the_parser"],
+    ids=["blank_cells", "no_row_1", "row_twice", "cell_too_long_for_the_parser"],
 )
 def test_a_sheet_of_blank_or_junk_rows_is_refused(tmp_path, sheet, message):
     path = write_parts_xlsx(tmp_path / "bags.xlsx", [SHEET_HEAD, *sheet, SHEET_TAIL])
