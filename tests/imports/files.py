@@ -2,7 +2,7 @@
 workbooks laid out as Excel itself saves them."""
 
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -135,3 +135,33 @@ def link_rows(parents: int, children_each: int, *, parent_start: int = 1, child_
             n += 1
             rows.append([f"SB{p:05d}", f"{child_prefix}{n:06d}"])
     return rows
+
+
+def zip_bombs(size: int) -> dict[str, Callable[[], dict[str, Iterable[bytes]]]]:
+    """The zip bombs an operator tried (issue 16), ``size`` bytes of XML each, as write_parts_xlsx's parts;
+    none has a <dimension>, so nothing says how long its sheet is."""
+    header = inline_row(1, "code")
+
+    def cell(filler: bytes) -> dict:  # one cell of a data row holding ``size`` bytes of ``filler``
+        start = b'<row r="2"><c r="A2" t="inlineStr"><is><t>'
+        return {"sheet": [SHEET_HEAD, header, start, *repeated(filler, size), b"</t></is></c></row>", SHEET_TAIL]}
+
+    return {
+        "junk_rows": lambda: {
+            "sheet": [
+                SHEET_HEAD,
+                header,
+                *repeated(b'<row><c t="inlineStr"><is><t>#junk!</t></is></c></row>', size),
+                SHEET_TAIL,
+            ]
+        },
+        "one_row_repeated": lambda: {
+            "sheet": [SHEET_HEAD, header, *repeated(inline_row(2, "SB00001"), size), SHEET_TAIL]
+        },
+        "one_huge_cell": lambda: cell(b"SB00001"),
+        "one_huge_blank_cell": lambda: cell(b" "),
+        "shared_strings": lambda: {
+            "sheet": [SHEET_HEAD, b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>', SHEET_TAIL],
+            "strings": [STRINGS_HEAD, b"<si><t>code</t></si>", *repeated(b"<si><t>a</t></si>", size), STRINGS_TAIL],
+        },
+    }

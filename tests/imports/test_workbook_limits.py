@@ -35,43 +35,18 @@ from tests.imports.files import (
     STRINGS_TAIL,
     inline_row,
     link_rows,
-    repeated,
     write_excel_xlsx,
     write_parts_xlsx,
     write_xlsx,
+    zip_bombs,
 )
 
 BOMB_BYTES = 200_000_000
 PEAK_RSS_MB = 150
-HEADER = inline_row(1, "code")
 
 
-def _cell_bomb(filler: bytes) -> dict:
-    """One cell of a data row holding BOMB_BYTES of ``filler``."""
-    cell = b'<row r="2"><c r="A2" t="inlineStr"><is><t>'
-    return {"sheet": [SHEET_HEAD, HEADER, cell, *repeated(filler, BOMB_BYTES), b"</t></is></c></row>", SHEET_TAIL]}
+BOMBS = zip_bombs(BOMB_BYTES)
 
-
-# Each as the operator found them: no <dimension>, so nothing says how long the sheet is.
-BOMBS = {
-    "junk_rows": lambda: {
-        "sheet": [
-            SHEET_HEAD,
-            HEADER,
-            *repeated(b'<row><c t="inlineStr"><is><t>#junk!</t></is></c></row>', BOMB_BYTES),
-            SHEET_TAIL,
-        ]
-    },
-    "one_row_repeated": lambda: {
-        "sheet": [SHEET_HEAD, HEADER, *repeated(inline_row(2, "SB00001"), BOMB_BYTES), SHEET_TAIL]
-    },
-    "one_huge_cell": lambda: _cell_bomb(b"SB00001"),
-    "one_huge_blank_cell": lambda: _cell_bomb(b" "),
-    "shared_strings": lambda: {
-        "sheet": [SHEET_HEAD, b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>', SHEET_TAIL],
-        "strings": [STRINGS_HEAD, b"<si><t>code</t></si>", *repeated(b"<si><t>a</t></si>", BOMB_BYTES), STRINGS_TAIL],
-    },
-}
 
 # Reads files as an import does, in a process of its own, so its peak memory is its own: a line for each.
 READ_FILES = """
