@@ -7,7 +7,7 @@ a new parent and scans new children into it), measured for --seconds with no exp
 downloads the whole bag table as CSV, then as Excel (curl, reading as fast as it can). Each export is also
 timed alone, with no scans: its rows/s. Every figure printed is the median of --repeats rounds.
 
-    .venv/bin/python bench/exports.py [--bags 1000000] [--repeats 3] [--seconds 5] [--dispatchers 4] [--rate 10]
+    .venv/bin/python bench/exports.py [--bags 400000] [--repeats 3] [--seconds 5] [--dispatchers 4] [--rate 10]
 
 Target: scan p50 under 50 ms during an export. Needs wrk and the PostgreSQL at 127.0.0.1:5432 (user
 postgres); makes the database tt_bench_exports and seeds it with `manage.py seed_bulk` up to --bags bags
@@ -94,7 +94,7 @@ class Download:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bags", type=int, default=1_000_000, help="bags in the table exported (%(default)s)")
+    parser.add_argument("--bags", type=int, default=400_000, help="bags in the table exported (%(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds; medians are printed (%(default)s)")
     parser.add_argument("--seconds", type=int, default=5, help="measured seconds of scans per scenario")
     parser.add_argument("--warmup", type=int, default=1, help="seconds of scanning before measuring")

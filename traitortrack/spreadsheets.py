@@ -9,7 +9,7 @@ starts at once and is several times faster (bench/imports.py and the README's Be
 The tests read every workbook back with openpyxl.
 
 Both writers hand the response pieces of tens of kilobytes (a socket write each; a CSV line each was 96 bytes a
-write, hundreds of thousands of writes an export), and every YIELD_EVERY_ROWS rows they let the other greenlets
+write, hundreds of thousands of writes an export), and every TURN_EVERY_SECONDS they let the other greenlets
 of a gevent worker run: formatting rows is pure Python, and a worker runs nothing else meanwhile, so an export
 that never waited on its socket held up every scan in its worker (bench/exports.py measures it).
 
@@ -37,8 +37,15 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A CSV piece goes to the response once it holds this many characters (bytes, for the ASCII most cells are),
 # the line that reached it included.
 CSV_CHUNK_BYTES = 64 * 1024
-# Rows formatted between two turns of the other greenlets: a few milliseconds of work (bench/exports.py).
-YIELD_EVERY_ROWS = 100
+# The most a writer works between two turns of the other greenlets. Each of a scan's round trips to PostgreSQL
+# or Redis can wait this long for its turn; in rows it would differ by table and format (an Excel bag row
+# costs twice a CSV one, an audit row with its JSON more), so it is time (bench/exports.py).
+TURN_EVERY_SECONDS = 0.002
+# A turn is a sleep on a timer, never time.sleep(0): gevent runs a sleep(0)'s wake-up with the callbacks it is
+# already running, before it looks at the sockets again, so a greenlet that only sleeps(0) starves those
+# waiting on a socket (the scans waiting on PostgreSQL). Measured: a busy greenlet doing sleep(0) every 3 ms
+# of work left another's socket round trip waiting 300 ms; a timer lets the loop poll its sockets first.
+TURN_SECONDS = 1e-6
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Excel shows at most 1,048,576 rows a sheet: a longer table goes on into "Bags (2)", "Bags (3)"...
 XLSX_SHEET_ROWS = 1_048_576
@@ -116,10 +123,12 @@ class Sheet:
 
 
 def taking_turns(rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
-    """The rows, with a turn for the other greenlets every YIELD_EVERY_ROWS of them."""
-    for number, row in enumerate(rows, start=1):
-        if number % YIELD_EVERY_ROWS == 0:
-            time.sleep(0)  # gevent's cooperative yield once it has patched time; a bare system call otherwise
+    """The rows, with a turn for the other greenlets whenever TURN_EVERY_SECONDS have gone since the last."""
+    due = time.monotonic() + TURN_EVERY_SECONDS
+    for row in rows:
+        if time.monotonic() >= due:
+            time.sleep(TURN_SECONDS)  # gevent's timer once it has patched time; a bare system call otherwise
+            due = time.monotonic() + TURN_EVERY_SECONDS
         yield row
 
 

@@ -265,15 +265,16 @@ def test_a_csv_download_goes_out_in_pieces_of_the_chunk_size_not_a_line_each(bil
 
 
 @pytest.mark.parametrize("write", [spreadsheets.csv_chunks, lambda sheet: spreadsheets.xlsx_chunks([sheet])])
-def test_the_writers_give_the_other_greenlets_a_turn_every_few_rows(monkeypatch, write):
-    # Under gevent, time.sleep(0) is the switch to the other greenlets: counted here, outside gevent.
+def test_the_writers_give_the_other_greenlets_turns_as_they_work(monkeypatch, write):
+    # Under gevent, a time.sleep is the switch to the other greenlets: counted here, outside gevent.
+    # With no time between turns, one is due before every row.
     turns = []
     monkeypatch.setattr(spreadsheets.time, "sleep", turns.append)
-    rows = 25 * spreadsheets.YIELD_EVERY_ROWS + 1
+    monkeypatch.setattr(spreadsheets, "TURN_EVERY_SECONDS", 0)
 
-    b"".join(write(spreadsheets.Sheet("Bags", ["code"], ([f"C{n}"] for n in range(rows)))))
+    b"".join(write(spreadsheets.Sheet("Bags", ["code"], ([f"C{n}"] for n in range(2_500)))))
 
-    assert turns == [0] * 25
+    assert turns == [spreadsheets.TURN_SECONDS] * 2_500
 
 
 # --- At most EXPORT_MAX_RUNNING at once: each holds a pooled connection while it downloads -------------------
