@@ -44,10 +44,9 @@ import sys
 from traitortrack import spreadsheets
 from exports.tables import TABLES
 table = TABLES["bags"]
-lines = spreadsheets.csv_lines(table.sheet(table.queryset())) if sys.argv[1] == "csv" else None
-chunks = spreadsheets.xlsx_chunks([table.sheet(table.queryset())]) if sys.argv[1] == "xlsx" else None
-size = sum(len(part) for part in (lines or chunks))
-print(f"exported {size:,} {'characters' if lines else 'bytes'}")
+write = spreadsheets.csv_chunks if sys.argv[1] == "csv" else lambda sheet: spreadsheets.xlsx_chunks([sheet])
+size = sum(len(part) for part in write(table.sheet(table.queryset())))
+print(f"exported {size:,} bytes")
 """
 
 

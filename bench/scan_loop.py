@@ -402,6 +402,7 @@ class Result:
     seconds: float = 0.0
     command: str = ""
     notes: list[str] = field(default_factory=list)
+    window: tuple[float, float] = (0.0, 0.0)  # the measured seconds, epoch start and end
 
 
 def slug(name: str) -> str:
@@ -542,6 +543,7 @@ def run_wrk(
     result.cpu = sampler.between(window_start, window_end)
     result.server_log = log_problems(sampler.log_between(window_start, window_end))
     result.command = command
+    result.window = (window_start, window_end)
     result.notes.append(split.note())
     if profiler:
         result.notes.append("py-spy sampled the workers in this window: its figures are lower than without")

@@ -8,18 +8,25 @@ where a zip written straight into the response (sheet XML with inline strings, a
 starts at once and is several times faster (bench/imports.py and the README's Benchmarks measure it).
 The tests read every workbook back with openpyxl.
 
+Both writers hand the response pieces of tens of kilobytes (a socket write each; a CSV line each was 96 bytes a
+write, hundreds of thousands of writes an export), and every TURN_EVERY_SECONDS they let the other greenlets
+of a gevent worker run: formatting rows is pure Python, and a worker runs nothing else meanwhile, so an export
+that never waited on its socket held up every scan in its worker (bench/exports.py measures it).
+
 Every text cell goes through ``safe_cell``: a value starting with = + - @ (or a tab or carriage return) is
 what a spreadsheet runs as a formula, so it gets a leading apostrophe (CSV injection: customer names, notes
 and audit snapshots are typed by people).
 """
 
 import csv
+import io
 import json
 import re
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +34,18 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A CSV piece goes to the response once it holds this many characters (bytes, for the ASCII most cells are),
+# the line that reached it included.
+CSV_CHUNK_BYTES = 64 * 1024
+# The most a writer works between two turns of the other greenlets. Each of a scan's round trips to PostgreSQL
+# or Redis can wait this long for its turn; in rows it would differ by table and format (an Excel bag row
+# costs twice a CSV one, an audit row with its JSON more), so it is time (bench/exports.py).
+TURN_EVERY_SECONDS = 0.002
+# A turn is a sleep on a timer, never time.sleep(0): gevent runs a sleep(0)'s wake-up with the callbacks it is
+# already running, before it looks at the sockets again, so a greenlet that only sleeps(0) starves those
+# waiting on a socket (the scans waiting on PostgreSQL). Measured: a busy greenlet doing sleep(0) every 3 ms
+# of work left another's socket round trip waiting 300 ms; a timer lets the loop poll its sockets first.
+TURN_SECONDS = 1e-6
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Excel shows at most 1,048,576 rows a sheet: a longer table goes on into "Bags (2)", "Bags (3)"...
 XLSX_SHEET_ROWS = 1_048_576
@@ -70,21 +89,22 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def csv_value(value: Any) -> Any:
-    """A cell as CSV text: local times with their offset, JSON for snapshots, formulas escaped."""
+def csv_value(value: Any, zone: tzinfo | None = None) -> Any:
+    """A cell as CSV text: local times with their offset, JSON for snapshots, formulas escaped. ``zone`` is
+    the current time zone, looked up once per export by the writers (a lookup costs more than the cell)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat(sep=" ", timespec="seconds")
+        return timezone.localtime(value, zone).isoformat(sep=" ", timespec="seconds")
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return safe_cell(value)
 
 
-def xlsx_value(value: Any) -> Any:
+def xlsx_value(value: Any, zone: tzinfo | None = None) -> Any:
     if isinstance(value, datetime):
         # Excel has no time zones: the warehouse's local time, naive. Done here only, so callers pass aware times.
-        return timezone.localtime(value).replace(tzinfo=None)
+        return timezone.localtime(value, zone).replace(tzinfo=None)
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     if value is not None and not isinstance(value, str | int | float | Decimal | date | bool):
@@ -102,22 +122,33 @@ class Sheet:
     footer: Sequence[Any] | None = None
 
 
-class _Echo:
-    """csv.writer writes into this and gets the line back, so rows can be streamed as they are made."""
+def taking_turns(rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+    """The rows, with a turn for the other greenlets whenever TURN_EVERY_SECONDS have gone since the last."""
+    due = time.monotonic() + TURN_EVERY_SECONDS
+    for row in rows:
+        if time.monotonic() >= due:
+            time.sleep(TURN_SECONDS)  # gevent's timer once it has patched time; a bare system call otherwise
+            due = time.monotonic() + TURN_EVERY_SECONDS
+        yield row
 
-    def write(self, value: str) -> str:
-        return value
 
-
-def csv_lines(sheet: Sheet) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # a byte-order mark, so Excel reads names as UTF-8
+def csv_chunks(sheet: Sheet) -> Iterator[bytes]:
+    """The sheet as UTF-8 CSV, a piece each time CSV_CHUNK_BYTES characters have been written."""
+    zone = timezone.get_current_timezone()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")  # a byte-order mark, so Excel reads names as UTF-8
     if sheet.header is not None:
-        yield writer.writerow([csv_value(name) for name in sheet.header])
-    for row in sheet.rows:
-        yield writer.writerow([csv_value(value) for value in row])
+        writer.writerow([csv_value(name, zone) for name in sheet.header])
+    for row in taking_turns(sheet.rows):
+        writer.writerow([csv_value(value, zone) for value in row])
+        if buffer.tell() >= CSV_CHUNK_BYTES:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
     if sheet.footer is not None:
-        yield writer.writerow([csv_value(value) for value in sheet.footer])
+        writer.writerow([csv_value(value, zone) for value in sheet.footer])
+    yield buffer.getvalue().encode()
 
 
 def _column_letters(count: int) -> list[str]:
@@ -135,9 +166,9 @@ def _text(value: str) -> str:
     return _NOT_XML.sub("\ufffd", value).translate(_XML_ESCAPES)
 
 
-def _cell(ref: str, value: Any, bold: bool) -> str:
+def _cell(ref: str, value: Any, bold: bool, zone: tzinfo) -> str:
     """One <c> element: numbers and dates as numbers (dates with a date style), the rest as inline text."""
-    value = xlsx_value(value)
+    value = xlsx_value(value, zone)
     if value is None or value == "":
         return ""
     style = ' s="1"' if bold else ""
@@ -183,6 +214,7 @@ class _SheetXml:
         self.part = part
         self.rows = 0
         self.letters = _column_letters(26)
+        self.zone = timezone.get_current_timezone()
         self.buffer: list[str] = [_SHEET_START]
 
     def add(self, values: Sequence[Any], *, bold: bool = False) -> None:
@@ -190,7 +222,7 @@ class _SheetXml:
         if len(values) > len(self.letters):
             self.letters = _column_letters(len(values))
         number = self.rows
-        cells = "".join(_cell(f"{self.letters[i]}{number}", value, bold) for i, value in enumerate(values))
+        cells = "".join(_cell(f"{self.letters[i]}{number}", value, bold, self.zone) for i, value in enumerate(values))
         self.buffer.append(f'<row r="{number}">{cells}</row>')
         if len(self.buffer) >= XLSX_BATCH_ROWS:
             self.flush()
@@ -212,7 +244,7 @@ def xlsx_chunks(sheets: Iterable[Sheet]) -> Iterator[bytes]:
     titles: list[str] = []
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=XLSX_COMPRESSION) as archive:
         for spec in sheets:
-            rows = iter(spec.rows)
+            rows = taking_turns(spec.rows)
             carried = None  # the first row of the next part, read before the limit was seen
             done = False
             part_number = 0
@@ -314,7 +346,7 @@ def _response(chunks: Iterator, content_type: str, filename: str, on_close: Call
 
 
 def csv_response(sheet: Sheet, filename: str, *, on_close: Callable[[], None] | None = None) -> StreamingHttpResponse:
-    return _response(csv_lines(sheet), "text/csv; charset=utf-8", filename, on_close)
+    return _response(csv_chunks(sheet), "text/csv; charset=utf-8", filename, on_close)
 
 
 def xlsx_response(

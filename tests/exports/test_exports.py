@@ -233,6 +233,50 @@ def test_a_long_table_goes_on_into_further_sheets(monkeypatch):
     ]
 
 
+# --- Pieces and turns: few socket writes, and the worker's other greenlets (the scans) keep running -----------
+
+
+def csv_a_line_at_a_time(table, queryset) -> bytes:
+    """The table as the CSV writer wrote it when each line was a piece of its own."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    out.write("\ufeff")
+    writer.writerow(table.header)
+    for row in table.rows(queryset):
+        writer.writerow([spreadsheets.csv_value(value) for value in row])
+    return out.getvalue().encode()
+
+
+def test_a_csv_download_goes_out_in_pieces_of_the_chunk_size_not_a_line_each(biller_client):
+    seed_bulk(bags=5_000, seed=1)
+    table = TABLES["bags"]
+
+    response = biller_client.get(reverse("exports:bags"), {"bags-file_format": "csv"})
+    pieces = list(response.streaming_content)
+
+    content = b"".join(pieces)
+    assert content == csv_a_line_at_a_time(table, table.queryset())
+    longest_line = max(len(line) for line in content.splitlines(keepends=True))
+    assert len(pieces) <= len(content) // spreadsheets.CSV_CHUNK_BYTES + 1 < 5_000 // 100
+    # Each piece but the last is the chunk size, overrun by the line that reached it; the last is what is left.
+    chunk = spreadsheets.CSV_CHUNK_BYTES
+    assert all(chunk <= len(piece) < chunk + longest_line for piece in pieces[:-1]), [len(p) for p in pieces]
+    assert 0 < len(pieces[-1]) < chunk + longest_line
+
+
+@pytest.mark.parametrize("write", [spreadsheets.csv_chunks, lambda sheet: spreadsheets.xlsx_chunks([sheet])])
+def test_the_writers_give_the_other_greenlets_turns_as_they_work(monkeypatch, write):
+    # Under gevent, a time.sleep is the switch to the other greenlets: counted here, outside gevent.
+    # With no time between turns, one is due before every row.
+    turns = []
+    monkeypatch.setattr(spreadsheets.time, "sleep", turns.append)
+    monkeypatch.setattr(spreadsheets, "TURN_EVERY_SECONDS", 0)
+
+    b"".join(write(spreadsheets.Sheet("Bags", ["code"], ([f"C{n}"] for n in range(2_500)))))
+
+    assert turns == [spreadsheets.TURN_SECONDS] * 2_500
+
+
 # --- At most EXPORT_MAX_RUNNING at once: each holds a pooled connection while it downloads -------------------
 
 
@@ -358,7 +402,7 @@ def test_a_csv_export_streams_in_memory_that_does_not_grow_with_the_rows(db, tmp
     out = tmp_path / "bags.csv"
 
     small, large = peaks_as_the_table_grows(
-        lambda: written_to(out, spreadsheets.csv_lines(table.sheet(table.queryset())))
+        lambda: written_to(out, spreadsheets.csv_chunks(table.sheet(table.queryset())))
     )
 
     assert_bounded(small, large, bytes_a_row=40)
