@@ -16,7 +16,6 @@ lines, a sheet's declared size), and again while reading. A workbook is first ch
 import codecs
 import csv
 import io
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,9 +36,6 @@ ZIP_MAGIC = b"PK\x03\x04"
 # No cell of ours is near this long; a longer one is junk, not a code (the csv module's own default is 128 KB).
 MAX_CELL_CHARS = 10_000
 COUNT_CHUNK_BYTES = 1024 * 1024
-# Reading rows is pure Python: in a gevent worker (the admin's import) nothing else in that worker runs
-# meanwhile, the scans of half the bay included. Every this many rows the reader lets them run.
-YIELD_EVERY_ROWS = 1_000
 
 
 class FileRefused(Refused):
@@ -771,8 +767,6 @@ def _data_rows(
     for number, cells in records:
         if number > limit:
             raise _too_many_rows()
-        if number % YIELD_EVERY_ROWS == 0:
-            time.sleep(0)  # gevent's cooperative yield once it has patched time; a bare system call otherwise
         if isinstance(cells, RowIssue):
             yield number, cells
         else:
