@@ -57,6 +57,7 @@ WORKER_STOPPED = (
     "The worker running this import stopped (restarted or killed) before it finished; nothing was written. "
     "Upload the file again."
 )
+WORKER_FAILED = "The worker could not run this import; nothing was written. Try again, or ask an admin."
 OUT_OF_MEMORY = (
     "The import needed more than {limit:,} MB of memory and was stopped; nothing was written. Split the file, "
     "or ask an admin to raise IMPORT_JOB_MEMORY_MB."
@@ -156,14 +157,21 @@ def run(job_id: int) -> None:
     )
     if not started:  # failed by tidy meanwhile, or run already
         return
-    receiver, sender = _processes().Pipe(duplex=False)
-    process = _processes().Process(
-        target=_job_process, args=(job_id, sender, os.getpid()), name=f"import job {job_id}", daemon=False
-    )
-    process.start()
-    sender.close()  # the job's process holds the other end: EOF when it ends, however it ends
-    outcome = _follow(job_id, receiver)
-    process.join()
+    try:
+        receiver, sender = _processes().Pipe(duplex=False)
+        process = _processes().Process(
+            target=_job_process, args=(job_id, sender, os.getpid()), name=f"import job {job_id}", daemon=False
+        )
+        process.start()
+        sender.close()  # the job's process holds the other end: EOF when it ends, however it ends
+        outcome = _follow(job_id, receiver)
+        process.join()
+    except Exception:
+        # The worker's own side failed (the database went away, no process could start): the job's row
+        # must not say "running" for ever. The import's transaction, if any, is rolled back with its process.
+        logger.exception("import job %s: the worker could not run it", job_id)
+        _finish(job_id, {"failed": WORKER_FAILED}, 1)
+        raise
     _finish(job_id, outcome, process.exitcode)
 
 
