@@ -19,12 +19,13 @@ JOB_TIMEOUT_SECONDS = 60
 
 
 def test_database_url() -> str:
-    """The test database as a DATABASE_URL, for processes started by a test (a socket folder as host too)."""
-    params = connection.settings_dict
-    host = quote(params["HOST"] or "", safe="")
-    user = quote(params["USER"] or "", safe="")
-    port = f":{params['PORT']}" if params["PORT"] else ""
-    return f"postgres://{user}@{host}{port}/{connection.settings_dict['NAME']}"
+    """The test database as a DATABASE_URL, for processes started by a test. From the parameters the
+    connection really uses: the embedded server's socket folder is an OPTIONS host, not HOST."""
+    params = connection.get_connection_params()
+    host = quote(str(params.get("host") or ""), safe="")
+    user = quote(str(params.get("user") or ""), safe="")
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"postgres://{user}@{host}{port}/{quote(params['dbname'], safe='')}"
 
 
 def worker_env(**extra: str) -> dict[str, str]:
