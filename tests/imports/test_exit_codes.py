@@ -2,7 +2,6 @@
 there (or a dry run found nothing wrong), 3 --skip-invalid refused some rows and kept the others, 1 nothing
 written (bad rows, every row refused, a refused file). And a repeat import's report: a count, not a line a row."""
 
-import os
 import subprocess
 import sys
 from io import StringIO
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from audit.choices import AuditAction
 from audit.models import AuditLog
@@ -19,6 +17,7 @@ from bags.models import Bag, Link
 from bills.models import Bill
 from tests import factories
 from tests.imports.files import link_rows, write_csv
+from tests.worker import worker_env
 
 pytestmark = pytest.mark.django_db
 
@@ -151,11 +150,7 @@ MANAGE = Path(settings.BASE_DIR) / "manage.py"
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_manage_py_exits_0_3_and_1(admin, tmp_path):
-    database = connection.settings_dict
-    env = {
-        **{name: value for name, value in os.environ.items() if name != "REDIS_URL"},
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-    }
+    env = worker_env()  # the test database, the embedded server's socket folder included
 
     def exit_code(rows: list[list[str]], *args: str) -> int:
         path = write_csv(tmp_path / "links.csv", [["parent", "child"], *rows])
