@@ -325,8 +325,6 @@ IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 100)
 # Table exports running at once in one worker process: each holds a pooled connection (its server-side
 # cursor) for as long as its download lasts, so they may never take the pool from the scans.
 EXPORT_MAX_RUNNING = env_int("EXPORT_MAX_RUNNING", 3)
-# Between the admin's dry run and its confirm the upload waits in a folder (the import_export storage
-# below), not in the system temp folder: with several app servers, point it at storage they share.
 # Address space one import job's process may take (imports/jobs.py): a file that needs more is stopped
 # there, and the worker and the web workers never feel it.
 IMPORT_JOB_MEMORY_MB = env_int("IMPORT_JOB_MEMORY_MB", 1024)
