@@ -30,6 +30,7 @@ import django  # noqa: E402 (settings first)
 django.setup()
 
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import Exists, OuterRef  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
@@ -65,7 +66,8 @@ def make_bill(parents: int, children: int, *, finalise: bool) -> Bill:
     Bill.objects.filter(bill_number=BILL_NUMBER).delete()
     mustard = Product.objects.get(code="mustard")
     chosen = list(
-        Bag.objects.filter(kind="parent", product=mustard, child_count=children, bill_entry__isnull=True)
+        Bag.objects.filter(kind="parent", product=mustard, child_count=children)
+        .exclude(Exists(BillBag.objects.current().filter(parent_bag=OuterRef("pk"))))
         .order_by("pk")
         .values_list("pk", flat=True)[:parents]
     )

@@ -273,6 +273,10 @@ class BillManager(models.Manager.from_queryset(BillQuerySet)):
 
 
 class BillBagQuerySet(models.QuerySet):
+    def current(self) -> "BillBagQuerySet":
+        """The entries that hold their parent now: a returned parent's entry stays on its bill, marked."""
+        return self.filter(returned_at__isnull=True)
+
     def freeze(self, bill_id: int) -> int:
         """Snapshot every parent on the bill: child count, capacity, child weight and child codes, read in
         one statement so they agree with each other. Returns the number of parents frozen."""

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from bags import qr
 from bags.models import BagKind
-from bills.choices import BillStatus
+from bills.choices import BillEventAction, BillStatus
 from bills.managers import BillBagQuerySet, BillManager
 
 
@@ -64,11 +64,16 @@ class Bill(models.Model):
 
 
 class BillBag(models.Model):
-    """A parent bag on a bill. A parent is on at most one bill; the database refuses a child here."""
+    """A parent bag on a bill. A parent is on at most one bill at a time, the database refuses a child here.
+
+    A parent returned from a finalised bill (a committed return ticket) stays on it, snapshot untouched, marked
+    ``returned_at`` and ``returned_on`` (the ticket's number): the bill still shows what was dispatched, and the
+    parent may go onto a new bill (the uniqueness counts only entries not returned).
+    """
 
     bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="bill_bags", db_index=False)
-    parent_bag = models.OneToOneField(
-        "bags.Bag", on_delete=models.PROTECT, related_name="bill_entry", db_constraint=False
+    parent_bag = models.ForeignKey(
+        "bags.Bag", on_delete=models.PROTECT, related_name="bill_entries", db_constraint=False
     )
     parent_kind = models.CharField(max_length=6, db_default=BagKind.PARENT, editable=False)
     added_by = models.ForeignKey(
@@ -81,6 +86,8 @@ class BillBag(models.Model):
     frozen_capacity = models.PositiveSmallIntegerField(null=True, blank=True)
     frozen_child_weight_kg = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
     frozen_child_codes = ArrayField(models.CharField(max_length=qr.MAX_LENGTH), null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    returned_on = models.CharField("return ticket", max_length=20, blank=True, db_default="")
 
     objects = BillBagQuerySet.as_manager()
 
@@ -103,8 +110,48 @@ class BillBag(models.Model):
                 ),
                 name="billbag_snapshot_whole_or_none",
             ),
+            models.UniqueConstraint(
+                fields=["parent_bag"], condition=Q(returned_at__isnull=True), name="billbag_parent_on_one_bill"
+            ),
+            models.CheckConstraint(
+                condition=Q(returned_at__isnull=True, returned_on="")
+                | Q(returned_at__isnull=False, frozen_child_count__isnull=False) & ~Q(returned_on=""),
+                name="billbag_returned_from_finalised",
+            ),
         ]
         indexes = [models.Index(fields=["bill", "added_at"], name="billbag_bill_added_idx")]
 
     def __str__(self) -> str:
         return f"{self.parent_bag.qr_id} on {self.bill.bill_number}"
+
+
+class BillEvent(models.Model):
+    """What happened to a parent on a bill, append-only: written only by the database's triggers on
+    bills_billbag (bills/migrations/0004_*), so every writer (the bill page, the admin, an import, a return)
+    leaves one, and never updated or deleted. With the scan events it is a bag's story: which bill held a
+    parent at any time. Who and when come from ``bills.events.acting`` (the transaction's settings), else the
+    row's own (``added_by``, ``added_at``) or the database's clock. Ids are kept without constraints and the
+    codes copied, so a deleted bill or bag keeps its events.
+    """
+
+    action = models.CharField(max_length=10, choices=BillEventAction.choices)
+    bill = models.ForeignKey(Bill, on_delete=models.DO_NOTHING, db_constraint=False, related_name="events")
+    bill_number = models.CharField(max_length=50)
+    parent_bag = models.ForeignKey(
+        "bags.Bag", on_delete=models.DO_NOTHING, db_constraint=False, related_name="bill_events"
+    )
+    parent_qr = models.CharField(max_length=qr.MAX_LENGTH)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    return_ticket = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(action__in=BillEventAction.values), name="billevent_action_valid")
+        ]
+        indexes = [models.Index(fields=["parent_bag", "created_at"], name="billevent_parent_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.parent_qr} {self.bill_number}"

@@ -21,6 +21,7 @@ from bags import qr
 from bags.error_codes import QRRefusal
 from bags.models import Bag, BagKind, Product
 from bills.error_codes import BillRefusal
+from bills.events import acting
 from bills.models import Bill, BillBag, BillStatus
 from bills.signals import announce_bills_changed
 from traitortrack.errors import RefusalCode, Refused
@@ -239,14 +240,15 @@ def add_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest 
         bill = _locked_bill(bill_id)
         if bill.status == BillStatus.FINALISED:
             raise finalised_refusal(bill)
-        bag = Bag.objects.select_related("product", "bill_entry__bill").filter(qr_id=parent_qr).first()
+        acting(user)
+        bag = Bag.objects.select_related("product").filter(qr_id=parent_qr).first()
         if bag is None:
             raise BillRefused(
                 BillRefusal.UNKNOWN_PARENT,
                 f"Parent bag {parent_qr} was not found. It must be scanned on the scan page first.",
                 status=404,
             )
-        entry = getattr(bag, "bill_entry", None)
+        entry = bag and BillBag.objects.current().filter(parent_bag=bag).select_related("bill").first()
         parent_count = BillBag.objects.filter(bill=bill).count()
         check_parent_can_join(bill=bill, bag=bag, on_bill=entry.bill if entry else None, parent_count=parent_count)
         try:
@@ -254,7 +256,7 @@ def add_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest 
                 BillBag.objects.create(bill=bill, parent_bag=bag, added_by=user)
         except IntegrityError as error:
             # Another biller put it on their bill while we decided: their transaction committed first.
-            winner = BillBag.objects.filter(parent_bag=bag).select_related("bill").first()
+            winner = BillBag.objects.current().filter(parent_bag=bag).select_related("bill").first()
             if winner is None:
                 raise
             raise BillRefused(
@@ -287,6 +289,7 @@ def remove_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpReque
         bill = _locked_bill(bill_id)
         if bill.status == BillStatus.FINALISED:
             raise finalised_refusal(bill)
+        acting(user)
         entry = BillBag.objects.filter(bill=bill, parent_bag__qr_id=parent_qr).first()
         if entry is None:
             raise BillRefused(
@@ -317,13 +320,13 @@ def finalise_bill(*, user: User, bill_id: Any, request: HttpRequest | None = Non
         bill = _locked_bill(bill_id)
         if bill.status == BillStatus.FINALISED:
             raise BillRefused(BillRefusal.ALREADY_FINALISED, f"Bill {bill.bill_number} is already finalised.")
+        now = acting(user)
         before = snapshot(bill)
         frozen = BillBag.objects.freeze(bill.pk)
         if frozen == 0:
             raise BillRefused(
                 BillRefusal.BILL_EMPTY, f"Bill {bill.bill_number} has no parent bags: scan them before finalising."
             )
-        now = timezone.now()
         bill.status = BillStatus.FINALISED
         bill.finalised_at = now
         bill.finalised_by = user
@@ -348,6 +351,7 @@ def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None)
         bill = _locked_bill(bill_id)
         if bill.status != BillStatus.FINALISED:
             raise BillRefused(BillRefusal.NOT_FINALISED, f"Bill {bill.bill_number} is not finalised.")
+        acting(user)
         before = snapshot(bill)
         before["parents"] = list(
             BillBag.objects.filter(bill=bill)

@@ -259,10 +259,11 @@ def _parents(bills: dict[str, _NewBill | RowIssue]) -> dict[str, tuple[Bag, Bill
     codes = sorted({code for bill in bills.values() if isinstance(bill, _NewBill) for _, code in bill.parents})
     found: dict[str, tuple[Bag, Bill | None]] = {}
     for start in range(0, len(codes), LOOKUP_BATCH):
-        bags = Bag.objects.filter(qr_id__in=codes[start : start + LOOKUP_BATCH]).select_related("bill_entry__bill")
+        bags = Bag.objects.filter(qr_id__in=codes[start : start + LOOKUP_BATCH])
+        entries = BillBag.objects.current().filter(parent_bag__in=bags).select_related("bill")
+        bills_of = {entry.parent_bag_id: entry.bill for entry in entries}
         for bag in bags:
-            entry = getattr(bag, "bill_entry", None)
-            found[bag.qr_id] = (bag, entry.bill if entry else None)
+            found[bag.qr_id] = (bag, bills_of.get(bag.pk))
     return found
 
 

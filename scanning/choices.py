@@ -16,6 +16,8 @@ class ScanAction(SQLTextChoices):
     # A link made by a bulk import (imports/bag_import.py): part of the bag's history, but no dispatcher's
     # throughput, and never taken back by a dispatcher's undo (which looks for "link").
     IMPORT = "import", "Linked by import"
+    # An admin deleted the bag (a wrong code): its events stay, with its code, and this one ends its story.
+    DELETE = "delete", "Deleted bag"
 
 
 # What each action does to the number of children in parents: +1 puts a child into a parent, -1 takes one
@@ -29,6 +31,9 @@ CHILD_LINK_CHANGE: dict[ScanAction, int] = {
     ScanAction.MOVE: 0,
     ScanAction.COMPLETE: 0,
     ScanAction.IMPORT: 1,
+    # A deleted child that was in a parent leaves it, but the totals learn of deletions at their next count
+    # (README, "Dashboard"): the event does not say whether the bag was in one.
+    ScanAction.DELETE: 0,
 }
 PUTS_CHILD_IN = [action.value for action, change in CHILD_LINK_CHANGE.items() if change > 0]
 TAKES_CHILD_OUT = [action.value for action, change in CHILD_LINK_CHANGE.items() if change < 0]

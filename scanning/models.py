@@ -9,7 +9,9 @@ from scanning.managers import ScanManager
 class Scan(models.Model):
     """One scan event. Append-only: from these one can tell where any bag was on any date and who put it there.
 
-    The codes are copied (bag_qr, parent_qr) so history survives a bag's later deletion.
+    The codes are copied (bag_qr, parent_qr) so history survives a bag's later deletion, and the bag ids are
+    kept without a foreign-key constraint: a deleted bag's events keep pointing at the id it had (ids are never
+    reused), so the database never rewrites an event (scanning/migrations/0007_*: UPDATE and DELETE refused).
     """
 
     client_scan_id = models.CharField(
@@ -17,12 +19,30 @@ class Scan(models.Model):
     )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scans", db_index=False)
     action = models.CharField(max_length=12, choices=ScanAction.choices)
-    bag = models.ForeignKey("bags.Bag", on_delete=models.SET_NULL, null=True, blank=True, related_name="scans")
+    bag = models.ForeignKey(
+        "bags.Bag", on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="scans"
+    )
     bag_qr = models.CharField(max_length=20)
     parent = models.ForeignKey(
-        "bags.Bag", on_delete=models.SET_NULL, null=True, blank=True, related_name="parent_scans"
+        "bags.Bag", on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="parent_scans"
     )
     parent_qr = models.CharField(max_length=20, blank=True)
+    # A move's parent the child left (``parent`` is the one it went into). Never looked up by: no index.
+    from_parent = models.ForeignKey(
+        "bags.Bag",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    from_parent_qr = models.CharField(max_length=20, blank=True, db_default="")
+    # Why a supervisor unlinked or an admin deleted (required there; empty for a dispatcher's scans).
+    reason = models.CharField(max_length=200, blank=True, db_default="")
+    # When the device says it was scanned, for a scan it queued offline and sent later (created_at is when
+    # the server recorded it, and orders the events).
+    device_time = models.DateTimeField(null=True, blank=True)
     dispatch_area = models.ForeignKey(
         "accounts.DispatchArea", on_delete=models.SET_NULL, null=True, blank=True, related_name="scans", db_index=False
     )

@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "bags",
     "scanning",
     "bills",
+    "returns",
+    "tracking",
     "exports",
     "imports",
     "overview",

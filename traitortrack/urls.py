@@ -17,6 +17,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("scanning.urls")),
     path("", include("bills.urls")),
+    path("", include("returns.urls")),
+    path("", include("tracking.urls")),
     path("", include("exports.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -50,7 +50,7 @@ def test_parent_on_two_bills_is_refused_by_database(biller, mustard):
     parent = factories.make_parent()
     factories.put_on_bill(first, parent)
 
-    with refused_by("bills_billbag_parent_bag_id_key", BillBag):
+    with refused_by("billbag_parent_on_one_bill", BillBag):
         insert_bill_bag(second.pk, parent.pk)
 
     assert BillBag.objects.get(parent_bag=parent).bill == first
@@ -59,7 +59,7 @@ def test_parent_on_two_bills_is_refused_by_database(biller, mustard):
 def test_parent_twice_on_the_same_bill_is_refused_by_database(biller, mustard):
     bill, parent = factories.make_bill(biller), factories.make_parent()
 
-    with refused_by("bills_billbag_parent_bag_id_key", BillBag):
+    with refused_by("billbag_parent_on_one_bill", BillBag):
         BillBag.objects.bulk_create([BillBag(bill=bill, parent_bag=parent), BillBag(bill=bill, parent_bag=parent)])
 
 

@@ -50,20 +50,29 @@ def local(day: int, hour: int, minute: int, second: int = 0) -> datetime:
 
 
 @pytest.fixture
-def floor(clock, area, mustard, moong):
+def floor(request, clock, area, mustard, moong):
     """Area A: a dispatcher who opened SB00001 and scanned 3 children into it; a moong parent with 30 seeded
-    children (no scans); a loose child. Area B: a dispatcher with SB00002 holding one child. A bag of no area."""
+    children (no scans); a loose child. Area B: a dispatcher with SB00002 holding one child. A bag of no area.
+    Scans are append-only: ``@pytest.mark.scanned_before(a=timedelta, b=timedelta)`` makes a dispatcher's
+    scans that long before the clock's time (then the clock goes back to it)."""
     other = factories.make_area("Area B")
     a, b = factories.make_user("disp-a", area=area), factories.make_user("disp-b", area=other)
+    marker = request.node.get_closest_marker("scanned_before")
+    before = marker.kwargs if marker else {}
+    now = clock.now
+    clock.move_to(now - before.get("a", timedelta()))
     services.open_parent(user=a, raw_code="SB00001", client_scan_id=new_id())
     for code in ("C0000001", "C0000002", "C0000003"):
         services.scan_child(user=a, parent_code="SB00001", raw_code=code, client_scan_id=new_id())
+    clock.move_to(now)
     full = factories.make_parent("M444-00001", product_code="moong", dispatch_area=area)
     fill(full, 30, prefix="MC")
     Bag.objects.filter(qr_id__startswith="MC").update(dispatch_area=area)
     factories.make_child("L0000001", dispatch_area=area)
+    clock.move_to(now - before.get("b", timedelta()))
     services.open_parent(user=b, raw_code="SB00002", client_scan_id=new_id())
     services.scan_child(user=b, parent_code="SB00002", raw_code="C0000009", client_scan_id=new_id())
+    clock.move_to(now)
     factories.make_child("NOAREA01")
     return {"a": a, "b": b, "area": area, "other": other, "biller": factories.make_user("biller", role=Role.BILLER)}
 
@@ -157,12 +166,13 @@ def test_a_dispatcher_sees_their_area_and_no_bills_billers_everything(floor, fre
     ids=["10:17", "22:40", "23:05"],
     indirect=["clock"],
 )
+# disp-a's scans at the start of this hour (each clock is 17, 40 or 5 minutes past, and a few seconds): in the
+# last bar, as the later minutes of the hour are.
+@pytest.mark.scanned_before(a=timedelta(minutes=4))
 def test_scans_per_local_hour_today_and_top_dispatchers(floor, fresh, clock, yesterday_shown):
     now = clock.now
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     carla = factories.make_user("carla", area=floor["area"])
-    # The start of this hour: in the last bar, as the later minutes of the hour are.
-    Scan.objects.filter(user=floor["a"]).update(created_at=now.replace(minute=0, second=0, microsecond=0))
     for minutes_before_midnight in (30, 90):  # yesterday at 23:30 and 22:30: not today
         Scan.objects.create(
             user=carla,
@@ -357,9 +367,9 @@ def test_the_json_answers_401_without_a_session(db):
     ids=["10:17:30", "11:00:20", "11:01:00"],
     indirect=["clock"],
 )
+@pytest.mark.scanned_before(b=timedelta(hours=2))
 def test_periods_that_are_over_are_counted_once_and_kept(floor, fresh, clock, hours_counted, slots_counted):
     two_hours_ago = clock.now - timedelta(hours=2)
-    Scan.objects.filter(user=floor["b"]).update(created_at=two_hours_ago)
     first = dashboard.dashboard_stats(floor["biller"])
     assert ScanTally.objects.filter(minutes=60).count() == hours_counted  # the window's hours over and settled
     assert ScanTally.objects.filter(minutes=5).count() == slots_counted  # this hour's (or the last's) settled slots

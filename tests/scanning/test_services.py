@@ -2,10 +2,8 @@
 
 import json
 import uuid
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from audit.choices import AuditAction
 from audit.models import AuditLog
@@ -447,10 +445,10 @@ def test_undo_of_a_child_moved_since_is_refused(dispatcher, mustard):
     assert (answer.status, answer.body["code"]) == (409, "moved")
 
 
-def test_only_admins_undo_a_named_scan(dispatcher, admin_user, mustard):
+def test_only_admins_undo_a_named_scan(dispatcher, admin_user, mustard, clock):
     open_parent(dispatcher, "SB00001")
     target = scan_child(dispatcher, "SB00001", "C0000001").body["scan"]["id"]
-    Scan.objects.filter(pk=target).update(created_at=timezone.now() - timedelta(days=3))
+    clock.shift(days=3)
     colleague = factories.make_user(area=dispatcher.dispatch_area)
 
     refused = services.undo_last_scan(user=colleague, client_scan_id=new_id(), scan_id=target)

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ReturnsConfig(AppConfig):
+    """Return tickets: parent bags that came back from dispatched bills, scanned onto a ticket and released
+    from their bills when it is committed (above bills, whose entries it marks)."""
+
+    name = "returns"
+    verbose_name = "Returns"
