@@ -17,6 +17,7 @@ class ReturnTicketForm(forms.ModelForm):
         fields = ("source", "notes")
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
         labels = {"source": "Came back from (location or customer)"}
+        error_messages = {"source": {"required": "Say where the bags came back from."}}
 
     def clean_source(self) -> str:
         source = self.cleaned_data["source"].strip()

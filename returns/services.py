@@ -58,7 +58,8 @@ class ReturnRefused(Refused):
     @classmethod
     def from_body(cls, status: int, body: dict[str, Any]) -> "ReturnRefused":
         """A refusal kept as a scan's answer, raised again for its repeat."""
-        code = next(enum(body["code"]) for enum in (ReturnRefusal, QRRefusal) if body["code"] in enum._value2member_map_)
+        known = (enum(body["code"]) for enum in (ReturnRefusal, QRRefusal) if body["code"] in enum._value2member_map_)
+        code = next(known)
         return cls(code, body["message"], status=status)
 
 

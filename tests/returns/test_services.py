@@ -19,7 +19,7 @@ from returns.services import ReturnRefused
 from tests import factories
 from tests.bills.data import parent_with
 from tests.clock import LOCAL
-from tests.returns.conftest import scan, scan_id
+from tests.returns.conftest import scan
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +153,9 @@ def test_nothing_goes_onto_a_committed_or_cancelled_ticket(biller, dispatched, t
 
 
 def test_a_scan_without_a_good_client_id_is_refused(biller, dispatched, ticket):
-    refused = refusal(lambda: services.add_parent(user=biller, ticket_id=ticket.pk, raw_code="SB00001", client_scan_id="x"))
+    refused = refusal(
+        lambda: services.add_parent(user=biller, ticket_id=ticket.pk, raw_code="SB00001", client_scan_id="x")
+    )
     assert (refused.code, refused.status) == ("bad_client_scan_id", 400)
 
 
@@ -224,7 +226,9 @@ def test_commit_releases_each_parent_from_its_bill(biller, dispatched, ticket, c
     assert [(entry.returned_on, entry.returned_at) for entry in entries] == [(ticket.number, clock.now)] * 2
     assert [entry.frozen_child_count for entry in entries] == [3, 2]  # the snapshot is kept
     events = BillEvent.objects.filter(action=BillEventAction.RETURNED).order_by("pk")
-    assert [(event.parent_qr, event.bill_number, event.return_ticket, event.user, event.created_at) for event in events] == [
+    assert [
+        (event.parent_qr, event.bill_number, event.return_ticket, event.user, event.created_at) for event in events
+    ] == [
         ("SB00001", "INV-7", ticket.number, biller, clock.now),
         ("SB00002", "INV-7", ticket.number, biller, clock.now),
     ]
