@@ -72,8 +72,9 @@ class ReturnTicket(models.Model):
 class ReturnTicketBag(models.Model):
     """A parent bag scanned onto a return ticket, and the bill entry its commit releases.
 
-    A parent is once on a ticket; it may be on two draft tickets (two billers at two gates), and the first
-    committed returns it: the other's commit is refused, naming the ticket. ``bill_bag`` is the entry the
+    A parent is once on a ticket and on one draft ticket at a time (returns.services decides it under a lock on
+    the parent's bill entry); should it be on two drafts anyway, the first committed returns it and the other's
+    commit is refused, naming the ticket. ``bill_bag`` is the entry the
     parent was on when scanned and, once committed, the one released; ``parent_qr`` and ``bill_number``
     are copied, so the ticket reads the same after its bag or bill is gone. ``client_scan_id`` is the scan's
     own id (scanning.ScanReply keeps its answer): a repeat gets the first answer back.

@@ -6,11 +6,12 @@ whose answer, success or refusal, is kept in scanning's reply store (scanning.Sc
 ids are random, so the two never meet) in the same transaction, and a repeat of the id gets that answer
 back and writes nothing.
 
-A parent is on one draft ticket as a rule (a second is refused, naming the first), but two billers scanning
-it onto two tickets at the same moment both get it: the commit decides. Committing locks the parents' bill
-entries (bills.services.lock_entries_for_return) and releases them (bills.services.release_entries): of two
-commits returning one parent exactly one finds it still on its bill, and the other is refused, naming the
-ticket that returned it.
+A parent is on one draft ticket at a time: a scan locks the parent's bill entry before it looks for other
+drafts holding it, so of two billers scanning it onto two tickets at the same moment the second is refused,
+naming the first's ticket. Committing locks the parents' bill entries (bills.services.lock_entries_for_return)
+and releases them (bills.services.release_entries): of two commits returning one parent exactly one finds it
+still on its bill, and the other is refused, naming the ticket that returned it (the guard that holds
+whatever put a parent on two drafts: the admin, a script).
 """
 
 import re
@@ -183,7 +184,10 @@ def _decide_add(
         raise ReturnRefused(
             ReturnRefusal.ALREADY_ON_THIS_TICKET, f"{parent_qr} is already on this ticket. Nothing changed."
         )
-    entry = BillBag.objects.current().filter(parent_bag=bag).select_related("bill").first()
+    # The parent's bill entry is locked, so two scans of one parent onto two tickets queue here and the
+    # second finds the first's ticket below.
+    entry = BillBag.objects.current().filter(parent_bag=bag).select_related("bill").select_for_update(of=("self",))
+    entry = entry.first()
     if entry is None:
         returned = _returned_on(bag)
         if returned is not None:

@@ -4,6 +4,7 @@ These tests commit (transaction=True), so what one thread wrote is what the othe
 serialized_rollback puts the data migration's products back afterwards.
 """
 
+import uuid
 from collections import Counter
 
 import pytest
@@ -49,7 +50,7 @@ def test_two_commits_of_tickets_holding_the_same_parent_exactly_one_wins(wide_po
     parent = Bag.objects.get(qr_id="SB00001")
     for round_ in range(1, 6):  # the race goes either way; it must end the same way every time
         tickets = [factories.make_return_ticket(biller) for biller in billers]
-        # As two billers scanning it at the same moment leave it: on both drafts.
+        # On both drafts, as no scan leaves it (they refuse a parent on another draft) but the admin may.
         for ticket in tickets:
             ReturnTicketBag.objects.create(ticket=ticket, parent_bag=parent, parent_qr="SB00001")
 
@@ -71,6 +72,28 @@ def test_two_commits_of_tickets_holding_the_same_parent_exactly_one_wins(wide_po
         assert ReturnTicket.objects.filter(status=ReturnStatus.COMMITTED).count() == 1
         # Ready for the next round: the parent back on its bill, as it was (bill events are append-only).
         BillBag.objects.filter(parent_bag=parent).update(returned_at=None, returned_on="")
+        ReturnTicket.objects.all().delete()
+
+
+def test_two_billers_scanning_one_parent_onto_two_tickets_at_once_exactly_one_gets_it(wide_pool, billers, dispatched):
+    for _ in range(5):
+        tickets = [factories.make_return_ticket(biller) for biller in billers]
+
+        answers = all_at_once(
+            [
+                lambda biller=biller, ticket=ticket: attempt(
+                    lambda: services.add_parent(
+                        user=biller, ticket_id=ticket.pk, raw_code="SB00001", client_scan_id=uuid.uuid4().hex
+                    )
+                )
+                for biller, ticket in zip(billers, tickets, strict=True)
+            ]
+        )
+
+        assert Counter(answer.code for answer in answers) == {"parent_added": 1, "already_on_ticket": 1}
+        winner = ReturnTicketBag.objects.select_related("ticket").get().ticket
+        loser = next(answer for answer in answers if isinstance(answer, ReturnRefused))
+        assert loser.message.startswith(f"SB00001 is already on ticket {winner.number}:")
         ReturnTicket.objects.all().delete()
 
 

@@ -265,7 +265,7 @@ def test_a_committed_ticket_is_not_committed_again(biller, dispatched, ticket):
 
 
 def test_of_two_draft_tickets_holding_a_parent_the_first_commit_wins(biller, dispatched, ticket):
-    # Two billers scanning it at the same moment both get it on (tests/returns/test_concurrency.py): made here.
+    # Scans refuse a parent on another draft; whatever put it on two anyway (the admin, a script): made here.
     other = factories.make_return_ticket(biller)
     scan(biller, ticket, "SB00001")
     scan(biller, other, "SB00002")
