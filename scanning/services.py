@@ -574,7 +574,9 @@ def move_child(
                 parent=target_state,
             )
         link = _check_link_unchanged(link)
-        source = parents[link.parent_id]
+        source = parents.get(link.parent_id)
+        if source is None:
+            raise _Contended  # its parent was not there to lock: read again
         if source.pk == target.pk:
             raise ScanRefused(
                 ScanRefusal.ALREADY_IN_THIS_PARENT,
