@@ -394,7 +394,8 @@ function handleRead(code) {
   }
 }
 
-// In a move: the first read is the child, the second its new parent; then the page goes back to what it was doing.
+// In a move: the first read is the child, the second its new parent; then the page goes back to what it
+// was doing. Both are checked here, so a move waiting offline is at least a child and a parent code.
 function handleMoveRead(code, isParentCode, networkDown) {
   if (!state.move.child) {
     if (isParentCode) {
@@ -409,7 +410,8 @@ function handleMoveRead(code, isParentCode, networkDown) {
     return;
   }
   if (!isParentCode) {
-    refuseLocally(code, `${code} is not a parent bag code. Scan the new parent (${examples()}) for ${state.move.child}.`);
+    const child = state.move.child;
+    refuseLocally(code, `${code} is not a parent bag code. Scan the new parent (${examples()}) for ${child}.`);
     return;
   }
   const child = state.move.child;
