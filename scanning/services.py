@@ -446,8 +446,9 @@ def _bag_parent_json(parent: Bag) -> dict[str, Any]:
 
 
 def _locked_parents(*parent_ids: int) -> dict[int, Bag]:
-    """The parents, locked in id order: every service that changes two parents locks them so, and the scan
-    loop locks one, so no two transactions ever wait on each other. A parent deleted meanwhile is missing."""
+    """The parents, locked in id order: every service that changes two parents locks them so (the scan loop
+    locks one), so no two transactions can each hold a parent the other waits for. A parent deleted
+    meanwhile is missing."""
     parents = (
         Bag.objects.with_completion()
         .select_for_update(of=("self",))
