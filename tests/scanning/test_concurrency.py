@@ -4,10 +4,14 @@ These tests commit (transaction=True), so what one thread wrote is what the othe
 serialized_rollback puts the data migration's products back afterwards.
 """
 
+import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
+from django.db import connection
 
 from bags.models import Bag, Link
 from scanning import services
@@ -246,3 +250,58 @@ def test_a_move_and_its_own_undo_racing_another_move_keep_the_counts_right(wide_
     assert moved.body["ok"]  # from SB00002 or, after the undo, from SB00001
     assert where == "SB00003"
     assert undone.body["code"] in {"undone", "moved"}
+
+
+def test_a_move_waits_for_a_finalise_under_way_and_is_then_refused(wide_pool):
+    """The move's read of the parent's bill holds the bill row (FOR SHARE): a finalise that has locked the bill
+    is waited for, and its status read, so no child leaves a parent after its bill froze it."""
+    area = factories.make_area()
+    mover = factories.make_user("mover", area=area)
+    source = factories.make_parent("SB00001", dispatch_area=area)
+    factories.make_parent("SB00002", dispatch_area=area)
+    factories.link(source, factories.make_child("CHILD0001", dispatch_area=area))
+    bill = factories.make_bill(factories.make_user("biller", role="biller"), bill_number="INV-1")
+    factories.put_on_bill(bill, source)
+
+    with psycopg.connect(**connection.get_connection_params()) as finaliser:
+        # A finalise under way: the bill row locked, as bills.services.finalise_bill locks it first.
+        finaliser.execute("SELECT id FROM bills_bill WHERE id = %s FOR UPDATE", [bill.pk])
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            moving = pool.submit(
+                lambda: _on_own_connection(
+                    lambda: services.move_child(
+                        user=mover, raw_code="CHILD0001", parent_code="SB00002", client_scan_id=uuid.uuid4().hex
+                    )
+                )
+            )
+            _wait_until_waiting_for_a_lock(moving)
+            finaliser.execute(
+                "UPDATE bills_bill SET status = 'finalised', finalised_at = now(), frozen_full_parent_weight_kg = 30"
+                " WHERE id = %s",
+                [bill.pk],
+            )
+            finaliser.commit()
+            answer = moving.result(timeout=30)
+
+    assert (answer.status, answer.body["code"]) == (409, "on_finalised_bill")
+    assert Link.objects.get(child__qr_id="CHILD0001").parent == source
+
+
+def _on_own_connection(call):
+    try:
+        return call()
+    finally:
+        connection.close()
+
+
+def _wait_until_waiting_for_a_lock(future, timeout: float = 30) -> None:
+    """Until another backend waits for a lock (the move, on the bill row), or the call ended without waiting."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as probe:
+        while time.monotonic() < deadline and not future.done():
+            waiting = probe.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ).fetchone()[0]
+            if waiting:
+                return
+    assert not future.done(), f"the move did not wait for the bill: {future.result().body}"
