@@ -36,11 +36,7 @@ class BillBagForm(forms.ModelForm):
         if bill is None or bag is None:
             return cleaned
         other = (
-            BillBag.objects.current()
-            .filter(parent_bag=bag)
-            .exclude(pk=self.instance.pk)
-            .select_related("bill")
-            .first()
+            BillBag.objects.current().filter(parent_bag=bag).exclude(pk=self.instance.pk).select_related("bill").first()
         )
         try:
             check_parent_can_join(

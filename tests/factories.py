@@ -9,6 +9,8 @@ from accounts.models import DispatchArea, Role, User
 from bags import qr
 from bags.models import Bag, BagKind, Link, Product
 from bills.models import Bill, BillBag, BillStatus
+from returns.models import ReturnTicket
+from returns.services import create_ticket
 
 _serial = count(1)
 
@@ -99,3 +101,8 @@ def make_lockout(username: str = "someone", ip_address: str = "10.0.0.9") -> Acc
         post_data="",
         failures_since_start=1,
     )
+
+
+def make_return_ticket(created_by: User, *, source: str = "Test customer") -> ReturnTicket:
+    """A draft return ticket, numbered as the service numbers it."""
+    return create_ticket(user=created_by, source=source).ticket

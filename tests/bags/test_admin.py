@@ -2,6 +2,7 @@
 list never counts the whole table, and the bag and product admins apply the code rules and audit."""
 
 import re
+from datetime import date
 
 import pytest
 from django.contrib import admin
@@ -20,6 +21,7 @@ from bags.managers import forget_parent_formats
 from bags.models import Bag, BagKind, Link, Product
 from bills.models import Bill, BillBag
 from imports import jobs
+from returns.models import ReturnTicket, ReturnTicketBag
 from scanning.models import Scan, ScanAction, ScanReply
 from tests import factories
 from traitortrack.admin_paginator import EstimatedCountPaginator
@@ -92,6 +94,15 @@ def _build_warehouse() -> dict:
     bill = factories.make_bill(biller, bill_number="INV-100", expected_parents=PARENTS_ON_BILL)
     BillBag.objects.bulk_create(
         BillBag(bill=bill, parent_bag=parent, added_by=biller) for parent in parents[:PARENTS_ON_BILL]
+    )
+    ticket = ReturnTicket.objects.create(
+        number="RTN-20261120-0001", day=date(2026, 11, 20), serial=1, source="Gate 2", created_by=biller
+    )
+    ReturnTicketBag.objects.bulk_create(
+        ReturnTicketBag(
+            ticket=ticket, parent_bag=parent, parent_qr=parent.qr_id, bill_number="INV-100", added_by=biller
+        )
+        for parent in parents[:PARENTS_ON_BILL]
     )
     AuditLog.objects.bulk_create(
         AuditLog(
