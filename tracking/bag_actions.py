@@ -33,6 +33,7 @@ class BagActionRefusal(RefusalCode):
     """A bulk action on bags that cannot be done as asked."""
 
     NO_BAGS = "no_bags"
+    UNKNOWN_BAGS = "unknown_bags"
     TOO_MANY_BAGS = "too_many_bags"
     REASON_REQUIRED = "reason_required"
     NOT_EMPTY_PARENTS = "not_empty_parents"
@@ -53,7 +54,7 @@ class Planned:
 
 
 def _bags(codes: list[str], *, lock: bool = False) -> list[Bag]:
-    codes = sorted(set(codes))
+    codes = sorted({code.strip().upper() for code in codes if code.strip()})
     if not codes:
         raise BagActionRefused(BagActionRefusal.NO_BAGS, "Tick the bags first.", status=400)
     if len(codes) > MAX_BAGS:
@@ -62,7 +63,15 @@ def _bags(codes: list[str], *, lock: bool = False) -> list[Bag]:
         )
     bags = Bag.objects.filter(qr_id__in=codes).select_related("dispatch_area").order_by("pk")
     # The scan loop's order: each row locked by id, so two actions (or an action and a scan) queue, not deadlock.
-    return list(bags.select_for_update(of=("self",)) if lock else bags)
+    found = list(bags.select_for_update(of=("self",)) if lock else bags)
+    missing = sorted(set(codes) - {bag.qr_id for bag in found})
+    if missing:
+        raise BagActionRefused(
+            BagActionRefusal.UNKNOWN_BAGS,
+            f"Nothing was done: no bag {', '.join(missing[:NAMED])} (any more).",
+            status=404,
+        )
+    return found
 
 
 def _bill_numbers(bags: list[Bag]) -> dict[int, str]:

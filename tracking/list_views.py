@@ -24,18 +24,15 @@ class BagActionForm(forms.Form):
     """What the list's tick boxes post: the bags, the action and what it needs."""
 
     action = forms.ChoiceField(choices=ACTIONS)
-    bag = forms.MultipleChoiceField(required=False)  # the codes ticked, checked by the action
     area = forms.ModelChoiceField(DispatchArea.objects.order_by("name"), required=False, to_field_name="code")
     reason = forms.CharField(required=False, max_length=bag_actions.REASON_MAX_LENGTH)
     # The list's own query string, to go back to it as it was.
     back = forms.CharField(required=False, max_length=2000)
     confirmed = forms.BooleanField(required=False)
 
-    def clean_bag(self) -> list[str]:
-        return [code.strip().upper() for code in self.data.getlist("bag") if code.strip()]
-
     def clean(self) -> dict:
         cleaned = super().clean()
+        cleaned["bag"] = self.data.getlist("bag")  # the codes ticked, checked by the action
         if cleaned.get("action") == CHANGE_AREA and cleaned.get("area") is None and "area" not in self.errors:
             self.add_error("area", "Pick the area the bags go to.")
         if cleaned.get("action") == DELETE and not (cleaned.get("reason") or "").strip():
