@@ -181,6 +181,23 @@ def test_a_scanned_by_user_with_many_scans_is_probed_per_bag(yard, monkeypatch):
     assert every_page(yard["biller"], filters, "code") == few
 
 
+@pytest.mark.parametrize(
+    ("values", "sort"),
+    [({"prefix": "F1"}, "newest"), ({"prefix": "SB"}, "-children"), ({"date_from": "today"}, "code")],
+)
+@pytest.mark.parametrize("narrow_rows", [1000, 3])
+def test_a_range_sorted_another_way_is_read_first_unless_it_holds_too_many(
+    yard, values, sort, narrow_rows, monkeypatch
+):
+    # A code start sorted by date (or a date range by code) reads its own range and sorts it; a range holding
+    # more than NARROW_ROWS is read in the sort's order after all. Either way the same pages.
+    monkeypatch.setattr(bag_list, "NARROW_ROWS", narrow_rows)
+    filters = make_filter(yard, values)
+    assert bag_list._narrows(filters, sort)
+
+    assert every_page(yard["biller"], filters, sort) == orm_order(yard["biller"], filters, sort)
+
+
 def test_a_hand_made_after_starts_at_the_first_page(yard):
     first = list_bags(yard["biller"], BagFilter(), sort="newest", size=3)
 
@@ -189,8 +206,8 @@ def test_a_hand_made_after_starts_at_the_first_page(yard):
 
 def test_a_list_that_would_read_too_long_is_refused(yard, monkeypatch):
     monkeypatch.setattr("bags.selectors.SEARCH_TIMEOUT_MS", 1)
-    slow = "SELECT pg_sleep(0.05) FROM bags_bag AS bag WHERE true {filters} AND ({after}) ORDER BY {order}"
-    monkeypatch.setattr(bag_list, "BAG_LIST_SQL", slow)
+    slow = "SELECT pg_sleep(0.05) FROM bags_bag AS bag WHERE true {filters} AND ({after})"
+    monkeypatch.setattr(bag_list, "BAG_ROWS_SQL", slow)
 
     with pytest.raises(SearchTooBroad):
         list_bags(yard["biller"], BagFilter(), sort="code")
