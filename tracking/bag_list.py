@@ -87,20 +87,23 @@ _ORDER = {
 # parent's bill entries as a plain semi- or anti-join (bills_billbag holds at most one row a parent and a few
 # returned ones, so the planner may read it first), "scanned by" as SCANNED_BY_IDS or SCANNED_BY_PROBE. The
 # parent's code and the current bill are subqueries of the output rows only. ORDERED_SQL or NARROWED_SQL put
-# it in order.
-BAG_ROWS_SQL = """
+# the parts together.
+BAG_COLUMNS_SQL = """
 SELECT bag.id, bag.qr_id, bag.kind, bag.child_count,
-       bags_parent_complete(bag.completed_at, bag.child_count, product.capacity) AS complete, bag.created_at,
-       product.name AS product_name, product.capacity, area.name AS area_name,
+       bags_parent_complete(bag.completed_at, bag.child_count, product.capacity), bag.created_at,
+       product.name, product.capacity, area.name,
        (SELECT parent.qr_id FROM bags_link AS link JOIN bags_bag AS parent ON parent.id = link.parent_id
-        WHERE link.child_id = bag.id) AS parent_qr,
+        WHERE link.child_id = bag.id),
        (SELECT entry.bill_id FROM bills_billbag AS entry
-        WHERE entry.parent_bag_id = bag.id AND entry.returned_at IS NULL) AS bill_id,
+        WHERE entry.parent_bag_id = bag.id AND entry.returned_at IS NULL),
        (SELECT bill.bill_number FROM bills_billbag AS entry JOIN bills_bill AS bill ON bill.id = entry.bill_id
-        WHERE entry.parent_bag_id = bag.id AND entry.returned_at IS NULL) AS bill_number
-FROM bags_bag AS bag
+        WHERE entry.parent_bag_id = bag.id AND entry.returned_at IS NULL)
+"""
+JOINS_SQL = """
 LEFT JOIN bags_product AS product ON product.id = bag.product_id
 LEFT JOIN accounts_dispatcharea AS area ON area.id = bag.dispatch_area_id
+"""
+BAG_FILTERS_SQL = """
 WHERE (%(pattern)s::text IS NULL OR bag.qr_id LIKE %(pattern)s)
   AND (%(kind)s::text IS NULL OR bag.kind = %(kind)s)
   AND (%(product_id)s::bigint IS NULL OR bag.product_id = %(product_id)s)
@@ -113,16 +116,19 @@ WHERE (%(pattern)s::text IS NULL OR bag.qr_id LIKE %(pattern)s)
   AND ({after})
 """
 # The rows read in the sort's order, until a page is full: what every sort does first.
-ORDERED_SQL = "{rows}\nORDER BY {order}\nLIMIT %(limit)s"
+ORDERED_SQL = "{columns} FROM bags_bag AS bag {joins} {where}\nORDER BY {order}\nLIMIT %(limit)s"
 # A code start sorted by date, or a date range sorted by code: the planner reads the sort's index and tests
 # the range's rows as it goes, assuming codes and dates unrelated; but codes are printed and scanned in runs,
 # so a day's bags sit in a few runs of codes, and the bench read 950,000 codes to find one day's 50 (refused).
 # Read the range first (its own index, up to NARROW_ROWS: the LIMIT keeps the ORDER BY out of its plan),
-# then sort it; a range holding more, counted by the window, is read the ordered way after all.
+# then sort it; a range holding more, counted by the window, is read the ordered way after all. The output
+# columns' subqueries are the outer query's, so they run for the page's rows only.
 NARROW_ROWS = 10_000
 NARROWED_SQL = """
-SELECT *, count(*) OVER () FROM ({rows}
-LIMIT %(narrow)s) AS bag
+{columns}, bag.narrowed
+FROM (SELECT bag.*, count(*) OVER () AS narrowed
+      FROM (SELECT bag.* FROM bags_bag AS bag {where} LIMIT %(narrow)s) AS bag) AS bag
+{joins}
 ORDER BY {order}
 LIMIT %(limit)s
 """
@@ -265,10 +271,12 @@ def statement(
         # A child is on no bill and was never returned: its test would be all cost.
         if value and not (value == NO and kind == BagKind.CHILD)
     ]
-    rows = sql.SQL(BAG_ROWS_SQL).format(
+    where = sql.SQL(BAG_FILTERS_SQL).format(
         filters=sql.SQL("\n  ".join([*clauses, scanned])), after=after_test if after else sql.SQL("true")
     )
-    return sql.SQL(NARROWED_SQL if narrowed else ORDERED_SQL).format(rows=rows, order=order)
+    return sql.SQL(NARROWED_SQL if narrowed else ORDERED_SQL).format(
+        columns=sql.SQL(BAG_COLUMNS_SQL), joins=sql.SQL(JOINS_SQL), where=where, order=order
+    )
 
 
 def _scanned_by(filters: BagFilter) -> dict[str, Any]:
