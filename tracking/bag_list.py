@@ -8,14 +8,15 @@ costs about the same on 2 million bags as on 2,000:
   sort first, would be read to reach the first parent);
 - newest or oldest: the (kind, created_at) index, or (area, kind, created_at) for one area, one range a kind,
   the two merged when no kind is picked;
-- by child count (parents only): no index. Every scan changes a parent's count, and an index on it would be
-  written by every scan (and cost the scan its in-place update), so this order sorts the parents the filters
-  leave: 60,000 at most on the bench, one pass of the parents (README, "Benchmarks").
+- by child count (parents only): no index. Every scan changes a parent's count, so an index on it would be
+  written by every scan; this order sorts the parents the filters leave instead: 60,000 at most on the bench.
 
-Filters are tests on the rows read (a child's link, a parent's bill entries, probed through their indexes per
-bag), except "scanned by", which the planner may drive from the user's scan events when they are few. What the
+Filters are tests on the rows read (a child's link probed per bag; a parent's bill entries a semi-join of the
+small bills_billbag), "scanned by" the ids of a user's few bags or a probe of their many events (_scanned_by),
+and a code start sorted by date or a date range sorted by code reads its own range first (NARROWED_SQL). What the
 indexes cannot narrow (a filter few of the bags read pass) runs into the search's time limit and is refused with
-a sentence (bags.selectors.bounded), never left to read millions of rows.
+a sentence (bags.selectors.bounded), never left to read millions of rows. bench/bag_list.py times every sort with
+every filter on 2 million bags (README, "Benchmarks").
 """
 
 from dataclasses import dataclass
@@ -41,7 +42,6 @@ PAGE_SIZE = 50
 YES, NO = "yes", "no"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# The sorts: (label, kind it implies or None, ORDER BY, the keyset's "after" test).
 CODE, CODE_DESC, NEWEST, OLDEST, MOST_CHILDREN, FEWEST_CHILDREN = (
     "code",
     "-code",
@@ -58,6 +58,7 @@ SORT_LABELS = {
     MOST_CHILDREN: "Most children (parents)",
     FEWEST_CHILDREN: "Fewest children (parents)",
 }
+# Each sort's ORDER BY and its keyset's "after" test (row_key gives the values).
 _ORDER = {
     CODE: (sql.SQL("bag.qr_id USING ~<~"), sql.SQL("bag.qr_id ~>~ %(after_code)s")),
     CODE_DESC: (sql.SQL("bag.qr_id USING ~>~"), sql.SQL("bag.qr_id ~<~ %(after_code)s")),
@@ -196,7 +197,7 @@ class BagFilter:
     date_to: date | None = None
 
     @property
-    def kind_needed(self) -> str:
+    def kind_needed(self) -> str | None:
         """The kind the filters leave (a product, a bill, a return are a parent's; a parent is in no parent),
         "" for both, None when they contradict each other (a child with a product)."""
         kinds = {self.kind} if self.kind else {BagKind.PARENT, BagKind.CHILD}
@@ -347,9 +348,17 @@ def list_bags(
     with bounded():
         scanned = _scanned_by(filters)
         if _narrows(filters, sort):
-            rows = _read(user, filters, kind, sort, keyset, size + 1, scanned, narrowed=True)
+            # A code range is one of the pattern index; a date range one of (kind, created_at) a kind.
+            narrow_kinds = [kind] if kind or filters.prefix else [BagKind.PARENT, BagKind.CHILD]
+            rows = []
+            for one_kind in narrow_kinds:
+                read = _read(user, filters, one_kind, sort, keyset, size + 1, scanned, narrowed=True)
+                if read is None:
+                    rows = None
+                    break
+                rows += read
             if rows is not None:
-                kinds = [kind]  # one statement, sorted by PostgreSQL
+                kinds = narrow_kinds
         if rows is None:
             rows = []
             for one_kind in kinds:
