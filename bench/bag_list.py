@@ -52,6 +52,7 @@ def filters() -> dict[str, BagFilter]:
         "code start CB00012": BagFilter(prefix="CB00012"),
         "product mustard": BagFilter(product=mustard),
         f"area {area.code} (smallest)": BagFilter(area=area),
+        "empty parents": BagFilter(holds=NO),
         "in a parent": BagFilter(in_parent=YES),
         "in no parent": BagFilter(in_parent=NO),
         "on a bill": BagFilter(on_bill=YES),

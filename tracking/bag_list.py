@@ -109,6 +109,7 @@ WHERE (%(pattern)s::text IS NULL OR bag.qr_id LIKE %(pattern)s)
   AND (%(kind)s::text IS NULL OR bag.kind = %(kind)s)
   AND (%(product_id)s::bigint IS NULL OR bag.product_id = %(product_id)s)
   AND (%(area_id)s::bigint IS NULL OR bag.dispatch_area_id = %(area_id)s)
+  AND (%(holds)s::boolean IS NULL OR (bag.child_count > 0) = %(holds)s)
   AND (NOT %(in_parent)s OR EXISTS (SELECT 1 FROM bags_link AS link WHERE link.child_id = bag.id))
   AND (NOT %(in_no_parent)s OR NOT EXISTS (SELECT 1 FROM bags_link AS link WHERE link.child_id = bag.id))
   AND (%(created_from)s::timestamptz IS NULL OR bag.created_at >= %(created_from)s)
@@ -189,6 +190,7 @@ class BagFilter:
     kind: str = ""
     product: Product | None = None
     area: DispatchArea | None = None
+    holds: str = ""  # a parent holding children (YES) or empty (NO); "" either
     in_parent: str = ""  # YES, NO or "" (either)
     on_bill: str = ""
     returned: str = ""
@@ -201,7 +203,7 @@ class BagFilter:
         """The kind the filters leave (a product, a bill, a return are a parent's; a parent is in no parent),
         "" for both, None when they contradict each other (a child with a product)."""
         kinds = {self.kind} if self.kind else {BagKind.PARENT, BagKind.CHILD}
-        if self.product is not None or self.on_bill == YES or self.returned == YES:
+        if self.product is not None or self.holds or self.on_bill == YES or self.returned == YES:
             kinds &= {BagKind.PARENT}
         if self.in_parent == YES:
             kinds &= {BagKind.CHILD}
@@ -226,6 +228,7 @@ def _params(user: User, filters: BagFilter, kind: str, *, limit: int) -> dict[st
         "kind": kind or None,
         "product_id": filters.product.pk if filters.product else None,
         "area_id": area_id,
+        "holds": {YES: True, NO: False}.get(filters.holds),
         "in_parent": filters.in_parent == YES,
         # A parent is in no parent: the test would only cost a probe per parent.
         "in_no_parent": filters.in_parent == NO and kind != BagKind.PARENT,
@@ -383,6 +386,8 @@ def matching_bags(user: User, filters: BagFilter) -> QuerySet:
         bags = bags.filter(product=filters.product)
     if filters.area is not None:
         bags = bags.filter(dispatch_area=filters.area)
+    if filters.holds:
+        bags = bags.filter(child_count__gt=0) if filters.holds == YES else bags.filter(child_count=0)
     in_parent = Exists(Link.objects.filter(child=OuterRef("pk")))
     on_bill = Exists(BillBag.objects.current().filter(parent_bag=OuterRef("pk")))
     returned = Exists(BillBag.objects.filter(parent_bag=OuterRef("pk"), returned_at__isnull=False))
@@ -415,6 +420,7 @@ class BagListForm(forms.Form):
     area = forms.ModelChoiceField(
         required=False, queryset=DispatchArea.objects.order_by("name"), to_field_name="code", empty_label="Any area"
     )
+    holds = forms.ChoiceField(required=False, choices=either("Holds children", "Empty"), label="Parent")
     in_parent = forms.ChoiceField(required=False, choices=either("In a parent", "In no parent"), label="Child")
     on_bill = forms.ChoiceField(required=False, choices=either("On a bill", "On no bill"), label="Bill")
     returned = forms.ChoiceField(required=False, choices=either("Returned", "Never returned"), label="Returned")
@@ -432,6 +438,7 @@ class BagListForm(forms.Form):
         "kind",
         "product",
         "area",
+        "holds",
         "in_parent",
         "on_bill",
         "returned",

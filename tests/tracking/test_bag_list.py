@@ -107,6 +107,9 @@ FILTERS = [
     {"prefix": "C1"},
     {"product": "moong"},
     {"area": "other"},
+    {"holds": YES},
+    {"holds": NO},
+    {"holds": NO, "on_bill": NO},
     {"in_parent": YES},
     {"in_parent": NO},
     {"in_parent": NO, "kind": BagKind.CHILD},
@@ -167,6 +170,7 @@ def test_the_filters_find_what_they_say(yard):
     assert find(scanned_by="scanner") == {"C100001", "SB00002", "SB00004"}
     assert find(in_parent=NO, kind=BagKind.CHILD) == {"C100003", "C100004"}
     assert find(product="moong") == {"M444-00001"}
+    assert find(holds=NO, on_bill=NO, returned=NO) == {"M444-00001", "SB00004"}  # what "delete empty parents" takes
     assert find(date_from="yesterday", date_to="yesterday") == {"SB00004", "C100003"}
     assert biller  # billers see every area
 

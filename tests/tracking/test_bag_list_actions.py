@@ -109,6 +109,15 @@ def test_a_deletion_needs_bags_a_reason_and_at_most_a_hundred(yard, codes, reaso
 
 
 @pytest.mark.django_db
+def test_a_bag_gone_meanwhile_refuses_the_action_by_name(yard):
+    with pytest.raises(BagActionRefused) as refusal:
+        bag_actions.delete_empty_parents(user=yard["admin"], codes=["SB00001", "SB09999"], reason="wrong")
+
+    assert refusal.value.message == "Nothing was done: no bag SB09999 (any more)."
+    assert codes_left("SB00001") == {"SB00001"}
+
+
+@pytest.mark.django_db
 def test_a_parent_changes_area_with_its_children_and_is_audited(yard):
     named, children = bag_actions.change_area(user=yard["admin"], codes=["SB00003", "C000002"], area=yard["other"])
 
@@ -228,6 +237,16 @@ def test_the_admins_delete_action_names_what_keeps_a_bag(admin_client, yard):
     html = admin_action(admin_client, "delete_empty_parents", ["SB00001", "SB00003"]).content.decode()
 
     assert "SB00003 holds 1 children" in html and "Yes, delete them" not in html
+
+
+@pytest.mark.django_db
+def test_the_admins_actions_take_at_most_a_hundred_bags(admin_client, yard, monkeypatch):
+    monkeypatch.setattr(bag_actions, "MAX_BAGS", 2)
+
+    html = admin_action(admin_client, "delete_empty_parents", ["SB00001", "SB00002", "C000002"]).content.decode()
+
+    assert "Pick at most 2 bags for one action." in html
+    assert codes_left("SB00001", "SB00002") == {"SB00001", "SB00002"}
 
 
 @pytest.mark.django_db
