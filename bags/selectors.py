@@ -131,7 +131,7 @@ SELECT value, set_config('statement_timeout', %s, true) FROM callers
 
 
 @contextmanager
-def _bounded():
+def bounded():
     """Run the block's queries with SEARCH_TIMEOUT_MS each at most: a search the indexes cannot narrow (a start
     most codes share with a filter few of them pass) is refused rather than left to read millions of rows.
 
@@ -161,7 +161,7 @@ def search_bags(user: User, search: BagSearch, *, after: str | None = None, size
 
     With the start of a code: in code order, from the qr_id pattern index (Bag.objects.search_codes). Without:
     newest first; with a date range, by first scan (_dated_page). Raises SearchTooBroad when the database would
-    have to read too much (_bounded)."""
+    have to read too much (bounded)."""
     kind = search.kind or BagStatus.KINDS.get(search.status, "") or (BagKind.PARENT if search.product else "")
     nothing = KeysetPage([], None)
     if search.kind and search.status and BagStatus.KINDS.get(search.status) != search.kind:
@@ -175,7 +175,7 @@ def search_bags(user: User, search: BagSearch, *, after: str | None = None, size
         if restricted and search.area.pk != area_id:
             return nothing
         area_id = search.area.pk
-    with _bounded():
+    with bounded():
         if not search.prefix and (search.date_from or search.date_to):
             return _dated_page(user, search, kind, after=after, size=size)
         if search.prefix:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("exports/scans", views.scans, name="scans"),
     path("exports/bills", views.bills, name="bills"),
     path("exports/audit", views.audit, name="audit"),
+    path("exports/bag-list", views.bag_list, name="bag-list"),
 ]

@@ -5,7 +5,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from exports.forms import FORMS, ExportForm
-from exports.tables import RETRY_AFTER_SECONDS, ExportsBusy, record_export
+from exports.tables import RETRY_AFTER_SECONDS, TABLES, ExportsBusy, record_export
+from tracking.bag_list import BagListForm, matching_bags
 from traitortrack.permissions import ADMIN, BILLER, access
 
 
@@ -54,3 +55,22 @@ def _download_view(name: str):
 
 
 bags, links, scans, bills, audit = (_download_view(name) for name in ("bags", "links", "scans", "bills", "audit"))
+
+
+@access(BILLER)
+@require_GET
+def bag_list(request: HttpRequest) -> StreamingHttpResponse:
+    """The bag list's bags (/bags/, its filters) as the bags table's export: the same columns, streamed."""
+    form = BagListForm(request.GET, user=request.user)
+    file_format = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+    table = TABLES["bags"]
+    try:
+        response = table.response(matching_bags(request.user, form.bag_filter()), file_format)
+    except ExportsBusy as busy:
+        busy.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        raise
+    filters = {name: str(getattr(value, "code", value)) for name, value in form.values().items()}
+    filters.pop("sort", None)
+    filters.pop("after", None)
+    record_export(user=request.user, table=table, file_format=file_format, filters=filters, request=request)
+    return response

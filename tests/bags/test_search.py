@@ -20,7 +20,7 @@ from bags.selectors import (
     BagSearch,
     BagStatus,
     SearchTooBroad,
-    _bounded,
+    bounded,
     could_be_parent,
     dated_bags,
     dated_key,
@@ -411,7 +411,7 @@ def test_which_starts_a_parent_code_can_have(mustard, moong, prefix, could):
 def test_a_search_that_would_read_too_long_is_refused(db, monkeypatch):
     monkeypatch.setattr("bags.selectors.SEARCH_TIMEOUT_MS", 50)
 
-    with pytest.raises(SearchTooBroad) as refusal, _bounded(), connection.cursor() as cursor:
+    with pytest.raises(SearchTooBroad) as refusal, bounded(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_sleep(1)")
 
     assert "type more of the code" in refusal.value.message
@@ -428,7 +428,7 @@ def test_a_search_inside_a_transaction_leaves_that_transactions_time_limit_as_it
     # test opened it after a search.
     with transaction.atomic():
         before = _statement_timeout()
-        with _bounded():
+        with bounded():
             assert _statement_timeout() == f"{SEARCH_TIMEOUT_MS}ms"
         assert _statement_timeout() == before != f"{SEARCH_TIMEOUT_MS}ms"
 
@@ -437,7 +437,7 @@ def test_a_search_refused_inside_a_transaction_leaves_its_time_limit_as_it_was(d
     monkeypatch.setattr("bags.selectors.SEARCH_TIMEOUT_MS", 50)
     before = _statement_timeout()
 
-    with pytest.raises(SearchTooBroad), _bounded(), connection.cursor() as cursor:
+    with pytest.raises(SearchTooBroad), bounded(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_sleep(1)")
 
     assert _statement_timeout() == before != "50ms"

@@ -101,6 +101,8 @@ def test_pages_and_admin_run_without_a_policy_violation(context, page, violation
     expect(page.locator("main")).to_contain_text("SB12345")
     visit(page, "/search/?q=SB&kind=parent")
     expect(page.locator("#results-bags")).to_contain_text("SB12345")
+    visit(page, "/bags/?sort=code")  # the bag list, with the admins' tick boxes
+    expect(page.locator("#bag-list")).to_contain_text("C1000001")
     visit(page, "/dashboard/")
     expect(page.locator("#dashboard-chart rect")).to_have_count(24)
     expect(page.locator("#dashboard-recent")).to_contain_text("C1000001")

@@ -139,11 +139,16 @@ def bottom_bar(response) -> str:
     return re.search(r'<nav class="tt-bottom-bar".*?</nav>', response.content.decode(), flags=re.S).group(0)
 
 
-def test_bottom_bar_links_home_scan_and_search(dispatcher_client):
+def test_bottom_bar_links_home_scan_search_and_bags(dispatcher_client):
     bar = bottom_bar(dispatcher_client.get(SCAN_URL))
 
     links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', bar)
-    assert links == [(reverse("home"), "Home"), (SCAN_URL, "Scan"), (reverse("search"), "Search")]
+    assert links == [
+        (reverse("home"), "Home"),
+        (SCAN_URL, "Scan"),
+        (reverse("search"), "Search"),
+        (reverse("tracking:bag-list"), "Bags"),
+    ]
     assert 'aria-current="page">Scan<' in bar
 
 
@@ -153,7 +158,7 @@ def test_bottom_bar_adds_bills_and_returns_for_those_who_may_open_them(client, d
     bar = bottom_bar(client.get(reverse("bills:list")))
 
     links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', bar)
-    assert [label for _, label in links] == ["Home", "Scan", "Search", "Bills", "Returns"]
+    assert [label for _, label in links] == ["Home", "Scan", "Search", "Bags", "Bills", "Returns"]
     assert (reverse("bills:list"), "Bills") in links
     assert (reverse("returns:list"), "Returns") in links
     assert 'aria-current="page">Bills<' in bar
