@@ -47,11 +47,7 @@ def paths() -> dict[str, Any]:
                     sorts=BillQuerySet.SORTS,
                     default_sort=BillSearchForm.DEFAULT_SORT,
                 ),
-                "responses": {
-                    "200": json_answer(ref("BillList"), "A page of bills."),
-                    "401": refused("Not logged in."),
-                    "403": refused(),
-                },
+                "responses": answers("BillList", "A page of bills."),
             },
             "post": {
                 "operationId": "createBill",

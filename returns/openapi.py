@@ -36,11 +36,7 @@ def paths() -> dict[str, Any]:
                     sorts=ReturnTicketQuerySet.SORTS,
                     default_sort=ReturnTicketSearchForm.DEFAULT_SORT,
                 ),
-                "responses": {
-                    "200": json_answer(ref("ReturnTicketList"), "A page of return tickets."),
-                    "401": refused("Not logged in."),
-                    "403": refused(),
-                },
+                "responses": answers("ReturnTicketList", "A page of return tickets."),
             },
             "post": {
                 "operationId": "createReturnTicket",

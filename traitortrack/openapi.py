@@ -34,7 +34,7 @@ def refused(description: str = "") -> dict:
 
 
 def answers(answer: str, success: str, *refusals: int, status: str = "200") -> dict[str, Any]:
-    """A change's responses: ``answer`` (a schema's name) on success, the refusals by status code."""
+    """An operation's responses: ``answer`` (a schema's name) on success, then the refusals by status code."""
     responses = {status: json_answer(ref(answer), success), "401": refused("Not logged in."), "403": refused()}
     for code in refusals:
         responses[str(code)] = refused()
