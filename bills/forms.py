@@ -10,7 +10,8 @@ from bags.models import Product
 from bills.managers import BillQuerySet
 from bills.models import Bill, BillStatus
 from bills.services import MAX_PARENTS, BillRefused, check_bill_number_free, default_product
-from traitortrack.forms import DayField
+from traitortrack.forms import ListSearchForm
+from traitortrack.sorting import sort_choices
 
 
 class BillForm(forms.ModelForm):
@@ -64,24 +65,11 @@ class BillForm(forms.ModelForm):
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
 
 
-class BillSearchForm(forms.Form):
-    """The bill list's filters; a value that does not parse is ignored, never an error page."""
+class BillSearchForm(ListSearchForm):
+    """The bill list's filters."""
 
-    SORT_CHOICES = [(key, key) for key in BillQuerySet.SORTS] + [(f"-{key}", f"-{key}") for key in BillQuerySet.SORTS]
+    DEFAULT_SORT = "-bill_date"
 
     q = forms.CharField(required=False, max_length=200, label="Bill number or customer")
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *BillStatus.choices])
-    date_from = DayField(required=False, label="From")
-    date_to = DayField(required=False, label="To")
-    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES)
-
-    def search_arguments(self) -> dict[str, Any]:
-        self.is_valid()
-        data = getattr(self, "cleaned_data", {})
-        return {
-            "text": data.get("q") or "",
-            "status": data.get("status") or "",
-            "date_from": data.get("date_from"),
-            "date_to": data.get("date_to"),
-            "sort": data.get("sort") or "-bill_date",
-        }
+    sort = forms.ChoiceField(required=False, choices=sort_choices(BillQuerySet.SORTS))

@@ -23,6 +23,7 @@ from bags import qr
 from bags.models import Bag, Link, Product
 from bills import weights
 from bills.choices import BillStatus
+from traitortrack.sorting import sorted_by
 
 # The child codes are only gathered when asked (the manifest and the page do without them), and only for a
 # draft: a finalised bill has them in its snapshot.
@@ -218,14 +219,7 @@ class BillQuerySet(models.QuerySet):
             bills = bills.filter(bill_date__gte=date_from)
         if date_to:
             bills = bills.filter(bill_date__lte=date_to)
-        descending = sort.startswith("-")
-        key = self.SORTS.get(sort.lstrip("-"), self.SORTS["bill_date"])
-        if sort.lstrip("-") not in self.SORTS:
-            descending = True
-        expression = models.F(key) if isinstance(key, str) else key
-        ordered = expression.desc() if descending else expression.asc()
-        # The primary key breaks ties, so a page boundary never shows a bill twice or skips one.
-        return bills.order_by(ordered, "-pk" if descending else "pk")
+        return sorted_by(bills, self.SORTS, sort, default="bill_date")
 
 
 class BillManager(models.Manager.from_queryset(BillQuerySet)):

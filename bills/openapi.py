@@ -7,6 +7,9 @@ the served document (tests/openapi.py). Refusals are the shared Error schema (ov
 from typing import Any
 
 from bills.choices import BillStatus
+from bills.forms import BillSearchForm
+from bills.managers import BillQuerySet
+from traitortrack.openapi import answers, json_answer, json_body, json_object, list_parameters, ref, refused
 
 SUCCESS_CODES = ["created", "changed", "unchanged", "parent_added", "parent_removed", "finalised", "reopened"]
 
@@ -14,24 +17,8 @@ _KG = {"type": "string", "pattern": r"^-?\d+\.\d{3}$", "description": "Kilograms
 _BILL_ID = {"name": "bill_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _refused(description: str = "") -> dict:
-    # Every refusal is the one Error body; the description says when it comes.
-    return {"$ref": "#/components/responses/Refused", **({"description": description} if description else {})}
-
-
 def _answers(success: str, *refusals: int, status: str = "200") -> dict[str, Any]:
-    answers = {status: _json(_ref("BillAnswer"), success), "401": _refused("Not logged in."), "403": _refused()}
-    for code in refusals:
-        answers[str(code)] = _refused()
-    return answers
+    return answers("BillAnswer", success, *refusals, status=status)
 
 
 _BILL_FIELDS = {
@@ -54,47 +41,20 @@ def paths() -> dict[str, Any]:
                 "summary": "Search bills, a page at a time",
                 "tags": ["bills"],
                 "security": read,
-                "parameters": [
-                    {
-                        "name": "q",
-                        "in": "query",
-                        "schema": {"type": "string"},
-                        "description": "In the number or customer.",
-                    },
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(BillStatus.values)}},
-                    {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {
-                        "name": "sort",
-                        "in": "query",
-                        "description": "A column, '-' first for descending. Default -bill_date.",
-                        "schema": {
-                            "type": "string",
-                            "enum": [
-                                f"{sign}{key}"
-                                for sign in ("", "-")
-                                for key in ("bill_number", "customer", "bill_date", "status", "parents", "created_at")
-                            ],
-                        },
-                    },
-                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                ],
-                "responses": {
-                    "200": _json(_ref("BillList"), "A page of bills."),
-                    "401": _refused("Not logged in."),
-                    "403": _refused(),
-                },
+                "parameters": list_parameters(
+                    text="In the number or customer.",
+                    statuses=BillStatus.values,
+                    sorts=BillQuerySet.SORTS,
+                    default_sort=BillSearchForm.DEFAULT_SORT,
+                ),
+                "responses": answers("BillList", "A page of bills."),
             },
             "post": {
                 "operationId": "createBill",
                 "summary": "Create a draft bill",
                 "tags": ["bills"],
                 "security": write,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("BillFields")}},
-                },
+                "requestBody": json_body(ref("BillFields")),
                 "responses": _answers("Created.", 400, 409, 413, 415, status="201"),
             },
         },
@@ -115,17 +75,17 @@ def paths() -> dict[str, Any]:
                     }
                 ],
                 "responses": {
-                    "200": _json(
+                    "200": json_answer(
                         {
                             "type": "object",
                             "required": ["ok", "bill"],
-                            "properties": {"ok": {"type": "boolean"}, "bill": _ref("Bill")},
+                            "properties": {"ok": {"type": "boolean"}, "bill": ref("Bill")},
                         },
                         "The bill.",
                     ),
-                    "401": _refused("Not logged in."),
-                    "403": _refused(),
-                    "404": _refused("No such bill."),
+                    "401": refused("Not logged in."),
+                    "403": refused(),
+                    "404": refused("No such bill."),
                 },
             },
             "patch": {
@@ -134,10 +94,7 @@ def paths() -> dict[str, Any]:
                 "description": "Fields left out keep their values. Refused for a finalised bill.",
                 "tags": ["bills"],
                 "security": write,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {**_ref("BillFields"), "required": []}}},
-                },
+                "requestBody": json_body({**ref("BillFields"), "required": []}),
                 "responses": _answers("Saved.", 400, 404, 409, 413, 415),
             },
         },
@@ -151,18 +108,7 @@ def paths() -> dict[str, Any]:
                 "that is not full, is allowed with a `warning`.",
                 "tags": ["bills"],
                 "security": write,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["code"],
-                                "properties": {"code": {"type": "string", "example": "SB12345"}},
-                            }
-                        }
-                    },
-                },
+                "requestBody": json_body(json_object({"code": {"type": "string", "example": "SB12345"}})),
                 "responses": _answers("Added.", 404, 409, 413, 415, 422),
             },
         },
@@ -214,7 +160,7 @@ def schemas() -> dict[str, Any]:
                 "code": {"type": "string", "enum": SUCCESS_CODES},
                 "message": {"type": "string"},
                 "warning": {"type": ["string", "null"], "description": "Done, but worth a look."},
-                "bill": {"anyOf": [_ref("Bill"), {"type": "null"}]},
+                "bill": {"anyOf": [ref("Bill"), {"type": "null"}]},
             },
         },
         "BillParent": {
@@ -307,7 +253,7 @@ def schemas() -> dict[str, Any]:
                 "finalised_at": {"type": ["string", "null"], "format": "date-time"},
                 "finalised_by": {"type": ["string", "null"]},
                 "url": {"type": "string", "description": "The bill's page."},
-                "parents": {"type": "array", "items": _ref("BillParent")},
+                "parents": {"type": "array", "items": ref("BillParent")},
             },
         },
         "BillSummary": {
@@ -347,7 +293,7 @@ def schemas() -> dict[str, Any]:
                 "count": {"type": "integer"},
                 "page": {"type": "integer"},
                 "pages": {"type": "integer"},
-                "bills": {"type": "array", "items": _ref("BillSummary")},
+                "bills": {"type": "array", "items": ref("BillSummary")},
             },
         },
     }

@@ -4,8 +4,6 @@ to bills.api from static/js/bill_scan.js), finalise, reopen, the manifest and th
 The bill page works without JavaScript too: its scan box and remove buttons are plain forms posting here.
 """
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -19,11 +17,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bills import exports, services
 from bills.forms import BillForm, BillSearchForm
-from bills.managers import BillQuerySet, BillView
+from bills.managers import BillView
 from bills.models import Bill, BillStatus
 from bills.services import BillChange, BillRefused
 from traitortrack import spreadsheets
 from traitortrack.permissions import BILLER, access
+from traitortrack.sorting import sort_columns
 
 PAGE_SIZE = 25
 # Parents per manifest column: two columns of 30 fill one A4 page.
@@ -56,23 +55,14 @@ def _refused(request: HttpRequest, refusal: BillRefused) -> None:
     messages.error(request, refusal.message)
 
 
-def _sort_columns(current: str) -> list[dict[str, Any]]:
-    """Each sortable column's link: ascending first, descending if it is already sorted ascending."""
-    columns = []
-    for key, label in COLUMNS:
-        state = "asc" if current == key else "desc" if current == f"-{key}" else ""
-        columns.append({"label": label, "sort": f"-{key}" if state == "asc" else key, "state": state})
-    return columns
-
-
 @access(BILLER)
 @require_GET
 def bill_list(request: HttpRequest) -> HttpResponse:
     search = BillSearchForm(request.GET)
     arguments = search.search_arguments()
     page = Paginator(Bill.objects.search(**arguments), PAGE_SIZE).get_page(request.GET.get("page"))
-    sort = arguments["sort"] if arguments["sort"].lstrip("-") in BillQuerySet.SORTS else "-bill_date"
-    context = {"search": search, "page": page, "columns": _sort_columns(sort), "sort": sort}
+    sort = arguments["sort"]
+    context = {"search": search, "page": page, "columns": sort_columns(COLUMNS, sort), "sort": sort}
     return render(request, "bills/bill_list.html", context)
 
 

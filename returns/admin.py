@@ -51,16 +51,8 @@ class ReturnTicketAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "cancelled_by",
         "cancelled_at",
     )
-    readonly_fields = (
-        "number",
-        "status",
-        "created_by",
-        "created_at",
-        "committed_by",
-        "committed_at",
-        "cancelled_by",
-        "cancelled_at",
-    )
+    # Only what a person wrote may be corrected; the number, the status and who did what are the services'.
+    readonly_fields = tuple(name for name in fields if name not in ("source", "notes"))
     inlines = (ReturnTicketBagInline,)
     ordering = ("-created_at", "-pk")
 

@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 from returns.choices import ReturnStatus
 from returns.managers import ReturnTicketQuerySet
 from returns.models import ReturnTicket
-from traitortrack.forms import DayField
+from traitortrack.forms import ListSearchForm
+from traitortrack.sorting import sort_choices
 
 
 class ReturnTicketForm(forms.ModelForm):
@@ -29,26 +30,11 @@ class ReturnTicketForm(forms.ModelForm):
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
 
 
-class ReturnTicketSearchForm(forms.Form):
-    """The ticket list's filters; a value that does not parse is ignored, never an error page."""
+class ReturnTicketSearchForm(ListSearchForm):
+    """The ticket list's filters."""
 
-    SORT_CHOICES = [(key, key) for key in ReturnTicketQuerySet.SORTS] + [
-        (f"-{key}", f"-{key}") for key in ReturnTicketQuerySet.SORTS
-    ]
+    DEFAULT_SORT = "-created_at"
 
     q = forms.CharField(required=False, max_length=200, label="Ticket number, source or parent code")
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *ReturnStatus.choices])
-    date_from = DayField(required=False, label="From")
-    date_to = DayField(required=False, label="To")
-    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES)
-
-    def search_arguments(self) -> dict[str, Any]:
-        self.is_valid()
-        data = getattr(self, "cleaned_data", {})
-        return {
-            "text": data.get("q") or "",
-            "status": data.get("status") or "",
-            "date_from": data.get("date_from"),
-            "date_to": data.get("date_to"),
-            "sort": data.get("sort") or "-created_at",
-        }
+    sort = forms.ChoiceField(required=False, choices=sort_choices(ReturnTicketQuerySet.SORTS))

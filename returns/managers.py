@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Upper
 
 from bags.models import Bag
+from traitortrack.sorting import sorted_by
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,7 @@ class ReturnTicketQuerySet(models.QuerySet):
             tickets = tickets.filter(day__gte=date_from)
         if date_to:
             tickets = tickets.filter(day__lte=date_to)
-        name = sort.lstrip("-")
-        descending = sort.startswith("-") or name not in self.SORTS
-        key = self.SORTS.get(name, self.SORTS["created_at"])
-        expression = models.F(key) if isinstance(key, str) else key
-        ordered = expression.desc() if descending else expression.asc()
-        # The primary key breaks ties, so a page boundary never shows a ticket twice or skips one.
-        return tickets.order_by(ordered, "-pk" if descending else "pk")
+        return sorted_by(tickets, self.SORTS, sort, default="created_at")
 
     def _entries(self) -> models.QuerySet:
         return self.model.entries.rel.related_model.objects.all()

@@ -4,7 +4,9 @@
 from typing import Any
 
 from returns.choices import ReturnStatus
+from returns.forms import ReturnTicketSearchForm
 from returns.managers import ReturnTicketQuerySet
+from traitortrack.openapi import answers, json_answer, json_body, json_object, list_parameters, ref, refused
 
 SUCCESS_CODES = ["created", "parent_added", "parent_removed", "committed", "cancelled"]
 
@@ -14,37 +16,13 @@ _MAYBE_WHEN = {"type": ["string", "null"], "format": "date-time"}
 _MAYBE_TEXT = {"type": ["string", "null"]}
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _refused(description: str = "") -> dict:
-    return {"$ref": "#/components/responses/Refused", **({"description": description} if description else {})}
-
-
 def _answers(success: str, *refusals: int, status: str = "200") -> dict[str, Any]:
-    answers = {status: _json(_ref("ReturnTicketAnswer"), success), "401": _refused("Not logged in."), "403": _refused()}
-    for code in refusals:
-        answers[str(code)] = _refused()
-    return answers
-
-
-def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": [name for name in properties if name not in optional],
-        "properties": properties,
-    }
+    return answers("ReturnTicketAnswer", success, *refusals, status=status)
 
 
 def paths() -> dict[str, Any]:
     write = [{"session": [], "csrf": []}]
     read = [{"session": []}]
-    sorts = [f"{sign}{key}" for sign in ("", "-") for key in ReturnTicketQuerySet.SORTS]
     return {
         "/api/returns": {
             "get": {
@@ -52,50 +30,28 @@ def paths() -> dict[str, Any]:
                 "summary": "Search return tickets, a page at a time",
                 "tags": ["returns"],
                 "security": read,
-                "parameters": [
-                    {
-                        "name": "q",
-                        "in": "query",
-                        "schema": {"type": "string"},
-                        "description": "In the number or source; or a parent's whole code.",
-                    },
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(ReturnStatus.values)}},
-                    {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {
-                        "name": "sort",
-                        "in": "query",
-                        "description": "A column, '-' first for descending. Default -created_at.",
-                        "schema": {"type": "string", "enum": sorts},
-                    },
-                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                ],
-                "responses": {
-                    "200": _json(_ref("ReturnTicketList"), "A page of return tickets."),
-                    "401": _refused("Not logged in."),
-                    "403": _refused(),
-                },
+                "parameters": list_parameters(
+                    text="In the number or source; or a parent's whole code.",
+                    statuses=ReturnStatus.values,
+                    sorts=ReturnTicketQuerySet.SORTS,
+                    default_sort=ReturnTicketSearchForm.DEFAULT_SORT,
+                ),
+                "responses": answers("ReturnTicketList", "A page of return tickets."),
             },
             "post": {
                 "operationId": "createReturnTicket",
                 "summary": "Make a draft return ticket, numbered RTN-YYYYMMDD-NNNN (the local day)",
                 "tags": ["returns"],
                 "security": write,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": _object(
-                                {
-                                    "source": {"type": "string", "maxLength": 200, "example": "Jaipur mandi"},
-                                    "notes": {"type": "string"},
-                                },
-                                optional=("notes",),
-                            )
-                        }
-                    },
-                },
+                "requestBody": json_body(
+                    json_object(
+                        {
+                            "source": {"type": "string", "maxLength": 200, "example": "Jaipur mandi"},
+                            "notes": {"type": "string"},
+                        },
+                        optional=("notes",),
+                    )
+                ),
                 "responses": _answers("Made.", 400, 413, 415, 422, status="201"),
             },
         },
@@ -107,12 +63,12 @@ def paths() -> dict[str, Any]:
                 "tags": ["returns"],
                 "security": read,
                 "responses": {
-                    "200": _json(
-                        _object({"ok": {"type": "boolean"}, "ticket": _ref("ReturnTicket")}), "The return ticket."
+                    "200": json_answer(
+                        json_object({"ok": {"type": "boolean"}, "ticket": ref("ReturnTicket")}), "The return ticket."
                     ),
-                    "401": _refused("Not logged in."),
-                    "403": _refused(),
-                    "404": _refused("No such ticket."),
+                    "401": refused("Not logged in."),
+                    "403": refused(),
+                    "404": refused("No such ticket."),
                 },
             },
         },
@@ -127,19 +83,14 @@ def paths() -> dict[str, Any]:
                 "changes nothing.",
                 "tags": ["returns"],
                 "security": write,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": _object(
-                                {
-                                    "code": {"type": "string", "example": "SB12345"},
-                                    "client_scan_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
-                                }
-                            )
+                "requestBody": json_body(
+                    json_object(
+                        {
+                            "code": {"type": "string", "example": "SB12345"},
+                            "client_scan_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
                         }
-                    },
-                },
+                    )
+                ),
                 "responses": _answers("Added (or the kept answer of the same scan).", 400, 404, 409, 413, 415, 422),
             },
         },
@@ -183,17 +134,17 @@ def schemas() -> dict[str, Any]:
     status = {"type": "string", "enum": list(ReturnStatus.values)}
     number = {"type": "string", "pattern": r"^RTN-\d{8}-\d{4,}$", "example": "RTN-20261203-0001"}
     return {
-        "ReturnTicketAnswer": _object(
+        "ReturnTicketAnswer": json_object(
             {
                 "ok": {"type": "boolean"},
                 "code": {"type": "string", "enum": SUCCESS_CODES},
                 "message": {"type": "string"},
                 "warning": {"type": ["string", "null"], "description": "Done, but worth a look."},
                 "replayed": {"type": "boolean", "description": "The kept answer of a scan already made."},
-                "ticket": _ref("ReturnTicket"),
+                "ticket": ref("ReturnTicket"),
             }
         ),
-        "ReturnTicketParent": _object(
+        "ReturnTicketParent": json_object(
             {
                 "qr_id": {"type": "string", "example": "SB12345"},
                 "product": {"type": "string"},
@@ -203,7 +154,7 @@ def schemas() -> dict[str, Any]:
                 "added_by": _MAYBE_TEXT,
             }
         ),
-        "ReturnTicket": _object(
+        "ReturnTicket": json_object(
             {
                 "id": {"type": "integer"},
                 "number": number,
@@ -219,10 +170,10 @@ def schemas() -> dict[str, Any]:
                 "cancelled_by": _MAYBE_TEXT,
                 "cancelled_at": _MAYBE_WHEN,
                 "url": {"type": "string", "description": "The ticket's page."},
-                "parents": {"type": "array", "items": _ref("ReturnTicketParent")},
+                "parents": {"type": "array", "items": ref("ReturnTicketParent")},
             }
         ),
-        "ReturnTicketSummary": _object(
+        "ReturnTicketSummary": json_object(
             {
                 "id": {"type": "integer"},
                 "number": number,
@@ -234,13 +185,13 @@ def schemas() -> dict[str, Any]:
                 "url": {"type": "string"},
             }
         ),
-        "ReturnTicketList": _object(
+        "ReturnTicketList": json_object(
             {
                 "ok": {"type": "boolean"},
                 "count": {"type": "integer"},
                 "page": {"type": "integer"},
                 "pages": {"type": "integer"},
-                "tickets": {"type": "array", "items": _ref("ReturnTicketSummary")},
+                "tickets": {"type": "array", "items": ref("ReturnTicketSummary")},
             }
         ),
     }

@@ -6,7 +6,6 @@ The ticket page works without JavaScript too: its scan box and remove buttons ar
 """
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,11 +19,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from returns import exports, services
 from returns.forms import ReturnTicketForm, ReturnTicketSearchForm
-from returns.managers import ReturnTicketQuerySet, TicketParent
+from returns.managers import TicketParent
 from returns.models import ReturnTicket
 from returns.services import ReturnRefused, TicketChange
 from traitortrack import spreadsheets
 from traitortrack.permissions import BILLER, access
+from traitortrack.sorting import sort_columns
 
 PAGE_SIZE = 25
 COLUMNS = [
@@ -49,22 +49,14 @@ def _tell(request: HttpRequest, change: TicketChange) -> None:
         messages.warning(request, change.warning)
 
 
-def _sort_columns(current: str) -> list[dict[str, Any]]:
-    columns = []
-    for key, label in COLUMNS:
-        state = "asc" if current == key else "desc" if current == f"-{key}" else ""
-        columns.append({"label": label, "sort": f"-{key}" if state == "asc" else key, "state": state})
-    return columns
-
-
 @access(BILLER)
 @require_GET
 def ticket_list(request: HttpRequest) -> HttpResponse:
     search = ReturnTicketSearchForm(request.GET)
     arguments = search.search_arguments()
     page = Paginator(ReturnTicket.objects.search(**arguments), PAGE_SIZE).get_page(request.GET.get("page"))
-    sort = arguments["sort"] if arguments["sort"].lstrip("-") in ReturnTicketQuerySet.SORTS else "-created_at"
-    context = {"search": search, "page": page, "sort": sort, "columns": _sort_columns(sort)}
+    sort = arguments["sort"]
+    context = {"search": search, "page": page, "sort": sort, "columns": sort_columns(COLUMNS, sort)}
     return render(request, "returns/ticket_list.html", context)
 
 

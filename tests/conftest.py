@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
+from accounts.models import Role
 from tests import factories
 from tests.caches import REDIS_URL, free_port, require_redis
 from tests.clock import FROZEN_AT, stop_clocks
@@ -74,6 +75,23 @@ def mustard(db):
 @pytest.fixture
 def moong(db):
     return factories.product("moong")
+
+
+@pytest.fixture
+def biller(db):
+    return factories.make_user("biller1", role=Role.BILLER)
+
+
+@pytest.fixture
+def other_biller(db):
+    return factories.make_user("biller2", role=Role.BILLER)
+
+
+@pytest.fixture
+def biller_client(client, biller):
+    """A test client logged in as ``biller`` (the bill and return ticket pages' user)."""
+    client.force_login(biller)
+    return client
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""Form fields the apps' forms share, and where a day they pick starts."""
+"""Form fields the apps' forms share, a sorted list's search form, and where a day they pick starts."""
 
 from datetime import date, datetime, time
+from typing import Any
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -18,6 +19,33 @@ class DayField(forms.DateField):
 
     widget = forms.DateInput(attrs={"type": "date", "min": FIRST_DAY, "max": LAST_DAY}, format="%Y-%m-%d")
     default_validators = [MinValueValidator(FIRST_DAY, OUT_OF_RANGE), MaxValueValidator(LAST_DAY, OUT_OF_RANGE)]
+
+
+class ListSearchForm(forms.Form):
+    """A sorted list's filters (the bill list, the return ticket list, and their APIs): words, a status, a
+    range of days and the sort; a value that does not parse is ignored, never an error page. A list's form
+    gives ``q`` its label, ``status`` and ``sort`` their choices (traitortrack.sorting.sort_choices) and
+    names its DEFAULT_SORT; ``search_arguments`` are its queryset's ``search`` keywords."""
+
+    DEFAULT_SORT = ""
+
+    q = forms.CharField(required=False, max_length=200)
+    status = forms.ChoiceField(required=False)
+    date_from = DayField(required=False, label="From")
+    date_to = DayField(required=False, label="To")
+    sort = forms.ChoiceField(required=False)
+
+    def search_arguments(self) -> dict[str, Any]:
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "text": data.get("q") or "",
+            "status": data.get("status") or "",
+            "date_from": data.get("date_from"),
+            "date_to": data.get("date_to"),
+            # Only a choice of ``sort`` is cleaned, so the sort is always one the list knows.
+            "sort": data.get("sort") or self.DEFAULT_SORT,
+        }
 
 
 def local_day_start(day: date) -> datetime:

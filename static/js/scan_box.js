@@ -41,8 +41,9 @@ export function cell(text, className = "") {
   return td;
 }
 
-// The remove form the server draws (posting works without JavaScript too); submitting it is caught by scanBox.
-export function removeForm(action, code) {
+// The remove form the server draws (templates/bills/remove_parent.html; posting works without JavaScript
+// too); submitting it is caught by scanBox.
+function removeForm(action, code) {
   const form = document.createElement("form");
   form.method = "post";
   form.action = action;
@@ -64,11 +65,64 @@ export function removeForm(action, code) {
 }
 
 // The row just scanned is marked for a moment.
-export function markNewRow(rows) {
+function markNewRow(rows) {
   window.setTimeout(() => {
     const row = rows.querySelector("tr.tt-row-new");
     if (row) row.classList.remove("tt-row-new");
   }, NEW_ROW_MS);
+}
+
+// The scan box and parents table of a page whose ids start with prefix (templates/bills/scan_box.html draws
+// them: bill-scan-input, ticket-scan-input, ...).
+export function scanElements(prefix) {
+  const byId = (suffix) => document.getElementById(`${prefix}-${suffix}`);
+  return {
+    input: byId("scan-input"),
+    form: byId("scan-form"),
+    status: byId("scan-status"),
+    statusText: byId("scan-status-text"),
+    statusNote: byId("scan-status-note"),
+    ignored: byId("scan-ignored"),
+    rows: byId("parents-body"),
+  };
+}
+
+// Redraws the parents table from the document an answer carries, as the server draws it: last scanned first
+// (the one just scanned on top, marked), numbered in scan order like the printed sheet, a draft's rows ending
+// in the remove form. cells(parent) gives a row's cells after its number; empty is the text of no parents.
+export function drawParents(rows, parents, { cells, draft, removeUrl, highlight = "", empty }) {
+  const drawn = parents
+    .map((parent, index) => {
+      const tr = document.createElement("tr");
+      tr.dataset.code = parent.qr_id;
+      tr.append(cell(String(index + 1)), ...cells(parent));
+      if (draft) {
+        const td = cell("", "text-end");
+        td.append(removeForm(removeUrl, parent.qr_id));
+        tr.append(td);
+      }
+      if (parent.qr_id === highlight) tr.classList.add("tt-row-new");
+      return tr;
+    })
+    .reverse();
+  if (!drawn.length) {
+    const tr = document.createElement("tr");
+    tr.className = "tt-bill-empty";
+    const td = cell(empty);
+    td.colSpan = 7;
+    tr.append(td);
+    drawn.push(tr);
+  }
+  rows.replaceChildren(...drawn);
+  if (highlight) markNewRow(rows);
+}
+
+// scanBox's send for a document's parents API: POST {code, ...more(item)} to add, DELETE <url>/<code> to remove.
+export function parentRequests(parentsUrl, more = () => ({})) {
+  return (item) =>
+    item.kind === "add"
+      ? sendJson(parentsUrl, "POST", { code: item.code, ...more(item) })
+      : sendJson(`${parentsUrl}/${encodeURIComponent(item.code)}`, "DELETE");
 }
 
 // One JSON request; {outcome: "answer", answer} for any answer in the API's shape, else "network" (no

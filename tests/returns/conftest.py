@@ -2,27 +2,10 @@ import uuid
 
 import pytest
 
-from accounts.models import Role
 from bills import services as bills
 from returns import services
 from tests import factories
 from tests.bills.data import parent_with
-
-
-@pytest.fixture
-def biller(db):
-    return factories.make_user("biller1", role=Role.BILLER)
-
-
-@pytest.fixture
-def other_biller(db):
-    return factories.make_user("biller2", role=Role.BILLER)
-
-
-@pytest.fixture
-def biller_client(client, biller):
-    client.force_login(biller)
-    return client
 
 
 @pytest.fixture
