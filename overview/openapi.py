@@ -9,9 +9,10 @@ from bills.error_codes import BillRefusal
 from overview import dashboard_openapi as dashboard_api
 from scanning import openapi as scanning_api
 from scanning.error_codes import ScanRefusal
+from tracking import openapi as tracking_api
 from traitortrack.errors import EdgeRefusal
 
-PARTS = (scanning_api, bills_api, dashboard_api)
+PARTS = (scanning_api, bills_api, tracking_api, dashboard_api)
 # The enums whose codes an /api/ answer can carry: the edge's, the QR rules' and the two APIs'.
 API_REFUSALS = (EdgeRefusal, QRRefusal, ScanRefusal, BillRefusal)
 

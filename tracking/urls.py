@@ -1,3 +1,12 @@
+from django.urls import path
+
+from tracking import api, views
+
 app_name = "tracking"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("bags/<str:code>/", views.bag_page, name="bag"),
+    path("bags/<str:code>/delete/", views.delete_bag, name="delete"),
+    path("api/bags/<str:code>", api.bag_lookup, name="api-bag"),
+    path("api/bags/<str:code>/story", api.bag_story, name="api-story"),
+]
