@@ -1,0 +1,60 @@
+"""The bag admin's "Delete wrong bags" action: the same deletion as the bag page's (tracking.services), a
+parent with its children, after a page listing exactly what goes and asking why. Attached to bags' admin
+with traitortrack/admin_extend.py, as bags cannot import this app."""
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from bags.models import Bag
+from tracking import services
+from traitortrack.admin_extend import extend_admin
+from traitortrack.errors import Refused
+
+# Each bag is its own transaction (and a parent may take 30 children with it): a few at a time.
+MAX_BAGS = 50
+
+
+class DeleteWrongBagsMixin:
+    @admin.action(description="Delete wrong bags (a parent with its children), saying why")
+    def delete_wrong_bags(self, request: HttpRequest, queryset: QuerySet[Bag]) -> TemplateResponse | None:
+        bags = list(queryset.order_by("qr_id")[: MAX_BAGS + 1])
+        if len(bags) > MAX_BAGS:
+            self.message_user(request, f"Select at most {MAX_BAGS} bags to delete at once.", messages.ERROR)
+            return None
+        reason = request.POST.get("reason", "").strip()
+        if request.POST.get("confirm") == "yes" and reason:
+            deleted = 0
+            for bag in bags:
+                try:
+                    deleted += services.delete_bag(
+                        user=request.user, code=bag.qr_id, reason=reason, request=request
+                    ).count
+                except Refused as refusal:
+                    self.message_user(request, refusal.message, messages.ERROR)
+            self.message_user(request, f"Deleted {deleted} bag{'s' if deleted != 1 else ''}.", messages.SUCCESS)
+            return None
+        plans = []
+        for bag in bags:
+            try:
+                plans.append((bag, services.plan_deletion(user=request.user, code=bag.qr_id), None))
+            except Refused as refusal:
+                plans.append((bag, None, refusal.message))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Delete wrong bags",
+            "plans": plans,
+            "total": sum(plan.count for _, plan, _ in plans if plan is not None),
+            "reason": reason,
+            "asked": request.POST.get("confirm") == "yes",
+            "max_reason": services.REASON_MAX_LENGTH,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "tracking/bag_admin_delete.html", context)
+
+
+_bag_admin = admin.site.get_model_admin(Bag)
+extend_admin(Bag, DeleteWrongBagsMixin, actions=(*(_bag_admin.actions or ()), "delete_wrong_bags"))
