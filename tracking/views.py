@@ -1,19 +1,23 @@
 """The bag page (``/bags/<code>/``): the bag, its parent or children and bill, its whole story and where it
-was at any time (``?at=``); and the admin's deletion of a wrong bag, after a page listing what goes."""
+was at any time (``?at=``); a supervisor's unlink of a child (scanning's service); and the admin's deletion of
+a wrong bag, after a page listing what goes."""
+
+import uuid
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bags.managers import visible_area
 from bags.qr import QRCodeError
 from scanning import selectors as scanning_selectors
+from scanning import services as scanning_services
 from tracking import services, story
 from traitortrack.errors import Refused
-from traitortrack.permissions import ADMIN, LOGGED_IN, access
+from traitortrack.permissions import ADMIN, BILLER, LOGGED_IN, access
 
 
 @access(LOGGED_IN)
@@ -36,6 +40,8 @@ def bag_page(request: HttpRequest, code: str) -> HttpResponse:
         "events": [{**event, "text": story.sentence(event, bag_qr=bag.qr_id)} for event in events],
         "events_capped": len(events) == story.TIMELINE_LIMIT,
         "at": request.GET.get("at", ""),
+        # The unlink form's id for scanning's exactly-once: a second press of the same form changes nothing.
+        "unlink_id": uuid.uuid4().hex,
     }
     status = 200
     if context["at"]:
@@ -73,3 +79,20 @@ def delete_bag(request: HttpRequest, code: str) -> HttpResponse:
         messages.success(request, f"Deleted {what}. Their story stays in the scan events.")
         return redirect(reverse("tracking:bag", args=[done.parent.qr_id]) if done.parent else reverse("search"))
     return render(request, "tracking/bag_delete.html", context)
+
+
+@access(BILLER)
+@require_POST
+def unlink_child(request: HttpRequest, code: str) -> HttpResponse:
+    """The bag page's unlink form: scanning.services.supervisor_unlink takes the child out of its parent, with
+    the reason, audited, exactly once per form (its client id); its sentence comes back on the bag page."""
+    answer = scanning_services.supervisor_unlink(
+        user=request.user,
+        child_code=code,
+        reason=request.POST.get("reason", ""),
+        client_scan_id=request.POST.get("client_scan_id"),
+        request=request,
+    )
+    say = messages.success if answer.status == 200 else messages.error
+    say(request, answer.body["message"])
+    return redirect("tracking:bag", code=code.strip().upper())

@@ -1,6 +1,7 @@
 """The bag page (/bags/<code>/) and the bag API (GET /api/bags/<code>, ?at=, /story): the bag's facts, its
 story and where it was at a time, each in a pinned number of queries, a dispatcher seeing only their area."""
 
+import re
 import uuid
 
 import pytest
@@ -9,6 +10,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from scanning import services as scanning
+from scanning.models import Scan, ScanAction
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +148,34 @@ def test_the_api_tells_the_story(floor):
 def test_a_dispatcher_gets_no_story_of_another_areas_bag(floor):
     assert floor["clients"]["other"].get("/api/bags/SB00001/story").status_code == 404
     assert floor["clients"]["other"].get("/api/bags/SB00001", {"at": "2026-11-20T10:30"}).status_code == 404
+
+
+def test_the_unlink_form_is_for_billers_and_admins_on_a_child_in_a_parent(floor):
+    url = reverse("tracking:bag", args=["C0000001"])
+
+    assert 'id="unlink-form"' not in floor["clients"]["dispatcher"].get(url).content.decode()
+    assert 'id="unlink-form"' in floor["clients"]["biller"].get(url).content.decode()
+    assert (
+        'id="unlink-form"'
+        not in floor["clients"]["biller"].get(reverse("tracking:bag", args=["C0000002"])).content.decode()
+    )
+
+
+@pytest.mark.skipif(
+    not hasattr(scanning, "supervisor_unlink"), reason="scanning.services.supervisor_unlink is not on this branch yet"
+)
+def test_a_biller_unlinks_a_child_from_the_bag_page_once_with_a_reason(floor):
+    client = floor["clients"]["biller"]
+    page = client.get(reverse("tracking:bag", args=["C0000001"])).content.decode()
+    form = {"reason": "wrong parent", "client_scan_id": re.search(r'name="client_scan_id" value="(\w+)"', page)[1]}
+
+    done = client.post(reverse("tracking:unlink", args=["c0000001"]), form, follow=True)
+    again = client.post(reverse("tracking:unlink", args=["C0000001"]), form, follow=True)
+
+    assert done.redirect_chain[-1][0] == reverse("tracking:bag", args=["C0000001"])
+    assert (
+        "Not in any parent bag." in done.content.decode()
+        and "Unlinked from SB00001 (wrong parent)" in done.content.decode()
+    )
+    assert again.status_code == 200
+    assert Scan.objects.filter(action=ScanAction.UNLINK, bag_qr="C0000001", reason="wrong parent").count() == 1

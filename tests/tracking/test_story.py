@@ -128,10 +128,10 @@ def run(op: str, p: int, c: int, b: int, world: dict) -> None:
         pass  # a step the rules refuse changes nothing: the sequence goes on
 
 
-def state_now() -> dict[int, tuple]:
-    """What the tables hold now, per bag: a child's parent, a parent's children, the current bill."""
+def state_now(codes: list[str]) -> dict[int, tuple]:
+    """What the tables hold now, per bag of ``codes``: a child's parent, a parent's children, the current bill."""
     state = {}
-    for bag in Bag.objects.all():
+    for bag in Bag.objects.filter(qr_id__in=codes):
         if bag.is_parent:
             entry = BillBag.objects.current().filter(parent_bag=bag).select_related("bill").first()
             children = set(Link.objects.filter(parent=bag).values_list("child__qr_id", flat=True))
@@ -191,15 +191,14 @@ def test_as_of_and_timeline_are_the_events_replayed(people, clock, steps):
     world["bills"] = [factories.make_bill(people["biller"], bill_number=f"ST-{n}-{j}") for j in range(BILLS)]
     for code in world["parents"]:
         scanning.open_parent(user=people["biller"], raw_code=code, client_scan_id=uuid.uuid4().hex)
-    start = clock.now
-    truth = {clock.now: state_now()}
+    start, codes = clock.now, [*world["parents"], *world["children"]]
+    truth = {clock.now: state_now(codes)}
     for op, p, c, b, seconds in steps:
         clock.shift(seconds=seconds)
         run(op, p, c, b, world)
-        truth[clock.now] = state_now()  # the state after the last step at this instant
+        truth[clock.now] = state_now(codes)  # the state after the last step at this instant
     clock.shift(seconds=1)
 
-    codes = [*world["parents"], *world["children"]]
     mine, events = list(Bag.objects.filter(qr_id__in=codes).select_related("created_by")), Events.of(codes)
     # The tables at each moment: what the SQL must say about that moment.
     for at, state in truth.items():
