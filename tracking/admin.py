@@ -1,14 +1,16 @@
 """The bag admin's "Delete wrong bags" action: the same deletion as the bag page's (tracking.services), a
-parent with its children, after a page listing exactly what goes and asking why. Attached to bags' admin
-with traitortrack/admin_extend.py, as bags cannot import this app."""
+parent with its children, after a page listing exactly what goes and asking why; and a ``delete`` event for
+the admin's own Delete. Attached to bags' admin with traitortrack/admin_extend.py, as bags cannot import this
+app."""
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from bags.models import Bag
+from bags.models import Bag, Link
 from tracking import services
 from traitortrack.admin_extend import extend_admin
 from traitortrack.errors import Refused
@@ -17,7 +19,28 @@ from traitortrack.errors import Refused
 MAX_BAGS = 50
 
 
+ADMIN_DELETE_REASON = "Deleted in the Django admin"
+
+
 class DeleteWrongBagsMixin:
+    """The action below, and the admin's own Delete (an empty parent, a loose or linked child: bags' and
+    scanning's admins unlink and audit it) leaving a ``delete`` event too, so the bag's story ends there."""
+
+    def delete_model(self, request: HttpRequest, obj: Bag) -> None:
+        link = Link.objects.filter(child_id=obj.pk).select_related("parent").first()
+        services.record_deletions(
+            user=request.user, bags=[(obj, link.parent if link else None)], reason=ADMIN_DELETE_REASON
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Bag]) -> None:
+        parents = dict(Link.objects.filter(child__in=queryset).values_list("child_id", "parent_id"))
+        held = Bag.objects.in_bulk(set(parents.values()))
+        with transaction.atomic():  # the "delete selected" action has no transaction of its own
+            bags = [(bag, held.get(parents.get(bag.pk))) for bag in queryset]
+            services.record_deletions(user=request.user, bags=bags, reason=ADMIN_DELETE_REASON)
+            super().delete_queryset(request, queryset)
+
     @admin.action(description="Delete wrong bags (a parent with its children), saying why")
     def delete_wrong_bags(self, request: HttpRequest, queryset: QuerySet[Bag]) -> TemplateResponse | None:
         bags = list(queryset.order_by("qr_id")[: MAX_BAGS + 1])

@@ -146,7 +146,7 @@ def _fresh(code: str) -> tuple[Bag, Bag | None]:
 
 
 def _delete(deletion: Deletion, *, user: User, reason: str, request: HttpRequest | None) -> None:
-    bag, now = deletion.bag, timezone.now()
+    bag = deletion.bag
     # Recorded before the rows go, while the bag still has its id.
     record(
         actor=user,
@@ -156,36 +156,31 @@ def _delete(deletion: Deletion, *, user: User, reason: str, request: HttpRequest
         after={"reason": reason},
         request=request,
     )
-    holder = bag if bag.is_parent else deletion.parent
-    events = [
-        Scan(
-            user=user,
-            action=ScanAction.DELETE,
-            bag_id=child.pk,
-            bag_qr=child.qr_id,
-            parent_id=bag.pk,
-            parent_qr=bag.qr_id,
-            reason=reason,
-            dispatch_area_id=bag.dispatch_area_id,
-            created_at=now,
-        )
-        for child in deletion.children
-    ]
-    events.append(
+    record_deletions(
+        user=user, bags=[*((child, bag) for child in deletion.children), (bag, deletion.parent)], reason=reason
+    )
+    # The links first (bags_link's trigger keeps the parent's count), then the bags.
+    ids = [child.pk for child in deletion.children] + [bag.pk]
+    Link.objects.filter(child_id__in=ids).delete()
+    Bag.objects.filter(pk__in=ids).delete()
+
+
+def record_deletions(*, user: User, bags: list[tuple[Bag, Bag | None]], reason: str) -> None:
+    """A ``delete`` scan event for each (bag, the parent it is in or None) about to be deleted, in the caller's
+    transaction: the deletions here, and the bag admin's own Delete (tracking/admin.py), so every deleted bag's
+    story ends with its deletion."""
+    now = timezone.now()
+    Scan.objects.bulk_create(
         Scan(
             user=user,
             action=ScanAction.DELETE,
             bag_id=bag.pk,
             bag_qr=bag.qr_id,
-            parent_id=holder.pk if holder is not None and holder is not bag else None,
-            parent_qr=holder.qr_id if holder is not None and holder is not bag else "",
+            parent_id=parent.pk if parent is not None else None,
+            parent_qr=parent.qr_id if parent is not None else "",
             reason=reason,
             dispatch_area_id=bag.dispatch_area_id,
             created_at=now,
         )
+        for bag, parent in bags
     )
-    Scan.objects.bulk_create(events)
-    # The links first (bags_link's trigger keeps the parent's count), then the bags.
-    child_ids = [child.pk for child in deletion.children]
-    Link.objects.filter(child_id__in=[*child_ids, bag.pk]).delete()
-    Bag.objects.filter(pk__in=[*child_ids, bag.pk]).delete()

@@ -155,3 +155,18 @@ def test_the_bag_admin_action_lists_asks_why_and_deletes(packed, admin_client):
     assert codes() == {"SB00002", "C0000003"}
     assert "SB00002 is on bill INV-1" in done.content.decode() and "Deleted 4 bags." in done.content.decode()
     assert Scan.objects.filter(action=ScanAction.DELETE, reason="test labels").count() == 4
+
+
+@pytest.mark.parametrize("how", ["page", "action"])
+def test_the_bag_admins_own_delete_ends_the_story_too(packed, admin_client, how):
+    child = Bag.objects.get(qr_id="C0000001")
+    if how == "page":
+        response = admin_client.post(reverse("admin:bags_bag_delete", args=[child.pk]), {"post": "yes"})
+    else:
+        picked = {"action": "delete_selected", "post": "yes", "_selected_action": [child.pk]}
+        response = admin_client.post(reverse("admin:bags_bag_changelist"), picked)
+
+    assert response.status_code == 302 and "C0000001" not in codes()
+    event = Scan.objects.get(action=ScanAction.DELETE, bag_qr="C0000001")
+    assert (event.parent_qr, event.reason) == ("SB00001", "Deleted in the Django admin")
+    assert Bag.objects.get(qr_id="SB00001").child_count == 1
