@@ -3,10 +3,12 @@ story and where it was at a time, each in a pinned number of queries, a dispatch
 
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Role
 from scanning import services as scanning
@@ -179,3 +181,24 @@ def test_a_biller_unlinks_a_child_from_the_bag_page_once_with_a_reason(floor):
     )
     assert again.status_code == 200
     assert Scan.objects.filter(action=ScanAction.UNLINK, bag_qr="C0000001", reason="wrong parent").count() == 1
+
+
+def test_a_scan_queued_offline_shows_when_the_device_scanned_it(floor, clock):
+    scanned = Scan.objects.filter(bag_qr="C0000001", action=ScanAction.LINK).get()
+    offline = clock.now - timedelta(minutes=30)
+    Scan.objects.create(  # an unlink sent late by a device that queued it (as an offline queue's scan is written)
+        user=scanned.user,
+        action=ScanAction.UNLINK,
+        bag_id=scanned.bag_id,
+        bag_qr="C0000001",
+        parent_id=scanned.parent_id,
+        parent_qr="SB00001",
+        device_time=offline,
+    )
+
+    html = floor["clients"]["biller"].get(reverse("tracking:bag", args=["C0000001"])).content.decode()
+    story = floor["clients"]["biller"].get("/api/bags/C0000001/story").json()
+
+    local = timezone.localtime(offline)
+    assert f"scanned offline at {local.day} {local:%b %H:%M:%S}" in html
+    assert story["events"][0]["device_time"] is not None
