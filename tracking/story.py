@@ -16,8 +16,9 @@ naming it). tests/tracking/test_story.py checks both against a plain replay of t
 """
 
 import json
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -306,7 +307,9 @@ def _child_sentence(event: dict[str, Any], *, bag_qr: str, reverted: str) -> str
 
 def parse_at(raw: str) -> datetime:
     """An ``?at=`` time: ISO 8601 (the page's datetime-local field sends ``2026-11-20T10:17``), in the
-    warehouses' time zone unless it names an offset. Raises ValueError with a sentence for anything else."""
+    warehouses' time zone unless it names an offset. A time given to the minute or the second means its end
+    (10:17 is up to 10:17:59.999999), so a bag scanned during it is there. Raises ValueError with a sentence for
+    anything else."""
     try:
         parsed = parse_datetime(raw.strip())
     except ValueError:
@@ -317,7 +320,14 @@ def parse_at(raw: str) -> datetime:
         parsed = timezone.make_aware(parsed)
     if not FIRST_DAY <= timezone.localtime(parsed).date() <= LAST_DAY:
         raise ValueError(OUT_OF_RANGE)
+    given = _TIME_GIVEN.search(raw)
+    if given and not given["fraction"]:
+        parsed += timedelta(seconds=1 if given["second"] else 60, microseconds=-1)
     return parsed
+
+
+# The time of day in an ISO 8601 date and time, to tell how precisely it was given.
+_TIME_GIVEN = re.compile(r"[T ]\d{2}:\d{2}(?::(?P<second>\d{2})(?P<fraction>[.,]\d+)?)?")
 
 
 def timeline_json(event: dict[str, Any], *, bag_qr: str) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def bag_page(request: HttpRequest, code: str) -> HttpResponse:
                 bag.qr_id, kind=bag.kind, created_at=bag.created_at, at=at, restricted=restricted, area_id=area_id
             )
     else:
-        context["at"] = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+        context["at"] = timezone.localtime().strftime("%Y-%m-%dT%H:%M:%S")
     return render(request, "tracking/bag.html", context, status=status)
 
 

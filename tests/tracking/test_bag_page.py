@@ -202,3 +202,18 @@ def test_a_scan_queued_offline_shows_when_the_device_scanned_it(floor, clock):
     local = timezone.localtime(offline)
     assert f"scanned offline at {local.day} {local:%b %H:%M:%S}" in html
     assert story["events"][0]["device_time"] is not None
+
+
+@pytest.mark.parametrize(
+    ("raw", "means"),
+    [
+        ("2026-11-20T10:17", "2026-11-20T10:17:59.999999+05:30"),
+        ("2026-11-20T10:17:30", "2026-11-20T10:17:30.999999+05:30"),
+        ("2026-11-20T10:17:30.25", "2026-11-20T10:17:30.250000+05:30"),
+        ("2026-11-20T04:47:30Z", "2026-11-20T04:47:30.999999+00:00"),
+    ],
+)
+def test_a_time_given_to_the_minute_or_second_means_its_end(raw, means):
+    from tracking.story import parse_at
+
+    assert parse_at(raw).isoformat() == means
