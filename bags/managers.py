@@ -305,9 +305,9 @@ LEFT JOIN (
 # What the bags and scans tables gained since the marks, per area: bags made since, and children put into or
 # taken out of parents since, from the scan events (+1 for an action in ``puts_in``, -1 for one in
 # ``takes_out``: the scan actions' own classification, scanning.choices.CHILD_LINK_CHANGE, which the caller
-# passes, as bags sits below scanning; in the event's area: the parent's for links, imports and undos, the
-# admin's for an unlink, which the next count puts right). Both read only the rows after the marks, a primary
-# key range of the newest rows.
+# passes, as bags sits below scanning; an undo counts only if the scan it reverts put a child in; in the
+# event's area, the parent's: a move between areas shows at the next count). Both read only the rows after the
+# marks, a primary key range of the newest rows.
 TOTALS_SINCE_SQL = f"""
 SELECT dispatch_area_id, count(*) FILTER (WHERE kind = {BagKind.PARENT.literal}),
        count(*) FILTER (WHERE kind = {BagKind.CHILD.literal}), 0
@@ -315,10 +315,13 @@ FROM bags_bag
 WHERE id > %(bag_mark)s
 GROUP BY dispatch_area_id
 UNION ALL
-SELECT dispatch_area_id, 0, 0, sum(CASE WHEN action = ANY(%(puts_in)s) THEN 1 ELSE -1 END)
-FROM scanning_scan
-WHERE id > %(scan_mark)s AND (action = ANY(%(puts_in)s) OR action = ANY(%(takes_out)s))
-GROUP BY dispatch_area_id
+SELECT scan.dispatch_area_id, 0, 0, sum(CASE WHEN scan.action = ANY(%(puts_in)s) THEN 1 ELSE -1 END)
+FROM scanning_scan AS scan
+LEFT JOIN scanning_scan AS undone ON undone.id = scan.reverts_id
+WHERE scan.id > %(scan_mark)s AND (scan.action = ANY(%(puts_in)s) OR scan.action = ANY(%(takes_out)s))
+  -- an undo takes away only what the scan it reverts put in: a move's undo, like the move, changes nothing
+  AND (undone.id IS NULL OR undone.action = ANY(%(puts_in)s))
+GROUP BY scan.dispatch_area_id
 """  # noqa: S608 (only enum literals are put in; every value is bound)
 
 # One count at a time across every process: a transaction lock of our own key, tried or waited for.

@@ -3,12 +3,14 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from audit.admin import AuditedAdminMixin, AuditedExportMixin, GuardedDeleteMixin
 from bags.admin import admin_link, bag_code_search_q, search_codes
 from bags.models import Bag
+from bills.events import acting
 from bills.forms import BillForm
 from bills.models import Bill, BillBag, BillStatus
 from bills.resources import BillResource
@@ -33,7 +35,9 @@ class BillBagForm(forms.ModelForm):
         bill, bag = cleaned.get("bill"), cleaned.get("parent_bag")
         if bill is None or bag is None:
             return cleaned
-        other = BillBag.objects.filter(parent_bag=bag).exclude(pk=self.instance.pk).select_related("bill").first()
+        other = (
+            BillBag.objects.current().filter(parent_bag=bag).exclude(pk=self.instance.pk).select_related("bill").first()
+        )
         try:
             check_parent_can_join(
                 bill=bill,
@@ -165,18 +169,24 @@ class BillAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, admin
         super().save_model(request, obj, form, change)
 
     def delete_model(self, request: HttpRequest, obj: Bill) -> None:
-        super().delete_model(request, obj)
+        with transaction.atomic():
+            acting(request.user)  # the bill events of its parents going with it
+            super().delete_model(request, obj)
         announce_bills_changed()
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Bill]) -> None:
-        super().delete_queryset(request, queryset)
+        with transaction.atomic():
+            acting(request.user)
+            super().delete_queryset(request, queryset)
         announce_bills_changed()
 
     def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool) -> None:
         for row in formset.forms:
             if row.instance.pk is None:
                 row.instance.added_by = request.user
-        super().save_formset(request, form, formset, change)
+        with transaction.atomic():
+            acting(request.user)  # who put on or took off the parents of the bill events
+            super().save_formset(request, form, formset, change)
 
 
 @admin.register(BillBag)
@@ -214,7 +224,19 @@ class BillBagAdmin(AuditedAdminMixin, GuardedDeleteMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: BillBag, form: forms.ModelForm, change: bool) -> None:
         if not change:
             obj.added_by = request.user
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            acting(request.user)
+            super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: BillBag) -> None:
+        with transaction.atomic():
+            acting(request.user)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[BillBag]) -> None:
+        with transaction.atomic():
+            acting(request.user)
+            super().delete_queryset(request, queryset)
 
 
 class BagOnBillMixin:
@@ -223,7 +245,9 @@ class BagOnBillMixin:
 
     @admin.display(description="on bill")
     def on_bill(self, bag: Bag) -> str:
-        entry = BillBag.objects.filter(parent_bag_id=bag.pk).select_related("bill").first() if bag.pk else None
+        if not bag.pk:
+            return "-"
+        entry = BillBag.objects.current().filter(parent_bag_id=bag.pk).select_related("bill").first()
         return admin_link(entry.bill) if entry is not None else "-"
 
 

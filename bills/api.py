@@ -49,6 +49,8 @@ def parent_json(parent: BillParent) -> dict[str, Any]:
         "weight_kg": kg_text(parent.weight_kg),
         "added_at": _when(parent.added_at),
         "added_by": parent.added_by,
+        "returned_on": parent.returned_on or None,
+        "returned_at": _when(parent.returned_at),
     }
     if parent.child_codes is not None:
         body["child_codes"] = list(parent.child_codes)

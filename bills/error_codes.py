@@ -15,6 +15,7 @@ class BillRefusal(RefusalCode):
     BILL_FULL = "bill_full"
     BILL_NUMBER_TAKEN = "bill_number_taken"
     FORBIDDEN = "forbidden"
+    HAS_RETURNED_PARENTS = "has_returned_parents"
     NOT_A_PARENT_CODE = "not_a_parent_code"
     NOT_FINALISED = "not_finalised"
     NOT_ON_THIS_BILL = "not_on_this_bill"

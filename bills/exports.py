@@ -7,7 +7,8 @@ from typing import Any
 from bills.managers import BillView
 from traitortrack.spreadsheets import Sheet
 
-CSV_HEADER = ["bill", "parent", "product", "parent_children", "parent_weight_kg", "child"]
+# returned_on last: a return adds the ticket's number to its parent's rows and changes nothing else.
+CSV_HEADER = ["bill", "parent", "product", "parent_children", "parent_weight_kg", "child", "returned_on"]
 
 
 def csv_rows(view: BillView) -> Iterator[list[Any]]:
@@ -15,7 +16,7 @@ def csv_rows(view: BillView) -> Iterator[list[Any]]:
     for parent in view.parents:
         first = [view.bill_number, parent.qr_id, parent.product, parent.child_count, parent.weight_kg]
         for child in parent.child_codes or [""]:
-            yield [*first, child]
+            yield [*first, child, parent.returned_on]
 
 
 def csv_sheet(view: BillView) -> Sheet:
@@ -40,7 +41,15 @@ def xlsx_sheets(view: BillView) -> list[Sheet]:
         ("Notes", view.notes),
     ]
     parents = (
-        [parent.qr_id, parent.product, parent.child_count, parent.capacity, parent.weight_kg, parent.added_at]
+        [
+            parent.qr_id,
+            parent.product,
+            parent.child_count,
+            parent.capacity,
+            parent.weight_kg,
+            parent.added_at,
+            parent.returned_on,
+        ]
         for parent in view.parents
     )
     children = ([parent.qr_id, child] for parent in view.parents for child in parent.child_codes or ())
@@ -48,9 +57,9 @@ def xlsx_sheets(view: BillView) -> list[Sheet]:
         Sheet("Bill", None, facts),
         Sheet(
             "Parents",
-            ["Parent", "Product", "Children", "Capacity", "Weight (kg)", "Added at"],
+            ["Parent", "Product", "Children", "Capacity", "Weight (kg)", "Added at", "Returned on"],
             parents,
-            footer=["Total", "", view.child_count, "", view.actual_weight_kg, ""],
+            footer=["Total", "", view.child_count, "", view.actual_weight_kg, "", ""],
         ),
         Sheet("Children", ["Parent", "Child"], children),
     ]

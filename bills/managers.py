@@ -4,7 +4,8 @@ and the finalise snapshot.
 ``BILL_VIEW_SQL`` returns one row per parent on the bill (one row with no parent for an empty bill), each
 carrying the bill's columns, so a bill of any size costs one query. A draft shows its parents as they are
 now; a finalised bill shows the snapshot taken when it was finalised (``BillBag.frozen_*`` and
-``Bill.frozen_full_parent_weight_kg``), so later scans or product changes cannot alter it.
+``Bill.frozen_full_parent_weight_kg``), so later scans or product changes cannot alter it. A parent returned on
+a return ticket stays in that snapshot, marked with the ticket's number and time (``returned_on``, ``returned_at``).
 tests/bills/test_managers.py compares its answer with the plain ORM answer on the same data.
 """
 
@@ -34,7 +35,7 @@ WITH bill AS (
     WHERE id = %(bill_id)s
 ), entry AS (
     SELECT id, parent_bag_id, added_at, added_by_id,
-           frozen_child_count, frozen_capacity, frozen_child_weight_kg, frozen_child_codes
+           frozen_child_count, frozen_capacity, frozen_child_weight_kg, frozen_child_codes, returned_at, returned_on
     FROM bills_billbag
     WHERE bill_id = %(bill_id)s
 ), children AS (
@@ -58,7 +59,8 @@ SELECT bill.id, bill.bill_number, bill.customer, bill.bill_date, bill.status, bi
            WHEN NOT %(with_children)s THEN NULL
            WHEN bill.frozen THEN entry.frozen_child_codes
            ELSE COALESCE(children.codes, '{{}}')
-       END
+       END,
+       entry.returned_at, entry.returned_on
 FROM bill
 JOIN bags_product AS bill_product ON bill_product.id = bill.product_id
 LEFT JOIN accounts_user AS creator ON creator.id = bill.created_by_id
@@ -89,6 +91,8 @@ class BillParent:
     added_at: datetime
     added_by: str | None
     child_codes: tuple[str, ...] | None = None
+    returned_at: datetime | None = None
+    returned_on: str = ""  # the return ticket's number once the parent came back; the snapshot is kept
 
     @property
     def weight_kg(self) -> Decimal:
@@ -116,6 +120,10 @@ class BillView:
     finalised_at: datetime | None
     finalised_by: str | None
     parents: tuple[BillParent, ...]
+
+    @property
+    def returned_count(self) -> int:
+        return sum(1 for parent in self.parents if parent.returned_on)
 
     @property
     def is_finalised(self) -> bool:
@@ -150,7 +158,7 @@ class BillView:
 
 
 def _parent(row: tuple) -> BillParent | None:
-    qr_id, product, child_count, capacity, is_full, child_weight_kg, added_at, added_by, codes = row
+    qr_id, product, child_count, capacity, is_full, child_weight_kg, added_at, added_by, codes, returned_at, on = row
     if qr_id is None:  # the one row of a bill with no parents
         return None
     return BillParent(
@@ -163,6 +171,8 @@ def _parent(row: tuple) -> BillParent | None:
         added_at=added_at,
         added_by=added_by,
         child_codes=tuple(codes) if codes is not None else None,
+        returned_at=returned_at,
+        returned_on=on or "",
     )
 
 

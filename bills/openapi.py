@@ -229,6 +229,8 @@ def schemas() -> dict[str, Any]:
                 "weight_kg",
                 "added_at",
                 "added_by",
+                "returned_on",
+                "returned_at",
             ],
             "properties": {
                 "qr_id": {"type": "string", "example": "SB12345"},
@@ -240,6 +242,12 @@ def schemas() -> dict[str, Any]:
                 "weight_kg": _KG,
                 "added_at": {"type": "string", "format": "date-time"},
                 "added_by": {"type": ["string", "null"]},
+                "returned_on": {
+                    "type": ["string", "null"],
+                    "description": "The return ticket the parent came back on; its snapshot is kept.",
+                    "example": "RTN-20261203-0001",
+                },
+                "returned_at": {"type": ["string", "null"], "format": "date-time"},
                 "child_codes": {"type": "array", "items": {"type": "string"}, "description": "With ?children=1."},
             },
         },

@@ -7,7 +7,7 @@ moment, and the loser is told which bill won.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -344,13 +344,23 @@ def finalise_bill(*, user: User, bill_id: Any, request: HttpRequest | None = Non
 
 def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None) -> BillChange:
     """Admins only: make a finalised bill a draft again. Its snapshot is dropped (kept in the audit entry),
-    so it shows its parents as they are now."""
+    so it shows its parents as they are now. Refused once a parent came back on a return ticket: the bill
+    must keep showing what was dispatched and what came back, which only its snapshot knows."""
     if not (user.is_authenticated and user.is_admin):
         raise BillRefused(BillRefusal.ADMIN_ONLY, "Only an admin can reopen a finalised bill.", status=403)
     with transaction.atomic(durable=True):
         bill = _locked_bill(bill_id)
         if bill.status != BillStatus.FINALISED:
             raise BillRefused(BillRefusal.NOT_FINALISED, f"Bill {bill.bill_number} is not finalised.")
+        # A commit of a return ticket holds the bill's row (release_entries), so this sees every return.
+        returned = BillBag.objects.filter(bill=bill).exclude(returned_on="")
+        tickets = sorted(set(returned.values_list("returned_on", flat=True)))
+        if tickets:
+            raise BillRefused(
+                BillRefusal.HAS_RETURNED_PARENTS,
+                f"Bill {bill.bill_number} cannot be reopened: parents on it came back on {', '.join(tickets)}, "
+                "and only its snapshot shows what was dispatched.",
+            )
         acting(user)
         before = snapshot(bill)
         before["parents"] = list(
@@ -369,6 +379,40 @@ def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None)
         )
         announce_bills_changed()
     return BillChange(bill, "reopened", f"Bill {bill.bill_number} reopened: it is a draft again.")
+
+
+def lock_entries_for_return(parent_ids: list[int]) -> dict[int, BillBag]:
+    """The current bill entry of each of these parents (those on a bill), with its bill, locked for a return
+    ticket's commit in the caller's transaction.
+
+    The bills are locked first (FOR NO KEY UPDATE: a reopen, which locks its bill to update it, waits, and so
+    never thaws an entry that is being returned), then the entries, each in id order as every bill change
+    locks them. The entries are read again once the bills are held: a parent returned by a commit that
+    held them first is no longer current, so of two commits returning one parent exactly one finds it.
+    """
+    bill_ids = set(BillBag.objects.current().filter(parent_bag_id__in=parent_ids).values_list("bill_id", flat=True))
+    list(Bill.objects.filter(pk__in=bill_ids).order_by("pk").select_for_update(no_key=True).values_list("pk"))
+    entries = (
+        BillBag.objects.current()
+        .filter(parent_bag_id__in=parent_ids)
+        .select_related("bill")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    return {entry.parent_bag_id: entry for entry in entries}
+
+
+def release_entries(*, user: User, entries: list[BillBag], ticket_number: str, at: datetime) -> int:
+    """Mark these entries returned on the ticket (the caller has locked them with lock_entries_for_return and
+    checked each is on a finalised bill). The snapshot is not touched; the parent may go onto a new bill.
+    The database's trigger writes each a 'returned' bill event, with this user and time."""
+    acting(user, at)
+    released = BillBag.objects.filter(pk__in=[entry.pk for entry in entries], returned_at__isnull=True).update(
+        returned_at=at, returned_on=ticket_number
+    )
+    for entry in entries:
+        entry.returned_at, entry.returned_on = at, ticket_number
+    return released
 
 
 def record_export(*, user: User, bill_id: int, bill_number: str, file_format: str, request: HttpRequest) -> None:

@@ -7,14 +7,16 @@ from bags.error_codes import QRRefusal
 from bills import openapi as bills_api
 from bills.error_codes import BillRefusal
 from overview import dashboard_openapi as dashboard_api
+from returns import openapi as returns_api
+from returns.error_codes import ReturnRefusal
 from scanning import openapi as scanning_api
 from scanning.error_codes import ScanRefusal
 from tracking import openapi as tracking_api
 from traitortrack.errors import EdgeRefusal
 
-PARTS = (scanning_api, bills_api, tracking_api, dashboard_api)
-# The enums whose codes an /api/ answer can carry: the edge's, the QR rules' and the two APIs'.
-API_REFUSALS = (EdgeRefusal, QRRefusal, ScanRefusal, BillRefusal)
+PARTS = (scanning_api, bills_api, returns_api, tracking_api, dashboard_api)
+# The enums whose codes an /api/ answer can carry: the edge's, the QR rules' and the three APIs'.
+API_REFUSALS = (EdgeRefusal, QRRefusal, ScanRefusal, BillRefusal, ReturnRefusal)
 
 
 def refusal_codes() -> list[str]:
@@ -43,6 +45,7 @@ def error_schema() -> dict[str, Any]:
             "scan": {"type": "null"},
             "warning": {"type": "null"},
             "bill": {"type": "null"},
+            "ticket": {"type": "null"},
         },
     }
 
@@ -72,7 +75,8 @@ def document(server_url: str) -> dict[str, Any]:
             "title": "TraitorTrack API",
             "version": "1",
             "description": "Scan parent bags, put child bags into them, undo, complete, look bags up; "
-            "make bills and put parent bags on them. Log in at /accounts/login/ for a session cookie; send "
+            "make bills and put parent bags on them; take them back on return tickets. "
+            "Log in at /accounts/login/ for a session cookie; send "
             "the csrftoken cookie's value in X-CSRFToken with every POST, PATCH and DELETE. "
             "Every error is the Error body: `ok` false, a stable `code` and a `message` for people.",
         },

@@ -18,7 +18,7 @@ from accounts.ratelimits import scan_rate_limit
 from scanning import selectors, services
 from scanning.services import ScanAnswer
 from traitortrack.edge import json_body
-from traitortrack.permissions import LOGGED_IN, access
+from traitortrack.permissions import BILLER, LOGGED_IN, access
 
 
 def _answer(answer: ScanAnswer) -> JsonResponse:
@@ -28,15 +28,16 @@ def _answer(answer: ScanAnswer) -> JsonResponse:
     return response
 
 
-def scan_endpoint(action: Callable[[HttpRequest, dict[str, Any]], ScanAnswer]) -> Callable:
-    """POST, any role, JSON in and out (a refusal the service raises is answered by traitortrack.edge)."""
+def scan_endpoint(action: Callable[..., ScanAnswer], *, who=LOGGED_IN) -> Callable:
+    """POST, any role (or ``who``), JSON in and out (a refusal the service raises is answered by
+    traitortrack.edge)."""
 
-    @access(LOGGED_IN)
+    @access(who)
     @never_cache
     @require_POST
     @wraps(action)
-    def view(request: HttpRequest) -> JsonResponse:
-        return _answer(action(request, json_body(request)))
+    def view(request: HttpRequest, **kwargs: Any) -> JsonResponse:
+        return _answer(action(request, json_body(request), **kwargs))
 
     return view
 
@@ -44,7 +45,12 @@ def scan_endpoint(action: Callable[[HttpRequest, dict[str, Any]], ScanAnswer]) -
 @scan_rate_limit  # SCAN_RATE_LIMIT per user (600/min): far above any scanner, far below a runaway client
 @scan_endpoint
 def open_parent(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
-    return services.open_parent(user=request.user, raw_code=data.get("code"), client_scan_id=data.get("client_scan_id"))
+    return services.open_parent(
+        user=request.user,
+        raw_code=data.get("code"),
+        client_scan_id=data.get("client_scan_id"),
+        scanned_at=data.get("scanned_at"),
+    )
 
 
 @scan_rate_limit
@@ -55,6 +61,19 @@ def scan_child(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
         parent_code=data.get("parent"),
         raw_code=data.get("code"),
         client_scan_id=data.get("client_scan_id"),
+        scanned_at=data.get("scanned_at"),
+    )
+
+
+@scan_rate_limit
+@scan_endpoint
+def move(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
+    return services.move_child(
+        user=request.user,
+        raw_code=data.get("code"),
+        parent_code=data.get("parent"),
+        client_scan_id=data.get("client_scan_id"),
+        scanned_at=data.get("scanned_at"),
     )
 
 
@@ -62,7 +81,11 @@ def scan_child(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
 @scan_endpoint
 def undo(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
     return services.undo_last_scan(
-        user=request.user, client_scan_id=data.get("client_scan_id"), scan_id=data.get("scan_id"), request=request
+        user=request.user,
+        client_scan_id=data.get("client_scan_id"),
+        scan_id=data.get("scan_id"),
+        request=request,
+        scanned_at=data.get("scanned_at"),
     )
 
 
@@ -70,8 +93,25 @@ def undo(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
 @scan_endpoint
 def complete(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
     return services.complete_parent(
-        user=request.user, parent_code=data.get("parent"), client_scan_id=data.get("client_scan_id")
+        user=request.user,
+        parent_code=data.get("parent"),
+        client_scan_id=data.get("client_scan_id"),
+        scanned_at=data.get("scanned_at"),
     )
+
+
+def unlink(request: HttpRequest, data: dict[str, Any], code: str) -> ScanAnswer:
+    return services.supervisor_unlink(
+        user=request.user,
+        child_code=code,
+        reason=data.get("reason"),
+        client_scan_id=data.get("client_scan_id"),
+        request=request,
+    )
+
+
+# Billers and admins only: a supervisor's correction (the bag page offers it too).
+unlink = scan_rate_limit(scan_endpoint(unlink, who=BILLER))
 
 
 @access(LOGGED_IN)

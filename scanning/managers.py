@@ -21,6 +21,7 @@ each read against the plain ORM answer on the same data.
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -79,9 +80,9 @@ def _record_scan(action: ScanAction) -> str:
     return f"""
 , scan AS (
     INSERT INTO scanning_scan (client_scan_id, user_id, action, bag_id, bag_qr, parent_id, parent_qr,
-                               dispatch_area_id, reverts_id, created_at)
+                               dispatch_area_id, reverts_id, device_time, created_at)
     SELECT %(client_scan_id)s, %(user_id)s, {action.literal}, scanned.bag_id, scanned.bag_qr, scanned.parent_id,
-           %(parent_qr)s, %(area_id)s, NULL, now()
+           %(parent_qr)s, %(area_id)s, NULL, %(device_time)s::timestamptz, now()
     FROM scanned
     ON CONFLICT (client_scan_id) DO NOTHING
     RETURNING id, client_scan_id, action, bag_qr, parent_qr, created_at, reverts_id
@@ -176,6 +177,20 @@ INSERT INTO scanning_scanreply (client_scan_id, user_id, status, body, created_a
 VALUES (%(client_scan_id)s, %(user_id)s, %(status)s, %(body)s, now())
 ON CONFLICT (client_scan_id) DO NOTHING
 RETURNING status
+"""
+
+# The bill a parent is on now (its entry not returned, as bills.BillBag.objects.current() reads it), with the
+# bill's status: a finalised bill froze its parents' children, so no move, undo or unlink takes one out. Read
+# here in SQL, as bills sits above scanning. FOR SHARE holds the bill row until the scan commits: a finalise
+# (which locks it FOR UPDATE first) cannot freeze the parent between this check and the scan's write, and one
+# that got in first is waited for and its status read.
+FINALISED = "finalised"  # bills.choices.BillStatus.FINALISED (tests/scanning/test_managers.py holds them equal)
+CURRENT_BILL_SQL = """
+SELECT bill.bill_number, bill.status
+FROM bills_billbag AS entry
+JOIN bills_bill AS bill ON bill.id = entry.bill_id
+WHERE entry.parent_bag_id = %(parent_id)s AND entry.returned_at IS NULL
+FOR SHARE OF bill
 """
 
 
@@ -316,6 +331,7 @@ class ScanTransaction:
         child_id: int | None,
         child_qr: str,
         body: dict[str, Any],
+        device_time: datetime | None = None,
     ) -> dict[str, Any] | None:
         """Write a child scan (child if new, link, the child into ``area_id``, event, reply; the link's trigger
         counts it) and commit; the stored reply, or None if a concurrent scan got in first and nothing was
@@ -331,6 +347,7 @@ class ScanTransaction:
                 "child_id": child_id,
                 "child_qr": child_qr,
                 "body": Jsonb(body),
+                "device_time": device_time,
             },
         )
         return _json(stored) if linked else None
@@ -352,6 +369,7 @@ class ScanTransaction:
         parent_qr: str,
         product_id: int,
         body: dict[str, Any],
+        device_time: datetime | None = None,
     ) -> dict[str, Any] | None:
         """Create the parent if new (in ``area_id``), record the open and commit; the stored reply, or None
         if a concurrent scan got in first and nothing was written."""
@@ -365,6 +383,7 @@ class ScanTransaction:
                 "parent_qr": parent_qr,
                 "product_id": product_id,
                 "body": Jsonb(body),
+                "device_time": device_time,
             },
         )
         return _json(stored)
@@ -447,6 +466,14 @@ class ScanManager(models.Manager):
             cursor.execute(REPLY_SQL, {"client_scan_id": client_scan_id})
             row = cursor.fetchone()
         return _reply(*row) if row else None
+
+    def finalised_bill(self, parent_id: int) -> str | None:
+        """The number of the finalised bill the parent is on now, if it is on one (CURRENT_BILL_SQL), holding
+        that bill's row until the caller's transaction ends."""
+        with connection.cursor() as cursor:
+            cursor.execute(CURRENT_BILL_SQL, {"parent_id": parent_id})
+            row = cursor.fetchone()
+        return row[0] if row and row[1] == FINALISED else None
 
     def store_reply(self, *, client_scan_id: str, user_id: int, status: int, body: dict[str, Any]) -> bool:
         """Keep an answer for this client scan id, in the caller's transaction; False if the id has one."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from scanning.models import ScanAction
 
-SUCCESS_CODES = ["parent_created", "parent_opened", "linked", "undone", "completed"]
+SUCCESS_CODES = ["parent_created", "parent_opened", "linked", "moved", "undone", "completed", "unlinked"]
 
 _CLIENT_SCAN_ID = {
     "type": "string",
@@ -19,6 +19,15 @@ _CLIENT_SCAN_ID = {
     "example": "6f1c2a8e-4b7d-4c7e-9a51-0d2f5e8b9c10",
 }
 _CODE = {"type": "string", "description": "The code as scanned; surrounding white space and case do not matter."}
+_SCANNED_AT = {
+    "type": "string",
+    "format": "date-time",
+    "description": "When the device scanned it, for a scan it queued offline: kept as the event's device time "
+    "(the server's time still orders the events). Not an ISO 8601 time with an offset: refused "
+    "(bad_scanned_at). More than 5 minutes ahead of the server's clock or more than 30 days back: ignored, the "
+    "scan is recorded without it.",
+    "example": "2026-01-31T09:15:00Z",
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -29,7 +38,9 @@ def _nullable(name: str) -> dict[str, Any]:
     return {"anyOf": [_ref(name), {"type": "null"}]}
 
 
-def _request(required: list[str], **properties: Any) -> dict[str, Any]:
+def _request(required: list[str], *, scanned_at: bool = True, **properties: Any) -> dict[str, Any]:
+    if scanned_at:
+        properties["scanned_at"] = _SCANNED_AT
     return {
         "required": True,
         "content": {
@@ -61,16 +72,19 @@ _ANSWERS = {
 }
 
 
-def _post(summary: str, description: str, request: dict[str, Any], operation_id: str) -> dict[str, Any]:
+def _post(
+    summary: str, description: str, request: dict[str, Any], operation_id: str, *, tag: str = "scan", **extra: Any
+) -> dict[str, Any]:
     return {
         "post": {
             "operationId": operation_id,
             "summary": summary,
             "description": description,
-            "tags": ["scan"],
+            "tags": [tag],
             "security": [{"session": [], "csrf": []}],
             "requestBody": request,
             "responses": _ANSWERS,
+            **extra,
         }
     }
 
@@ -91,9 +105,22 @@ def paths() -> dict[str, Any]:
             _request(["parent", "code"], parent={**_CODE, "example": "SB12345"}, code=_CODE),
             "scanChild",
         ),
+        "/api/scan/move": _post(
+            "Move a child bag into another parent",
+            "Out of the parent it is in, into `parent`, in one transaction locking both. The new parent's rules "
+            "are a child scan's (area, full, complete); dispatchers move only between parents of their area. "
+            "Refused when the child is in no parent or already in this one, or its parent is on a finalised bill "
+            "(named). `other_parent` in the answer is the parent it left. Undone like a child scan.",
+            _request(
+                ["code", "parent"], code={**_CODE, "description": "The child."}, parent={**_CODE, "example": "SB12345"}
+            ),
+            "moveChild",
+        ),
         "/api/scan/undo": _post(
-            "Undo your last child scan",
-            "Your own most recent child scan, within one hour. Admins may name any child scan by scan_id.",
+            "Undo your last child scan or move",
+            "Your own most recent child scan or move, within one hour: a scanned child leaves its parent, a moved "
+            "one goes back into the parent it left (`other_parent` in the answer) under a move's rules. Admins may "
+            "name any by scan_id.",
             _request([], scan_id={"type": "integer", "description": "Admins only: the scan to undo."}),
             "undoScan",
         ),
@@ -102,6 +129,21 @@ def paths() -> dict[str, Any]:
             "For a parent that will not be filled to capacity.",
             _request(["parent"], parent={**_CODE, "example": "SB12345"}),
             "completeParent",
+        ),
+        "/api/bags/{code}/unlink": _post(
+            "Take a child bag out of its parent (billers and admins)",
+            "However long ago it went in, with a reason (audited; an unlink event keeps it). Refused when the "
+            "child is in no parent or its parent is on a finalised bill (named). Exactly once, as a scan.",
+            _request(
+                ["reason"],
+                scanned_at=False,
+                reason={"type": "string", "minLength": 1, "maxLength": 200, "example": "Scanned into the wrong parent"},
+            ),
+            "unlinkChild",
+            tag="bags",
+            parameters=[
+                {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}, "description": "Child"}
+            ],
         ),
         "/api/scan/recent": {
             "get": {
@@ -138,6 +180,10 @@ def schemas() -> dict[str, Any]:
                 "code": {"type": "string", "enum": SUCCESS_CODES},
                 "message": {"type": "string"},
                 "parent": _nullable("ParentState"),
+                "other_parent": {
+                    "allOf": [_ref("ParentState")],
+                    "description": "A move's (or its undo's) other parent: the one the child left (went back into).",
+                },
                 "scan": _nullable("ScanEvent"),
             },
         },

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from audit.choices import AuditAction
@@ -32,6 +33,13 @@ from traitortrack.errors import EdgeRefusal, RefusalCode, Refused
 
 CLIENT_SCAN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 UNDO_WINDOW = timedelta(hours=1)
+# A device's scanned_at is kept from this far back (an offline queue a month old is a lost phone found) to
+# this far ahead of the server's clock (phones drift).
+OFFLINE_QUEUE_LIMIT = timedelta(days=30)
+DEVICE_CLOCK_AHEAD = timedelta(minutes=5)
+REASON_MAX_LENGTH = 200
+# What undo takes back: a child scanned into a parent, or moved from one to another.
+UNDOABLE = (ScanAction.LINK, ScanAction.MOVE)
 PARENT_CODE_NOT_FOR_CHILDREN = "bag_parent_code_not_for_children"
 _ATTEMPTS = 3
 
@@ -84,6 +92,42 @@ def check_client_scan_id(client_scan_id: Any) -> str:
             status=400,
         )
     return client_scan_id
+
+
+def device_time(scanned_at: Any) -> datetime | None:
+    """When the device says it scanned (``scanned_at``, sent with a scan it queued offline), kept as the
+    event's ``device_time``; the event's ``created_at`` stays the server's, and orders the events.
+
+    Not an ISO 8601 time with an offset: refused (a client's bug; never kept as the id's answer). More than
+    DEVICE_CLOCK_AHEAD after the server's clock, or more than OFFLINE_QUEUE_LIMIT before it: ignored, the scan
+    recorded without it. A phone with a wrong clock must lose no physical scan, nor tell a wrong story.
+    """
+    if scanned_at is None:
+        return None
+    try:
+        parsed = parse_datetime(scanned_at) if isinstance(scanned_at, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise _NotStored(
+            ScanRefusal.BAD_SCANNED_AT,
+            "scanned_at must be an ISO 8601 time with its offset, like 2026-01-31T09:15:00Z.",
+            status=400,
+        )
+    now = timezone.now()
+    return parsed if now - OFFLINE_QUEUE_LIMIT <= parsed <= now + DEVICE_CLOCK_AHEAD else None
+
+
+def check_reason(reason: Any) -> str:
+    """A supervisor's reason for a correction: required, at most REASON_MAX_LENGTH characters."""
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text or len(text) > REASON_MAX_LENGTH:
+        raise _NotStored(
+            ScanRefusal.REASON_REQUIRED,
+            f"Say why, in 1 to {REASON_MAX_LENGTH} characters (for example: scanned into the wrong parent).",
+            status=400,
+        )
+    return text
 
 
 def scan_time(moment: datetime) -> str:
@@ -176,12 +220,13 @@ def _check_area(user: User, parent_qr: str, area_id: int | None, area_name: str 
         )
 
 
-def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer:
+def open_parent(*, user: User, raw_code: Any, client_scan_id: Any, scanned_at: Any = None) -> ScanAnswer:
     """Open a parent bag for scanning, creating it in the dispatcher's area if it is new.
 
     Refused: a code that is not a parent code, a parent of another area (for dispatchers), a new
     parent of a product taken out of use.
     """
+    when = device_time(scanned_at)
 
     def decide(scan_id: str, tx: ScanTransaction) -> ScanAnswer:
         try:
@@ -236,6 +281,7 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer
             parent_qr=parsed.qr_id,
             product_id=state.product_id,
             body=body,
+            device_time=when,
         )
         if stored is None:
             raise _Contended
@@ -244,7 +290,9 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any) -> ScanAnswer
     return _exactly_once(user, client_scan_id, decide, begin=Scan.objects.transaction)
 
 
-def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: Any) -> ScanAnswer:
+def scan_child(
+    *, user: User, parent_code: Any, raw_code: Any, client_scan_id: Any, scanned_at: Any = None
+) -> ScanAnswer:
     """Put a child bag into a parent: the child is created if new, linked, counted and recorded.
 
     The parent row is locked first, so scans into one parent queue and its count never passes
@@ -254,6 +302,7 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
     (naming it, except to a dispatcher of another area) or already in this one, a full parent, a parent
     marked complete.
     """
+    when = device_time(scanned_at)
 
     def decide(scan_id: str, tx: ScanTransaction) -> ScanAnswer:
         formats = _formats()
@@ -337,6 +386,7 @@ def scan_child(*, user: User, parent_code: Any, raw_code: Any, client_scan_id: A
                 child_id=state.child_id,
                 child_qr=child_qr,
                 body=body,
+                device_time=when,
             )
         except IntegrityError as error:
             if _constraint(error) != PARENT_CODE_NOT_FOR_CHILDREN:
@@ -395,15 +445,211 @@ def _bag_parent_json(parent: Bag) -> dict[str, Any]:
     )
 
 
-def undo_last_scan(
-    *, user: User, client_scan_id: Any, scan_id: Any = None, request: HttpRequest | None = None
+def _locked_parents(*parent_ids: int) -> dict[int, Bag]:
+    """The parents, locked in id order: every service that changes two parents locks them so (the scan loop
+    locks one), so no two transactions can each hold a parent the other waits for. A parent deleted
+    meanwhile is missing."""
+    parents = (
+        Bag.objects.with_completion()
+        .select_for_update(of=("self",))
+        .select_related("product", "dispatch_area")
+        .filter(pk__in=parent_ids, kind=qr.PARENT)
+        .order_by("pk")
+    )
+    return {parent.pk: parent for parent in parents}
+
+
+def _fresh_parent_json(parent_id: int) -> dict[str, Any]:
+    # Read again after a write: the count and whether the parent is full or complete are the database's to say.
+    return _bag_parent_json(Bag.objects.with_completion().select_related("product").get(pk=parent_id))
+
+
+def _area_name(parent: Bag) -> str | None:
+    return getattr(parent.dispatch_area, "name", None)
+
+
+def _check_not_on_finalised_bill(parent: Bag, child_qr: str, *, doing: str) -> None:
+    """A finalised bill froze its parents' children: none is taken out of one while the bill is finalised."""
+    bill_number = Scan.objects.finalised_bill(parent.pk)
+    if bill_number is not None:
+        raise ScanRefused(
+            ScanRefusal.ON_FINALISED_BILL,
+            f"{parent.qr_id} is on finalised bill {bill_number}: {child_qr} cannot be {doing}. "
+            "Ask an admin to reopen the bill first.",
+            parent=_bag_parent_json(parent),
+        )
+
+
+def _check_room(parent: Bag, child_qr: str, *, what: str) -> None:
+    """A parent takes a child only while it is neither full nor marked complete, as for a scan."""
+    state = _bag_parent_json(parent)
+    if state["full"]:
+        raise ScanRefused(
+            ScanRefusal.PARENT_FULL,
+            f"{parent.qr_id} is full ({parent.child_count} of {state['capacity']}): {child_qr} {what}.",
+            parent=state,
+        )
+    if state["complete"]:
+        raise ScanRefused(
+            ScanRefusal.PARENT_COMPLETE, f"{parent.qr_id} was marked complete: {child_qr} {what}.", parent=state
+        )
+
+
+def _rehome(child_id: int, parent: Bag, now: datetime) -> None:
+    """The child takes the area of the parent it goes into, as in a scan (whoever sees the parent sees it)."""
+    Bag.objects.filter(pk=child_id).exclude(dispatch_area_id=parent.dispatch_area_id).update(
+        dispatch_area_id=parent.dispatch_area_id, updated_at=now
+    )
+
+
+def _relink(link: Link, parent: Bag, user: User, now: datetime) -> None:
+    """Put a linked child into another parent: bags_link's trigger takes it off the old parent's count and
+    onto the new one's in the same statement. The link's time and maker say since when, and by whom."""
+    Link.objects.filter(pk=link.pk).update(parent_id=parent.pk, created_by=user, created_at=now)
+    _rehome(link.child_id, parent, now)
+
+
+def _parse_child(raw_code: Any) -> str:
+    try:
+        return qr.parse_child(raw_code if isinstance(raw_code, str) else None, _formats()).qr_id
+    except qr.QRCodeError as error:
+        raise ScanRefused.from_qr_error(error) from error
+
+
+def _linked_child(child_qr: str) -> tuple[Bag, Link | None]:
+    child = Bag.objects.filter(qr_id=child_qr).first()
+    if child is None:
+        raise ScanRefused(ScanRefusal.UNKNOWN_BAG, f"There is no bag {child_qr}: it was never scanned.", status=404)
+    if child.kind == qr.PARENT:
+        raise ScanRefused(QRRefusal.PARENT_WHERE_CHILD_EXPECTED, f"{child_qr} is a parent bag, not a child.")
+    return child, Link.objects.filter(child=child).first()
+
+
+def _check_link_unchanged(link: Link) -> Link:
+    """The child's link read again once its parent is locked: anyone changing it holds that lock, so this
+    read is the truth until commit. Changed since the first, unlocked read: decide again on fresh data."""
+    current = Link.objects.filter(child_id=link.child_id).select_related("child").first()
+    if current is None or current.parent_id != link.parent_id:
+        raise _Contended
+    return current
+
+
+def move_child(
+    *, user: User, raw_code: Any, parent_code: Any, client_scan_id: Any, scanned_at: Any = None
 ) -> ScanAnswer:
-    """Take back a child scan: the child leaves the parent, the count drops, an undo event and an audit
-    entry are written. A dispatcher or biller undoes only their own most recent child scan, within one
-    hour; an admin may name any child scan (``scan_id``), however old. A scan is undone at most once.
-    The child keeps the parent's area, which it took when linked: it stays with the dispatchers who
-    last had it, not those of wherever it was first scanned.
+    """Move a child bag out of the parent it is in and into another: scanned, the child and then its new parent.
+
+    Both parents are locked in id order. The new parent's rules are a scan's: a dispatcher moves only within
+    their area (both parents), billers and admins anywhere; a full parent or one marked complete takes no
+    child. The child takes the new parent's area. Refused too: a child in no parent (scan it in instead),
+    already in the new parent, or whose parent is on a finalised bill (named). Recorded as a ``move`` event
+    naming the parent it left; undone like a link (undo_last_scan).
     """
+    when = device_time(scanned_at)
+
+    def decide(reply_id: str, tx: ScanManager) -> ScanAnswer:
+        replay = _replay_or_none(user, reply_id)
+        if replay:
+            return replay
+        try:
+            parent_qr = qr.parse_parent(parent_code if isinstance(parent_code, str) else None, _formats()).qr_id
+        except qr.QRCodeError as error:
+            raise ScanRefused.from_qr_error(error) from error
+        child_qr = _parse_child(raw_code)
+        child, link = _linked_child(child_qr)
+        target_id = Bag.objects.filter(qr_id=parent_qr, kind=qr.PARENT).values_list("pk", flat=True).first()
+        if target_id is None:
+            raise ScanRefused(
+                ScanRefusal.UNKNOWN_PARENT, f"Parent {parent_qr} was not found. Scan the new parent again.", status=404
+            )
+        parents = _locked_parents(target_id, *([link.parent_id] if link else []))
+        target = parents.get(target_id)
+        if target is None:
+            raise _Contended  # deleted since it was read
+        target_state = _bag_parent_json(target)
+        _check_area(user, parent_qr, target.dispatch_area_id, _area_name(target), target_state)
+        if link is None:
+            raise ScanRefused(
+                ScanRefusal.NOT_IN_A_PARENT,
+                f"{child_qr} is in no parent, so there is nothing to move. Scan it into {parent_qr} as a child.",
+                parent=target_state,
+            )
+        link = _check_link_unchanged(link)
+        source = parents.get(link.parent_id)
+        if source is None:
+            raise _Contended  # its parent was not there to lock: read again
+        if source.pk == target.pk:
+            raise ScanRefused(
+                ScanRefusal.ALREADY_IN_THIS_PARENT,
+                f"{child_qr} is already in {parent_qr}. Nothing changed.",
+                parent=target_state,
+            )
+        if user.is_dispatcher and source.dispatch_area_id != user.dispatch_area_id:
+            raise ScanRefused(
+                ScanRefusal.NOT_YOUR_AREA,
+                f"{child_qr} is in a parent of another dispatch area. Ask a supervisor to move it.",
+                status=403,
+                parent=target_state,
+            )
+        _check_not_on_finalised_bill(source, child_qr, doing="moved out of it")
+        _check_room(target, child_qr, what="was not moved")
+        now = timezone.now()
+        _relink(link, target, user, now)
+        event = _record_event(
+            client_scan_id=reply_id,
+            user=user,
+            action=ScanAction.MOVE,
+            bag_id=child.pk,
+            bag_qr=child_qr,
+            parent=target,
+            parent_qr=target.qr_id,
+            from_parent=source,
+            from_parent_qr=source.qr_id,
+            dispatch_area_id=target.dispatch_area_id,
+            device_time=when,
+            created_at=now,
+        )
+        target_state, source_state = _fresh_parent_json(target.pk), _fresh_parent_json(source.pk)
+        count, capacity = target_state["child_count"], target_state["capacity"]
+        message = f"{child_qr} moved from {source.qr_id} to {parent_qr}: {count} of {capacity}."
+        if target_state["full"]:
+            message += f" {parent_qr} is now full."
+        body = {
+            "ok": True,
+            "code": "moved",
+            "message": message,
+            "parent": target_state,
+            "other_parent": source_state,
+            "scan": Scan.objects.event_json(event),
+        }
+        return _store(user, reply_id, body)
+
+    return _exactly_once(user, client_scan_id, decide, begin=_atomic)
+
+
+def _undoable_text(target: Scan) -> tuple[str, str]:
+    """What an undoable scan was, in words: ("scan", "C1 into SB1") or ("move", "C1 from SB1 to SB2")."""
+    if target.action == ScanAction.MOVE:
+        return "move", f"{target.bag_qr} from {target.from_parent_qr} to {target.parent_qr}"
+    return "scan", f"{target.bag_qr} into {target.parent_qr}"
+
+
+def undo_last_scan(
+    *,
+    user: User,
+    client_scan_id: Any,
+    scan_id: Any = None,
+    request: HttpRequest | None = None,
+    scanned_at: Any = None,
+) -> ScanAnswer:
+    """Take back a child scan (the child leaves the parent) or a move (the child goes back into the parent
+    it left, under a move's rules: area, room, not out of a parent on a finalised bill): an undo event and
+    an audit entry are written. A dispatcher or biller undoes only their own most recent child scan or move,
+    within one hour; an admin may name any (``scan_id``), however old. A scan is undone at most once.
+    Undoing a link, the child keeps the parent's area, which it took when linked: it stays with the
+    dispatchers who last had it, not those of wherever it was first scanned.
+    """
+    when = device_time(scanned_at)
 
     def decide(reply_id: str, tx: ScanManager) -> ScanAnswer:
         replay = _replay_or_none(user, reply_id)
@@ -417,25 +663,26 @@ def undo_last_scan(
                 )
             if not isinstance(scan_id, int) or isinstance(scan_id, bool):
                 raise _NotStored(EdgeRefusal.BAD_REQUEST, "scan_id must be a whole number.", status=400)
-            target = Scan.objects.filter(pk=scan_id, action=ScanAction.LINK).first()
+            target = Scan.objects.filter(pk=scan_id, action__in=UNDOABLE).first()
             if target is None:
-                raise ScanRefused(ScanRefusal.NOTHING_TO_UNDO, f"There is no child scan {scan_id}.", status=404)
+                raise ScanRefused(ScanRefusal.NOTHING_TO_UNDO, f"There is no child scan or move {scan_id}.", status=404)
         else:
-            target = Scan.objects.filter(user=user, action=ScanAction.LINK).order_by("-created_at", "-pk").first()
+            target = Scan.objects.filter(user=user, action__in=UNDOABLE).order_by("-created_at", "-pk").first()
             if target is None:
                 raise ScanRefused(ScanRefusal.NOTHING_TO_UNDO, "You have no child scan to undo.", status=404)
             if not user.is_admin and now - target.created_at > UNDO_WINDOW:
+                what, text = _undoable_text(target)
                 raise ScanRefused(
                     ScanRefusal.UNDO_TOO_LATE,
-                    f"Your last scan ({target.bag_qr} into {target.parent_qr}) is more than an hour old. "
-                    "Ask an admin to correct it.",
+                    f"Your last {what} ({text}) is more than an hour old. Ask an admin to correct it.",
                 )
         if Scan.objects.filter(reverts=target).exists():
-            raise ScanRefused(
-                ScanRefusal.ALREADY_UNDONE, f"The scan of {target.bag_qr} into {target.parent_qr} was already undone."
-            )
+            what, text = _undoable_text(target)
+            raise ScanRefused(ScanRefusal.ALREADY_UNDONE, f"The {what} of {text} was already undone.")
         if target.parent_id is None:
             raise ScanRefused(ScanRefusal.UNKNOWN_PARENT, f"Parent {target.parent_qr} no longer exists.", status=404)
+        if target.action == ScanAction.MOVE:
+            return _undo_move(user, reply_id, target, now, when, request)
         parent = _locked_parent(user, target.parent_qr)
         link = Link.objects.filter(child_id=target.bag_id, parent_id=parent.pk).select_related("child").first()
         if link is None:
@@ -444,6 +691,7 @@ def undo_last_scan(
                 f"{target.bag_qr} is no longer in {target.parent_qr}; nothing to undo.",
                 parent=_bag_parent_json(parent),
             )
+        _check_not_on_finalised_bill(parent, target.bag_qr, doing="taken out of it")
         record(actor=user, action=AuditAction.SCAN_UNDO, obj=link, before=snapshot(link), request=request)
         link.delete()  # bags_link's trigger takes it off the parent's count
         event = _record_event(
@@ -456,15 +704,14 @@ def undo_last_scan(
             parent_qr=parent.qr_id,
             dispatch_area_id=parent.dispatch_area_id,
             reverts=target,
+            device_time=when,
             created_at=now,
         )
-        # Read again: the count and whether the parent is still full or complete are the database's to say.
-        parent = Bag.objects.with_completion().select_related("product").get(pk=parent.pk)
-        parent_state = _bag_parent_json(parent)
+        parent_state = _fresh_parent_json(parent.pk)
         body = {
             "ok": True,
             "code": "undone",
-            "message": f"Undone: {target.bag_qr} taken out of {parent.qr_id} ({parent.child_count} of "
+            "message": f"Undone: {target.bag_qr} taken out of {parent.qr_id} ({parent_state['child_count']} of "
             f"{parent_state['capacity']}).",
             "parent": parent_state,
             "scan": Scan.objects.event_json(event),
@@ -474,8 +721,63 @@ def undo_last_scan(
     return _exactly_once(user, client_scan_id, decide, begin=_atomic)
 
 
-def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any) -> ScanAnswer:
+def _undo_move(
+    user: User, reply_id: str, target: Scan, now: datetime, when: datetime | None, request: HttpRequest | None
+) -> ScanAnswer:
+    """The child goes back from the parent it was moved into to the one it left, as a move would take it."""
+    parents = _locked_parents(target.parent_id, *([target.from_parent_id] if target.from_parent_id else []))
+    moved_into, back_into = parents.get(target.parent_id), parents.get(target.from_parent_id)
+    if moved_into is None:
+        raise ScanRefused(ScanRefusal.UNKNOWN_PARENT, f"Parent {target.parent_qr} no longer exists.", status=404)
+    link = Link.objects.filter(child_id=target.bag_id, parent_id=moved_into.pk).select_related("child").first()
+    if link is None:
+        raise ScanRefused(
+            ScanRefusal.MOVED,
+            f"{target.bag_qr} is no longer in {target.parent_qr}; nothing to undo.",
+            parent=_bag_parent_json(moved_into),
+        )
+    if back_into is None:
+        raise ScanRefused(
+            ScanRefusal.UNKNOWN_PARENT,
+            f"Parent {target.from_parent_qr} no longer exists: {target.bag_qr} cannot go back into it.",
+            status=404,
+            parent=_bag_parent_json(moved_into),
+        )
+    for parent in (back_into, moved_into):
+        _check_area(user, parent.qr_id, parent.dispatch_area_id, _area_name(parent), _bag_parent_json(parent))
+    _check_not_on_finalised_bill(moved_into, target.bag_qr, doing="taken out of it")
+    _check_room(back_into, target.bag_qr, what="cannot go back into it")
+    record(actor=user, action=AuditAction.SCAN_UNDO, obj=link, before=snapshot(link), request=request)
+    _relink(link, back_into, user, now)
+    event = _record_event(
+        client_scan_id=reply_id,
+        user=user,
+        action=ScanAction.UNDO,
+        bag_id=target.bag_id,
+        bag_qr=target.bag_qr,
+        parent=moved_into,
+        parent_qr=moved_into.qr_id,
+        dispatch_area_id=moved_into.dispatch_area_id,
+        reverts=target,
+        device_time=when,
+        created_at=now,
+    )
+    moved_state, back_state = _fresh_parent_json(moved_into.pk), _fresh_parent_json(back_into.pk)
+    body = {
+        "ok": True,
+        "code": "undone",
+        "message": f"Undone: {target.bag_qr} moved back from {moved_into.qr_id} to {back_into.qr_id} "
+        f"({back_state['child_count']} of {back_state['capacity']}).",
+        "parent": moved_state,
+        "other_parent": back_state,
+        "scan": Scan.objects.event_json(event),
+    }
+    return _store(user, reply_id, body)
+
+
+def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any, scanned_at: Any = None) -> ScanAnswer:
     """Mark a parent done before it is full (a full parent is complete already); recorded as a scan."""
+    when = device_time(scanned_at)
 
     def decide(reply_id: str, tx: ScanManager) -> ScanAnswer:
         replay = _replay_or_none(user, reply_id)
@@ -483,7 +785,7 @@ def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any) -> Sca
             return replay
         parent = _locked_parent(user, parent_code)
         state = _bag_parent_json(parent)
-        _check_area(user, parent.qr_id, parent.dispatch_area_id, getattr(parent.dispatch_area, "name", None), state)
+        _check_area(user, parent.qr_id, parent.dispatch_area_id, _area_name(parent), state)
         now = timezone.now()
         if state["complete"]:
             message = f"{parent.qr_id} was already complete ({parent.child_count} of {state['capacity']})."
@@ -500,6 +802,7 @@ def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any) -> Sca
             parent=parent,
             parent_qr=parent.qr_id,
             dispatch_area_id=parent.dispatch_area_id,
+            device_time=when,
             created_at=now,
         )
         body = {
@@ -514,25 +817,84 @@ def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any) -> Sca
     return _exactly_once(user, client_scan_id, decide, begin=_atomic)
 
 
-def unlink_child(*, link: Link, actor: User, request: HttpRequest | None = None) -> None:
-    """Take a child out of its parent: audited, recorded as an unlink scan, the parent's count kept right.
-    The child keeps the parent's area, which it took when linked.
+def _unlink(
+    *, link: Link, parent: Bag, actor: User, reason: str, client_scan_id: str | None, request: HttpRequest | None
+) -> Scan:
+    """Take a child out of its parent, locked by the caller: audited with the reason, an ``unlink`` event with
+    the reason (in the parent's area, as the totals count it), the parent's count kept by bags_link's trigger."""
+    record(
+        actor=actor,
+        action=AuditAction.LINK_DELETE,
+        obj=link,
+        before=snapshot(link),
+        after={"reason": reason},
+        request=request,
+    )
+    event = _record_event(
+        client_scan_id=client_scan_id,
+        user=actor,
+        action=ScanAction.UNLINK,
+        bag_id=link.child_id,
+        bag_qr=link.child.qr_id,
+        parent=parent,
+        parent_qr=parent.qr_id,
+        dispatch_area_id=parent.dispatch_area_id,
+        reason=reason,
+        created_at=timezone.now(),
+    )
+    link.delete()
+    return event
+
+
+def supervisor_unlink(
+    *, user: User, child_code: Any, reason: Any, client_scan_id: Any, request: HttpRequest | None = None
+) -> ScanAnswer:
+    """A biller or admin takes a child out of its parent, however long ago it went in, saying why: audited,
+    an ``unlink`` event with the reason, exactly once (a client id, as a scan). The child keeps the parent's
+    area. Refused: dispatchers, no reason (or one over 200 characters), a child in no parent, a child whose
+    parent is on a finalised bill (named).
+    """
+
+    def decide(reply_id: str, tx: ScanManager) -> ScanAnswer:
+        replay = _replay_or_none(user, reply_id)
+        if replay:
+            return replay
+        why = check_reason(reason)
+        if not user.handles_bills:
+            raise ScanRefused(
+                ScanRefusal.FORBIDDEN, "Only billers and admins take a child out of its parent.", status=403
+            )
+        child_qr = _parse_child(child_code)
+        _, link = _linked_child(child_qr)
+        if link is None:
+            raise ScanRefused(ScanRefusal.NOT_IN_A_PARENT, f"{child_qr} is in no parent: nothing to take out.")
+        parent = _locked_parents(link.parent_id).get(link.parent_id)
+        if parent is None:
+            raise _Contended
+        link = _check_link_unchanged(link)
+        _check_not_on_finalised_bill(parent, child_qr, doing="taken out of it")
+        event = _unlink(link=link, parent=parent, actor=user, reason=why, client_scan_id=reply_id, request=request)
+        state = _fresh_parent_json(parent.pk)
+        body = {
+            "ok": True,
+            "code": "unlinked",
+            "message": f"{child_qr} taken out of {parent.qr_id} ({state['child_count']} of {state['capacity']} left).",
+            "parent": state,
+            "scan": Scan.objects.event_json(event),
+        }
+        return _store(user, reply_id, body)
+
+    return _exactly_once(user, client_scan_id, decide, begin=_atomic)
+
+
+def unlink_child(*, link: Link, actor: User, reason: Any, request: HttpRequest | None = None) -> None:
+    """The admin's unlink (the Django admin's delete of a link): as supervisor_unlink, without a client id.
 
     The parent row is locked first (the scan loop's order: parent before child), so a scan into the
     same parent cannot interleave with the count update.
     """
+    why = check_reason(reason)
     with transaction.atomic():
-        parent = Bag.objects.select_for_update().get(pk=link.parent_id)
-        child = link.child
-        record(actor=actor, action=AuditAction.LINK_DELETE, obj=link, before=snapshot(link), request=request)
-        # Scans are the bag's history: an admin's unlink is part of it, like a dispatcher's.
-        Scan.objects.create(
-            user=actor,
-            action=ScanAction.UNLINK,
-            bag=child,
-            bag_qr=child.qr_id,
-            parent=parent,
-            parent_qr=parent.qr_id,
-            dispatch_area_id=actor.dispatch_area_id,
-        )
-        link.delete()  # bags_link's trigger takes it off the parent's count
+        parent = _locked_parents(link.parent_id)[link.parent_id]
+        _check_not_on_finalised_bill(parent, link.child.qr_id, doing="taken out of it")
+        _unlink(link=link, parent=parent, actor=actor, reason=why, client_scan_id=None, request=request)

@@ -9,7 +9,9 @@ urlpatterns = [
     path("scan/lookup/", views.lookup_page, name="lookup"),
     path("api/scan/parent", api.open_parent, name="api-parent"),
     path("api/scan/child", api.scan_child, name="api-child"),
+    path("api/scan/move", api.move, name="api-move"),
     path("api/scan/undo", api.undo, name="api-undo"),
     path("api/scan/complete", api.complete, name="api-complete"),
     path("api/scan/recent", api.recent, name="api-recent"),
+    path("api/bags/<str:code>/unlink", api.unlink, name="api-unlink"),
 ]

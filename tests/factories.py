@@ -3,11 +3,14 @@
 from itertools import count
 
 from axes.models import AccessAttempt
+from django.utils import timezone
 
 from accounts.models import DispatchArea, Role, User
 from bags import qr
 from bags.models import Bag, BagKind, Link, Product
-from bills.models import Bill, BillBag
+from bills.models import Bill, BillBag, BillStatus
+from returns.models import ReturnTicket
+from returns.services import create_ticket
 
 _serial = count(1)
 
@@ -73,6 +76,19 @@ def put_on_bill(bill: Bill, parent: Bag) -> BillBag:
     return BillBag.objects.create(bill=bill, parent_bag=parent)
 
 
+def finalise(bill: Bill) -> Bill:
+    """The bill as bills.services.finalise_bill leaves it (that service is durable: it cannot run inside a
+    test's transaction): its parents frozen, its status finalised."""
+    BillBag.objects.freeze(bill.pk)
+    Bill.objects.filter(pk=bill.pk).update(
+        status=BillStatus.FINALISED,
+        finalised_at=timezone.now(),
+        frozen_full_parent_weight_kg=bill.product.full_parent_weight_kg,
+    )
+    bill.refresh_from_db()
+    return bill
+
+
 def make_lockout(username: str = "someone", ip_address: str = "10.0.0.9") -> AccessAttempt:
     """A django-axes failed-login record, as a wrong password leaves it (an admin unlocks by deleting it)."""
     return AccessAttempt.objects.create(
@@ -85,3 +101,8 @@ def make_lockout(username: str = "someone", ip_address: str = "10.0.0.9") -> Acc
         post_data="",
         failures_since_start=1,
     )
+
+
+def make_return_ticket(created_by: User, *, source: str = "Test customer") -> ReturnTicket:
+    """A draft return ticket, numbered as the service numbers it."""
+    return create_ticket(user=created_by, source=source).ticket

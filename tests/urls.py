@@ -44,7 +44,7 @@ def fill(route: str, pattern: URLPattern, objects: dict, *, no_row: str | None =
     return "/" + ARGUMENT.sub(value, route).removeprefix("^").removesuffix("$")
 
 
-def url_arguments(*, bill, parent, user) -> dict:
+def url_arguments(*, bill, parent, user, ticket=None) -> dict:
     """Values for the URL conf's arguments, from real rows: what fill() puts into each route."""
     from django.contrib.contenttypes.models import ContentType
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -58,6 +58,7 @@ def url_arguments(*, bill, parent, user) -> dict:
         "job_id": job.pk,
         "pk": bill.pk,
         "bill_id": bill.pk,
+        "ticket_id": ticket.pk if ticket is not None else 0,
         "code": parent.qr_id,
         "id": user.pk,
         "content_type_id": ContentType.objects.get_for_model(type(bill)).pk,

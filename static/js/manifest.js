@@ -1,3 +1,3 @@
-// The manifest's Print button (no inline scripts).
+// The Print button of the printable sheets (the manifest, the return note; no inline scripts).
 const button = document.getElementById("print-button");
 if (button) button.addEventListener("click", () => window.print());

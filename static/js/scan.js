@@ -3,7 +3,10 @@
 // first answer), and feedback by colour, sound and vibration.
 //
 // Every scan goes through the queue, kept in localStorage per user, so nothing is lost when the
-// network drops or the session ends; the queue is sent in order, one request at a time.
+// network drops or the session ends; the queue is sent in order, one request at a time. A scan that
+// waited in the queue carries the time it was scanned (scanned_at), which the server keeps.
+//
+// Move: the Move button, then the child, then its new parent (two reads, one request).
 
 import { signalRefusal, signalSuccess } from "./feedback.js";
 import { csrfToken, keepScannerInput } from "./wedge.js";
@@ -22,6 +25,7 @@ const urls = {
   parent: app.dataset.parentUrl,
   child: app.dataset.childUrl,
   undo: app.dataset.undoUrl,
+  move: app.dataset.moveUrl,
   complete: app.dataset.completeUrl,
   login: app.dataset.loginUrl,
 };
@@ -51,6 +55,7 @@ const el = {
   done: document.getElementById("done-button"),
   undo: document.getElementById("undo-button"),
   change: document.getElementById("change-button"),
+  move: document.getElementById("move-button"),
   recent: document.getElementById("recent-list"),
   waitingBanner: document.getElementById("waiting-banner"),
   sessionBanner: document.getElementById("session-banner"),
@@ -67,6 +72,7 @@ const state = {
   offline: false, // the last send failed for want of a network
   sessionEnded: false,
   replayRefusals: [],
+  move: null, // while moving: { child: null } (waiting for the child), then { child: "C123" } (for its new parent)
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -142,7 +148,7 @@ function setNote(note) {
 function pendingChildren(parentQr) {
   const codes = new Set();
   for (const item of state.queue) {
-    if (item.kind === "child" && item.parent === parentQr) codes.add(item.code);
+    if ((item.kind === "child" || item.kind === "move") && item.parent === parentQr) codes.add(item.code);
   }
   return codes.size;
 }
@@ -151,6 +157,16 @@ function renderParent() {
   const parent = state.parent;
   el.done.disabled = !parent;
   el.change.disabled = !parent;
+  el.move.textContent = state.move ? "Cancel move" : "Move a child";
+  el.move.setAttribute("aria-pressed", String(Boolean(state.move)));
+  if (state.move) {
+    app.dataset.mode = state.move.child ? "move-parent" : "move-child";
+    el.prompt.textContent = state.move.child
+      ? `Move ${state.move.child}: scan its new parent bag`
+      : "Move: scan the child bag to move";
+    el.details.hidden = true;
+    return;
+  }
   if (!parent) {
     el.prompt.textContent = "Scan a parent bag";
     el.details.hidden = true;
@@ -180,6 +196,8 @@ const ACTION_TEXT = {
   unlink: (scan) => `Taken out of ${scan.parent}`,
   move: (scan) => `Moved to ${scan.parent}`,
 };
+// What undo takes back: a child scanned in, or moved.
+const UNDOABLE = new Set(["link", "move"]);
 
 function entryFromScanEvent(scan) {
   const describe = ACTION_TEXT[scan.action] || (() => scan.action);
@@ -188,7 +206,7 @@ function entryFromScanEvent(scan) {
     code: scan.bag || scan.parent,
     text: describe(scan) + (scan.undone ? " (undone)" : ""),
     state: scan.undone ? "undone" : "ok",
-    linked: scan.action === "link",
+    undoable: UNDOABLE.has(scan.action),
     at: scan.at,
   };
 }
@@ -198,6 +216,7 @@ const KIND_WAITING_TEXT = {
   child: (item) => `Into ${item.parent}`,
   undo: () => "Undo last scan",
   complete: (item) => `Mark ${item.parent} complete`,
+  move: (item) => `Move to ${item.parent}`,
 };
 
 function entryFromQueueItem(item) {
@@ -320,6 +339,11 @@ function handleRead(code) {
   const isParentCode = Boolean(parentFormatOf(code));
   const networkDown = holding();
 
+  if (state.move) {
+    handleMoveRead(code, isParentCode, networkDown);
+    return;
+  }
+
   if (!state.parent) {
     if (networkDown && !isParentCode) {
       // Offline the server cannot refuse it for us, and queueing it would send children as parents.
@@ -370,9 +394,47 @@ function handleRead(code) {
   }
 }
 
+// In a move: the first read is the child, the second its new parent; then the page goes back to what it
+// was doing. Both are checked here, so a move waiting offline is at least a child and a parent code.
+function handleMoveRead(code, isParentCode, networkDown) {
+  if (!state.move.child) {
+    if (isParentCode) {
+      refuseLocally(code, `${code} is a parent bag. Scan the child bag you want to move.`);
+    } else if (!CHILD_PATTERN.test(code)) {
+      refuseLocally(code, `${code} is not a bag code: child codes are 4 to 20 letters or digits.`);
+    } else {
+      state.move = { child: code };
+      setStatus("idle", `Now scan the parent bag ${code} goes into.`);
+      render();
+    }
+    return;
+  }
+  if (!isParentCode) {
+    const child = state.move.child;
+    refuseLocally(code, `${code} is not a parent bag code. Scan the new parent (${examples()}) for ${child}.`);
+    return;
+  }
+  const child = state.move.child;
+  state.move = null;
+  enqueue(newItem("move", { code: child, parent: code }));
+  if (networkDown) acknowledgeQueued(`Move ${child} → ${code} — waiting`);
+  else setStatus("sending", `Moving ${child} to ${code}…`);
+}
+
+function toggleMove() {
+  if (state.move) {
+    state.move = null;
+    setStatus("idle", "Move cancelled.", state.parent ? `Scan child bags into ${state.parent.qr_id}.` : "");
+  } else {
+    state.move = { child: null };
+    setStatus("idle", "Move: scan the child bag to move.");
+  }
+  render();
+}
+
 function undoLast() {
   const last = state.queue[state.queue.length - 1];
-  if (last && last.kind === "child" && !last.sending) {
+  if (last && (last.kind === "child" || last.kind === "move") && !last.sending) {
     // Never sent: taking it out of the queue is the whole undo.
     state.queue.pop();
     saveQueue();
@@ -408,15 +470,19 @@ function changeParent() {
 // Sending the queue
 
 function requestFor(item) {
+  // A scan that waited (offline, or for a login) says when it was scanned; one sent at once needs not.
+  const when = item.delayed ? { scanned_at: item.at } : {};
   switch (item.kind) {
     case "parent":
-      return [urls.parent, { client_scan_id: item.id, code: item.code }];
+      return [urls.parent, { client_scan_id: item.id, code: item.code, ...when }];
     case "child":
-      return [urls.child, { client_scan_id: item.id, parent: item.parent, code: item.code }];
+      return [urls.child, { client_scan_id: item.id, parent: item.parent, code: item.code, ...when }];
+    case "move":
+      return [urls.move, { client_scan_id: item.id, code: item.code, parent: item.parent, ...when }];
     case "undo":
-      return [urls.undo, { client_scan_id: item.id }];
+      return [urls.undo, { client_scan_id: item.id, ...when }];
     default:
-      return [urls.complete, { client_scan_id: item.id, parent: item.parent }];
+      return [urls.complete, { client_scan_id: item.id, parent: item.parent, ...when }];
   }
 }
 
@@ -540,10 +606,10 @@ function markDelayed() {
 }
 
 function markUndone(childQr) {
-  const linked = state.entries.find((entry) => entry.state === "ok" && entry.code === childQr && entry.linked);
-  if (linked) {
-    linked.state = "undone";
-    linked.text += " (undone)";
+  const undone = state.entries.find((entry) => entry.state === "ok" && entry.code === childQr && entry.undoable);
+  if (undone) {
+    undone.state = "undone";
+    undone.text += " (undone)";
     renderEntries();
   }
 }
@@ -555,7 +621,9 @@ function codeOf(item) {
 }
 
 function handleAnswer(item, answer) {
-  const parent = answer.parent;
+  const other = answer.other_parent; // a move's (or its undo's) other parent
+  // The parent being filled may be either of a move's parents: show its new count.
+  const parent = other && state.parent && other.qr_id === state.parent.qr_id ? other : answer.parent;
   const text = answer.message || (answer.ok ? "Done." : "Refused.");
   const current = state.parent;
   const wasReplay = Boolean(item.delayed);
@@ -570,10 +638,10 @@ function handleAnswer(item, answer) {
       } else {
         setParent({ ...parent });
       }
-    } else if (!current && answer.ok && !finished && item.kind === "undo") {
+    } else if (!current && answer.ok && !finished && item.kind === "undo" && !other) {
       // Undoing a scan of a parent that had just filled up: carry on with that parent.
       setParent({ ...parent });
-    } else if (!current && finished && item.kind !== "complete") {
+    } else if (!current && finished && item.kind !== "complete" && item.kind !== "move") {
       note = `${parent.qr_id} is ${parent.full ? "full" : "complete"} — scan the next parent.`;
     }
   }
@@ -588,7 +656,7 @@ function handleAnswer(item, answer) {
     code: entry ? entry.code : codeOf(item),
     text: answer.ok ? (entry ? entry.text : text) : text,
     state: answer.ok ? "ok" : "refused",
-    linked: Boolean(entry && entry.linked),
+    undoable: Boolean(entry && entry.undoable),
     at: entry ? entry.at : item.at,
   });
 
@@ -630,6 +698,7 @@ const { refocus } = keepScannerInput({
 el.done.addEventListener("click", doneWithParent);
 el.undo.addEventListener("click", undoLast);
 el.change.addEventListener("click", changeParent);
+el.move.addEventListener("click", toggleMove);
 el.replayDismiss.addEventListener("click", () => {
   state.replayRefusals = [];
   renderBanners();

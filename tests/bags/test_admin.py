@@ -2,6 +2,7 @@
 list never counts the whole table, and the bag and product admins apply the code rules and audit."""
 
 import re
+from datetime import date
 
 import pytest
 from django.contrib import admin
@@ -20,6 +21,7 @@ from bags.managers import forget_parent_formats
 from bags.models import Bag, BagKind, Link, Product
 from bills.models import Bill, BillBag
 from imports import jobs
+from returns.models import ReturnTicket, ReturnTicketBag
 from scanning.models import Scan, ScanAction, ScanReply
 from tests import factories
 from traitortrack.admin_paginator import EstimatedCountPaginator
@@ -92,6 +94,15 @@ def _build_warehouse() -> dict:
     bill = factories.make_bill(biller, bill_number="INV-100", expected_parents=PARENTS_ON_BILL)
     BillBag.objects.bulk_create(
         BillBag(bill=bill, parent_bag=parent, added_by=biller) for parent in parents[:PARENTS_ON_BILL]
+    )
+    ticket = ReturnTicket.objects.create(
+        number="RTN-20261120-0001", day=date(2026, 11, 20), serial=1, source="Gate 2", created_by=biller
+    )
+    ReturnTicketBag.objects.bulk_create(
+        ReturnTicketBag(
+            ticket=ticket, parent_bag=parent, parent_qr=parent.qr_id, bill_number="INV-100", added_by=biller
+        )
+        for parent in parents[:PARENTS_ON_BILL]
     )
     AuditLog.objects.bulk_create(
         AuditLog(
@@ -414,13 +425,40 @@ def test_a_parent_holding_children_cannot_be_deleted(warehouse, boss_client):
 def test_unlinking_in_the_link_admin_keeps_count_history_and_audit(warehouse, boss_client):
     link = Link.objects.select_related("child").get(child__qr_id="C0000061")  # in SB00003
 
-    response = boss_client.post(_url(Link, "delete", link), {"post": "yes"})
+    response = boss_client.post(_url(Link, "delete", link), {"post": "yes", "reason": " Wrong parent "})
 
     assert response.status_code == 302
     assert not Link.objects.filter(pk=link.pk).exists()
     assert Bag.objects.get(qr_id="SB00003").child_count == 29
-    assert Scan.objects.filter(action=ScanAction.UNLINK, bag_qr="C0000061", parent_qr="SB00003").exists()
-    assert AuditLog.objects.get(action=AuditAction.LINK_DELETE).before["child"] == link.child_id
+    unlink = Scan.objects.get(action=ScanAction.UNLINK, bag_qr="C0000061", parent_qr="SB00003")
+    assert unlink.reason == "Wrong parent"
+    entry = AuditLog.objects.get(action=AuditAction.LINK_DELETE)
+    assert (entry.before["child"], entry.after) == (link.child_id, {"reason": "Wrong parent"})
+
+
+def test_unlinking_in_the_link_admin_asks_for_a_reason_and_changes_nothing_without_one(warehouse, boss_client):
+    link = Link.objects.select_related("child").get(child__qr_id="C0000061")
+
+    page = boss_client.get(_url(Link, "delete", link))
+    response = boss_client.post(_url(Link, "delete", link), {"post": "yes", "reason": "  "}, follow=True)
+
+    assert 'name="reason"' in page.content.decode()
+    assert response.status_code == 200
+    assert "Say why the children are unlinked" in response.content.decode()
+    assert Link.objects.filter(pk=link.pk).exists()
+    assert not Scan.objects.filter(action=ScanAction.UNLINK).exists()
+
+
+def test_a_child_whose_parent_is_on_a_finalised_bill_is_not_unlinked_in_the_admin(warehouse, boss_client):
+    factories.finalise(warehouse["bill"])
+    link = Link.objects.select_related("child", "parent").get(child__qr_id="C0000061")  # SB00003, on INV-100
+
+    response = boss_client.post(_url(Link, "delete", link), {"post": "yes", "reason": "Wrong parent"})
+
+    assert response.status_code == 200
+    assert response.context["protected"] == ["C0000061 in SB00003: SB00003 is on finalised bill INV-100"]
+    assert Link.objects.filter(pk=link.pk).exists()
+    assert not Scan.objects.filter(action=ScanAction.UNLINK).exists()
 
 
 def test_unlinking_several_children_at_once_keeps_each_parents_count(warehouse, boss_client):
@@ -428,14 +466,34 @@ def test_unlinking_several_children_at_once_keeps_each_parents_count(warehouse, 
 
     response = boss_client.post(
         _url(Link, "changelist"),
-        {"action": "delete_selected", "post": "yes", "_selected_action": [link.pk for link in links]},
+        {
+            "action": "delete_selected",
+            "post": "yes",
+            "reason": "Wrong parents",
+            "_selected_action": [link.pk for link in links],
+        },
     )
 
     assert response.status_code == 302
+    assert set(Scan.objects.filter(action=ScanAction.UNLINK).values_list("reason", flat=True)) == {"Wrong parents"}
     counts = dict(Bag.objects.filter(qr_id__in=["SB00005", "SB00006"]).values_list("qr_id", "child_count"))
     assert counts == {"SB00005": 28, "SB00006": 29}
     assert Scan.objects.filter(action=ScanAction.UNLINK).count() == 3
     assert AuditLog.objects.filter(action=AuditAction.LINK_DELETE).count() == 3
+
+
+def test_unlinking_several_children_without_a_reason_shows_the_confirm_page_again(warehouse, boss_client):
+    links = list(Link.objects.filter(child__qr_id__in=["C0000121", "C0000122"]))
+
+    response = boss_client.post(
+        _url(Link, "changelist"),
+        {"action": "delete_selected", "post": "yes", "_selected_action": [link.pk for link in links]},
+    )
+
+    assert response.status_code == 200
+    assert 'name="reason"' in response.content.decode()
+    assert Link.objects.filter(pk__in=[link.pk for link in links]).count() == 2
+    assert not Scan.objects.filter(action=ScanAction.UNLINK).exists()
 
 
 def test_deleting_selected_bags_unlinks_the_linked_ones(warehouse, boss_client):

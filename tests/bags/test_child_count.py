@@ -11,6 +11,7 @@ from django.db import connection
 from bags.models import Bag, BagKind, Link
 from imports.bag_import import import_bags
 from scanning import services
+from scanning.models import Scan, ScanAction
 from tests import factories
 from tests.db import insert_link
 
@@ -82,8 +83,18 @@ class Warehouse:
 
     def step(self) -> str:
         operation = self.rng.choices(
-            [self.open_parent, self.scan_child, self.undo, self.complete, self.unlink, self.import_links, self.delete],
-            weights=[2, 12, 3, 1, 2, 1, 1],
+            [
+                self.open_parent,
+                self.scan_child,
+                self.move,
+                self.undo,
+                self.complete,
+                self.unlink,
+                self.supervisor_unlink,
+                self.import_links,
+                self.delete,
+            ],
+            weights=[2, 12, 3, 3, 1, 1, 1, 1, 1],
         )[0]
         operation()
         return operation.__name__
@@ -102,6 +113,16 @@ class Warehouse:
             client_scan_id=self._id(),
         )
 
+    def move(self) -> None:
+        answer = services.move_child(
+            user=self.dispatcher,
+            raw_code=self.rng.choice(self.children),
+            parent_code=self.rng.choice(self.parents),
+            client_scan_id=self._id(),
+        )
+        if answer.body["ok"] and self.rng.random() < 0.5:
+            self.undo()  # the move taken back: the child goes back into the parent it left
+
     def undo(self) -> None:
         services.undo_last_scan(user=self.dispatcher, client_scan_id=self._id())
 
@@ -113,7 +134,12 @@ class Warehouse:
     def unlink(self) -> None:
         links = list(Link.objects.select_related("child").order_by("pk"))
         if links:
-            services.unlink_child(link=self.rng.choice(links), actor=self.admin)
+            services.unlink_child(link=self.rng.choice(links), actor=self.admin, reason="Wrong parent")
+
+    def supervisor_unlink(self) -> None:
+        services.supervisor_unlink(
+            user=self.admin, child_code=self.rng.choice(self.children), reason="Wrong parent", client_scan_id=self._id()
+        )
 
     def import_links(self) -> None:
         parent = self.rng.choice(self.parents)
@@ -133,7 +159,7 @@ class Warehouse:
             child = self.rng.choice(children)
             link = Link.objects.filter(child=child).select_related("child").first()
             if link is not None:
-                services.unlink_child(link=link, actor=self.admin)
+                services.unlink_child(link=link, actor=self.admin, reason="Deleted")
             child.delete()
 
 
@@ -151,5 +177,17 @@ def test_every_parents_count_is_its_links_after_each_of_300_random_operations(se
         most_links = max(most_links, Link.objects.count())
 
     # Every kind of operation ran, and parents were filled.
-    assert set(done) >= {"open_parent", "scan_child", "undo", "complete", "unlink", "import_links", "delete"}
+    assert set(done) >= {
+        "open_parent",
+        "scan_child",
+        "move",
+        "undo",
+        "complete",
+        "unlink",
+        "supervisor_unlink",
+        "import_links",
+        "delete",
+    }
+    assert Scan.objects.filter(action=ScanAction.MOVE).exists()
+    assert Scan.objects.filter(action=ScanAction.UNDO, reverts__action=ScanAction.MOVE).exists()
     assert most_links >= 10

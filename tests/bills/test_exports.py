@@ -63,14 +63,14 @@ def test_csv_has_a_row_per_child_and_streams(biller_client, bill):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="bill-inv-7.csv"'
     rows = csv_of(response)
-    assert rows[0] == ["bill", "parent", "product", "parent_children", "parent_weight_kg", "child"]
+    assert rows[0] == ["bill", "parent", "product", "parent_children", "parent_weight_kg", "child", "returned_on"]
     assert rows[1:] == [
-        ["INV-7", "SB00001", "Mustard", "2", "2.000", "SBC0001"],
-        ["INV-7", "SB00001", "Mustard", "2", "2.000", "SBC0002"],
-        ["INV-7", "SB00002", "Mustard", "0", "0.000", ""],
-        ["INV-7", "M444-00001", "Moong", "3", "1.500", "MGC0001"],
-        ["INV-7", "M444-00001", "Moong", "3", "1.500", "MGC0002"],
-        ["INV-7", "M444-00001", "Moong", "3", "1.500", "MGC0003"],
+        ["INV-7", "SB00001", "Mustard", "2", "2.000", "SBC0001", ""],
+        ["INV-7", "SB00001", "Mustard", "2", "2.000", "SBC0002", ""],
+        ["INV-7", "SB00002", "Mustard", "0", "0.000", "", ""],
+        ["INV-7", "M444-00001", "Moong", "3", "1.500", "MGC0001", ""],
+        ["INV-7", "M444-00001", "Moong", "3", "1.500", "MGC0002", ""],
+        ["INV-7", "M444-00001", "Moong", "3", "1.500", "MGC0003", ""],
     ]
 
 
@@ -117,7 +117,7 @@ def test_a_finalised_bill_exports_its_snapshot(biller_client, biller, bill):
 
     rows = csv_of(biller_client.get(reverse("bills:export-csv", args=[bill.pk])))
 
-    assert ["INV-7", "SB00002", "Mustard", "0", "0.000", ""] in rows
+    assert ["INV-7", "SB00002", "Mustard", "0", "0.000", "", ""] in rows
     assert not any(row[5].startswith("LATE") for row in rows)
 
 

@@ -415,3 +415,81 @@ def test_a_session_that_ended_offline_keeps_the_waiting_scans_until_the_next_log
     expect(page.locator("#parent-count")).to_have_text("2 / 30")
     expect(page.locator("#session-banner")).to_be_hidden()
     assert links_in("SB12345") == ["C9000001", "C9000002"]
+
+
+def test_a_child_is_moved_by_scanning_it_then_its_new_parent_and_the_move_undone(signals, scan_page, dispatcher):
+    page = scan_page
+    area = dispatcher.dispatch_area
+    factories.link(
+        factories.make_parent("SB00001", dispatch_area=area), factories.make_child("C5000001", dispatch_area=area)
+    )
+    factories.make_parent("SB00002", dispatch_area=area)
+    scan(page, "SB00002")  # filling SB00002
+    expect(page.locator("#parent-count")).to_have_text("0 / 30")
+
+    page.click("#move-button")
+    expect(page.locator("#mode-prompt")).to_have_text("Move: scan the child bag to move")
+    expect(page.locator("#scan-input")).to_be_focused()
+    scan(page, "SB00001")  # a parent where the child to move is expected: refused on the spot
+    expect(status(page)).to_have_attribute("data-state", "refused")
+    scan(page, "c5000001")
+    expect(page.locator("#mode-prompt")).to_have_text("Move C5000001: scan its new parent bag")
+    scan(page, "SB00002")
+
+    expect(page.locator("#scan-status-text")).to_have_text("C5000001 moved from SB00001 to SB00002: 1 of 30.")
+    expect(status(page)).to_have_css("background-color", GREEN)
+    expect(page.locator("#mode-prompt")).to_have_text("Scan child bags into")  # back to filling SB00002
+    expect(page.locator("#parent-count")).to_have_text("1 / 30")
+    expect(page.locator("#recent-list li[data-code=C5000001]")).to_contain_text("Moved to SB00002")
+    assert (links_in("SB00001"), links_in("SB00002")) == ([], ["C5000001"])
+    move = Scan.objects.get(action="move")
+    assert (move.from_parent_qr, move.parent_qr, move.device_time) == ("SB00001", "SB00002", None)
+
+    page.click("#undo-button")
+
+    expect(page.locator("#scan-status-text")).to_have_text(
+        "Undone: C5000001 moved back from SB00002 to SB00001 (1 of 30)."
+    )
+    expect(page.locator("#parent-count")).to_have_text("0 / 30")
+    expect(page.locator("#recent-list li[data-state=undone][data-code=C5000001]")).to_have_count(1)
+    assert (links_in("SB00001"), links_in("SB00002")) == (["C5000001"], [])
+    expect(page.locator("#scan-input")).to_be_focused()
+    vibrations, _ = signals()
+    assert vibrations == [60, [200, 100, 200], 60, 60]  # opened, refused on the spot, moved, undone
+
+
+def test_a_move_made_offline_is_sent_with_the_time_it_was_scanned(context, scan_page, dispatcher):
+    page = scan_page
+    area = dispatcher.dispatch_area
+    factories.link(
+        factories.make_parent("SB00001", dispatch_area=area), factories.make_child("C5000002", dispatch_area=area)
+    )
+    factories.make_parent("SB00002", dispatch_area=area)
+    context.set_offline(True)
+
+    page.click("#move-button")
+    scan(page, "C5000002")
+    scan(page, "SB00002")
+    expect(entries(page, "waiting")).to_have_count(1)
+    expect(page.locator("#recent-list li[data-state=waiting]")).to_contain_text("Move to SB00002")
+    assert links_in("SB00002") == []
+
+    context.set_offline(False)
+
+    expect(entries(page, "waiting")).to_have_count(0)
+    expect(page.locator("#recent-list li[data-code=C5000002]")).to_contain_text("Moved to SB00002")
+    assert links_in("SB00002") == ["C5000002"]
+    move = Scan.objects.get(action="move")
+    assert move.device_time is not None and move.device_time <= move.created_at
+
+
+def test_a_move_can_be_cancelled_before_its_parent_is_scanned(scan_page, dispatcher):
+    page = scan_page
+    page.click("#move-button")
+    expect(page.locator("#move-button")).to_have_text("Cancel move")
+
+    page.click("#move-button")
+
+    expect(page.locator("#move-button")).to_have_text("Move a child")
+    expect(page.locator("#mode-prompt")).to_have_text("Scan a parent bag")
+    expect(page.locator("#scan-input")).to_be_focused()

@@ -84,6 +84,52 @@ def test_undo_and_complete_over_http(api):
     assert Link.objects.count() == 0
 
 
+def test_move_and_its_undo_over_http_with_replays_marked(api):
+    for parent in ("SB00001", "SB00002"):
+        scan(api, "/api/scan/parent", code=parent)
+    scan(api, "/api/scan/child", parent="SB00001", code="C0000001")
+    payload = {"client_scan_id": uuid.uuid4().hex, "code": "C0000001", "parent": "SB00002"}
+
+    moved = post(api, "/api/scan/move", payload)
+    again = post(api, "/api/scan/move", payload)
+    undone = scan(api, "/api/scan/undo")
+
+    assert (moved.status_code, moved.json()["code"], moved.json()["other_parent"]["qr_id"]) == (200, "moved", "SB00001")
+    assert again.headers["X-Scan-Replayed"] == "true" and again.json() == moved.json()
+    assert (undone.json()["code"], undone.json()["other_parent"]["qr_id"]) == ("undone", "SB00001")
+    assert Link.objects.get().parent.qr_id == "SB00001"
+
+
+def test_a_queued_scan_sends_its_device_time_and_a_bad_one_is_a_400(api):
+    sent = scan(api, "/api/scan/parent", code="SB00001", scanned_at="2000-01-01T00:00:00Z")  # ignored: too old
+    bad = scan(api, "/api/scan/child", parent="SB00001", code="C0000001", scanned_at="soon")
+
+    assert sent.status_code == 200 and Scan.objects.get().device_time is None
+    assert (bad.status_code, bad.json()["code"]) == (400, "bad_scanned_at")
+    assert not Link.objects.exists()
+
+
+def test_a_biller_unlinks_over_http_and_a_dispatcher_may_not(api, dispatcher):
+    scan(api, "/api/scan/parent", code="SB00001")
+    scan(api, "/api/scan/child", parent="SB00001", code="C0000001")
+    biller = Client(enforce_csrf_checks=True)
+    biller.force_login(factories.make_user("biller", role="biller"))
+    biller.get("/scan/")
+
+    refused = scan(api, "/api/bags/C0000001/unlink", reason="Wrong parent")
+    no_reason = scan(biller, "/api/bags/C0000001/unlink")
+    payload = {"client_scan_id": uuid.uuid4().hex, "reason": "Wrong parent"}
+    unlinked = post(biller, "/api/bags/c0000001/unlink", payload)
+    again = post(biller, "/api/bags/c0000001/unlink", payload)
+
+    assert refused.status_code == 403
+    assert (no_reason.status_code, no_reason.json()["code"]) == (400, "reason_required")
+    assert (unlinked.status_code, unlinked.json()["code"]) == (200, "unlinked")
+    assert again.headers["X-Scan-Replayed"] == "true"
+    assert not Link.objects.exists()
+    assert Scan.objects.get(action="unlink").reason == "Wrong parent"
+
+
 def test_not_logged_in_gets_401_json(db, mustard):
     client = Client()
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from bags.models import Bag, Link
 from scanning import services
-from scanning.managers import ChildScanState, ParentScanState, StoredReply
+from scanning.managers import FINALISED, ChildScanState, ParentScanState, StoredReply
 from scanning.models import Scan, ScanReply
 from tests import factories
 from tests.scanning.events import documented_event
@@ -141,3 +141,26 @@ def test_sql_written_scan_reads_back_the_same_through_the_orm(scene, child_qr):
         complete=parent.completed_at is not None or parent.child_count >= parent.product.capacity,
     )
     assert ScanReply.objects.get(pk=event.client_scan_id).body == answer.body
+
+
+def test_the_finalised_bill_a_parent_is_on_is_the_bills_apps_answer(mustard, admin_user):
+    from bills.choices import BillStatus
+    from bills.models import BillBag
+
+    assert FINALISED == BillStatus.FINALISED
+    loose, on_draft, on_finalised, returned = (factories.make_parent(f"SB0000{n}") for n in range(1, 5))
+    factories.put_on_bill(factories.make_bill(admin_user, bill_number="DRAFT-1"), on_draft)
+    factories.put_on_bill(factories.make_bill(admin_user, bill_number="OLD-1"), returned)
+    factories.put_on_bill(final := factories.make_bill(admin_user, bill_number="FINAL-1"), on_finalised)
+    factories.finalise(final)
+    factories.finalise(BillBag.objects.get(parent_bag=returned).bill)
+    BillBag.objects.filter(parent_bag=returned).update(returned_at=timezone.now(), returned_on="RTN-20261203-0001")
+    factories.put_on_bill(factories.make_bill(admin_user, bill_number="NEW-1"), returned)  # on a draft again
+
+    def orm(parent: Bag) -> str | None:
+        entry = BillBag.objects.current().filter(parent_bag=parent, bill__status=BillStatus.FINALISED).first()
+        return entry.bill.bill_number if entry else None
+
+    parents = [loose, on_draft, on_finalised, returned]
+    assert [Scan.objects.finalised_bill(parent.pk) for parent in parents] == [orm(parent) for parent in parents]
+    assert [orm(parent) for parent in parents] == [None, None, "FINAL-1", None]

@@ -2,9 +2,8 @@
 (tests/tracking/replay.py) and against the state the tables held at each moment, over random sequences of
 link, move, undo (of a link and of a move), unlink, delete, bill add/remove/finalise/reopen and return.
 
-The links, unlinks, undos of links, bills and deletions go through the services; moves and their undos are
-written as a move service writes them (scanning's ``move`` event with ``from_parent``, the link's parent
-changed; an ``undo`` naming the move), until scanning has one of its own.
+Every step goes through the services that make it (scanning's scan, move, undo and supervisor unlink; the bill
+services; the returns' bills functions; tracking's deletion), and a step they refuse changes nothing.
 """
 
 import uuid
@@ -20,10 +19,8 @@ from hypothesis import strategies as st
 from accounts.models import Role
 from bags.models import Bag, Link
 from bills import services as bills
-from bills.events import acting
 from bills.models import BillBag
 from scanning import services as scanning
-from scanning.models import Scan, ScanAction
 from tests import factories
 from tests.tracking.replay import Events, replay_as_of, replay_timeline
 from tracking import services as tracking
@@ -36,63 +33,22 @@ PARENTS, CHILDREN, BILLS = 3, 4, 2
 _example = count(1)
 
 
-def move(user, child: Bag, to: Bag) -> None:
-    """A move as the move service records it: the link's parent changed (its trigger moves the counts) and a
-    ``move`` event naming the parent left."""
-    link = Link.objects.select_related("parent").filter(child=child).first()
-    if link is None or link.parent_id == to.pk:
-        return
-    with transaction.atomic():
-        Link.objects.filter(pk=link.pk).update(parent=to)
-        Scan.objects.create(
-            user=user,
-            action=ScanAction.MOVE,
-            bag=child,
-            bag_qr=child.qr_id,
-            parent=to,
-            parent_qr=to.qr_id,
-            from_parent=link.parent,
-            from_parent_qr=link.parent.qr_id,
-            dispatch_area_id=to.dispatch_area_id,
-        )
-
-
-def undo_move(user) -> None:
-    """Take back the latest move not yet undone, if its child is still where it went: back into from_parent."""
-    last = Scan.objects.filter(action=ScanAction.MOVE, reverted_by__isnull=True).order_by("-created_at", "-pk").first()
-    if last is None or not Link.objects.filter(child_id=last.bag_id, parent_id=last.parent_id).exists():
-        return
-    if not Bag.objects.filter(pk=last.from_parent_id).exists():
-        return
-    with transaction.atomic():
-        Link.objects.filter(child_id=last.bag_id).update(parent_id=last.from_parent_id)
-        Scan.objects.create(
-            user=user,
-            action=ScanAction.UNDO,
-            bag_id=last.bag_id,
-            bag_qr=last.bag_qr,
-            parent_id=last.parent_id,
-            parent_qr=last.parent_qr,
-            reverts=last,
-        )
-
-
 def give_back(user, codes: list[str]) -> None:
-    """A return ticket's commit, as bills will do it: a parent's finalised entry marked returned (its trigger
-    writes the ``returned`` event)."""
+    """A return ticket's commit of one parent of ``codes`` on a finalised bill, through the bills functions
+    the returns use (its 'returned' event is the trigger's)."""
     entry = BillBag.objects.current().filter(parent_bag__qr_id__in=codes, frozen_child_count__isnull=False).first()
     if entry is None:
         return
     with transaction.atomic():
-        at = acting(user)
-        BillBag.objects.filter(pk=entry.pk).update(returned_at=at, returned_on="RTN-20261120-0001")
+        entries = bills.lock_entries_for_return([entry.parent_bag_id])
+        bills.release_entries(
+            user=user, entries=list(entries.values()), ticket_number="RTN-20261120-0001", at=timezone.now()
+        )
 
 
 def run(op: str, p: int, c: int, b: int, world: dict) -> None:
     biller, admin = world["biller"], world["admin"]
     parent_code, child_code = world["parents"][p], world["children"][c]
-    parent = Bag.objects.filter(qr_id=parent_code).first()
-    child = Bag.objects.filter(qr_id=child_code).first()
     bill = world["bills"][b]
     try:
         if op == "link":
@@ -101,14 +57,14 @@ def run(op: str, p: int, c: int, b: int, world: dict) -> None:
             )
         elif op == "undo":
             scanning.undo_last_scan(user=biller, client_scan_id=uuid.uuid4().hex)
-        elif op == "move" and child is not None and parent is not None:
-            move(biller, child, parent)
-        elif op == "undo_move":
-            undo_move(biller)
-        elif op == "unlink" and child is not None:
-            link = Link.objects.filter(child=child).select_related("child").first()
-            if link is not None and not BillBag.objects.current().filter(parent_bag_id=link.parent_id).exists():
-                scanning.unlink_child(link=link, actor=admin)
+        elif op == "move":
+            scanning.move_child(
+                user=biller, raw_code=child_code, parent_code=parent_code, client_scan_id=uuid.uuid4().hex
+            )
+        elif op == "unlink":
+            scanning.supervisor_unlink(
+                user=biller, child_code=child_code, reason="wrong parent", client_scan_id=uuid.uuid4().hex
+            )
         elif op == "add":
             bills.add_parent(user=biller, bill_id=bill.pk, raw_code=parent_code)
         elif op == "remove":
@@ -161,7 +117,7 @@ STEP = st.tuples(
     st.sampled_from(
         ["link"] * 6
         + ["move"] * 3
-        + ["undo", "undo_move", "unlink", "add", "add", "add", "remove", "finalise", "finalise", "reopen"]
+        + ["undo", "undo", "unlink", "add", "add", "add", "remove", "finalise", "finalise", "reopen"]
         + ["return", "return", "delete_child", "delete_parent"]
     ),
     st.integers(0, PARENTS - 1),
@@ -227,10 +183,10 @@ def moved(people, clock, area):
     scanning.scan_child(user=biller, parent_code="SB00001", raw_code="C0000001", client_scan_id=uuid.uuid4().hex)
     times["linked"] = clock.now
     clock.shift(hours=1)
-    move(biller, Bag.objects.get(qr_id="C0000001"), Bag.objects.get(qr_id="SB00002"))
+    scanning.move_child(user=biller, raw_code="C0000001", parent_code="SB00002", client_scan_id=uuid.uuid4().hex)
     times["moved"] = clock.now
     clock.shift(hours=1)
-    undo_move(biller)
+    scanning.undo_last_scan(user=biller, client_scan_id=uuid.uuid4().hex)
     times["undone"] = clock.now
     clock.shift(hours=1)
     scanning.scan_child(user=dispatcher, parent_code="SB00002", raw_code="C0000002", client_scan_id=uuid.uuid4().hex)
@@ -239,7 +195,9 @@ def moved(people, clock, area):
     bills.finalise_bill(user=biller, bill_id=bill.pk)
     times["billed"] = clock.now
     clock.shift(hours=1)
-    scanning.unlink_child(link=Link.objects.select_related("child").get(child__qr_id="C0000001"), actor=admin)
+    scanning.supervisor_unlink(
+        user=admin, child_code="C0000001", reason="wrong parent", client_scan_id=uuid.uuid4().hex
+    )
     times["unlinked"] = clock.now
     return {**people, "dispatcher": dispatcher, "other": other, "times": times}
 
@@ -251,7 +209,7 @@ def texts(qr_id: str, **scope) -> list[str]:
 
 def test_a_childs_timeline_tells_each_event_newest_first(moved):
     assert texts("C0000001") == [
-        "Unlinked from SB00001",
+        "Unlinked from SB00001 (wrong parent)",
         "Move undone: back from SB00002 into SB00001",
         "Moved from SB00001 to SB00002",
         "Linked into SB00001",
@@ -261,7 +219,7 @@ def test_a_childs_timeline_tells_each_event_newest_first(moved):
 
 def test_a_parents_timeline_tells_its_childrens_comings_and_goings_and_its_bills(moved):
     assert texts("SB00001") == [
-        "C0000001 unlinked",
+        "C0000001 unlinked (wrong parent)",
         "C0000001 back in from SB00002 (move undone)",
         "C0000001 moved out to SB00002",
         "C0000001 linked in",

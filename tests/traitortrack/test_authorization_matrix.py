@@ -61,7 +61,9 @@ def world(admin_user, mustard):
             "admin_without_otp": admin_user,
             "admin_with_otp": admin_user,
         },
-        "objects": url_arguments(bill=bill, parent=parent, user=admin_user),
+        "objects": url_arguments(
+            bill=bill, parent=parent, user=admin_user, ticket=factories.make_return_ticket(admin_user)
+        ),
     }
 
 

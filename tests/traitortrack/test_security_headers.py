@@ -51,7 +51,7 @@ def objects(admin_user):
     record(actor=admin_user, action=AuditAction.BILL_CHANGE, obj=bill)
     factories.make_lockout()
     request_promotion(user=dispatcher, to_role="biller", reason="Covering the billing desk")
-    return url_arguments(bill=bill, parent=parent, user=admin_user)
+    return url_arguments(bill=bill, parent=parent, user=admin_user, ticket=factories.make_return_ticket(admin_user))
 
 
 def test_every_url_pattern_is_found():
