@@ -117,13 +117,14 @@ STEP = st.tuples(
     st.sampled_from(
         ["link"] * 6
         + ["move"] * 3
-        + ["undo", "undo", "unlink", "add", "add", "add", "remove", "finalise", "finalise", "reopen"]
+        + ["undo", "undo", "unlink", "unlink", "add", "add", "add", "remove", "finalise", "finalise", "reopen"]
         + ["return", "return", "delete_child", "delete_parent"]
     ),
     st.integers(0, PARENTS - 1),
     st.integers(0, CHILDREN - 1),
     st.integers(0, BILLS - 1),
-    st.sampled_from([0, 1, 59, 600, 3600]),  # seconds to the next step; 0: two events at one instant
+    # Seconds to the next step (0: two events at one instant), mostly within the hour a biller's undo may reach.
+    st.sampled_from([0, 1, 1, 59, 59, 600, 600, 3601]),
 )
 
 
