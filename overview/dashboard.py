@@ -275,7 +275,7 @@ def _recent(scans) -> list[dict[str, Any]]:
             "action_label": labels.get(scan.action, scan.action),
             "bag": scan.bag_qr,
             "parent": scan.parent_qr,
-            "bag_url": reverse("scanning:bag", args=[scan.bag_qr]),
+            "bag_url": reverse("tracking:bag", args=[scan.bag_qr]),
         }
         for scan in latest
     ]

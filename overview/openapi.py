@@ -11,9 +11,10 @@ from returns import openapi as returns_api
 from returns.error_codes import ReturnRefusal
 from scanning import openapi as scanning_api
 from scanning.error_codes import ScanRefusal
+from tracking import openapi as tracking_api
 from traitortrack.errors import EdgeRefusal
 
-PARTS = (scanning_api, bills_api, returns_api, dashboard_api)
+PARTS = (scanning_api, bills_api, returns_api, tracking_api, dashboard_api)
 # The enums whose codes an /api/ answer can carry: the edge's, the QR rules' and the three APIs'.
 API_REFUSALS = (EdgeRefusal, QRRefusal, ScanRefusal, BillRefusal, ReturnRefusal)
 

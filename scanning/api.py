@@ -15,12 +15,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.ratelimits import scan_rate_limit
-from bags import qr
 from scanning import selectors, services
-from scanning.error_codes import ScanRefusal
 from scanning.services import ScanAnswer
 from traitortrack.edge import json_body
-from traitortrack.errors import Refused
 from traitortrack.permissions import BILLER, LOGGED_IN, access
 
 
@@ -122,16 +119,3 @@ unlink = scan_rate_limit(scan_endpoint(unlink, who=BILLER))
 @require_GET
 def recent(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"scans": selectors.recent_scans(request.user)})
-
-
-@access(LOGGED_IN)
-@never_cache
-@require_GET
-def bag_lookup(request: HttpRequest, code: str) -> JsonResponse:
-    try:
-        found = selectors.lookup_bag(user=request.user, code=code)
-    except qr.QRCodeError as error:
-        raise Refused(error.code, error.message, status=422) from error
-    if found is None:
-        raise Refused(ScanRefusal.UNKNOWN_BAG, f"No bag {code.strip().upper()} that you can see.", status=404)
-    return JsonResponse({"ok": True, **found})

@@ -167,24 +167,6 @@ def paths() -> dict[str, Any]:
                 },
             }
         },
-        "/api/bags/{code}": {
-            "get": {
-                "operationId": "lookUpBag",
-                "summary": "Look a bag up: its parent or children, bill and last scans",
-                "tags": ["bags"],
-                "security": [{"session": []}],
-                "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {
-                    "200": {
-                        "description": "The bag.",
-                        "content": {"application/json": {"schema": _ref("BagLookup")}},
-                    },
-                    "401": {"$ref": "#/components/responses/Refused"},
-                    "404": {"$ref": "#/components/responses/Refused"},
-                    "422": {"$ref": "#/components/responses/Refused"},
-                },
-            }
-        },
     }
 
 
@@ -229,47 +211,6 @@ def schemas() -> dict[str, Any]:
                 "at": {"type": "string", "format": "date-time"},
                 "undone": {"type": "boolean"},
                 "reverts": {"type": "integer", "description": "On an undo: the scan it took back."},
-            },
-        },
-        "Bag": {
-            "type": "object",
-            "properties": {
-                "qr_id": {"type": "string"},
-                "kind": {"type": "string", "enum": ["parent", "child"]},
-                "product": {"type": ["string", "null"]},
-                "child_count": {"type": ["integer", "null"]},
-                "capacity": {"type": ["integer", "null"]},
-                "complete": {"type": "boolean"},
-                "dispatch_area": {"type": ["string", "null"]},
-                "created_at": {"type": "string", "format": "date-time"},
-            },
-        },
-        "BagLookup": {
-            "type": "object",
-            "required": ["ok", "bag", "parent", "children", "bill", "scans"],
-            "properties": {
-                "ok": {"type": "boolean"},
-                "bag": _ref("Bag"),
-                "parent": _nullable("Bag"),
-                "children": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "qr_id": {"type": "string"},
-                            "linked_at": {"type": "string", "format": "date-time"},
-                        },
-                    },
-                },
-                "bill": {
-                    "type": ["object", "null"],
-                    "properties": {
-                        "bill_number": {"type": "string"},
-                        "customer": {"type": "string"},
-                        "status": {"type": "string"},
-                    },
-                },
-                "scans": {"type": "array", "items": _ref("ScanEvent")},
             },
         },
     }

@@ -59,7 +59,7 @@ def bag_detail(*, user: User, code: str, scans: int = RECENT_SCANS) -> BagDetail
 
 
 def lookup_json(detail: BagDetail) -> dict[str, Any]:
-    """A bag's detail in the lookup API's shape (GET /api/bags/<code>, described in scanning/openapi.py)."""
+    """A bag's detail in the lookup API's shape (GET /api/bags/<code>: tracking.api, tracking/openapi.py)."""
     parent = None
     if detail.parent is not None:
         parent = {**_bag_json(detail.parent), "linked_at": detail.linked_at.isoformat()}
@@ -83,10 +83,3 @@ def scan_history(scans: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
         {**scan, "at": parse_datetime(scan["at"]), "action_label": labels.get(scan["action"], scan["action"])}
         for scan in scans
     ]
-
-
-def lookup_bag(*, user: User, code: str) -> dict[str, Any] | None:
-    """A bag with its parent or children, its bill and its last scans, as the lookup API answers; None if
-    there is no such bag or the user may not see it. Raises QRCodeError for a code no bag can have."""
-    detail = bag_detail(user=user, code=code)
-    return lookup_json(detail) if detail is not None else None

@@ -7,13 +7,11 @@ app_name = "scanning"
 urlpatterns = [
     path("scan/", views.scan_page, name="scan"),
     path("scan/lookup/", views.lookup_page, name="lookup"),
-    path("bags/<str:code>/", views.bag_detail, name="bag"),
     path("api/scan/parent", api.open_parent, name="api-parent"),
     path("api/scan/child", api.scan_child, name="api-child"),
     path("api/scan/move", api.move, name="api-move"),
     path("api/scan/undo", api.undo, name="api-undo"),
     path("api/scan/complete", api.complete, name="api-complete"),
     path("api/scan/recent", api.recent, name="api-recent"),
-    path("api/bags/<str:code>", api.bag_lookup, name="api-bag"),
     path("api/bags/<str:code>/unlink", api.unlink, name="api-unlink"),
 ]

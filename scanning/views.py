@@ -1,4 +1,5 @@
-"""The dispatcher's pages: the scan page (its scans go to scanning.api from static/js/scan.js) and bag lookup."""
+"""The dispatcher's pages: the scan page (its scans go to scanning.api from static/js/scan.js) and bag lookup
+(the bag page, with its whole story, is tracking's)."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -9,9 +10,6 @@ from accounts.middleware import session_deadlines
 from bags.qr import QRCodeError
 from scanning import selectors
 from traitortrack.permissions import LOGGED_IN, access
-
-# The page lists this many of the bag's latest scans (a parent has one per child scanned in, and the opening).
-SCAN_HISTORY = 100
 
 
 @access(LOGGED_IN)
@@ -38,23 +36,3 @@ def lookup_page(request: HttpRequest) -> HttpResponse:
     if detail:
         context["scans"] = selectors.scan_history(detail.scans)
     return render(request, "scanning/lookup.html", context, status=status)
-
-
-@access(LOGGED_IN)
-@require_GET
-def bag_detail(request: HttpRequest, code: str) -> HttpResponse:
-    """The bag page: one bag with its parent or children, its bill and its scan history (linked from search
-    results, the dashboard and other bags). Here, not in bags, because a bag's story is its scans."""
-    try:
-        detail = selectors.bag_detail(user=request.user, code=code, scans=SCAN_HISTORY)
-    except QRCodeError as refusal:
-        return render(request, "bags/detail.html", {"code": code, "missing": refusal.message}, status=404)
-    if detail is None:
-        missing = f"No bag {code.strip().upper()} that you can see."
-        return render(request, "bags/detail.html", {"code": code, "missing": missing}, status=404)
-    context = {
-        "detail": detail,
-        "scans": selectors.scan_history(detail.scans),
-        "scans_title": f"Scan history (latest {SCAN_HISTORY})" if len(detail.scans) == SCAN_HISTORY else "Scan history",
-    }
-    return render(request, "bags/detail.html", context)

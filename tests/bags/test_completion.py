@@ -43,7 +43,7 @@ def test_a_parent_over_a_lowered_capacity_is_complete_everywhere(lowered, area):
     biller = factories.make_user("biller", role=Role.BILLER)
     dispatcher = factories.make_user("disp", area=area)
 
-    page = logged_in(dispatcher).get(reverse("scanning:bag", args=["SB00001"]))
+    page = logged_in(dispatcher).get(reverse("tracking:bag", args=["SB00001"]))
     looked_up = logged_in(dispatcher).get("/api/bags/SB00001").json()
     opened = logged_in(dispatcher).post(
         "/api/scan/parent", {"client_scan_id": uuid.uuid4().hex, "code": "SB00001"}, content_type="application/json"

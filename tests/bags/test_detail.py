@@ -1,6 +1,6 @@
 """The bag detail (bags.managers.BAG_DETAIL_SQL, one statement) against the plain ORM on the same data, and the
-pages and API built on it: the bag page, the lookup page and GET /api/bags/<code>, each in a pinned number of
-queries, a dispatcher seeing only their own area's bags."""
+pages and API built on it: the lookup page and GET /api/bags/<code>, each in one query, a dispatcher seeing only
+their own area's bags (the bag page, which adds its story: tests/tracking/test_bag_page.py)."""
 
 import json
 import uuid
@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.db.models import Exists, OuterRef
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
@@ -187,48 +186,13 @@ def dispatcher_client(client, warehouse):
 @pytest.mark.parametrize(
     ("url", "code"),
     [
-        (reverse("scanning:bag", args=["M444-00001"]), "M444-00001"),
         (reverse("scanning:lookup") + "?code=m444-00001", "M444-00001"),
         ("/api/bags/m444-00001", "M444-00001"),
     ],
 )
-def test_bag_pages_and_api_cost_one_query(dispatcher_client, url, code, django_assert_num_queries):
+def test_the_lookup_page_and_api_cost_one_query(dispatcher_client, url, code, django_assert_num_queries):
     with django_assert_num_queries(1):  # the bag detail (the user is kept in process: accounts.authentication)
         response = dispatcher_client.get(url)
 
     assert response.status_code == 200
     assert code in response.content.decode()
-
-
-def test_the_bag_page_lists_children_as_links_and_the_history(dispatcher_client):
-    html = dispatcher_client.get(reverse("scanning:bag", args=["SB00001"])).content.decode()
-
-    assert f'href="{reverse("scanning:bag", args=["C0000002"])}"' in html
-    assert "Scan history" in html
-    assert "Undid scan" in html and "(undone)" in html
-
-
-def test_the_bag_page_of_a_child_links_its_parent(dispatcher_client):
-    html = dispatcher_client.get(reverse("scanning:bag", args=["mc0003"])).content.decode()
-
-    assert f'href="{reverse("scanning:bag", args=["M444-00001"])}"' in html
-    assert "30 / 30" in html
-
-
-def test_the_bag_page_names_the_bill_with_a_link_for_billers_only(dispatcher_client, warehouse):
-    url = reverse("scanning:bag", args=["M444-00001"])
-    client = Client()
-    client.force_login(warehouse["biller"])
-    bill_link = 'href="/bills/'
-
-    assert bill_link not in dispatcher_client.get(url).content.decode()
-    html = client.get(url).content.decode()
-    assert bill_link in html and "INV-9" in html
-
-
-@pytest.mark.parametrize("code", ["SB00009", "NOSUCH1", "bad%20code"])
-def test_the_bag_page_of_a_bag_one_may_not_see_is_not_found(dispatcher_client, code):
-    response = dispatcher_client.get(f"/bags/{code}/")
-
-    assert response.status_code == 404
-    assert "that you can see" in response.content.decode() or "a space inside it" in response.content.decode()

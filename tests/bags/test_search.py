@@ -196,7 +196,7 @@ def test_the_search_page_costs_a_fixed_number_of_queries(biller_client, django_a
     assert not [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("DECLARE")]
     html = response.content.decode()
     assert 'id="search-exact"' in html
-    assert f'href="{reverse("scanning:bag", args=["SB00001"])}"' in html
+    assert f'href="{reverse("tracking:bag", args=["SB00001"])}"' in html
 
 
 def test_everything_shows_a_few_of_each_with_a_link_to_all(biller_client):

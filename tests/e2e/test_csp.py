@@ -99,6 +99,10 @@ def test_pages_and_admin_run_without_a_policy_violation(context, page, violation
     expect(page.locator("main")).to_contain_text("C1000001")
     visit(page, "/bags/C1000001/")
     expect(page.locator("main")).to_contain_text("SB12345")
+    page.click("#as-of-form button")  # the story's date-time field: where was it now
+    expect(page.locator("#as-of")).to_contain_text("SB12345")
+    page.goto("/bags/SB12345/delete/")  # on a bill: the confirm page says why not (409)
+    expect(page.locator("main")).to_contain_text("INV-CSP")
     visit(page, "/search/?q=SB&kind=parent")
     expect(page.locator("#results-bags")).to_contain_text("SB12345")
     visit(page, "/bags/?sort=code")  # the bag list, with the admins' tick boxes

@@ -203,7 +203,7 @@ def test_recent_scans_are_the_newest_ten_with_links_to_the_bags(floor, fresh):
     recent = dashboard.dashboard_stats(floor["b"])["recent"]
 
     assert [scan["bag"] for scan in recent] == [f"D{n:07d}" for n in range(11, 1, -1)]
-    assert recent[0]["bag_url"] == reverse("scanning:bag", args=["D0000011"])
+    assert recent[0]["bag_url"] == reverse("tracking:bag", args=["D0000011"])
     assert recent[0]["action_label"] == "Linked child"
 
 

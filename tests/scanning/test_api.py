@@ -236,9 +236,9 @@ def test_a_loose_child_linked_by_another_area_is_seen_there_and_no_longer_where_
     assert ours.status_code == 200
     assert ours.json()["bag"]["dispatch_area"] == dispatcher.dispatch_area.name
     assert ours.json()["parent"]["qr_id"] == "SB00001"
-    assert api.get(reverse("scanning:bag", args=["C0000001"])).status_code == 200
+    assert api.get(reverse("tracking:bag", args=["C0000001"])).status_code == 200
     assert their_client.get("/api/bags/C0000001").status_code == 404
-    assert their_client.get(reverse("scanning:bag", args=["C0000001"])).status_code == 404
+    assert their_client.get(reverse("tracking:bag", args=["C0000001"])).status_code == 404
     # Both ways the search reads: a code's start (raw SQL) and none (the ORM).
     for search in (BagSearch(prefix="C0000001"), BagSearch(kind="child")):
         assert [row["qr_id"] for row in search_bags(dispatcher, search).rows] == ["C0000001"]

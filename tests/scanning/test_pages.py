@@ -206,7 +206,7 @@ def test_lookup_of_a_child_shows_its_parent(dispatcher_client, filled_parent):
     html = response.content.decode()
     assert "C1000002" in html
     assert "In parent" in html
-    assert f'href="{reverse("scanning:bag", args=["SB12345"])}"' in html
+    assert f'href="{reverse("tracking:bag", args=["SB12345"])}"' in html
     assert "2 / 30" in html
 
 

@@ -1,5 +1,5 @@
 """A scan event has one JSON shape, built in one place (scanning_scan_json): the scan API's answers, the bag
-lookup API, the bag page, the recent-scans list and the scan page's own list all give the same event."""
+lookup API, the lookup page, the recent-scans list and the scan page's own list all give the same event."""
 
 import json
 import uuid
@@ -31,12 +31,12 @@ def _scan(client: Client, url: str, **payload) -> dict:
 
 def _everywhere(client: Client, code: str) -> list[list[dict]]:
     """The scans of ``code`` (a parent) as each place gives them, newest first."""
-    page = client.get(f"/bags/{code}/")
+    page = client.get(f"/scan/lookup/?code={code}")
     return [
         client.get(f"/api/bags/{code}").json()["scans"],
         client.get("/api/scan/recent").json()["scans"],
         scan_config(client.get("/scan/"))["recent_scans"],
-        # The bag page lists the same events, with the time parsed and the action's name added for people.
+        # The lookup page lists the same events, with the time parsed and the action's name added for people.
         [{key: value for key, value in scan.items() if key != "action_label"} for scan in page.context["scans"]],
     ]
 
@@ -57,9 +57,9 @@ def test_every_place_gives_a_scan_event_the_same_shape(dispatcher_client):
         documented_event(events[ScanAction.COMPLETE]),
     ]
     assert "reverts" in undone and "reverts" not in linked
-    api, recent, page, bag_page = first
+    api, recent, page, lookup_page = first
     assert api == recent == page == [linked, opened]
-    assert [{**scan, "at": scan["at"].isoformat()} for scan in bag_page] == [
+    assert [{**scan, "at": scan["at"].isoformat()} for scan in lookup_page] == [
         {**scan, "at": scan["at"].replace("Z", "+00:00")} for scan in api
     ]
     api, recent, page, _ = after
