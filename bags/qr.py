@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bags.error_codes import QRRefusal
 
@@ -23,6 +24,18 @@ CHILD_PATTERN = re.compile(CHILD_SQL_REGEX)
 
 PARENT = "parent"
 CHILD = "child"
+
+# Command barcodes: printed on a sheet (labels), acted on by the scan page. Their prefix is refused as a
+# bag code here and by the database, so a command can never be taken for a bag.
+COMMAND_PREFIX = "TT-CMD-"
+
+
+class Command(StrEnum):
+    DONE = COMMAND_PREFIX + "DONE"  # mark the parent being filled complete
+    UNDO = COMMAND_PREFIX + "UNDO"  # take back the last put-in or move
+    NEW_PARENT = COMMAND_PREFIX + "NEW-PARENT"  # leave this parent; the next read is a parent
+    MOVE = COMMAND_PREFIX + "MOVE"  # the next reads are a child, then its new parent
+    CANCEL = COMMAND_PREFIX + "CANCEL"  # stop a move or a pending command
 
 
 class QRCodeError(ValueError):
