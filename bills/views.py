@@ -21,6 +21,7 @@ from bills.managers import BillView
 from bills.models import Bill, BillStatus
 from bills.services import BillChange, BillRefused
 from traitortrack import spreadsheets
+from traitortrack.middleware import camera_page
 from traitortrack.permissions import BILLER, access
 from traitortrack.sorting import sort_columns
 
@@ -103,6 +104,7 @@ def bill_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @access(BILLER)
 @require_GET
 @ensure_csrf_cookie  # bill_scan.js reads the csrftoken cookie for its POSTs
+@camera_page
 def bill_detail(request: HttpRequest, pk: int) -> HttpResponse:
     view = _bill_view(pk)
     config = {
