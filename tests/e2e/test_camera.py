@@ -171,6 +171,8 @@ def test_a_dispatcher_scans_a_parent_and_a_child_with_the_camera(camera_page, ar
     expect(page.locator("#parent-code")).to_have_text("SB00321")
     expect(page.locator("#scan-status")).to_have_attribute("data-state", "ok")
     expect(page.locator("#recent-list li[data-state=ok]", has_text="CAM00001")).to_have_count(1)
+    status_box = page.locator("#scan-status").bounding_box()
+    assert status_box["y"] + status_box["height"] <= 740  # the answer stays on screen above the camera's view
     page.screenshot(path=str(artifacts / "camera-scan-375x740.png"))
     played(page, 9)  # past the end of the child's scene: still one read of each
     assert (len(parent_posts), len(child_posts)) == (1, 1)
