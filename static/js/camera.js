@@ -123,6 +123,12 @@ export function attachCamera(read, box = document.querySelector("[data-camera]")
         return;
       }
       stream = opened;
+      // The phone may take the camera back (a call, another app): say so rather than decode a frozen frame.
+      for (const track of stream.getVideoTracks()) {
+        track.addEventListener("ended", () => {
+          if (stream === opened) stop(text.lost);
+        });
+      }
       video.srcObject = stream;
       showRunning(true);
       await video.play();

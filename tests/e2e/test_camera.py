@@ -235,6 +235,13 @@ def test_a_biller_scans_a_returned_parent_with_the_camera(camera_page):
     expect(page.locator("#ticket-parents-body tr[data-code=SB00888]")).to_have_count(1)
     played(page, 4.5)
     assert list(ReturnTicketBag.objects.values_list("parent_bag__qr_id", flat=True)) == ["SB00888"]
+
+    # The phone takes the camera back (a call, another app): the track ends, and the page says so.
+    page.evaluate("window.__streams[0].getVideoTracks()[0].dispatchEvent(new Event('ended'))")
+    expect(page.locator("[data-camera-message]")).to_have_text(
+        "The camera stopped (another app may be using it). Tap Use camera to start it again."
+    )
+    expect(page.locator("[data-camera-video]")).to_be_hidden()
     assert not page.js_errors
 
 
