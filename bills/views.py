@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
+from django.utils.translation import gettext
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -21,6 +22,7 @@ from bills.managers import BillView
 from bills.models import Bill, BillStatus
 from bills.services import BillChange, BillRefused
 from traitortrack import spreadsheets
+from traitortrack.middleware import camera_page
 from traitortrack.permissions import BILLER, access
 from traitortrack.sorting import sort_columns
 
@@ -103,12 +105,20 @@ def bill_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @access(BILLER)
 @require_GET
 @ensure_csrf_cookie  # bill_scan.js reads the csrftoken cookie for its POSTs
+@camera_page
 def bill_detail(request: HttpRequest, pk: int) -> HttpResponse:
     view = _bill_view(pk)
     config = {
         "parents_url": reverse("bills:api-parents", args=[view.id]),
         "remove_form_url": reverse("bills:parent-remove", args=[view.id]),
         "time_zone": settings.TIME_ZONE,
+        # The difference box's notes, as the template writes them (bill_scan.js redraws the box).
+        "text": {
+            "loading": gettext("still to load"),
+            "short": gettext("short of expected"),
+            "over": gettext("over expected"),
+            "exact": gettext("as expected"),
+        },
     }
     return render(request, "bills/bill_detail.html", {"bill": view, "scan_config": config})
 

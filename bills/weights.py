@@ -20,10 +20,18 @@ def expected_weight_kg(expected_parents: int, full_parent_weight_kg: Decimal) ->
 
 
 def kg_text(value: Decimal) -> str:
-    """Kilograms as pages, manifests and the API show them: three decimals, exact ("30.000")."""
+    """Kilograms as data (the API): three decimals, exact ("30.000"). Exports keep the Decimal itself."""
     return f"{value:.3f}"
 
 
-def signed_kg_text(value: Decimal) -> str:
-    """A difference with its sign ("+3.000", "-27.000"); static/js/bill_scan.js writes it the same way."""
-    return f"+{value:.3f}" if value > 0 else f"{value:.3f}"
+def readable_kg(value: Decimal) -> str:
+    """Kilograms as pages and printed sheets show them to a person: no trailing zeros ("30", "4.5",
+    "0.25"), still exact to the gram; static/js/bill_scan.js writes the API's numbers the same way."""
+    if value == 0:
+        return "0"  # not "-0", nor "0E-3"
+    return f"{value.quantize(KG).normalize():f}"
+
+
+def signed_readable_kg(value: Decimal) -> str:
+    """A difference with its sign ("+3", "-27.5", "0")."""
+    return f"+{readable_kg(value)}" if value > 0 else readable_kg(value)

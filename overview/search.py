@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext as _
 
 from accounts.models import DispatchArea, Role, User
 from accounts.selectors import UserSearch, UserStatus, search_users
@@ -67,6 +68,14 @@ class SearchForm(forms.Form):
         self.fields["status"].choices = [("", "Any status")] + [
             (TITLES[target], list(STATUSES[target])) for target in self.targets
         ]
+        # The box names only what this user can find (a dispatcher has no bills or users to search).
+        self.fields["q"].label = (
+            _("Code, bill number, customer or user")
+            if USERS in self.targets
+            else _("Code, bill number or customer")
+            if BILLS in self.targets
+            else _("Bag code")
+        )
         if user.is_dispatcher:  # a dispatcher sees one area: theirs
             del self.fields["area"]
         if not user.is_admin:

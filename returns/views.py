@@ -23,6 +23,7 @@ from returns.managers import TicketParent
 from returns.models import ReturnTicket
 from returns.services import ReturnRefused, TicketChange
 from traitortrack import spreadsheets
+from traitortrack.middleware import camera_page
 from traitortrack.permissions import BILLER, access
 from traitortrack.sorting import sort_columns
 
@@ -74,6 +75,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
 @access(BILLER)
 @require_GET
 @ensure_csrf_cookie  # return_scan.js reads the csrftoken cookie for its POSTs
+@camera_page
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ticket, parents = _ticket(pk)
     config = {

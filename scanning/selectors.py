@@ -76,10 +76,16 @@ def lookup_json(detail: BagDetail) -> dict[str, Any]:
 
 
 def scan_history(scans: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
-    """Scans in the API's shape as the pages list them: their time as a datetime (shown in local time) and
-    the action's name."""
+    """Scans in the API's shape as the pages list them: their time as a datetime (shown in local time), the
+    action's name and who scanned (``by``: one query for the few shown; the API's scan shape has no user)."""
     labels = dict(ScanAction.choices)
+    by = dict(Scan.objects.filter(pk__in=[scan["id"] for scan in scans]).values_list("pk", "user__username"))
     return [
-        {**scan, "at": parse_datetime(scan["at"]), "action_label": labels.get(scan["action"], scan["action"])}
+        {
+            **scan,
+            "at": parse_datetime(scan["at"]),
+            "action_label": labels.get(scan["action"], scan["action"]),
+            "by": by.get(scan["id"], ""),
+        }
         for scan in scans
     ]

@@ -9,12 +9,14 @@ from django.views.decorators.http import require_GET
 from accounts.middleware import session_deadlines
 from bags.qr import QRCodeError
 from scanning import selectors
+from traitortrack.middleware import camera_page
 from traitortrack.permissions import LOGGED_IN, access
 
 
 @access(LOGGED_IN)
 @require_GET
 @ensure_csrf_cookie  # scan.js reads the csrftoken cookie for its POSTs; the page has no form that would set it
+@camera_page
 def scan_page(request: HttpRequest) -> HttpResponse:
     config = selectors.scan_page_context(request.user, session=session_deadlines(request.session))
     return render(request, "scanning/scan.html", {"scan_config": config})

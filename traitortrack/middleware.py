@@ -1,5 +1,6 @@
 """Project-wide middleware: request ids and the security policy headers."""
 
+import functools
 import re
 import uuid
 from collections.abc import Callable
@@ -37,7 +38,8 @@ class SecurityPolicyMiddleware:
     """Sets settings.CONTENT_SECURITY_POLICY and settings.PERMISSIONS_POLICY on every response.
 
     It sits before whitenoise in MIDDLEWARE, so the static files whitenoise answers carry them too. A view
-    that has set its own policy keeps it (like Django's SecurityMiddleware does with its headers).
+    that has set its own policy keeps it (like Django's SecurityMiddleware does with its headers): the
+    scanner pages do, through camera_page.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -50,3 +52,18 @@ class SecurityPolicyMiddleware:
         response.headers.setdefault("Content-Security-Policy", self.content_security_policy)
         response.headers.setdefault("Permissions-Policy", self.permissions_policy)
         return response
+
+
+def camera_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The page may use the camera (its "Use camera" button, static/js/camera.js): Permissions-Policy
+    camera=(self) and a script-src that lets zxing-wasm compile, on this page's answers only; every other
+    page keeps camera=() from SecurityPolicyMiddleware."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response.headers["Permissions-Policy"] = settings.CAMERA_PAGE_PERMISSIONS_POLICY
+        response.headers["Content-Security-Policy"] = settings.CAMERA_PAGE_CONTENT_SECURITY_POLICY
+        return response
+
+    return wrapped

@@ -299,7 +299,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"
     for feature in (
-        "camera",
+        "camera",  # allowed on the scanner pages only: CAMERA_PAGE_PERMISSIONS_POLICY
         "microphone",
         "geolocation",
         "payment",
@@ -312,6 +312,13 @@ PERMISSIONS_POLICY = ", ".join(
         "magnetometer",
         "display-capture",
     )
+)
+# The scanner pages (scan, bill, return ticket: traitortrack.middleware.camera_page) read QR codes from
+# the camera, decoded by zxing-wasm where the browser has no BarcodeDetector; compiling WebAssembly needs
+# 'wasm-unsafe-eval' (it allows no JavaScript eval). Nothing else differs from the policies above.
+CAMERA_PAGE_PERMISSIONS_POLICY = PERMISSIONS_POLICY.replace("camera=()", "camera=(self)")
+CAMERA_PAGE_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'"
 )
 if env_bool("BEHIND_TLS_PROXY", False):  # a proxy in front terminates TLS and says so in this header
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,23 +1,23 @@
-"""Weights as the bill pages print them (bills.weights.kg_text), in templates."""
+"""Weights as the bill pages and sheets print them (bills.weights.readable_kg: "30", "4.5"), in templates."""
 
 from decimal import Decimal
 
 from django import forms, template
 from django.forms import BoundField
 
-from bills.weights import kg_text, signed_kg_text
+from bills.weights import readable_kg, signed_readable_kg
 
 register = template.Library()
 
 
 @register.filter
 def kg(value: Decimal | None) -> str:
-    return "" if value is None else kg_text(value)
+    return "" if value is None else readable_kg(value)
 
 
 @register.filter
 def signed_kg(value: Decimal | None) -> str:
-    return "" if value is None else signed_kg_text(value)
+    return "" if value is None else signed_readable_kg(value)
 
 
 @register.filter

@@ -20,27 +20,39 @@ const el = {
   differenceNote: document.getElementById("total-difference-note"),
 };
 
-// The server sends weights as strings with three decimals; a difference gets its sign, as on the page.
-function signed(kg) {
-  return Number(kg) > 0 ? `+${kg}` : kg;
+// The API sends weights as exact strings with three decimals ("4.500"); the page shows them as the server
+// draws it (bills.weights.readable_kg): "4.5", "30", and a difference with its sign.
+function kg(text) {
+  return String(Number(text)); // Number("-0.000") is -0, written "0"
+}
+
+function signed(text) {
+  return Number(text) > 0 ? `+${kg(text)}` : kg(text);
+}
+
+// A draft short of its expected weight is still being loaded: a calm note, not the red alarm of a
+// finalised bill that left short (as templates/bills/bill_detail.html draws it).
+function differenceLook(bill) {
+  if (bill.weight_state === "short" && bill.status === "draft") return ["loading", config.text.loading];
+  return [bill.weight_state, config.text[bill.weight_state]];
 }
 
 function renderBill(bill, highlight = "") {
   el.parents.textContent = String(bill.parent_count);
   el.children.textContent = String(bill.child_count);
-  el.actual.textContent = bill.actual_weight_kg;
-  el.expected.textContent = bill.expected_weight_kg;
+  el.actual.textContent = kg(bill.actual_weight_kg);
+  el.expected.textContent = kg(bill.expected_weight_kg);
   el.difference.textContent = signed(bill.difference_kg);
-  el.differenceBox.className = `tt-total tt-diff tt-diff-${bill.weight_state}`;
+  const [look, note] = differenceLook(bill);
+  el.differenceBox.className = `tt-total tt-diff tt-diff-${look}`;
   el.differenceBox.dataset.state = bill.weight_state;
-  el.differenceNote.textContent =
-    bill.weight_state === "short" ? "short of expected" : bill.weight_state === "over" ? "over expected" : "as expected";
+  el.differenceNote.textContent = note;
   drawParents(el.rows, bill.parents, {
     cells: (parent) => [
       cell(parent.qr_id, "fw-bold"),
       cell(parent.product),
       cell(`${parent.child_count} / ${parent.capacity}`, "text-end"),
-      cell(parent.weight_kg, "text-end"),
+      cell(kg(parent.weight_kg), "text-end"),
       cell(timeText(parent.added_at, config.time_zone)),
     ],
     draft: bill.status === "draft",

@@ -9,6 +9,7 @@
 // Move: the Move button, then the child, then its new parent (two reads, one request).
 
 import { signalRefusal, signalSuccess } from "./feedback.js";
+import { attachCamera } from "./camera.js";
 import { csrfToken, keepScannerInput } from "./wedge.js";
 import { sessionAnswered } from "./session_warning.js";
 
@@ -687,7 +688,7 @@ function handleAnswer(item, answer) {
 
 // Tab on an empty input moves on as usual (letTabLeave), and a tap on the page's buttons (root) keeps
 // the focus on the scan input.
-const { refocus } = keepScannerInput({
+const { refocus, read } = keepScannerInput({
   form: el.form,
   input: el.input,
   onRead: handleRead,
@@ -695,6 +696,7 @@ const { refocus } = keepScannerInput({
   root: app,
   letTabLeave: true,
 });
+attachCamera(read); // camera reads go the wedge's way
 el.done.addEventListener("click", doneWithParent);
 el.undo.addEventListener("click", undoLast);
 el.change.addEventListener("click", changeParent);

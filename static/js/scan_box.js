@@ -5,6 +5,7 @@
 // carries the whole document (the bill, the ticket), which the page redraws with its render().
 
 import { signalRefusal, signalSuccess, unlockAudio } from "./feedback.js";
+import { attachCamera } from "./camera.js";
 import { csrfToken, keepScannerInput } from "./wedge.js";
 
 const REQUEST_TIMEOUT_MS = 10000;
@@ -219,12 +220,13 @@ export function scanBox({ el, send, render }) {
 
   if (el.input) {
     // The input holds the keyboard (no letTabLeave): Tab always ends a read, any blur is taken back.
-    const { refocus } = keepScannerInput({
+    const { refocus, read } = keepScannerInput({
       form: el.form,
       input: el.input,
       onRead: (code) => enqueue({ kind: "add", code }),
       ignoredEl: el.ignored,
     });
+    attachCamera(read); // camera reads go the wedge's way
     el.rows.addEventListener("submit", (event) => {
       const form = event.target.closest("form.tt-remove-form");
       if (!form) return;

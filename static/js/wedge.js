@@ -1,4 +1,4 @@
-// Reading a keyboard-wedge scanner, for the scanner pages (the scan page and the bill page). A wedge
+// Reading a keyboard-wedge scanner, for the scanner pages (the scan, bill and return ticket pages). A wedge
 // scanner is a keyboard to the phone: it types the code, then Enter (or Tab), into whatever has focus.
 // So the page keeps one input focused, takes the focus back after any tap, cleans what was typed and
 // ignores a second read of the same code within DOUBLE_FIRE_MS.
@@ -33,7 +33,8 @@ export function csrfToken() {
 //                 only focus lost to nothing is taken back. Without it the input holds the keyboard:
 //                 Tab always ends a read and any blur is taken back.
 //
-// Returns { refocus }, to give the input the focus at start.
+// Returns { refocus, read }: refocus gives the input the focus at start; read(raw) takes a code read
+// another way (the camera, camera.js) through the same cleaning, double-read guard and onRead.
 export function keepScannerInput({ form, input, onRead, ignoredEl = null, root = null, letTabLeave = false }) {
   let lastRead = { code: "", at: 0 };
 
@@ -97,5 +98,5 @@ export function keepScannerInput({ form, input, onRead, ignoredEl = null, root =
   document.addEventListener("pointerdown", unlockAudio);
   document.addEventListener("click", () => window.setTimeout(refocus, 0));
 
-  return { refocus };
+  return { refocus, read };
 }

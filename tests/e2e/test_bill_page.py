@@ -45,7 +45,7 @@ def test_scanning_three_parents_onto_a_bill_shows_the_totals(bill_page, bill):
     parent_with(30, "SB00001")
     parent_with(12, "SB00002")
     parent_with(10, "M444-00001", product_code="moong")  # 0.5 kg a child
-    expect(page.locator("#total-expected")).to_have_text("90.000")
+    expect(page.locator("#total-expected")).to_have_text("90")
 
     for code, count in (("SB00001", 1), ("sb00002", 2), ("M444-00001", 3)):
         scan(page, code)
@@ -56,15 +56,16 @@ def test_scanning_three_parents_onto_a_bill_shows_the_totals(bill_page, bill):
     expect(page.locator("#bill-scan-status-text")).to_have_text("M444-00001 added to INV-7: 3 of 3 parents.")
     expect(page.locator("#total-parents")).to_have_text("3")
     expect(page.locator("#total-children")).to_have_text("52")
-    expect(page.locator("#total-actual")).to_have_text("47.000")  # 30 + 12 + 10 x 0.5
-    expect(page.locator("#total-expected")).to_have_text("90.000")
-    expect(page.locator("#total-difference")).to_have_text("-43.000")
+    expect(page.locator("#total-actual")).to_have_text("47")  # 30 + 12 + 10 x 0.5
+    expect(page.locator("#total-expected")).to_have_text("90")
+    expect(page.locator("#total-difference")).to_have_text("-43")
     expect(page.locator("#total-difference-box")).to_have_attribute("data-state", "short")
-    expect(page.locator("#total-difference-box")).to_have_css("background-color", RED)
+    expect(page.locator("#total-difference-note")).to_have_text("still to load")  # a draft: a calm note, not red
+    expect(page.locator("#total-difference-box")).not_to_have_css("background-color", RED)
     newest = page.locator("#bill-parents-body tr[data-code]").first  # last scanned first
     expect(newest).to_have_attribute("data-code", "M444-00001")
     expect(newest.locator("td").nth(0)).to_have_text("3")
-    expect(newest.locator("td").nth(4)).to_have_text("5.000")
+    expect(newest.locator("td").nth(4)).to_have_text("5")
     expect(page.locator("#bill-scan-input")).to_be_focused()
     expect(page.locator("#bill-scan-input")).to_have_value("")
     assert list(BillBag.objects.order_by("added_at").values_list("parent_bag__qr_id", flat=True)) == [
@@ -76,7 +77,7 @@ def test_scanning_three_parents_onto_a_bill_shows_the_totals(bill_page, bill):
     # A reload shows what the scans made: the page and the answers agree.
     drawn = page.inner_text("#bill-parents-body")
     page.reload()
-    expect(page.locator("#total-actual")).to_have_text("47.000")
+    expect(page.locator("#total-actual")).to_have_text("47")
     expect(page.locator("#bill-parents-body tr[data-code]")).to_have_count(3)
     assert page.inner_text("#bill-parents-body") == drawn
 
@@ -120,12 +121,12 @@ def test_remove_takes_a_parent_off_and_the_scanner_keeps_focus(bill_page, biller
     page = bill_page
     parent_with(30, "SB00001")
     scan(page, "SB00001")
-    expect(page.locator("#total-actual")).to_have_text("30.000")
+    expect(page.locator("#total-actual")).to_have_text("30")
 
     page.locator("#bill-parents-body tr[data-code=SB00001] button").click()
 
     expect(page.locator("#bill-parents-body tr[data-code]")).to_have_count(0)
-    expect(page.locator("#total-actual")).to_have_text("0.000")
+    expect(page.locator("#total-actual")).to_have_text("0")
     expect(page.locator("#bill-scan-status-text")).to_have_text("SB00001 taken off INV-7: 0 parents left.")
     expect(page.locator("#bill-scan-input")).to_be_focused()
     assert not BillBag.objects.exists()

@@ -2,6 +2,7 @@
 
 import json
 import re
+import uuid
 
 import pytest
 from django.conf import settings
@@ -188,6 +189,21 @@ def test_lookup_of_a_parent_shows_its_children_and_count(dispatcher_client, fill
     assert "2 / 30" in html
     assert "C1000001" in html and "C1000002" in html
     assert "Not on a bill" in html
+
+
+def test_lookup_says_who_made_each_scan(dispatcher_client, dispatcher, django_assert_num_queries):
+    loader = factories.make_user("loader2", area=dispatcher.dispatch_area)
+    services.open_parent(user=dispatcher, raw_code="SB12346", client_scan_id=uuid.uuid4().hex)
+    services.scan_child(user=loader, parent_code="SB12346", raw_code="C1000009", client_scan_id=uuid.uuid4().hex)
+    dispatcher_client.get(LOOKUP_URL)  # the first request after login writes the session's timeout stamps
+
+    with django_assert_num_queries(2):  # the bag detail, then who made the scans it shows
+        response = dispatcher_client.get(LOOKUP_URL, {"code": "SB12346"})
+
+    scans = [(scan["bag"], scan["by"]) for scan in response.context["scans"]]
+    assert scans == [("C1000009", "loader2"), ("SB12346", "dispatcher1")]
+    html = response.content.decode()
+    assert "by loader2" in html and "by dispatcher1" in html
 
 
 def test_lookup_of_a_parent_names_its_bill(dispatcher_client, dispatcher, filled_parent):

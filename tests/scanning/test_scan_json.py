@@ -36,8 +36,11 @@ def _everywhere(client: Client, code: str) -> list[list[dict]]:
         client.get(f"/api/bags/{code}").json()["scans"],
         client.get("/api/scan/recent").json()["scans"],
         scan_config(client.get("/scan/"))["recent_scans"],
-        # The lookup page lists the same events, with the time parsed and the action's name added for people.
-        [{key: value for key, value in scan.items() if key != "action_label"} for scan in page.context["scans"]],
+        # The lookup page lists the same events, with the time parsed, the action's name and who for people.
+        [
+            {key: value for key, value in scan.items() if key not in ("action_label", "by")}
+            for scan in page.context["scans"]
+        ],
     ]
 
 

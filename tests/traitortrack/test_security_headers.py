@@ -1,5 +1,6 @@
 """Security headers on every answer: each URL pattern of the project (found in the URL conf, so a new page
-cannot be forgotten), the 404 page, the JSON API and the static files whitenoise serves."""
+cannot be forgotten), the 404 page, the JSON API and the static files whitenoise serves. The camera is
+allowed on the three scanner pages only, which alone may compile WebAssembly (zxing-wasm)."""
 
 import json
 import uuid
@@ -13,6 +14,7 @@ from accounts.services import request_promotion
 from audit.choices import AuditAction
 from audit.services import record
 from bags.models import Bag
+from returns.models import ReturnTicket
 from scanning import services as scanning
 from tests import factories
 from tests.urls import fill, url_arguments, url_patterns
@@ -24,12 +26,20 @@ EXPECTED_CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 
+CAMERA_PAGE_CSP = EXPECTED_CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
+CAMERA_ROUTES = {"scan/", "bills/<int:pk>/", "returns/<int:pk>/"}
 
-def assert_security_headers(response) -> None:
+
+def assert_security_headers(response, *, camera: bool = False) -> None:
     assert response["X-Frame-Options"] == "DENY"
-    assert response["Content-Security-Policy"] == EXPECTED_CSP
-    assert response["Permissions-Policy"] == settings.PERMISSIONS_POLICY
-    for feature in ("camera", "microphone", "geolocation"):
+    assert response["Content-Security-Policy"] == (CAMERA_PAGE_CSP if camera else EXPECTED_CSP)
+    if camera:
+        assert response["Permissions-Policy"] == settings.PERMISSIONS_POLICY.replace("camera=()", "camera=(self)")
+        assert "camera=(self)" in response["Permissions-Policy"]
+    else:
+        assert response["Permissions-Policy"] == settings.PERMISSIONS_POLICY
+        assert "camera=()" in response["Permissions-Policy"]
+    for feature in ("microphone", "geolocation"):
         assert f"{feature}=()" in response["Permissions-Policy"]
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
@@ -69,7 +79,21 @@ def test_every_url_answers_with_the_security_headers(admin_client, objects, rout
     response = admin_client.get(url)
 
     assert response.status_code < 500
-    assert_security_headers(response)
+    # A scanner page's own answer allows the camera; its 404 (returns/<pk>/ is filled with a bill's pk, which
+    # may be no ticket's) is the error page's, which does not.
+    assert_security_headers(response, camera=route in CAMERA_ROUTES and response.status_code == 200)
+
+
+def test_the_scanner_pages_allow_the_camera(admin_client, objects):
+    ticket = ReturnTicket.objects.get()
+    urls = ["/scan/", f"/bills/{objects['bill_id']}/", f"/returns/{ticket.pk}/"]
+    assert {resolve(url).route for url in urls} == CAMERA_ROUTES
+
+    for url in urls:
+        response = admin_client.get(url)
+
+        assert response.status_code == 200, url
+        assert_security_headers(response, camera=True)
 
 
 def test_a_page_that_does_not_exist(admin_client):
