@@ -6,6 +6,7 @@ products that the data migration made, which each test's flush would otherwise r
 """
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -30,6 +31,30 @@ def status(page: Page):
 
 def entries(page: Page, state: str):
     return page.locator(f"#recent-list li[data-state={state}]")
+
+
+# The queue as static/js/scan_queue.js keeps it in IndexedDB: the user's rows, in the order they were scanned.
+READ_QUEUE = """
+(userId) => new Promise((resolve, reject) => {
+  const open = indexedDB.open("traitortrack");
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const range = IDBKeyRange.bound([userId, -Infinity], [userId, Infinity]);
+    const rows = open.result.transaction("scan_queue").objectStore("scan_queue").index("by_user").getAll(range);
+    rows.onsuccess = () => { open.result.close(); resolve(rows.result); };
+  };
+})
+"""
+
+
+def stored_queue(page: Page, user, count: int | None = None) -> list[dict]:
+    """The user's stored queue; with ``count``, once it has that many rows (the page writes after it draws)."""
+    deadline = time.monotonic() + 5
+    rows = page.evaluate(READ_QUEUE, user.pk)
+    while count is not None and len(rows) != count and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+        rows = page.evaluate(READ_QUEUE, user.pk)
+    return rows
 
 
 def links_in(parent_qr: str) -> list[str]:
@@ -155,7 +180,7 @@ def test_scans_made_offline_are_sent_once_when_the_network_is_back(context, page
     expect(page.locator("#parent-pending")).to_have_text("(+5 waiting)")
     assert links_in("SB12345") == []
     # Kept on the phone, per user, so a reload or a new login finds them; ids made without randomUUID.
-    queued = page.evaluate(f"() => JSON.parse(localStorage.getItem('tt.scan.{dispatcher.pk}.queue'))")
+    queued = stored_queue(page, dispatcher, count=5)
     assert [item["code"] for item in queued] == children
     assert all(re.fullmatch(r"[0-9a-f]{32}", item["id"]) for item in queued)
 
