@@ -25,13 +25,19 @@ self.addEventListener("install", (event) => {
   );
 });
 
+// The last release's caches go. If it kept the scan page (nobody has logged out since), the page is fetched
+// again for this release's cache: it names the new static files.
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     (async () => {
+      let hadPage = false;
       for (const name of await caches.keys()) {
-        if (name !== STATIC_CACHE && name !== PAGE_CACHE) await caches.delete(name);
+        if (name === STATIC_CACHE || name === PAGE_CACHE) continue;
+        if (name.startsWith("tt-page-")) hadPage = hadPage || Boolean(await (await caches.open(name)).match(SHELL.page));
+        await caches.delete(name);
       }
       await self.clients.claim();
+      if (hadPage) await fetch(SHELL.page).then((response) => keepPage(SHELL.page, response), () => {});
     })(),
   );
 });
