@@ -36,7 +36,7 @@ const urls = {
   worker: app.dataset.workerUrl,
 };
 const storageKeys = {
-  queue: `tt.scan.${config.user_id}.queue`, // the queue before it moved to IndexedDB: moved over once
+  queue: `tt.scan.${config.user_id}.queue`, // the queue's journal (scan_queue.js), and where it was kept before
   parent: `tt.scan.${config.user_id}.parent`,
 };
 // This tab, on the items it queues: the tab that scanned gives the feedback, whichever tab sends.

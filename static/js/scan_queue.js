@@ -16,7 +16,9 @@
 const DB_NAME = "traitortrack";
 const DB_VERSION = 1;
 const STORE = "scan_queue";
-const BY_USER = "by_user"; // [user_id, seq]: the user's queue in the order it was scanned
+// [user_id, order]: the user's queue in the order it was scanned, whichever tab's write lands first
+// (order: the scan's time in ms since the epoch, with the page clock's fraction; tabs share the clock).
+const BY_USER = "by_user";
 
 function promised(request) {
   return new Promise((resolve, reject) => {
@@ -37,7 +39,7 @@ function openDatabase() {
     }
     request.onupgradeneeded = () => {
       const store = request.result.createObjectStore(STORE, { keyPath: "seq", autoIncrement: true });
-      store.createIndex(BY_USER, ["user_id", "seq"]);
+      store.createIndex(BY_USER, ["user_id", "order"]);
       store.createIndex("id", "id", { unique: true });
     };
     request.onsuccess = () => resolve(request.result);
@@ -109,7 +111,7 @@ class DatabaseStore {
       const last = await promised(index.openCursor(this.range, "prev"));
       if (!last) return null;
       const first = await promised(index.openCursor(this.range));
-      if (!removable(last.value, first.value.seq === last.value.seq)) return null;
+      if (!removable(last.value, first.value.id === last.value.id)) return null;
       store.delete(last.value.seq);
       return last.value;
     });
@@ -124,10 +126,12 @@ class MemoryStore {
   }
 
   async all() {
+    this.items.sort((a, b) => a.order - b.order);
     return this.items.map((item) => ({ ...item }));
   }
 
   async head() {
+    this.items.sort((a, b) => a.order - b.order);
     return this.items.length ? { ...this.items[0] } : null;
   }
 
@@ -149,6 +153,7 @@ class MemoryStore {
   }
 
   async takeLast(removable) {
+    this.items.sort((a, b) => a.order - b.order);
     const last = this.items[this.items.length - 1];
     if (!last || !removable(last, this.items.length === 1)) return null;
     return this.items.pop();
@@ -185,12 +190,14 @@ function locker(prefix) {
 
 export class ScanQueue {
   // Usable at once: what is added before the store is open waits in this.items and is written once it is.
-  // legacyKey: the localStorage key of the queue as it was kept before (moved over once, see migrateFrom).
-  constructor(userId, legacyKey) {
+  // journalKey: a localStorage key; the queue as it was kept before IndexedDB, and now the scans added but
+  // not yet stored (see add), both moved into the store when a page opens (migrateFrom).
+  constructor(userId, journalKey) {
     this.store = null;
     this.userId = userId;
+    this.journalKey = journalKey;
     this.items = []; // this tab's copy, in order, for drawing; the store is the truth
-    this.ready = this.start(legacyKey);
+    this.ready = this.start(journalKey);
     this.writes = this.ready; // this tab's writes, in order, after the store is open
     this.locks = locker(`tt.scan.${userId}`);
     this.listeners = { changed: [], answer: [] };
@@ -204,12 +211,12 @@ export class ScanQueue {
     }
   }
 
-  async start(legacyKey) {
+  async start(journalKey) {
     const db = await openDatabase();
     this.store = db ? new DatabaseStore(db, this.userId) : new MemoryStore();
     let stored = [];
     try {
-      if (legacyKey) await this.migrateFrom(legacyKey);
+      if (journalKey) await this.migrateFrom(journalKey);
       stored = await this.store.all();
     } catch {
       this.store = new MemoryStore(); // a broken database: work on in memory
@@ -247,14 +254,28 @@ export class ScanQueue {
     this.emit("changed");
   }
 
-  // At once in this tab's copy (the page draws it before the write is done), then stored.
+  // At once in this tab's copy (the page draws it before the write is done) and in the localStorage journal
+  // (written before this returns: a reload a moment after the scan loses nothing), then stored.
   add(item) {
-    const kept = { ...item, user_id: this.userId };
+    const kept = { ...item, user_id: this.userId, order: performance.timeOrigin + performance.now() };
     this.items.push(kept);
+    this.journal((items) => [...items, kept]);
     return this.write(async () => {
       await this.store.add([kept]);
+      this.journal((items) => items.filter((journaled) => journaled.id !== kept.id));
       this.tell();
     });
+  }
+
+  journal(change) {
+    if (!this.journalKey) return;
+    try {
+      const items = change(JSON.parse(window.localStorage.getItem(this.journalKey) || "[]"));
+      if (items.length) window.localStorage.setItem(this.journalKey, JSON.stringify(items));
+      else window.localStorage.removeItem(this.journalKey);
+    } catch {
+      // Storage full or blocked: the scan is still on its way to IndexedDB.
+    }
   }
 
   update(items) {
@@ -297,8 +318,9 @@ export class ScanQueue {
     });
   }
 
-  // The queue kept in localStorage before it moved here: moved over once (under the send lock, so two tabs
-  // opening at once move it once), then the old key removed.
+  // The queue kept in localStorage before it moved here, or scans of a page that closed before storing
+  // them: moved over (under the send lock, so two tabs opening at once move them once; a row of the same id
+  // is not added twice), then the key removed.
   migrateFrom(key) {
     return this.locks.hold("send", async () => {
       let old = null;
@@ -308,7 +330,12 @@ export class ScanQueue {
         old = null;
       }
       if (Array.isArray(old) && old.length) {
-        const items = old.map(({ sending, ...item }) => ({ ...item, user_id: this.userId, delayed: true }));
+        const items = old.map(({ sending, ...item }, index) => ({
+          ...item,
+          user_id: this.userId,
+          delayed: true,
+          order: item.order ?? (Date.parse(item.at) || 0) + index / 1000, // the old queue: in its own order
+        }));
         await this.store.add(items);
       }
       try {
