@@ -4,7 +4,7 @@
 //
 // What it keeps: the static files (cache first: their names change with their content in production)
 // and, network first, the scan page of whoever is logged in, so the page opens with no network; never an
-// API answer or any other page. The scan page holds its user's config, so the pages' cache is emptied when
+// API answer or any other page. With no network and no page kept (after a logout) it shows the offline note. The scan page holds its user's config, so the pages' cache is emptied when
 // anyone goes to the login or logout page, and the queue it fills lives in IndexedDB under the user's id.
 // A new release has a new version: the next load installs this worker again, and the old caches go.
 /* global SHELL */
@@ -93,10 +93,9 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   if (request.method !== "GET") return;
+  // Other pages go to the network untouched (an export's long download never passes through this worker).
   if (request.mode === "navigate" && url.pathname === SHELL.page) {
     event.respondWith(scanPage(request));
-  } else if (request.mode === "navigate") {
-    event.respondWith(fetch(request).catch(offlinePage));
   } else if (url.pathname.startsWith(SHELL.static_prefix)) {
     event.respondWith(staticFile(request));
   }
