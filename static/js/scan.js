@@ -81,7 +81,7 @@ const el = {
   replayDismiss: document.getElementById("replay-dismiss"),
 };
 
-const queue = new ScanQueue(config.user_id, storageKeys.queue);
+const queue = new ScanQueue(config.user_id, storageKeys.queue, TAB);
 
 const state = {
   parent: loadJSON(storageKeys.parent, null), // ParentState of the parent being filled, or null
@@ -626,7 +626,7 @@ async function flush() {
           return;
         }
         await done(item, result.answer); // out of the store before anything else: never sent again
-        answered(item, result.answer);
+        answered(item, result.answer, await queue.openTabs());
         state.inFlight = null;
       }
     });
@@ -644,9 +644,11 @@ async function flush() {
   }
 }
 
-// An answer, from this tab's request or another's: the tab that queued the scan answers it aloud.
-function answered(item, answer) {
-  if (item.tab === TAB) handleAnswer(item, answer);
+// An answer, from this tab's request or another's: the tab that queued the scan answers it aloud, or, when
+// that tab is gone (reloaded, closed: a scan from before), the tab that sent it (openTabs: from the sender).
+function answered(item, answer, openTabs = null) {
+  const orphan = openTabs !== null && !openTabs.has(item.tab);
+  if (item.tab === TAB || orphan) handleAnswer(item, answer);
   else noteAnswer(item, answer);
 }
 
@@ -805,7 +807,7 @@ window.addEventListener("focus", () => {
   if (queue.length) flush();
 });
 // Another tab's answers and changes (scan_queue.js): its scans show here as waiting until they are sent.
-queue.on("answer", answered);
+queue.on("answer", (item, answer) => answered(item, answer));
 queue.on("changed", showQueue);
 
 function showQueue() {
@@ -833,9 +835,12 @@ render();
 refocus();
 registerShell(urls.worker);
 queue.ready.then(() => {
-  if (queue.length) {
-    markDelayed();
-    setStatus("waiting", `Sending ${scans(queue.length)} waiting from before…`);
+  // What waits from before (a reload, a login, another tab): not the scans this page made while it opened.
+  const before = queue.items.filter((item) => item.tab !== TAB);
+  if (before.length) {
+    for (const item of before) item.delayed = true;
+    queue.update(before);
+    setStatus("waiting", `Sending ${scans(before.length)} waiting from before…`);
   }
   showQueue();
   flush();

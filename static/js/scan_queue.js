@@ -192,15 +192,18 @@ export class ScanQueue {
   // Usable at once: what is added before the store is open waits in this.items and is written once it is.
   // journalKey: a localStorage key; the queue as it was kept before IndexedDB, and now the scans added but
   // not yet stored (see add), both moved into the store when a page opens (migrateFrom).
-  constructor(userId, journalKey) {
+  // tabId: this tab's name on the items it adds (held as a lock while the tab is open: see openTabs).
+  constructor(userId, journalKey, tabId) {
     this.store = null;
     this.userId = userId;
     this.journalKey = journalKey;
     this.items = []; // this tab's copy, in order, for drawing; the store is the truth
+    this.locks = locker(`tt.scan.${userId}`);
+    this.tabPrefix = `tt.scan.${userId}.tab.`;
+    if (navigator.locks) navigator.locks.request(this.tabPrefix + tabId, () => new Promise(() => {}));
+    this.listeners = { changed: [], answer: [] };
     this.ready = this.start(journalKey);
     this.writes = this.ready; // this tab's writes, in order, after the store is open
-    this.locks = locker(`tt.scan.${userId}`);
-    this.listeners = { changed: [], answer: [] };
     this.channel = window.BroadcastChannel ? new BroadcastChannel(`tt.scan.${userId}`) : null;
     if (this.channel) {
       this.channel.onmessage = async (event) => {
@@ -232,6 +235,13 @@ export class ScanQueue {
 
   emit(name, ...args) {
     for (const listener of this.listeners[name]) listener(...args);
+  }
+
+  // The ids of this user's tabs open now, or null when the browser cannot tell (no Web Locks).
+  async openTabs() {
+    if (!navigator.locks || !navigator.locks.query) return null;
+    const { held } = await navigator.locks.query();
+    return new Set(held.filter((lock) => lock.name.startsWith(this.tabPrefix)).map((lock) => lock.name.slice(this.tabPrefix.length)));
   }
 
   get length() {

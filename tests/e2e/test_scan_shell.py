@@ -127,6 +127,25 @@ def test_a_reload_the_moment_after_a_scan_loses_nothing(context, page, dispatche
     assert scans_in_order("SB12345") == ["C4600001", "C4600002", "C4600003"]
 
 
+def test_refusals_of_scans_from_before_a_reload_are_shown_when_they_are_sent(context, page, dispatcher):
+    other = factories.make_parent("SB00001", dispatch_area=dispatcher.dispatch_area)
+    factories.link(other, factories.make_child("C2000001", dispatch_area=dispatcher.dispatch_area))
+    log_in(page, dispatcher)
+    open_parent(page, "SB12345")
+    wait_for_shell(page)
+    context.set_offline(True)
+    scan(page, "C2000001")
+    scan(page, "C2000002")
+    expect(entries(page, "waiting")).to_have_count(2)
+    page.reload()  # the tab that scanned them is gone; the reloaded one answers for them
+
+    context.set_offline(False)
+
+    expect(page.locator("#replay-banner")).to_contain_text("1 waiting scan was refused on sending: C2000001")
+    expect(page.locator("#recent-list li[data-state=ok][data-code=C2000002]")).to_have_count(1)
+    assert scans_in_order("SB12345") == ["C2000002"]
+
+
 def test_scans_queued_offline_survive_closing_the_browser_and_are_sent_once(profile, dispatcher):
     phone = profile()
     page = first_page(phone)
