@@ -11,6 +11,7 @@ class QRRefusal(RefusalCode):
     BAD_PARENT_FORMAT = "bad_parent_format"
     BAD_PREFIX = "bad_prefix"
     CHILD_WHERE_PARENT_EXPECTED = "child_where_parent_expected"
+    COMMAND_CODE = "command_code"
     EMPTY = "empty"
     PARENT_WHERE_CHILD_EXPECTED = "parent_where_child_expected"
     TOO_LONG = "too_long"

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from bags import qr
 from bags.models import Bag, BagKind, Product
@@ -93,7 +94,14 @@ class ProductAdminForm(forms.ModelForm):
         fields = ("code", "name", "parent_prefix", "parent_digits", "capacity", "child_weight_kg", "is_active")
 
     def clean_parent_prefix(self) -> str:
-        return self.cleaned_data["parent_prefix"].strip().upper()
+        prefix = self.cleaned_data["parent_prefix"].strip().upper()
+        if qr.is_command(prefix):
+            raise ValidationError(
+                gettext("Codes starting %(prefix)s are command barcodes; choose another prefix.")
+                % {"prefix": qr.COMMAND_PREFIX},
+                code="command_prefix",
+            )
+        return prefix
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

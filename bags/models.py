@@ -36,6 +36,10 @@ class Product(models.Model):
             models.CheckConstraint(
                 condition=Q(parent_digits__gte=1, parent_digits__lte=15), name="product_digits_range"
             ),
+            # A command barcode (bags.qr.Command) can never be a parent code.
+            models.CheckConstraint(
+                condition=~Q(parent_prefix__startswith=qr.COMMAND_PREFIX), name="product_prefix_not_command"
+            ),
             models.CheckConstraint(condition=Q(capacity__gte=1, capacity__lte=1000), name="product_capacity_range"),
             models.CheckConstraint(condition=Q(child_weight_kg__gt=0), name="product_child_weight_positive"),
         ]
@@ -90,6 +94,7 @@ class Bag(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind=BagKind.CHILD) | Q(qr_id__regex=qr.CHILD_SQL_REGEX), name="bag_child_qr_id_format"
             ),
+            models.CheckConstraint(condition=~Q(qr_id__startswith=qr.COMMAND_PREFIX), name="bag_qr_id_not_command"),
             models.CheckConstraint(
                 condition=~Q(kind=BagKind.PARENT) | Q(product__isnull=False), name="bag_parent_has_product"
             ),

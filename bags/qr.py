@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.utils.translation import gettext
+
 from bags.error_codes import QRRefusal
 
 MAX_LENGTH = 20
@@ -36,6 +38,19 @@ class Command(StrEnum):
     NEW_PARENT = COMMAND_PREFIX + "NEW-PARENT"  # leave this parent; the next read is a parent
     MOVE = COMMAND_PREFIX + "MOVE"  # the next reads are a child, then its new parent
     CANCEL = COMMAND_PREFIX + "CANCEL"  # stop a move or a pending command
+
+
+def is_command(code: str) -> bool:
+    """A command barcode's code (normalised: upper-case, trimmed); no bag code starts so."""
+    return code.startswith(COMMAND_PREFIX)
+
+
+def command_refusal(code: str) -> "QRCodeError":
+    """The refusal of a command barcode read where a bag code is expected."""
+    return QRCodeError(
+        QRRefusal.COMMAND_CODE,
+        gettext("'%(code)s' is a command barcode, not a bag code. Scan the bag's own label.") % {"code": _shown(code)},
+    )
 
 
 class QRCodeError(ValueError):
@@ -110,6 +125,8 @@ def normalise(raw: str | None) -> str:
         )
     if not ANY_CODE_PATTERN.fullmatch(code):
         raise QRCodeError(QRRefusal.BAD_FORMAT, f"'{code}' is not a bag code: it must start with a letter or digit.")
+    if is_command(code):
+        raise command_refusal(code)
     return code
 
 

@@ -28,11 +28,14 @@ def recent_scans(user: User, *, limit: int = RECENT_SCANS) -> list[dict[str, Any
 
 def scan_page_context(user: User, *, session: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the scan page needs to work offline: the parent formats (and capacities), so it can tell a
-    parent code from a child code and a full parent without the server, and the user's recent scans.
+    parent code from a child code and a full parent without the server, the command barcodes' codes, and
+    the user's recent scans.
     ``session`` is when the session ends (accounts.middleware.session_deadlines), for the page's warning."""
     return {
         "parent_formats": parent_formats_for_pages(),
         "child_pattern": qr.CHILD_SQL_REGEX,
+        # The command barcodes it acts on, by name ("done", "new_parent", ...): the page keeps no copy.
+        "commands": {command.name.lower(): command.value for command in qr.Command},
         "recent_scans": recent_scans(user),
         "user_id": user.pk,
         "session": session,

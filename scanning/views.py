@@ -1,16 +1,16 @@
 """The dispatcher's pages: the scan page (its scans go to scanning.api from static/js/scan.js) and bag lookup
 (the bag page, with its whole story, is tracking's)."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
 from accounts.middleware import session_deadlines
 from bags.qr import QRCodeError
-from scanning import selectors
+from scanning import selectors, shell
 from traitortrack.middleware import camera_page
-from traitortrack.permissions import LOGGED_IN, access
+from traitortrack.permissions import LOGGED_IN, PUBLIC, access
 
 
 @access(LOGGED_IN)
@@ -38,3 +38,26 @@ def lookup_page(request: HttpRequest) -> HttpResponse:
     if detail:
         context["scans"] = selectors.scan_history(detail.scans)
     return render(request, "scanning/lookup.html", context, status=status)
+
+
+# The offline shell (scanning/shell.py). Public and unattended: the browser fetches them by itself, for anyone,
+# and its update checks must not put off the idle logout.
+@access(PUBLIC, otp_exempt=True, unattended=True)
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(shell.worker_script(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"  # each load asks whether a new release is out
+    return response
+
+
+@access(PUBLIC, otp_exempt=True, unattended=True)
+@require_GET
+def web_manifest(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(shell.web_manifest(), content_type="application/manifest+json")
+
+
+@access(PUBLIC, otp_exempt=True, unattended=True)
+@require_GET
+def offline_page(request: HttpRequest) -> HttpResponse:
+    """What the service worker shows for a page it does not keep when there is no network; no user's data."""
+    return render(request, "scanning/offline.html")

@@ -2,16 +2,21 @@
 // sends every scan exactly once (each carries a client id; the server answers a repeated id with its
 // first answer), and feedback by colour, sound and vibration.
 //
-// Every scan goes through the queue, kept in localStorage per user, so nothing is lost when the
-// network drops or the session ends; the queue is sent in order, one request at a time. A scan that
-// waited in the queue carries the time it was scanned (scanned_at), which the server keeps.
+// Every scan goes through the queue, kept in IndexedDB per user and shared by the user's tabs
+// (scan_queue.js), so nothing is lost when the network drops or the session ends; the queue is sent in
+// order, one request at a time, by one tab at a time. A scan that waited in the queue carries the time it
+// was scanned (scanned_at), which the server keeps. The service worker (shell.js) opens the page with no
+// network.
 //
 // Move: the Move button, then the child, then its new parent (two reads, one request).
+// Command barcodes (bags.qr.Command, their codes in the page's config) do what the buttons do.
 
 import { signalRefusal, signalSuccess } from "./feedback.js";
 import { attachCamera } from "./camera.js";
 import { csrfToken, keepScannerInput } from "./wedge.js";
 import { sessionAnswered } from "./session_warning.js";
+import { ScanQueue } from "./scan_queue.js";
+import { registerShell } from "./shell.js";
 
 const RETRY_MS = 5000;
 const REQUEST_TIMEOUT_MS = 10000;
@@ -29,10 +34,22 @@ const urls = {
   move: app.dataset.moveUrl,
   complete: app.dataset.completeUrl,
   login: app.dataset.loginUrl,
+  worker: app.dataset.workerUrl,
 };
 const storageKeys = {
-  queue: `tt.scan.${config.user_id}.queue`,
+  queue: `tt.scan.${config.user_id}.queue`, // the queue's journal (scan_queue.js), and where it was kept before
   parent: `tt.scan.${config.user_id}.parent`,
+};
+// This tab, on the items it queues: the tab that scanned gives the feedback, whichever tab sends.
+const TAB = Math.random().toString(36).slice(2);
+// Command barcodes: code -> name ("done", "undo", "new_parent", "move", "cancel"), from bags.qr.Command.
+const commands = new Map(Object.entries(config.commands || {}).map(([name, code]) => [code, name]));
+// What a command read says when it has nothing to act on (in one place for translation).
+const COMMAND_TEXT = {
+  noParent: "No parent bag is open. Scan a parent bag first.",
+  moving: "Already moving a child: scan the child, then its new parent.",
+  nothingToCancel: "Nothing to cancel.",
+  newParent: "Scan a parent bag.",
 };
 // The code rules come from the server (bags.selectors.parent_formats_for_pages, from the Product table, and
 // bags.qr's child rule): this script keeps no copy of them.
@@ -65,11 +82,14 @@ const el = {
   replayDismiss: document.getElementById("replay-dismiss"),
 };
 
+const queue = new ScanQueue(config.user_id, storageKeys.queue, TAB);
+
 const state = {
-  queue: loadJSON(storageKeys.queue, []),
   parent: loadJSON(storageKeys.parent, null), // ParentState of the parent being filled, or null
   entries: [], // the list on screen, newest first
   flushing: false,
+  flushAgain: false, // a scan was queued while this tab was sending
+  inFlight: null, // the id of the item this tab is sending
   offline: false, // the last send failed for want of a network
   sessionEnded: false,
   replayRefusals: [],
@@ -95,10 +115,6 @@ function saveJSON(key, value) {
   } catch {
     // Storage full or blocked (private mode): the page still works, only a reload would lose the queue.
   }
-}
-
-function saveQueue() {
-  saveJSON(storageKeys.queue, state.queue);
 }
 
 function saveParent() {
@@ -148,7 +164,7 @@ function setNote(note) {
 
 function pendingChildren(parentQr) {
   const codes = new Set();
-  for (const item of state.queue) {
+  for (const item of queue.items) {
     if ((item.kind === "child" || item.kind === "move") && item.parent === parentQr) codes.add(item.code);
   }
   return codes.size;
@@ -197,8 +213,9 @@ const ACTION_TEXT = {
   unlink: (scan) => `Taken out of ${scan.parent}`,
   move: (scan) => `Moved to ${scan.parent}`,
 };
-// What undo takes back: a child scanned in, or moved.
+// What undo takes back: a child scanned in, or moved (the scan events' actions, the queue's kinds).
 const UNDOABLE = new Set(["link", "move"]);
+const UNDOABLE_KINDS = new Set(["child", "move"]);
 
 function entryFromScanEvent(scan) {
   const describe = ACTION_TEXT[scan.action] || (() => scan.action);
@@ -261,7 +278,7 @@ function renderEntries() {
 }
 
 function renderBanners() {
-  const waiting = state.queue.length;
+  const waiting = queue.length;
   app.dataset.waiting = String(waiting);
   if (state.sessionEnded && waiting) {
     el.sessionBanner.hidden = false;
@@ -305,15 +322,16 @@ function setParent(parent) {
 }
 
 function enqueue(item) {
-  state.queue.push(item);
-  saveQueue();
+  // Queued with no network (or no session): it waits, however soon it is sent, and says when it was scanned.
+  if (holding()) item.delayed = true;
+  queue.add(item);
   putEntry(entryFromQueueItem(item));
   render();
   flush();
 }
 
 function newItem(kind, fields) {
-  return { id: newClientId(), kind, at: new Date().toISOString(), ...fields };
+  return { id: newClientId(), kind, at: new Date().toISOString(), tab: TAB, ...fields };
 }
 
 function refuseLocally(code, message) {
@@ -337,6 +355,11 @@ function acknowledgeQueued(text) {
 
 // A read from the scanner, cleaned, a double read already dropped (see wedge.js).
 function handleRead(code) {
+  const command = commands.get(code);
+  if (command) {
+    runCommand(command, code);
+    return;
+  }
   const isParentCode = Boolean(parentFormatOf(code));
   const networkDown = holding();
 
@@ -433,12 +456,10 @@ function toggleMove() {
   render();
 }
 
-function undoLast() {
-  const last = state.queue[state.queue.length - 1];
-  if (last && (last.kind === "child" || last.kind === "move") && !last.sending) {
-    // Never sent: taking it out of the queue is the whole undo.
-    state.queue.pop();
-    saveQueue();
+async function undoLast() {
+  // Never sent (and no tab is sending it): taking it out of the queue is the whole undo.
+  const last = await queue.takeLastWaiting(UNDOABLE_KINDS);
+  if (last) {
     state.entries = state.entries.filter((entry) => entry.key !== last.id);
     renderEntries();
     setStatus("ok", `Removed waiting scan ${last.code}.`);
@@ -465,6 +486,32 @@ function changeParent() {
   const parentQr = state.parent.qr_id;
   setParent(null);
   setStatus("idle", "Scan a parent bag.", `Left ${parentQr}; it stays open.`);
+}
+
+// A command barcode read: what its button does. The double-read guard (wedge.js) has dropped a second
+// read, and DONE and UNDO go through the queue with a client id like the buttons, so each physical read
+// acts once; the others change only this page.
+function runCommand(name, code) {
+  if (name === "done") {
+    if (!state.parent) refuseLocally(code, COMMAND_TEXT.noParent);
+    else doneWithParent();
+  } else if (name === "undo") {
+    undoLast();
+  } else if (name === "move") {
+    if (state.move) setStatus("idle", COMMAND_TEXT.moving);
+    else toggleMove();
+    signalSuccess();
+  } else if (name === "cancel") {
+    if (state.move) toggleMove();
+    else setStatus("idle", COMMAND_TEXT.nothingToCancel);
+    signalSuccess();
+  } else if (name === "new_parent") {
+    state.move = null;
+    if (state.parent) changeParent();
+    else setStatus("idle", COMMAND_TEXT.newParent);
+    render();
+    signalSuccess();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -543,47 +590,74 @@ function scheduleRetry() {
   }
 }
 
+// Sends the queue, oldest first, while this tab holds the user's send lock (scan_queue.js): the head is
+// read from the store for each request, so scans queued in another tab go too, and none twice.
 async function flush() {
-  if (state.flushing || state.sessionEnded) return;
+  if (state.flushing || state.sessionEnded) {
+    state.flushAgain = state.flushing;
+    return;
+  }
+  if (!navigator.onLine && queue.length) {
+    markOffline();
+    return;
+  }
   state.flushing = true;
+  let stopped = false; // by the network or the session: the retry timer, not this loop, tries again
   try {
-    while (state.queue.length) {
-      if (!navigator.onLine) {
-        markOffline();
-        break;
+    await queue.sending(async (next, done) => {
+      for (let item = await next(); item; item = await next()) {
+        if (!navigator.onLine) {
+          markOffline();
+          stopped = true;
+          return;
+        }
+        state.inFlight = item.id;
+        const result = await send(item);
+        if (result.outcome === "network") {
+          markOffline();
+          stopped = true;
+          return;
+        }
+        if (result.outcome === "session") {
+          state.sessionEnded = true;
+          setStatus("refused", "Your session ended. Log in again to send the waiting scans.");
+          signalRefusal();
+          markDelayed();
+          stopped = true;
+          return;
+        }
+        await done(item, result.answer); // out of the store before anything else: never sent again
+        answered(item, result.answer, await queue.openTabs());
+        state.inFlight = null;
       }
-      const item = state.queue[0];
-      item.sending = true;
-      const result = await send(item);
-      item.sending = false;
-      if (result.outcome === "network") {
-        markOffline();
-        break;
-      }
-      if (result.outcome === "session") {
-        state.sessionEnded = true;
-        setStatus("refused", "Your session ended. Log in again to send the waiting scans.");
-        signalRefusal();
-        markDelayed();
-        break;
-      }
-      state.queue.shift();
-      saveQueue();
-      handleAnswer(item, result.answer);
-    }
-    if (!state.queue.length) state.offline = false;
+    });
+    if (!queue.length) state.offline = false;
   } finally {
     state.flushing = false;
+    state.inFlight = null;
     render();
   }
-  if (state.queue.length && !state.sessionEnded) scheduleRetry();
+  if (state.flushAgain && !stopped) {
+    state.flushAgain = false;
+    flush();
+  } else if (queue.length && !state.sessionEnded) {
+    scheduleRetry();
+  }
+}
+
+// An answer, from this tab's request or another's: the tab that queued the scan answers it aloud, or, when
+// that tab is gone (reloaded, closed: a scan from before), the tab that sent it (openTabs: from the sender).
+function answered(item, answer, openTabs = null) {
+  const orphan = openTabs !== null && !openTabs.has(item.tab);
+  if (item.tab === TAB || orphan) handleAnswer(item, answer);
+  else noteAnswer(item, answer);
 }
 
 function markOffline() {
   state.offline = true;
   markDelayed();
-  if (el.status.dataset.state === "sending" && state.queue.length) {
-    const waiting = state.queue.length;
+  if (el.status.dataset.state === "sending" && queue.length) {
+    const waiting = queue.length;
     setStatus("waiting", `${scans(waiting)} waiting`, "No network — saved on this phone.");
   }
   render();
@@ -592,15 +666,15 @@ function markOffline() {
 
 // Items that could not go at once: their refusals, when they come, are gathered in the replay banner.
 function markDelayed() {
-  let changed = false;
-  for (const item of state.queue) {
+  const changed = [];
+  for (const item of queue.items) {
     if (!item.delayed) {
       item.delayed = true;
-      changed = true;
+      changed.push(item);
     }
   }
-  if (changed) saveQueue();
-  for (const item of state.queue) {
+  queue.update(changed);
+  for (const item of queue.items) {
     const entry = state.entries.find((existing) => existing.key === item.id);
     if (!entry) putEntry(entryFromQueueItem(item));
   }
@@ -619,6 +693,31 @@ function codeOf(item) {
   if (item.kind === "undo") return "Undo";
   if (item.kind === "complete") return item.parent;
   return item.code;
+}
+
+// The answered scan's line in the list (and the line it undid).
+function putAnswerEntry(item, answer) {
+  const entry = answer.scan && answer.ok ? entryFromScanEvent(answer.scan) : null;
+  if (answer.ok && answer.scan && answer.scan.action === "undo") markUndone(answer.scan.bag);
+  putEntry({
+    key: item.id,
+    code: entry ? entry.code : codeOf(item),
+    text: answer.ok ? (entry ? entry.text : answer.message || "Done.") : answer.message || "Refused.",
+    state: answer.ok ? "ok" : "refused",
+    undoable: Boolean(entry && entry.undoable),
+    at: entry ? entry.at : item.at,
+  });
+}
+
+// The answer to a scan another tab of this user queued: its line, and the count if this tab fills that
+// parent too; that tab gives the feedback.
+function noteAnswer(item, answer) {
+  const parent = answer.parent;
+  if (parent && parent.qr_id && state.parent && state.parent.qr_id === parent.qr_id) {
+    setParent(parent.complete ? null : { ...parent });
+  }
+  putAnswerEntry(item, answer);
+  render();
 }
 
 function handleAnswer(item, answer) {
@@ -650,23 +749,14 @@ function handleAnswer(item, answer) {
     setParent(null); // the parent we assumed was refused
   }
 
-  const entry = answer.scan && answer.ok ? entryFromScanEvent(answer.scan) : null;
-  if (answer.ok && answer.scan && answer.scan.action === "undo") markUndone(answer.scan.bag);
-  putEntry({
-    key: item.id,
-    code: entry ? entry.code : codeOf(item),
-    text: answer.ok ? (entry ? entry.text : text) : text,
-    state: answer.ok ? "ok" : "refused",
-    undoable: Boolean(entry && entry.undoable),
-    at: entry ? entry.at : item.at,
-  });
+  putAnswerEntry(item, answer);
 
   if (wasReplay && !answer.ok) {
     state.replayRefusals.push(`${codeOf(item)}: ${text}`);
     setStatus("refused", text, note);
     if (state.replayRefusals.length === 1) signalRefusal(); // once, not a beep per refused scan
   } else if (wasReplay) {
-    if (state.queue.length) {
+    if (queue.length) {
       // More to send; the panel keeps showing the last refusal, if any, until the queue is empty.
     } else if (state.replayRefusals.length) {
       setStatus("refused", "Waiting scans sent, but some were refused: see the red entries.", note);
@@ -709,31 +799,51 @@ window.addEventListener("online", () => {
   flush();
 });
 window.addEventListener("offline", () => {
-  if (state.queue.length) markOffline();
+  if (queue.length) markOffline();
   else {
     state.offline = true;
     render();
   }
 });
 window.addEventListener("focus", () => {
-  if (state.queue.length) flush();
+  if (queue.length) flush();
 });
+// Another tab's answers and changes (scan_queue.js): its scans show here as waiting until they are sent.
+queue.on("answer", (item, answer) => answered(item, answer));
+queue.on("changed", showQueue);
+
+function showQueue() {
+  const queued = new Set(queue.items.map((item) => item.id));
+  const gone = state.entries.filter(
+    (entry) => entry.state === "waiting" && !queued.has(entry.key) && entry.key !== state.inFlight,
+  );
+  if (gone.length) {
+    state.entries = state.entries.filter((entry) => !gone.includes(entry));
+    renderEntries();
+  }
+  for (const item of queue.items) {
+    if (!state.entries.some((entry) => entry.key === item.id)) putEntry(entryFromQueueItem(item));
+  }
+  render();
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Start: the server's recent scans, then what is still waiting from before (a reload, a login)
 
 for (const scan of (config.recent_scans || []).slice().reverse()) putEntry(entryFromScanEvent(scan));
-for (const item of state.queue) {
-  item.sending = false;
-  putEntry(entryFromQueueItem(item));
-}
-if (state.queue.length) {
-  markDelayed();
-  setStatus("waiting", `Sending ${scans(state.queue.length)} waiting from before…`);
-} else if (state.parent) {
-  setStatus("idle", `Scan child bags into ${state.parent.qr_id}.`);
-}
+if (state.parent) setStatus("idle", `Scan child bags into ${state.parent.qr_id}.`);
 if (!navigator.onLine) state.offline = true;
 render();
 refocus();
-flush();
+registerShell(urls.worker);
+queue.ready.then(() => {
+  // What waits from before (a reload, a login, another tab): not the scans this page made while it opened.
+  const before = queue.items.filter((item) => item.tab !== TAB);
+  if (before.length) {
+    for (const item of before) item.delayed = true;
+    queue.update(before);
+    setStatus("waiting", `Sending ${scans(before.length)} waiting from before…`);
+  }
+  showQueue();
+  flush();
+});

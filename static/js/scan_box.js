@@ -11,6 +11,8 @@ import { csrfToken, keepScannerInput } from "./wedge.js";
 const REQUEST_TIMEOUT_MS = 10000;
 const SESSION_CODES = new Set(["not_logged_in", "csrf_failed"]);
 const NEW_ROW_MS = 2500;
+// What a command barcode read here says (in one place for translation): commands drive the Scan page only.
+const COMMAND_HERE_TEXT = (code) => `${code} is a command barcode for the Scan page. It does nothing here: scan a parent bag.`;
 
 // Plain http on a LAN is not a secure context, so crypto.randomUUID may be missing there.
 export function newClientId() {
@@ -223,7 +225,15 @@ export function scanBox({ el, send, render }) {
     const { refocus, read } = keepScannerInput({
       form: el.form,
       input: el.input,
-      onRead: (code) => enqueue({ kind: "add", code }),
+      onRead: (code) => {
+        const commandPrefix = el.form.dataset.commandPrefix;
+        if (commandPrefix && code.startsWith(commandPrefix)) {
+          setStatus("refused", COMMAND_HERE_TEXT(code));
+          signalRefusal();
+          return;
+        }
+        enqueue({ kind: "add", code });
+      },
       ignoredEl: el.ignored,
     });
     attachCamera(read); // camera reads go the wedge's way

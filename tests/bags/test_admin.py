@@ -572,6 +572,17 @@ def test_product_format_that_would_swallow_children_is_refused(warehouse, boss_c
     assert errors == ["The child bag 'C0000001' already has a code in this format; it would become a parent code."]
 
 
+def test_product_prefix_of_the_command_barcodes_is_refused(warehouse, boss_client, fresh_parent_formats):
+    response = boss_client.post(
+        _url(Product, "add"),
+        {"code": "cmd", "name": "Commands", "parent_prefix": "tt-cmd-", "parent_digits": 4, "capacity": 30},
+    )
+
+    errors = response.context["adminform"].form.errors["parent_prefix"]
+    assert errors == ["Codes starting TT-CMD- are command barcodes; choose another prefix."]
+    assert not Product.objects.filter(code="cmd").exists()
+
+
 def test_a_product_with_bags_cannot_be_deleted_and_its_bags_are_not_all_loaded(warehouse, boss_client):
     mustard = factories.product("mustard")
 

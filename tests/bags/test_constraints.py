@@ -6,6 +6,7 @@ from django.db import DataError, connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from bags import qr
 from bags.models import Bag, BagKind, Link
 from tests import factories
 from tests.db import MISSING_BAG_ID, delete_bag, insert_bag, insert_link, refused_by
@@ -113,6 +114,13 @@ def test_child_qr_id_with_a_dash_is_refused_by_database(db):
 def test_unknown_bag_kind_is_refused_by_database(db):
     with refused_by("bag_kind_valid", Bag):
         insert_bag("ABCD1234", "box")
+
+
+@pytest.mark.parametrize("command", [command.value for command in qr.Command] + ["TT-CMD-12345"])
+def test_command_barcode_as_a_bag_code_is_refused_by_database(mustard, command):
+    # As a parent (the child rule refuses dashes already): a command is never a bag, whatever the products say.
+    with refused_by("bag_qr_id_not_command", Bag):
+        insert_bag(command, BagKind.PARENT, product_id=mustard.pk)
 
 
 def test_parent_without_product_is_refused_by_database(db):

@@ -122,6 +122,13 @@ def test_bad_parent_prefix_is_refused_by_database(db, prefix):
         insert_product(prefix=prefix)
 
 
+@pytest.mark.parametrize("prefix", ["TT-CMD-", "TT-CMD-X"])
+def test_parent_prefix_of_the_command_barcodes_is_refused_by_database(db, prefix):
+    # Its parent codes (TT-CMD-1234) would start like a command barcode.
+    with refused_by("product_prefix_not_command", Product):
+        insert_product(prefix=prefix)
+
+
 @pytest.mark.parametrize("digits", [0, 16])
 def test_parent_digits_outside_1_to_15_is_refused_by_database(db, digits):
     with refused_by("product_digits_range", Product):

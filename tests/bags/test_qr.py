@@ -161,6 +161,12 @@ BAD_CODES = [
         ("'ABCD1234'", "child", "SB12345", "M444-12345"),
         id="child-where-parent",
     ),
+    # Command barcodes (bags.qr.Command): never a bag, wherever they are read.
+    *(
+        pytest.param(function, raw, "command_code", ("command barcode",), id=f"command-{raw}-{function}")
+        for function in ("classify", "parse_parent", "parse_child")
+        for raw in ("TT-CMD-DONE", " tt-cmd-new-parent ")
+    ),
 ]
 
 
@@ -252,3 +258,12 @@ def test_parent_format_prefix_is_matched_literally():
 
     assert dotted.pattern.fullmatch("A.123")
     assert not dotted.pattern.fullmatch("AX123")
+
+
+@pytest.mark.parametrize("command", list(qr.Command))
+def test_every_command_barcode_is_refused_as_a_bag_code(command):
+    with pytest.raises(qr.QRCodeError) as refusal:
+        qr.normalise(command.value.lower())
+
+    assert refusal.value.code == "command_code"
+    assert refusal.value.message == f"'{command.value}' is a command barcode, not a bag code. Scan the bag's own label."

@@ -142,3 +142,18 @@ def test_the_manifest_of_60_parents_prints_on_one_a4_page(page, biller):
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
     expect(page.locator(".tt-sheet-parents table")).to_have_count(2)
     expect(page.locator(".tt-manifest-toolbar")).to_be_hidden()
+
+
+def test_a_command_barcode_is_not_for_the_bill_page_and_sends_nothing(bill_page, bill):
+    page = bill_page
+    requests = []
+    page.on("request", lambda request: requests.append(request.url) if "/api/" in request.url else None)
+
+    scan(page, "TT-CMD-DONE")
+
+    expect(status(page)).to_have_attribute("data-state", "refused")
+    expect(page.locator("#bill-scan-status-text")).to_have_text(
+        "TT-CMD-DONE is a command barcode for the Scan page. It does nothing here: scan a parent bag."
+    )
+    assert requests == []
+    assert not BillBag.objects.filter(bill=bill).exists()

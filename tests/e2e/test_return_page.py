@@ -113,3 +113,16 @@ def test_remove_takes_a_parent_off_and_the_scanner_keeps_focus(ticket_page):
     expect(page.locator("#ticket-parents-body tr[data-code]")).to_have_count(0)
     expect(page.locator("#ticket-scan-input")).to_be_focused()
     assert not ReturnTicketBag.objects.exists()
+
+
+def test_a_command_barcode_is_not_for_the_return_page(ticket_page):
+    page = ticket_page
+
+    scan(page, "tt-cmd-undo")
+
+    expect(status(page)).to_have_attribute("data-state", "refused")
+    expect(page.locator("#ticket-scan-status-text")).to_have_text(
+        "TT-CMD-UNDO is a command barcode for the Scan page. It does nothing here: scan a parent bag."
+    )
+    assert page.evaluate("window.__tones") == [220, 220]
+    assert ReturnTicketBag.objects.count() == 0

@@ -6,6 +6,7 @@ products that the data migration made, which each test's flush would otherwise r
 """
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -30,6 +31,30 @@ def status(page: Page):
 
 def entries(page: Page, state: str):
     return page.locator(f"#recent-list li[data-state={state}]")
+
+
+# The queue as static/js/scan_queue.js keeps it in IndexedDB: the user's rows, in the order they were scanned.
+READ_QUEUE = """
+(userId) => new Promise((resolve, reject) => {
+  const open = indexedDB.open("traitortrack");
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const range = IDBKeyRange.bound([userId, -Infinity], [userId, Infinity]);
+    const rows = open.result.transaction("scan_queue").objectStore("scan_queue").index("by_user").getAll(range);
+    rows.onsuccess = () => { open.result.close(); resolve(rows.result); };
+  };
+})
+"""
+
+
+def stored_queue(page: Page, user, count: int | None = None) -> list[dict]:
+    """The user's stored queue; with ``count``, once it has that many rows (the page writes after it draws)."""
+    deadline = time.monotonic() + 5
+    rows = page.evaluate(READ_QUEUE, user.pk)
+    while count is not None and len(rows) != count and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+        rows = page.evaluate(READ_QUEUE, user.pk)
+    return rows
 
 
 def links_in(parent_qr: str) -> list[str]:
@@ -155,7 +180,7 @@ def test_scans_made_offline_are_sent_once_when_the_network_is_back(context, page
     expect(page.locator("#parent-pending")).to_have_text("(+5 waiting)")
     assert links_in("SB12345") == []
     # Kept on the phone, per user, so a reload or a new login finds them; ids made without randomUUID.
-    queued = page.evaluate(f"() => JSON.parse(localStorage.getItem('tt.scan.{dispatcher.pk}.queue'))")
+    queued = stored_queue(page, dispatcher, count=5)
     assert [item["code"] for item in queued] == children
     assert all(re.fullmatch(r"[0-9a-f]{32}", item["id"]) for item in queued)
 
@@ -424,8 +449,7 @@ def test_a_child_is_moved_by_scanning_it_then_its_new_parent_and_the_move_undone
         factories.make_parent("SB00001", dispatch_area=area), factories.make_child("C5000001", dispatch_area=area)
     )
     factories.make_parent("SB00002", dispatch_area=area)
-    scan(page, "SB00002")  # filling SB00002
-    expect(page.locator("#parent-count")).to_have_text("0 / 30")
+    open_parent(page, "SB00002")  # filling SB00002 (answered, so the feedback below comes in order)
 
     page.click("#move-button")
     expect(page.locator("#mode-prompt")).to_have_text("Move: scan the child bag to move")
@@ -493,3 +517,83 @@ def test_a_move_can_be_cancelled_before_its_parent_is_scanned(scan_page, dispatc
     expect(page.locator("#move-button")).to_have_text("Move a child")
     expect(page.locator("#mode-prompt")).to_have_text("Scan a parent bag")
     expect(page.locator("#scan-input")).to_be_focused()
+
+
+# --- Command barcodes (bags.qr.Command, printed by the labels' command sheet): the buttons, from the scanner.
+
+
+def test_command_barcodes_move_undo_and_mark_done_like_the_buttons(signals, scan_page, dispatcher):
+    page = scan_page
+    area = dispatcher.dispatch_area
+    factories.link(
+        factories.make_parent("SB00001", dispatch_area=area), factories.make_child("C5000001", dispatch_area=area)
+    )
+    open_parent(page, "SB00002")
+    scan(page, "C5000009")
+    expect(page.locator("#parent-count")).to_have_text("1 / 30")
+
+    scan(page, "tt-cmd-move")  # read as the scanner types it: cleaned and upper-cased like a bag code
+    expect(page.locator("#mode-prompt")).to_have_text("Move: scan the child bag to move")
+    scan(page, "C5000001")
+    scan(page, "SB00002")
+    expect(page.locator("#scan-status-text")).to_have_text("C5000001 moved from SB00001 to SB00002: 2 of 30.")
+
+    page.keyboard.type("TT-CMD-UNDO\n")
+    page.keyboard.type("TT-CMD-UNDO\n")  # the scanner fired twice: one undo
+    expect(page.locator("#scan-status-text")).to_have_text(
+        "Undone: C5000001 moved back from SB00002 to SB00001 (1 of 30)."
+    )
+    expect(page.locator("#scan-ignored")).to_have_text("Ignored duplicate read of TT-CMD-UNDO.")
+    expect(page.locator("#parent-count")).to_have_text("1 / 30")
+
+    scan(page, "TT-CMD-DONE")
+    expect(page.locator("#mode-prompt")).to_have_text("Scan a parent bag")
+    expect(status(page)).to_have_attribute("data-state", "ok")
+
+    assert (links_in("SB00001"), links_in("SB00002")) == (["C5000001"], ["C5000009"])
+    assert Bag.objects.get(qr_id="SB00002").completed_at is not None
+    assert Scan.objects.filter(action="undo").count() == 1
+    assert not Bag.objects.filter(qr_id__startswith="TT-CMD-").exists()
+    vibrations, _ = signals()
+    # opened, linked, MOVE read, moved, undone, marked complete: all short buzzes, no refusal
+    assert vibrations == [60] * 6
+
+
+def test_command_barcodes_cancel_a_move_and_leave_the_parent(scan_page):
+    page = scan_page
+    open_parent(page, "SB00002")
+
+    scan(page, "TT-CMD-MOVE")
+    scan(page, "TT-CMD-CANCEL")
+    expect(page.locator("#move-button")).to_have_text("Move a child")
+    expect(page.locator("#mode-prompt")).to_have_text("Scan child bags into")
+
+    scan(page, "TT-CMD-NEW-PARENT")
+    expect(page.locator("#mode-prompt")).to_have_text("Scan a parent bag")
+    expect(page.locator("#scan-status-note")).to_have_text("Left SB00002; it stays open.")
+
+    scan(page, "TT-CMD-DONE")  # no parent open: refused on the spot, nothing sent
+    expect(status(page)).to_have_attribute("data-state", "refused")
+    expect(page.locator("#scan-status-text")).to_have_text("No parent bag is open. Scan a parent bag first.")
+    assert Bag.objects.get(qr_id="SB00002").completed_at is None
+    assert Scan.objects.filter(action="complete").count() == 0
+
+
+def test_a_command_read_offline_is_sent_once_even_after_a_reload(context, scan_page, dispatcher):
+    page = scan_page
+    open_parent(page, "SB00002")
+    context.set_offline(True)
+
+    scan(page, "C5000010")
+    scan(page, "TT-CMD-DONE")
+    expect(entries(page, "waiting")).to_have_count(2)
+    assert [item["kind"] for item in stored_queue(page, dispatcher, count=2)] == ["child", "complete"]
+    context.set_offline(False)
+    expect(entries(page, "waiting")).to_have_count(0)
+    page.reload()  # a replayed queue is gone from the phone: nothing is sent again
+    expect(page.locator("#scan-input")).to_be_focused()
+    page.wait_for_timeout(300)
+
+    assert links_in("SB00002") == ["C5000010"]
+    assert Scan.objects.filter(action="complete").count() == 1
+    assert stored_queue(page, dispatcher) == []

@@ -59,6 +59,19 @@ def test_refusal_is_a_4xx_with_a_sentence(api):
     assert "parent bag code" in answer.json()["message"]
 
 
+@pytest.mark.parametrize(("url", "field"), [("/api/scan/parent", "code"), ("/api/scan/child", "code")])
+def test_a_command_barcode_sent_as_a_bag_is_refused_and_makes_no_bag(api, url, field):
+    # A scanner app that does not know the commands sends one as a code: never a bag.
+    scan(api, "/api/scan/parent", code="SB00001")
+
+    answer = scan(api, url, parent="SB00001", **{field: "TT-CMD-DONE"})
+
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "command_code"
+    assert answer.json()["message"] == "'TT-CMD-DONE' is a command barcode, not a bag code. Scan the bag's own label."
+    assert not Bag.objects.filter(qr_id__startswith="TT-CMD-").exists()
+
+
 def test_repeat_of_a_client_scan_id_is_marked_as_replayed(api):
     scan(api, "/api/scan/parent", code="SB00001")
     payload = {"client_scan_id": uuid.uuid4().hex, "parent": "SB00001", "code": "C0000001"}

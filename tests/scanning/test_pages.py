@@ -92,6 +92,13 @@ def test_scan_page_gives_its_script_the_user_parent_formats_and_recent_scans(dis
         {"product": "Mustard", "pattern": r"^SB[0-9]{5}$", "example": "SB12345", "capacity": 30},
     ]
     assert config["child_pattern"] == "^[A-Z0-9]{4,20}$"
+    assert config["commands"] == {
+        "done": "TT-CMD-DONE",
+        "undo": "TT-CMD-UNDO",
+        "new_parent": "TT-CMD-NEW-PARENT",
+        "move": "TT-CMD-MOVE",
+        "cancel": "TT-CMD-CANCEL",
+    }
     assert [(scan["action"], scan["bag"]) for scan in config["recent_scans"]] == [
         ("link", "C7000001"),
         ("open_parent", "SB12345"),
