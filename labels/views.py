@@ -4,7 +4,6 @@ and its PDF). Plain forms, no script: the page's one form posts back here with t
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -87,4 +86,4 @@ def command_sheet(request: HttpRequest) -> HttpResponse:
 @access(BILLER)
 @require_GET
 def command_sheet_download(request: HttpRequest) -> HttpResponse:
-    return _download(command_sheet_pdf(command_words()), "application/pdf", _("command-barcodes.pdf"))
+    return _download(command_sheet_pdf(command_words()), "application/pdf", "command-barcodes.pdf")
