@@ -15,7 +15,8 @@ class PrinterAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(LabelBatch)
 class LabelBatchAdmin(admin.ModelAdmin):
-    """Read only: which parent codes were printed, by whom (kept by the label page)."""
+    """Read only: which parent codes were printed, by whom (kept by the label page). Never deleted here: a
+    batch gone would let "the next N unused" hand its codes out again."""
 
     list_display = ("product", "first_number", "last_number", "layout", "printed_by", "printed_at")
     list_filter = ("product",)
@@ -26,4 +27,7 @@ class LabelBatchAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
