@@ -6,7 +6,11 @@ work costs, whatever else the machine runs); the target is 1,000 labels under 5 
 too. The page part needs a migrated database (DATABASE_URL, default tt_bench) and makes a biller
 "bench_labels" there; its codes are a child range, so no label batch is kept.
 
-    .venv/bin/python bench/labels.py [--runs 5] [--labels 1000] [--no-page]
+With --decode it also reads every label of each layout's PDF back (PDFium at 203 and 150 dpi, zxing-cpp, as
+tests/labels does with fewer) for 1,000 codes of both products' parents and 20-character children, and says
+how many decoded to their code, in order.
+
+    .venv/bin/python bench/labels.py [--runs 5] [--labels 1000] [--no-page] [--decode]
 """
 
 import argparse
@@ -78,11 +82,28 @@ def page_download(labels: int) -> Callable[[], bytes]:
     return download
 
 
+def decode_back(labels: int) -> None:
+    from tests.labels.decoding import decoded_pages
+
+    parents = labels // 2
+    codes = [f"SB{number:05d}" for number in range(1, parents + 1)]
+    codes += [f"M444-{99999 - number:05d}" for number in range(labels // 4)]
+    codes += [f"CHILD{number:015d}" for number in range(labels - len(codes))]
+    for key in LayoutKey:
+        pdf = labels_pdf(codes, LAYOUTS[key])
+        for dpi in (203, 150):
+            read = [code for page in decoded_pages(pdf, dpi=dpi) for code in page]
+            right = sum(got == wanted for got, wanted in zip(read, codes, strict=False))
+            verdict = "all, in order" if read == codes else "NOT ALL"
+            print(f"decoded back: PDF {key.value:<12} at {dpi} dpi  {right:,} of {len(codes):,} ({verdict})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--labels", type=int, default=1000)
     parser.add_argument("--no-page", action="store_true", help="only the rendering, no database")
+    parser.add_argument("--decode", action="store_true", help="read every label back (needs requirements-dev.txt)")
     options = parser.parse_args()
     codes = [f"SB{number:05d}" for number in range(1, options.labels + 1)]
     print(f"{options.labels:,} labels, {options.runs} runs each (target: under {TARGET_SECONDS:.0f} s)")
@@ -98,6 +119,8 @@ def main() -> None:
             STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}, **storages}
         ):
             row("POST /labels/ (PDF a4-3x8, whole stack)", *timed(options.runs, page_download(options.labels)))
+    if options.decode:
+        decode_back(options.labels)
     print(f"load average after: {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
 
 

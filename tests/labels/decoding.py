@@ -6,6 +6,8 @@ import zxingcpp
 
 # A cheap thermal printer's resolution: what a label really gets printed at.
 DPI = 203
+# Symbols whose tops are closer than this (pixels) stand in one row of a sheet; rows are further apart.
+SAME_ROW = 40
 
 
 def decoded_pages(pdf: bytes, *, dpi: int = DPI) -> list[list[str]]:
@@ -16,10 +18,20 @@ def decoded_pages(pdf: bytes, *, dpi: int = DPI) -> list[list[str]]:
         for page in document:
             image = page.render(scale=dpi / 72, grayscale=True).to_pil()
             found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-            # Rows first, by where the symbol sits (rows of one sheet are more than 20 px apart).
-            found.sort(key=lambda result: (round(result.position.top_left.y / 20), result.position.top_left.x))
-            pages.append([result.text for result in found])
+            pages.append([result.text for result in reading_order(found)])
             page.close()
         return pages
     finally:
         document.close()
+
+
+def reading_order(found: list) -> list:
+    """Top to bottom, then left to right within a row: a row is the symbols whose tops lie within SAME_ROW
+    of its first one (a symbol's corner found a pixel higher must not jump ahead of its row)."""
+    rows: list[list] = []
+    for result in sorted(found, key=lambda result: result.position.top_left.y):
+        if rows and result.position.top_left.y - rows[-1][0].position.top_left.y < SAME_ROW:
+            rows[-1].append(result)
+        else:
+            rows.append([result])
+    return [result for row in rows for result in sorted(row, key=lambda result: result.position.top_left.x)]
