@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 
 from audit.choices import AuditAction
 from audit.services import record
-from bags.choices import BagKind
 from bags.models import Bag, Product
 from labels import codes as label_codes
 from labels.codes import MAX_LABELS, CodeRun, LabelRefused
@@ -56,10 +55,11 @@ class LabelFile:
 def highest_number_used(product: Product) -> int:
     """The highest number of the product's parent codes that is a bag or was printed here (0 if none)."""
     fmt = product.parent_format
-    # A range of the unique index on qr_id read backwards from its top: one index probe, however many bags.
+    # The unique index on qr_id read backwards from the top of the format's range: an index-only probe (0.02 ms
+    # on 300,000 bags). No kind filter: no child's code can match a parent format (the database's trigger), and
+    # with one the planner read every parent of the product (12 ms there, growing with the parents).
     highest_bag = (
         Bag.objects.filter(
-            kind=BagKind.PARENT,
             qr_id__gte=fmt.prefix + "0" * fmt.digits,
             qr_id__lte=fmt.prefix + "9" * fmt.digits,
             qr_id__regex=fmt.regex,
