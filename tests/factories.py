@@ -9,6 +9,7 @@ from accounts.models import DispatchArea, Role, User
 from bags import qr
 from bags.models import Bag, BagKind, Link, Product
 from bills.models import Bill, BillBag, BillStatus
+from labels.models import Printer
 from returns.models import ReturnTicket
 from returns.services import create_ticket
 
@@ -106,3 +107,7 @@ def make_lockout(username: str = "someone", ip_address: str = "10.0.0.9") -> Acc
 def make_return_ticket(created_by: User, *, source: str = "Test customer") -> ReturnTicket:
     """A draft return ticket, numbered as the service numbers it."""
     return create_ticket(user=created_by, source=source).ticket
+
+
+def make_printer(name: str = "Bay 1 Zebra", *, host: str = "127.0.0.1", port: int = 9100, **fields) -> Printer:
+    return Printer.objects.create(name=name, host=host, port=port, **fields)

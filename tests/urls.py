@@ -50,10 +50,15 @@ def url_arguments(*, bill, parent, user, ticket=None) -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from imports import jobs
+    from labels.models import LabelBatch
+    from tests.factories import make_printer
 
     # An admin upload queued for its dry run: the job pages', the job list's and procrastinate's rows.
     upload = jobs.store_upload(SimpleUploadedFile("links.csv", b"parent,child\n"), user)
     job = jobs.queue(subject="bags", file_name="links.csv", upload=upload, dry_run=True, requested_by=user)
+    # The label admin's rows: a printer and a batch of printed codes.
+    make_printer()
+    LabelBatch.objects.create(product=parent.product, first_number=1, last_number=10, layout="a4-3x8")
     return {
         "job_id": job.pk,
         "pk": bill.pk,

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "bills",
     "returns",
     "tracking",
+    "labels",
     "exports",
     "imports",
     "overview",

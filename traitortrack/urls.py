@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("bills.urls")),
     path("", include("returns.urls")),
     path("", include("tracking.urls")),
+    path("", include("labels.urls")),
     path("", include("exports.urls")),
     path("admin/", admin.site.urls),
 ]

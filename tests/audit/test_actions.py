@@ -77,6 +77,7 @@ def test_every_audited_admin_has_an_action_for_each_change_it_allows(admin_user)
         "billbag",
         "returnticket",
         "returnticketbag",
+        "printer",
     }
 
 
