@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils.translation import gettext
 from psycopg.errors import QueryCanceled
 
 from accounts.models import DispatchArea, User
@@ -61,7 +62,8 @@ def code_prefix(text: str) -> str:
     if prefix and not PREFIX_PATTERN.fullmatch(prefix):
         raise qr.QRCodeError(
             QRRefusal.BAD_PREFIX,
-            f"Type the start of a bag code: letters, digits and '-', at most {qr.MAX_LENGTH} of them.",
+            gettext("Type the start of a bag code: letters, digits and '-', at most %(most)s of them.")
+            % {"most": qr.MAX_LENGTH},
         )
     return prefix
 
