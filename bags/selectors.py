@@ -9,6 +9,7 @@ from typing import Any
 from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from psycopg.errors import QueryCanceled
 
 from accounts.models import DispatchArea, User
@@ -34,10 +35,10 @@ class BagStatus:
     LINKED = "linked"
     UNLINKED = "unlinked"
     CHOICES = [
-        (OPEN, "Parent, open"),
-        (COMPLETE, "Parent, complete"),
-        (LINKED, "Child, in a parent"),
-        (UNLINKED, "Child, in no parent"),
+        (OPEN, _("Parent, open")),
+        (COMPLETE, _("Parent, complete")),
+        (LINKED, _("Child, in a parent")),
+        (UNLINKED, _("Child, in no parent")),
     ]
     KINDS = {OPEN: BagKind.PARENT, COMPLETE: BagKind.PARENT, LINKED: BagKind.CHILD, UNLINKED: BagKind.CHILD}
 
