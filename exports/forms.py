@@ -63,35 +63,39 @@ def _choices(choices) -> list[tuple[str, str]]:
 class BagExportForm(ExportForm):
     table = TABLES["bags"]
     lookups = {"kind": "kind", "product": "product", "area": "dispatch_area"}
-    kind = forms.ChoiceField(choices=_choices(BagKind.choices), required=False)
-    product = forms.ModelChoiceField(Product.objects.order_by("name"), required=False, empty_label=_("All"))
-    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label=_("All"))
+    kind = forms.ChoiceField(choices=_choices(BagKind.choices), required=False, label=_("Kind"))
+    product = forms.ModelChoiceField(
+        Product.objects.order_by("name"), required=False, empty_label=_("All"), label=_("Product")
+    )
+    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label=_("All"), label=_("Area"))
 
 
 class LinkExportForm(ExportForm):
     table = TABLES["links"]
     lookups = {"product": "parent__product", "area": "parent__dispatch_area"}
-    product = forms.ModelChoiceField(Product.objects.order_by("name"), required=False, empty_label=_("All"))
-    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label=_("All"))
+    product = forms.ModelChoiceField(
+        Product.objects.order_by("name"), required=False, empty_label=_("All"), label=_("Product")
+    )
+    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label=_("All"), label=_("Area"))
 
 
 class ScanExportForm(ExportForm):
     table = TABLES["scans"]
     lookups = {"action": "action", "area": "dispatch_area"}
-    action = forms.ChoiceField(choices=_choices(ScanAction.choices), required=False)
-    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label=_("All"))
+    action = forms.ChoiceField(choices=_choices(ScanAction.choices), required=False, label=_("Action"))
+    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label=_("All"), label=_("Area"))
 
 
 class BillExportForm(ExportForm):
     table = TABLES["bills"]
     lookups = {"status": "status"}
-    status = forms.ChoiceField(choices=_choices(BillStatus.choices), required=False)
+    status = forms.ChoiceField(choices=_choices(BillStatus.choices), required=False, label=_("Status"))
 
 
 class AuditExportForm(ExportForm):
     table = TABLES["audit"]
     lookups = {"action": "action"}
-    action = forms.ChoiceField(choices=_choices(AuditAction.choices), required=False)
+    action = forms.ChoiceField(choices=_choices(AuditAction.choices), required=False, label=_("Action"))
 
 
 FORMS: dict[str, type[ExportForm]] = {

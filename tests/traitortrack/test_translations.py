@@ -6,6 +6,7 @@ The catalog tests run GNU gettext's own tools (makemessages needs xgettext and m
 which .ci/run installs), on copies in a temporary folder: the committed locale/ is never rewritten.
 """
 
+import ast
 import gettext as gnu_gettext
 import html.parser
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib import auth
 from django.core.management import call_command
 
 LOCALE = Path(settings.BASE_DIR) / "locale"
@@ -55,11 +57,12 @@ def fresh_catalogs(tmp_path_factory) -> Path:
     return locale / "hi" / "LC_MESSAGES"
 
 
-def msgids(po_text: str) -> list[str]:
-    """The message ids of a .po text (msgattrib's output), the header's empty one left out."""
+def msgids(po_text: str, keyword: str = "msgid") -> list[str]:
+    """The message ids of a .po text (msgattrib's output), the header's empty one left out; ``msgid_plural``
+    for the plural ones."""
     ids = []
     for block in po_text.split("\n\n"):
-        match = re.search(r'^msgid ((?:".*"\n?)+)', block, re.MULTILINE)
+        match = re.search(rf'^{keyword} ((?:".*"\n?)+)', block, re.MULTILINE)
         if match:
             text = "".join(re.findall(r'"(.*)"', match.group(1)))
             if text:
@@ -155,3 +158,22 @@ def test_the_template_check_finds_english_text_attributes_and_leaves_tags():
     {{ bag.qr_id }} · <script>const x = "Not shown";</script>"""
 
     assert untranslated_words(source) == ["Bag code", "Undo"]
+
+
+def test_djangos_words_we_translate_are_still_djangos():
+    """accounts/django_words.py puts plain Hindi over Django's own for its auth forms: each text must still be
+    one Django has (its English catalog lists them all), or ours would silently stop applying."""
+    source = (Path(settings.BASE_DIR) / "accounts" / "django_words.py").read_text()
+    ours = [
+        argument.value
+        for call in ast.walk(ast.parse(source))
+        if isinstance(call, ast.Call) and getattr(call.func, "id", "") in ("gettext_noop", "ngettext_lazy")
+        for argument in call.args[:2]
+        if isinstance(argument, ast.Constant) and argument.value != "min_length"
+    ]
+    django_catalog = Path(auth.__file__).parent / "locale" / "en" / "LC_MESSAGES" / "django.po"
+    text = django_catalog.read_text()
+    theirs = set(msgids(text)) | set(msgids(text, "msgid_plural"))
+
+    assert len(ours) > 20
+    assert [words for words in ours if words not in theirs] == []
