@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Role
 from tests import factories
+from tests.bills.data import big_bill
 from tests.e2e.browser import log_in, scan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -87,3 +88,19 @@ def test_a_biller_reads_the_bill_list_in_hindi(hindi_page, artifacts):
     expect(page.locator("#bill-list")).to_contain_text("कच्चा")
     assert english_sentences(page) == []
     page.screenshot(path=artifacts / "hindi-bill-list-375.png", full_page=False)
+
+
+def test_the_hindi_manifest_of_60_parents_still_prints_on_one_a4_page(hindi_page, artifacts):
+    page = hindi_page
+    biller = hindi_user("hindi-manifest", role=Role.BILLER)
+    bill = big_bill(biller, parents=60, children=30, bill_number="INV-60")
+    log_in(page, biller, f"/bills/{bill.pk}/manifest/")
+    expect(page.locator(".tt-sheet-kind")).to_have_text("डिस्पैच माल सूची")
+    assert english_sentences(page) == []
+    page.emulate_media(media="print")
+    page.screenshot(path=artifacts / "hindi-manifest-print.png", full_page=True)
+
+    pdf = page.pdf(format="A4", prefer_css_page_size=True)
+
+    (artifacts / "hindi-manifest.pdf").write_bytes(pdf)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
