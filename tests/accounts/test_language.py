@@ -138,6 +138,19 @@ def test_the_manifest_prints_in_hindi_with_the_bill_number_unchanged(client):
     assert "दस्तख़त" in sheet and "Dispatch manifest" not in sheet
 
 
+def test_the_return_note_prints_in_hindi_with_the_ticket_number_unchanged(client):
+    biller = factories.make_user("hindi-returns", role=Role.BILLER)
+    biller.language = "hi"
+    biller.save()
+    ticket = factories.make_return_ticket(biller)
+    client.force_login(biller)
+
+    sheet = client.get(f"/returns/{ticket.pk}/note/").content.decode()
+
+    assert "वापसी नोट" in sheet and ticket.number in sheet
+    assert "कच्ची: पक्की नहीं, अभी बदल सकती है" in sheet and "Return note" not in sheet
+
+
 @pytest.mark.parametrize("language", ["en", "hi"])
 def test_numbers_group_in_lakhs_and_dates_put_the_day_first(language):
     with translation.override(language):
