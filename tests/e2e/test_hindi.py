@@ -70,7 +70,7 @@ def test_a_dispatcher_scans_in_hindi(hindi_page, artifacts, mustard):
     page.screenshot(path=artifacts / "hindi-scan-375.png", full_page=False)
 
     page.goto("/bags/SB00001/")
-    expect(page.locator("#story-title")).to_have_text("कहानी (नई पहले)")
+    expect(page.locator("#story-title")).to_have_text("इतिहास (नया पहले)")
     expect(page.locator("#story")).to_contain_text("CHILD0001 डाली")
     assert english_sentences(page) == []
     page.screenshot(path=artifacts / "hindi-bag-375.png", full_page=False)
