@@ -113,6 +113,17 @@ def test_the_javascript_catalog_comes_from_our_origin_in_the_users_language(clie
     assert json.dumps("बड़ी बोरी स्कैन करें") in catalog.content.decode()  # the catalog's strings are JSON
 
 
+def test_one_catalog_address_is_always_one_language(client):
+    page = client.get("/accounts/login/").content.decode()
+    assert '<script src="/jsi18n/?lang=en"></script>' in page
+
+    hindi = client.get("/jsi18n/?lang=hi").content.decode()
+    english = client.get("/jsi18n/?lang=en", headers={"accept-language": "hi"}).content.decode()
+
+    assert json.dumps("बड़ी बोरी स्कैन करें") in hindi
+    assert "बड़ी" not in english and json.dumps("बड़ी") not in english
+
+
 def test_the_reset_mail_is_in_the_language_its_reader_chose(client, dispatcher):
     dispatcher.email = "loader@example.com"
     dispatcher.language = "hi"
