@@ -67,7 +67,7 @@ class UserAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixin, Djang
     # No groups or per-user permissions: access is by role.
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email", "language")}),
         ("Role", {"fields": ("role", "dispatch_area")}),
         ("Access", {"fields": ("is_active",)}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),

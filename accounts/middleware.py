@@ -9,7 +9,9 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import translation
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext, gettext_noop
 
 from accounts import authentication
 from traitortrack.edge import NOT_LOGGED_IN_MESSAGE, api_error, is_api, refusal_response
@@ -56,6 +58,21 @@ class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
         return request._cached_user
 
 
+class UserLanguageMiddleware:
+    """A logged-in user's chosen language (User.language) over what LocaleMiddleware read from the cookie
+    or the browser, so the choice follows the person to any phone; with no choice, theirs stays."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = getattr(request.user, "language", "")
+        if language and language != request.LANGUAGE_CODE:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)
+
+
 class SessionTimeoutMiddleware:
     """Logs a user out after SESSION_IDLE_TIMEOUT_MINUTES without a request (requests to views declared
     ``unattended``, a page's own refreshes, do not count), or SESSION_ABSOLUTE_TIMEOUT_HOURS after
@@ -90,7 +107,8 @@ class SessionTimeoutMiddleware:
 
 
 # What the 403 page says when this middleware, not a view, refused the request.
-ROLE_REFUSED = "Your role may not open this page."
+# English here (tests and logs read it); translated where it is shown.
+ROLE_REFUSED = gettext_noop("Your role may not open this page.")
 
 
 class AccessMiddleware:
@@ -125,13 +143,13 @@ class AccessMiddleware:
             if is_api(request):
                 return api_error(Refused(EdgeRefusal.NOT_LOGGED_IN, NOT_LOGGED_IN_MESSAGE, status=401))
             return redirect_to_login(request.get_full_path())
-        message = "Your role may not do this." if is_api(request) else ROLE_REFUSED
+        message = gettext("Your role may not do this.") if is_api(request) else gettext(ROLE_REFUSED)
         return refusal_response(request, Refused(EdgeRefusal.FORBIDDEN, message, status=403))
 
     @staticmethod
     def _second_factor_first(request: HttpRequest, *, has_device: bool) -> HttpResponse:
         if is_api(request):
-            message = "Two-factor authentication is required: open TraitorTrack in the browser and verify."
+            message = gettext("Two-factor authentication is required: open TraitorTrack in the browser and verify.")
             return api_error(Refused(EdgeRefusal.OTP_REQUIRED, message, status=403))
         target = reverse("accounts:otp_verify" if has_device else "accounts:otp_setup")
         next_url = request.get_full_path() if request.method == "GET" else "/"

@@ -1,12 +1,14 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    DISPATCHER = "dispatcher", "Dispatcher"
-    BILLER = "biller", "Biller"
-    ADMIN = "admin", "Admin"
+    DISPATCHER = "dispatcher", _("Dispatcher")
+    BILLER = "biller", _("Biller")
+    ADMIN = "admin", _("Admin")
 
 
 class DispatchArea(models.Model):
@@ -36,11 +38,19 @@ class User(AbstractUser):
         DispatchArea, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
     )
 
+    # The pages' language this user chose with the switch (accounts.views.set_language); empty: the
+    # language cookie's, else the browser's (settings.LANGUAGES).
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True, default="")
+
     objects = TraitorTrackUserManager()
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(role__in=Role.values), name="user_role_valid"),
+            models.CheckConstraint(
+                condition=Q(language__in=["", *(code for code, _name in settings.LANGUAGES)]),
+                name="user_language_valid",
+            ),
             # A dispatcher sees only their area's bags, so one without an area could see nothing.
             models.CheckConstraint(
                 condition=~Q(role=Role.DISPATCHER) | Q(dispatch_area__isnull=False),
@@ -81,9 +91,9 @@ ROLE_RANK = {Role.DISPATCHER: 0, Role.BILLER: 1, Role.ADMIN: 2}
 
 
 class PromotionStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
 
 
 class PromotionRequest(models.Model):

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp import user_has_device as user_has_device  # re-exported for the middleware and views
@@ -45,10 +46,14 @@ class CodeThrottled(Refused):
     the right code after the wrong cause."""
 
     def __init__(self, wait_seconds: int) -> None:
-        unit = "second" if wait_seconds == 1 else "seconds"
         super().__init__(
             OTPRefusal.THROTTLED,
-            f"Too many wrong codes in a row. Wait {wait_seconds} {unit}, then type the code your app shows.",
+            ngettext(
+                "Too many wrong codes in a row. Wait %(count)s second, then type the code your app shows.",
+                "Too many wrong codes in a row. Wait %(count)s seconds, then type the code your app shows.",
+                wait_seconds,
+            )
+            % {"count": wait_seconds},
             status=429,
         )
         self.wait_seconds = wait_seconds

@@ -3,9 +3,11 @@ names and an audit entry when a password actually changes."""
 
 from typing import Any
 
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
 from django.urls import reverse_lazy
+from django.utils import translation
 from django.utils.decorators import method_decorator
 
 from accounts.ratelimits import password_reset_rate_limit
@@ -32,6 +34,15 @@ class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
     template_name = "accounts/password_change_done.html"
 
 
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """The reset mail is written in the language its reader chose (User.language), else in the page's."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, *args: Any, **kwargs: Any) -> None:
+        language = getattr(context.get("user"), "language", "") or translation.get_language()
+        with translation.override(language):
+            super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
+
+
 @method_decorator(password_reset_rate_limit, name="dispatch")
 class PasswordResetView(auth_views.PasswordResetView):
     """The same page whether or not the address belongs to an account, so nobody can find out who has one.
@@ -39,6 +50,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     access = PUBLIC
     template_name = "accounts/password_reset_form.html"
+    form_class = PasswordResetForm
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")

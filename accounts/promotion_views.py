@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import services
@@ -13,9 +15,9 @@ from traitortrack.permissions import LOGGED_IN, access
 
 
 class PromotionRequestForm(forms.Form):
-    to_role = forms.ChoiceField(label="Role you need")
+    to_role = forms.ChoiceField(label=_("Role you need"))
     reason = forms.CharField(
-        label="Why you need it", widget=forms.Textarea(attrs={"rows": 4}), max_length=2000, strip=True
+        label=_("Why you need it"), widget=forms.Textarea(attrs={"rows": 4}), max_length=2000, strip=True
     )
 
     def __init__(self, *args, role: str, **kwargs) -> None:
@@ -43,7 +45,9 @@ def promotion(request: HttpRequest) -> HttpResponse:
                 messages.error(request, refusal.message)
                 status = refusal.status
             else:
-                messages.success(request, "Your request has gone to the admins. You will be notified of their answer.")
+                messages.success(
+                    request, gettext("Your request has gone to the admins. You will be notified of their answer.")
+                )
                 return redirect("accounts:promotion")
         else:
             status = 422

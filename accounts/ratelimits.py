@@ -29,6 +29,7 @@ from functools import wraps
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy
 from redis.exceptions import NoScriptError
 
 from audit.services import client_ip
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 # A key function answers what to count a request against, or None for "do not count this request".
 KeyFunction = Callable[[HttpRequest], str | None]
 
-RATE_LIMITED_MESSAGE = "Too many attempts in a short time. Wait {seconds} seconds and try again."
+RATE_LIMITED_MESSAGE = gettext_lazy("Too many attempts in a short time. Wait %(seconds)s seconds and try again.")
 # What a limited client is told to wait when the counter is unreadable and the limit fails closed.
 FAIL_CLOSED_RETRY_SECONDS = 60
 # Long enough for any username or e-mail address; a longer one is cut before it becomes a cache key.
@@ -114,7 +115,7 @@ def by_user_or_typed_username(request: HttpRequest) -> str:
 
 def rate_limited_response(request: HttpRequest, retry_after: int) -> HttpResponse:
     """The 429 a limited request gets (JSON for the API, the error page otherwise), saying how long to wait."""
-    message = RATE_LIMITED_MESSAGE.format(seconds=retry_after)
+    message = RATE_LIMITED_MESSAGE % {"seconds": retry_after}
     refusal = Refused(EdgeRefusal.RATE_LIMITED, message, status=429, headers={"Retry-After": str(retry_after)})
     return refusal_response(request, refusal)
 

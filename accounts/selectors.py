@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import DispatchArea, User
 from traitortrack.forms import local_day_start
@@ -13,7 +14,7 @@ from traitortrack.pagination import KeysetPage, keyset_page
 class UserStatus:
     ACTIVE = "active"
     INACTIVE = "inactive"
-    CHOICES = [(ACTIVE, "Active"), (INACTIVE, "Inactive")]
+    CHOICES = [(ACTIVE, _("Active")), (INACTIVE, _("Inactive"))]
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,14 @@ Every change here is audited (audit.services.record). The unread-notification co
 is kept in the cache and dropped whenever it changes, so a page costs no query for it once it is warm.
 """
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from accounts.error_codes import PromotionRefusal
 from accounts.models import ROLE_RANK, Notification, PromotionRequest, PromotionStatus, Role, User
@@ -22,6 +24,14 @@ from traitortrack.errors import Refused
 UNREAD_COUNT_TIMEOUT = 300
 # The password hash never goes into the audit log (as in accounts.admin.UserAdmin).
 USER_AUDIT_EXCLUDE = ("password",)
+
+
+def choose_language(*, user: User, language: str) -> None:
+    """The user's pages from now on are in ``language`` (one of settings.LANGUAGES; accounts.middleware.
+    UserLanguageMiddleware reads it). A preference, not a power, so it is not audited."""
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])  # post_save drops this process's kept copy of the user
 
 
 class PromotionRefused(Refused):
@@ -70,23 +80,23 @@ def request_promotion(*, user: User, to_role: str, reason: str, request: HttpReq
     """Ask for a higher role. Only a role above the user's own may be asked for, and only one request may
     wait at a time (the database holds that too: promotion_one_pending_per_user)."""
     if to_role not in Role.values:
-        raise PromotionRefused(PromotionRefusal.UNKNOWN_ROLE, "Choose one of the roles offered.", status=422)
+        raise PromotionRefused(PromotionRefusal.UNKNOWN_ROLE, gettext("Choose one of the roles offered."), status=422)
     if ROLE_RANK[Role(to_role)] <= ROLE_RANK[Role(user.role)]:
         raise PromotionRefused(
             PromotionRefusal.NOT_A_PROMOTION,
-            f"You are already a {user.get_role_display().lower()}: ask for a higher role.",
+            gettext("You are already a %(role)s: ask for a higher role.") % {"role": user.get_role_display().lower()},
             status=422,
         )
     reason = reason.strip()
     if not reason:
-        raise PromotionRefused(PromotionRefusal.REASON_REQUIRED, "Say why you need the new role.", status=422)
+        raise PromotionRefused(PromotionRefusal.REASON_REQUIRED, gettext("Say why you need the new role."), status=422)
     with transaction.atomic(durable=True):
         # The user's row is the lock two simultaneous requests queue on, so the second sees the first.
         User.objects.select_for_update().filter(pk=user.pk).first()
         if PromotionRequest.objects.filter(user=user, status=PromotionStatus.PENDING).exists():
             raise PromotionRefused(
                 PromotionRefusal.ALREADY_PENDING,
-                "You already have a request waiting for an admin; wait for their answer.",
+                gettext("You already have a request waiting for an admin; wait for their answer."),
             )
         promotion = PromotionRequest.objects.create(user=user, from_role=user.role, to_role=to_role, reason=reason)
         record(
@@ -107,18 +117,23 @@ def decide_promotion(
     (an admin is also staff and superuser: user_role_decides_admin_access; a dispatcher's area stays).
     The user is notified either way, and the decision and any role change are audited."""
     if not getattr(admin, "is_admin", False):
-        raise PromotionRefused(PromotionRefusal.ADMIN_ONLY, "Only an admin may decide a promotion request.", status=403)
+        raise PromotionRefused(
+            PromotionRefusal.ADMIN_ONLY, gettext("Only an admin may decide a promotion request."), status=403
+        )
     with transaction.atomic(durable=True):
         # User before request: the order request_promotion locks in, so the two never deadlock.
         user = User.objects.select_for_update().get(pk=promotion.user_id)
         promotion = PromotionRequest.objects.select_for_update().get(pk=promotion.pk)
         if promotion.status != PromotionStatus.PENDING:
             status = promotion.get_status_display().lower()
-            raise PromotionRefused(PromotionRefusal.ALREADY_DECIDED, f"This request was already {status}.")
+            raise PromotionRefused(
+                PromotionRefusal.ALREADY_DECIDED, gettext("This request was already %(status)s.") % {"status": status}
+            )
         if approve and ROLE_RANK[Role(promotion.to_role)] <= ROLE_RANK[Role(user.role)]:
             raise PromotionRefused(
                 PromotionRefusal.ROLE_CHANGED,
-                f"{user} is already a {user.get_role_display().lower()}: reject the request instead.",
+                gettext("%(user)s is already a %(role)s: reject the request instead.")
+                % {"user": user, "role": user.get_role_display().lower()},
             )
         before = snapshot(promotion)
         promotion.status = PromotionStatus.APPROVED if approve else PromotionStatus.REJECTED
@@ -136,14 +151,20 @@ def decide_promotion(
         )
         if approve:
             _change_role(user=user, role=promotion.to_role, admin=admin, request=request)
-        role_name = Role(promotion.to_role).label.lower()
-        message = (
-            f"Your request to become a {role_name} was approved."
-            if approve
-            else f"Your request to become a {role_name} was rejected."
-        )
-        if promotion.decision_note:
-            message = f"{message} Note from {admin}: {promotion.decision_note}"
+        # In the language of the user it is for, not the admin's: it is read on their pages.
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            role_name = str(Role(promotion.to_role).label).lower()
+            message = (
+                gettext("Your request to become a %(role)s was approved.") % {"role": role_name}
+                if approve
+                else gettext("Your request to become a %(role)s was rejected.") % {"role": role_name}
+            )
+            if promotion.decision_note:
+                message = gettext("%(message)s Note from %(admin)s: %(note)s") % {
+                    "message": message,
+                    "admin": admin,
+                    "note": promotion.decision_note,
+                }
         notify(user=user, message=message, link=reverse("accounts:promotion"))
     promotion.user = user
     return promotion

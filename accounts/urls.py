@@ -7,6 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("language/", views.set_language, name="set_language"),
     path("password/change/", password_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/change/done/", password_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("password/reset/", password_views.PasswordResetView.as_view(), name="password_reset"),

@@ -1,4 +1,5 @@
-"""Account pages: logging in (rate limited) and the page a locked-out login gets (django-axes)."""
+"""Account pages: logging in (rate limited), the page a locked-out login gets (django-axes), and the
+language switch."""
 
 from typing import Any
 
@@ -7,16 +8,15 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.views import i18n
+from django.views.decorators.http import require_POST
 
 from accounts.ratelimits import login_rate_limit
+from accounts.services import choose_language
 from traitortrack.edge import api_error, is_api
 from traitortrack.errors import EdgeRefusal, Refused
-from traitortrack.permissions import PUBLIC
-
-LOCKED_OUT_MESSAGE = (
-    "Too many failed logins for this username from this device. Try again at {retry_at}, or ask an admin to unlock it."
-)
-PERMANENTLY_LOCKED_MESSAGE = "Too many failed logins for this username from this device. Ask an admin to unlock it."
+from traitortrack.permissions import PUBLIC, access
 
 
 class LoginView(auth_views.LoginView):
@@ -43,10 +43,13 @@ def locked_out(
     cool_off = settings.AXES_COOLOFF_TIME
     retry_at = timezone.localtime() + cool_off if cool_off else None
     if retry_at is not None:
-        message = LOCKED_OUT_MESSAGE.format(retry_at=retry_at.strftime("%H:%M"))
+        message = gettext(
+            "Too many failed logins for this username from this device. "
+            "Try again at %(retry_at)s, or ask an admin to unlock it."
+        ) % {"retry_at": retry_at.strftime("%H:%M")}
         status = 429
     else:
-        message = PERMANENTLY_LOCKED_MESSAGE
+        message = gettext("Too many failed logins for this username from this device. Ask an admin to unlock it.")
         status = 403
     if is_api(request):
         headers = {"Retry-After": str(int(cool_off.total_seconds()))} if cool_off else None
@@ -55,4 +58,17 @@ def locked_out(
     response = render(request, "accounts/locked_out.html", context, status=status)
     if cool_off:
         response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
+
+
+@access(PUBLIC, otp_exempt=True)
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The navbar's language switch: Django's set_language (it checks the language and the next URL and
+    sets the language cookie, which is what an anonymous user keeps), and a logged-in user's choice is
+    saved on them, so it follows them to another phone."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        choose_language(user=request.user, language=language)
     return response

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 
 from accounts import otp
@@ -91,11 +92,13 @@ def verify(request: HttpRequest) -> HttpResponse:
         if device is not None:
             if not otp.has_totp_device(user):
                 # In with a recovery code (or an addstatictoken code) and no app: enrol a new phone now.
-                messages.warning(request, "Set up your authenticator app again before you go on.")
+                messages.warning(request, gettext("Set up your authenticator app again before you go on."))
                 return redirect(f"{reverse('accounts:otp_setup')}?{urlencode({'next': _next_url(request)})}")
             if isinstance(device, otp.StaticDevice):
                 left = device.token_set.count()
-                messages.warning(request, f"Recovery code used: {left} left. Keep them somewhere safe.")
+                messages.warning(
+                    request, gettext("Recovery code used: %(left)s left. Keep them somewhere safe.") % {"left": left}
+                )
             return redirect(_next_url(request))
         error = "That code is not right. Type the 6-digit code your app shows now, or one recovery code."
     context = {"error": error, "next": _next_url(request)}

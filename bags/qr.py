@@ -103,28 +103,39 @@ def _shown(raw: str) -> str:
 def normalise(raw: str | None) -> str:
     """Strip surrounding white space and upper-case; refuse what no bag code can be."""
     if raw is None:
-        raise QRCodeError(QRRefusal.EMPTY, "No code was read. Scan the label again.")
+        raise QRCodeError(QRRefusal.EMPTY, gettext("No code was read. Scan the label again."))
     code = raw.strip()
     if not code:
-        raise QRCodeError(QRRefusal.EMPTY, "No code was read. Scan the label again.")
+        raise QRCodeError(QRRefusal.EMPTY, gettext("No code was read. Scan the label again."))
     if len(code) > MAX_LENGTH:
         raise QRCodeError(
             QRRefusal.TOO_LONG,
-            f"That code is {len(code)} characters long; bag codes have at most {MAX_LENGTH}. "
-            "Check that only one label was scanned.",
+            gettext(
+                "That code is %(length)s characters long; bag codes have at most %(most)s. "
+                "Check that only one label was scanned."
+            )
+            % {"length": len(code), "most": MAX_LENGTH},
         )
     for char in code:
         if not (char.isascii() and (char.isalnum() or char == "-")):
             raise QRCodeError(
-                QRRefusal.BAD_CHARACTERS, f"'{_shown(code)}' contains {_describe(char)}, which no bag code has."
+                QRRefusal.BAD_CHARACTERS,
+                # Translators: what is a phrase such as "a space inside it" or "the character 'é'".
+                gettext("'%(code)s' contains %(what)s, which no bag code has.")
+                % {"code": _shown(code), "what": _describe(char)},
             )
     code = code.upper()
     if len(code) < MIN_LENGTH:
         raise QRCodeError(
-            QRRefusal.TOO_SHORT, f"'{code}' is too short; bag codes have at least {MIN_LENGTH} characters."
+            QRRefusal.TOO_SHORT,
+            gettext("'%(code)s' is too short; bag codes have at least %(least)s characters.")
+            % {"code": code, "least": MIN_LENGTH},
         )
     if not ANY_CODE_PATTERN.fullmatch(code):
-        raise QRCodeError(QRRefusal.BAD_FORMAT, f"'{code}' is not a bag code: it must start with a letter or digit.")
+        raise QRCodeError(
+            QRRefusal.BAD_FORMAT,
+            gettext("'%(code)s' is not a bag code: it must start with a letter or digit.") % {"code": code},
+        )
     if is_command(code):
         raise command_refusal(code)
     return code
@@ -132,16 +143,16 @@ def normalise(raw: str | None) -> str:
 
 def _describe(char: str) -> str:
     if char.isspace():
-        return "a space inside it"
+        return gettext("a space inside it")
     if not char.isprintable():
         name = unicodedata.name(char, "")
         if name:
-            return f"an invisible character ({name.title()})"
-        return f"an invisible control character (code {ord(char)})"
+            return gettext("an invisible character (%(name)s)") % {"name": name.title()}
+        return gettext("an invisible control character (code %(number)s)") % {"number": ord(char)}
     if not char.isascii():
         name = unicodedata.name(char, "unknown character")
-        return f"the character '{char}' ({name.title()})"
-    return f"the character '{char}'"
+        return gettext("the character '%(char)s' (%(name)s)") % {"char": char, "name": name.title()}
+    return gettext("the character '%(char)s'") % {"char": char}
 
 
 def classify(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
@@ -157,7 +168,9 @@ def classify(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
     if hint:
         raise QRCodeError(QRRefusal.BAD_PARENT_FORMAT, hint)
     raise QRCodeError(
-        QRRefusal.BAD_FORMAT, f"'{code}' is not a bag code: child codes are 4 to 20 letters or digits, with no dashes."
+        QRRefusal.BAD_FORMAT,
+        gettext("'%(code)s' is not a bag code: child codes are 4 to 20 letters or digits, with no dashes.")
+        % {"code": code},
     )
 
 
@@ -168,7 +181,9 @@ def parse_parent(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode
         hint = near_parent_hint(parsed.qr_id, formats)
         raise QRCodeError(
             QRRefusal.CHILD_WHERE_PARENT_EXPECTED,
-            hint or f"'{parsed.qr_id}' is a child bag code. Scan a parent bag ({_examples(formats)}) first.",
+            hint
+            or gettext("'%(code)s' is a child bag code. Scan a parent bag (%(examples)s) first.")
+            % {"code": parsed.qr_id, "examples": _examples(formats)},
         )
     return parsed
 
@@ -178,7 +193,8 @@ def parse_child(raw: str | None, formats: Iterable[ParentFormat]) -> ParsedCode:
     if parsed.kind != CHILD:
         raise QRCodeError(
             QRRefusal.PARENT_WHERE_CHILD_EXPECTED,
-            f"'{parsed.qr_id}' is a parent bag code, not a child. Scan a child bag, or finish this parent first.",
+            gettext("'%(code)s' is a parent bag code, not a child. Scan a child bag, or finish this parent first.")
+            % {"code": parsed.qr_id},
         )
     return parsed
 
@@ -188,12 +204,18 @@ def near_parent_hint(code: str, formats: Iterable[ParentFormat]) -> str | None:
     sentence saying so), else None."""
     for fmt in sorted(formats, key=lambda f: -len(f.prefix)):
         if code.startswith(fmt.prefix):
-            return (
-                f"'{code}' looks like a {fmt.product_name} parent code, but those are {fmt.prefix} "
-                f"followed by exactly {fmt.digits} digits (e.g. {fmt.example})."
-            )
+            return gettext(
+                "'%(code)s' looks like a %(product)s parent code, but those are %(prefix)s "
+                "followed by exactly %(digits)s digits (e.g. %(example)s)."
+            ) % {
+                "code": code,
+                "product": fmt.product_name,
+                "prefix": fmt.prefix,
+                "digits": fmt.digits,
+                "example": fmt.example,
+            }
     return None
 
 
 def _examples(formats: Iterable[ParentFormat]) -> str:
-    return " or ".join(fmt.example for fmt in formats) or "no products are set up"
+    return gettext(" or ").join(fmt.example for fmt in formats) or gettext("no products are set up")

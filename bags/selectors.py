@@ -8,6 +8,8 @@ from typing import Any
 
 from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from psycopg.errors import QueryCanceled
 
 from accounts.models import DispatchArea, User
@@ -33,10 +35,10 @@ class BagStatus:
     LINKED = "linked"
     UNLINKED = "unlinked"
     CHOICES = [
-        (OPEN, "Parent, open"),
-        (COMPLETE, "Parent, complete"),
-        (LINKED, "Child, in a parent"),
-        (UNLINKED, "Child, in no parent"),
+        (OPEN, _("Parent, open")),
+        (COMPLETE, _("Parent, complete")),
+        (LINKED, _("Child, in a parent")),
+        (UNLINKED, _("Child, in no parent")),
     ]
     KINDS = {OPEN: BagKind.PARENT, COMPLETE: BagKind.PARENT, LINKED: BagKind.CHILD, UNLINKED: BagKind.CHILD}
 
@@ -61,7 +63,8 @@ def code_prefix(text: str) -> str:
     if prefix and not PREFIX_PATTERN.fullmatch(prefix):
         raise qr.QRCodeError(
             QRRefusal.BAD_PREFIX,
-            f"Type the start of a bag code: letters, digits and '-', at most {qr.MAX_LENGTH} of them.",
+            gettext("Type the start of a bag code: letters, digits and '-', at most %(most)s of them.")
+            % {"most": qr.MAX_LENGTH},
         )
     return prefix
 

@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.forms.models import model_to_dict
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -191,7 +192,7 @@ def bill(request: HttpRequest, bill_id: int) -> JsonResponse:
         current = Bill.objects.filter(pk=bill_id).first()
         if current is None:
             raise BillRefused(
-                BillRefusal.UNKNOWN_BILL, "That bill does not exist (it may have been deleted).", status=404
+                BillRefusal.UNKNOWN_BILL, gettext("That bill does not exist (it may have been deleted)."), status=404
             )
         data = {**model_to_dict(current, fields=BillForm.Meta.fields), **bill_fields(request)}
         form = BillForm(data=data, instance=current)
@@ -202,7 +203,9 @@ def bill(request: HttpRequest, bill_id: int) -> JsonResponse:
     with_children = request.GET.get("children", "").lower() in TRUE_WORDS
     view = Bill.objects.bill_view(bill_id, with_children=with_children)
     if view is None:
-        raise BillRefused(BillRefusal.UNKNOWN_BILL, "That bill does not exist (it may have been deleted).", status=404)
+        raise BillRefused(
+            BillRefusal.UNKNOWN_BILL, gettext("That bill does not exist (it may have been deleted)."), status=404
+        )
     return JsonResponse({"ok": True, "bill": bill_json(view)})
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
 
 from bags.models import Product
 from bills.managers import BillQuerySet
@@ -20,7 +21,8 @@ class BillForm(forms.ModelForm):
 
     expected_parents = forms.IntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(MAX_PARENTS)],
-        help_text=f"Expected number of parent bags (1 to {MAX_PARENTS}).",
+        label=_("Expected parents"),
+        help_text=_("Expected number of parent bags (1 to %(most)s).") % {"most": MAX_PARENTS},
     )
 
     class Meta:
@@ -30,7 +32,13 @@ class BillForm(forms.ModelForm):
             "bill_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
-        labels = {"product": "Product (for the expected weight)"}
+        labels = {
+            "bill_number": _("Bill number"),
+            "customer": _("Customer"),
+            "bill_date": _("Bill date"),
+            "product": _("Product (for the expected weight)"),
+            "notes": _("Notes"),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -47,7 +55,7 @@ class BillForm(forms.ModelForm):
     def clean_bill_number(self) -> str:
         number = self.cleaned_data["bill_number"].strip()
         if not number:
-            raise ValidationError("Type the bill number.", code="required")
+            raise ValidationError(_("Type the bill number."), code="required")
         try:
             check_bill_number_free(number, exclude_pk=self.instance.pk)
         except BillRefused as refusal:
@@ -58,7 +66,7 @@ class BillForm(forms.ModelForm):
     def clean_customer(self) -> str:
         customer = self.cleaned_data["customer"].strip()
         if not customer:
-            raise ValidationError("Type the customer or destination.", code="required")
+            raise ValidationError(_("Type the customer or destination."), code="required")
         return customer
 
     def service_arguments(self) -> dict[str, Any]:
@@ -70,6 +78,6 @@ class BillSearchForm(ListSearchForm):
 
     DEFAULT_SORT = "-bill_date"
 
-    q = forms.CharField(required=False, max_length=200, label="Bill number or customer")
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *BillStatus.choices])
+    q = forms.CharField(required=False, max_length=200, label=_("Bill number or customer"))
+    status = forms.ChoiceField(required=False, choices=[("", _("Any status")), *BillStatus.choices])
     sort = forms.ChoiceField(required=False, choices=sort_choices(BillQuerySet.SORTS))

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from accounts.models import User
 from audit.choices import AuditAction
@@ -62,7 +63,7 @@ class BillChange:
 def _check_biller(user: User) -> None:
     # The views are declared BILLER already; a service called from elsewhere (a command) checks too.
     if not (user.is_authenticated and user.handles_bills):
-        raise BillRefused(BillRefusal.FORBIDDEN, "Only billers and admins work on bills.", status=403)
+        raise BillRefused(BillRefusal.FORBIDDEN, gettext("Only billers and admins work on bills."), status=403)
 
 
 def default_product() -> Product | None:
@@ -75,7 +76,9 @@ def check_bill_number_free(bill_number: str, *, exclude_pk: int | None = None) -
     other = Bill.objects.filter(bill_number__iexact=bill_number).exclude(pk=exclude_pk).first()
     if other is not None:
         raise BillRefused(
-            BillRefusal.BILL_NUMBER_TAKEN, f"Bill {other.bill_number} already exists (bill numbers ignore case)."
+            BillRefusal.BILL_NUMBER_TAKEN,
+            gettext("Bill %(bill_number)s already exists (bill numbers ignore case).")
+            % {"bill_number": other.bill_number},
         )
 
 
@@ -88,23 +91,35 @@ def check_parent_can_join(*, bill: Bill, bag: Bag, on_bill: Bill | None, parent_
         raise finalised_refusal(bill)
     if bag.kind != BagKind.PARENT:
         raise BillRefused(
-            BillRefusal.NOT_A_PARENT_CODE, f"{bag.qr_id} is a child bag; only parent bags go on a bill.", status=422
+            BillRefusal.NOT_A_PARENT_CODE,
+            gettext("%(qr_id)s is a child bag; only parent bags go on a bill.") % {"qr_id": bag.qr_id},
+            status=422,
         )
     if on_bill is not None and on_bill.pk == bill.pk:
-        raise BillRefused(BillRefusal.ALREADY_ON_THIS_BILL, f"{bag.qr_id} is already on this bill. Nothing changed.")
+        raise BillRefused(
+            BillRefusal.ALREADY_ON_THIS_BILL,
+            gettext("%(qr_id)s is already on this bill. Nothing changed.") % {"qr_id": bag.qr_id},
+        )
     if on_bill is not None:
-        raise BillRefused(BillRefusal.ALREADY_ON_BILL, f"{bag.qr_id} is already on bill {on_bill.bill_number}.")
+        raise BillRefused(
+            BillRefusal.ALREADY_ON_BILL,
+            gettext("%(qr_id)s is already on bill %(bill_number)s.")
+            % {"qr_id": bag.qr_id, "bill_number": on_bill.bill_number},
+        )
     if parent_count >= MAX_PARENTS:
         raise BillRefused(
             BillRefusal.BILL_FULL,
-            f"Bill {bill.bill_number} already holds {MAX_PARENTS} parent bags, the most a bill takes.",
+            gettext("Bill %(bill_number)s already holds %(most)s parent bags, the most a bill takes.")
+            % {"bill_number": bill.bill_number, "most": MAX_PARENTS},
         )
 
 
 def finalised_refusal(bill: Bill) -> BillRefused:
     """What any change to a finalised bill is told."""
     return BillRefused(
-        BillRefusal.BILL_FINALISED, f"Bill {bill.bill_number} is finalised: it cannot change. An admin can reopen it."
+        BillRefusal.BILL_FINALISED,
+        gettext("Bill %(bill_number)s is finalised: it cannot change. An admin can reopen it.")
+        % {"bill_number": bill.bill_number},
     )
 
 
@@ -119,7 +134,9 @@ def _locked_bill(bill_id: Any) -> Bill:
         else None
     )
     if bill is None:
-        raise BillRefused(BillRefusal.UNKNOWN_BILL, "That bill does not exist (it may have been deleted).", status=404)
+        raise BillRefused(
+            BillRefusal.UNKNOWN_BILL, gettext("That bill does not exist (it may have been deleted)."), status=404
+        )
     return bill
 
 
@@ -131,7 +148,7 @@ def _parse_parent(raw_code: Any) -> str:
 
 
 def _parents(count: int) -> str:
-    return f"{count} parent{'' if count == 1 else 's'}"
+    return ngettext("%(count)s parent", "%(count)s parents", count) % {"count": count}
 
 
 def _touch(bill: Bill) -> None:
@@ -154,7 +171,10 @@ def create_bill(
     _check_biller(user)
     bill_number = bill_number.strip()
     if not product.is_active:
-        raise BillRefused(BillRefusal.PRODUCT_INACTIVE, f"{product.name} is no longer in use; choose another product.")
+        raise BillRefused(
+            BillRefusal.PRODUCT_INACTIVE,
+            gettext("%(name)s is no longer in use; choose another product.") % {"name": product.name},
+        )
     with transaction.atomic(durable=True):
         check_bill_number_free(bill_number)
         try:
@@ -171,10 +191,17 @@ def create_bill(
         except IntegrityError as error:
             # Typed at the same moment by another biller: the unique index decided.
             check_bill_number_free(bill_number)
-            raise BillRefused(BillRefusal.BILL_NUMBER_TAKEN, f"Bill {bill_number} already exists.") from error
+            raise BillRefused(
+                BillRefusal.BILL_NUMBER_TAKEN,
+                gettext("Bill %(bill_number)s already exists.") % {"bill_number": bill_number},
+            ) from error
         record(actor=user, action=AuditAction.BILL_CREATE, obj=bill, before=None, after=snapshot(bill), request=request)
         announce_bills_changed()  # the dashboard's bills by status
-    return BillChange(bill, "created", f"Bill {bill.bill_number} created. Scan its parent bags.")
+    return BillChange(
+        bill,
+        "created",
+        gettext("Bill %(bill_number)s created. Scan its parent bags.") % {"bill_number": bill.bill_number},
+    )
 
 
 def update_bill(
@@ -199,7 +226,8 @@ def update_bill(
             raise finalised_refusal(bill)
         if not product.is_active and product.pk != bill.product_id:
             raise BillRefused(
-                BillRefusal.PRODUCT_INACTIVE, f"{product.name} is no longer in use; choose another product."
+                BillRefusal.PRODUCT_INACTIVE,
+                gettext("%(name)s is no longer in use; choose another product.") % {"name": product.name},
             )
         check_bill_number_free(bill_number, exclude_pk=bill.pk)
         before = snapshot(bill)
@@ -210,21 +238,29 @@ def update_bill(
         bill.expected_parents = expected_parents
         bill.notes = notes
         if snapshot(bill) == before:  # updated_at moves only when saved
-            return BillChange(bill, "unchanged", "Nothing to change.")
+            return BillChange(bill, "unchanged", gettext("Nothing to change."))
         try:
             with transaction.atomic():
                 bill.save()
         except IntegrityError as error:
             check_bill_number_free(bill_number, exclude_pk=bill.pk)
-            raise BillRefused(BillRefusal.BILL_NUMBER_TAKEN, f"Bill {bill_number} already exists.") from error
+            raise BillRefused(
+                BillRefusal.BILL_NUMBER_TAKEN,
+                gettext("Bill %(bill_number)s already exists.") % {"bill_number": bill_number},
+            ) from error
         record(
             actor=user, action=AuditAction.BILL_CHANGE, obj=bill, before=before, after=snapshot(bill), request=request
         )
         parent_count = BillBag.objects.filter(bill=bill).count()
     warning = None
     if parent_count > expected_parents:
-        warning = f"It already holds {_parents(parent_count)}, more than the {expected_parents} now expected."
-    return BillChange(bill, "changed", f"Bill {bill.bill_number} saved.", warning)
+        warning = gettext("It already holds %(parents)s, more than the %(expected_parents)s now expected.") % {
+            "parents": _parents(parent_count),
+            "expected_parents": expected_parents,
+        }
+    return BillChange(
+        bill, "changed", gettext("Bill %(bill_number)s saved.") % {"bill_number": bill.bill_number}, warning
+    )
 
 
 def add_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest | None = None) -> BillChange:
@@ -245,7 +281,8 @@ def add_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest 
         if bag is None:
             raise BillRefused(
                 BillRefusal.UNKNOWN_PARENT,
-                f"Parent bag {parent_qr} was not found. It must be scanned on the scan page first.",
+                gettext("Parent bag %(parent_qr)s was not found. It must be scanned on the scan page first.")
+                % {"parent_qr": parent_qr},
                 status=404,
             )
         entry = bag and BillBag.objects.current().filter(parent_bag=bag).select_related("bill").first()
@@ -260,7 +297,9 @@ def add_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest 
             if winner is None:
                 raise
             raise BillRefused(
-                BillRefusal.ALREADY_ON_BILL, f"{parent_qr} is already on bill {winner.bill.bill_number}."
+                BillRefusal.ALREADY_ON_BILL,
+                gettext("%(parent_qr)s is already on bill %(bill_number)s.")
+                % {"parent_qr": parent_qr, "bill_number": winner.bill.bill_number},
             ) from error
         _touch(bill)
         count = parent_count + 1
@@ -272,12 +311,20 @@ def add_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpRequest 
             after={"parent_bag": parent_qr, "bill": bill.bill_number, "parent_count": count},
             request=request,
         )
-    message = f"{parent_qr} added to {bill.bill_number}: {count} of {bill.expected_parents} parents."
+    message = gettext("%(parent_qr)s added to %(bill_number)s: %(count)s of %(expected_parents)s parents.") % {
+        "parent_qr": parent_qr,
+        "bill_number": bill.bill_number,
+        "count": count,
+        "expected_parents": bill.expected_parents,
+    }
     warnings = []
     if count > bill.expected_parents:
-        warnings.append(f"That is more than the {bill.expected_parents} expected.")
+        warnings.append(
+            gettext("That is more than the %(expected_parents)s expected.")
+            % {"expected_parents": bill.expected_parents}
+        )
     if bag.child_count == 0:
-        warnings.append(f"{parent_qr} holds no children.")
+        warnings.append(gettext("%(parent_qr)s holds no children.") % {"parent_qr": parent_qr})
     return BillChange(bill, "parent_added", message, " ".join(warnings) or None)
 
 
@@ -293,7 +340,10 @@ def remove_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpReque
         entry = BillBag.objects.filter(bill=bill, parent_bag__qr_id=parent_qr).first()
         if entry is None:
             raise BillRefused(
-                BillRefusal.NOT_ON_THIS_BILL, f"{parent_qr} is not on bill {bill.bill_number}.", status=404
+                BillRefusal.NOT_ON_THIS_BILL,
+                gettext("%(parent_qr)s is not on bill %(bill_number)s.")
+                % {"parent_qr": parent_qr, "bill_number": bill.bill_number},
+                status=404,
             )
         parent_count = BillBag.objects.filter(bill=bill).count()
         entry.delete()
@@ -307,7 +357,10 @@ def remove_parent(*, user: User, bill_id: Any, raw_code: Any, request: HttpReque
             request=request,
         )
     return BillChange(
-        bill, "parent_removed", f"{parent_qr} taken off {bill.bill_number}: {_parents(parent_count - 1)} left."
+        bill,
+        "parent_removed",
+        gettext("%(parent_qr)s taken off %(bill_number)s: %(parents)s left.")
+        % {"parent_qr": parent_qr, "bill_number": bill.bill_number, "parents": _parents(parent_count - 1)},
     )
 
 
@@ -319,13 +372,18 @@ def finalise_bill(*, user: User, bill_id: Any, request: HttpRequest | None = Non
     with transaction.atomic(durable=True):
         bill = _locked_bill(bill_id)
         if bill.status == BillStatus.FINALISED:
-            raise BillRefused(BillRefusal.ALREADY_FINALISED, f"Bill {bill.bill_number} is already finalised.")
+            raise BillRefused(
+                BillRefusal.ALREADY_FINALISED,
+                gettext("Bill %(bill_number)s is already finalised.") % {"bill_number": bill.bill_number},
+            )
         now = acting(user)
         before = snapshot(bill)
         frozen = BillBag.objects.freeze(bill.pk)
         if frozen == 0:
             raise BillRefused(
-                BillRefusal.BILL_EMPTY, f"Bill {bill.bill_number} has no parent bags: scan them before finalising."
+                BillRefusal.BILL_EMPTY,
+                gettext("Bill %(bill_number)s has no parent bags: scan them before finalising.")
+                % {"bill_number": bill.bill_number},
             )
         bill.status = BillStatus.FINALISED
         bill.finalised_at = now
@@ -338,8 +396,17 @@ def finalise_bill(*, user: User, bill_id: Any, request: HttpRequest | None = Non
         announce_bills_changed()
     warning = None
     if frozen != bill.expected_parents:
-        warning = f"It holds {_parents(frozen)}; {bill.expected_parents} were expected."
-    return BillChange(bill, "finalised", f"Bill {bill.bill_number} finalised with {_parents(frozen)}.", warning)
+        warning = gettext("It holds %(parents)s; %(expected_parents)s were expected.") % {
+            "parents": _parents(frozen),
+            "expected_parents": bill.expected_parents,
+        }
+    return BillChange(
+        bill,
+        "finalised",
+        gettext("Bill %(bill_number)s finalised with %(parents)s.")
+        % {"bill_number": bill.bill_number, "parents": _parents(frozen)},
+        warning,
+    )
 
 
 def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None) -> BillChange:
@@ -347,19 +414,25 @@ def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None)
     so it shows its parents as they are now. Refused once a parent came back on a return ticket: the bill
     must keep showing what was dispatched and what came back, which only its snapshot knows."""
     if not (user.is_authenticated and user.is_admin):
-        raise BillRefused(BillRefusal.ADMIN_ONLY, "Only an admin can reopen a finalised bill.", status=403)
+        raise BillRefused(BillRefusal.ADMIN_ONLY, gettext("Only an admin can reopen a finalised bill."), status=403)
     with transaction.atomic(durable=True):
         bill = _locked_bill(bill_id)
         if bill.status != BillStatus.FINALISED:
-            raise BillRefused(BillRefusal.NOT_FINALISED, f"Bill {bill.bill_number} is not finalised.")
+            raise BillRefused(
+                BillRefusal.NOT_FINALISED,
+                gettext("Bill %(bill_number)s is not finalised.") % {"bill_number": bill.bill_number},
+            )
         # A commit of a return ticket holds the bill's row (release_entries), so this sees every return.
         returned = BillBag.objects.filter(bill=bill).exclude(returned_on="")
         tickets = sorted(set(returned.values_list("returned_on", flat=True)))
         if tickets:
             raise BillRefused(
                 BillRefusal.HAS_RETURNED_PARENTS,
-                f"Bill {bill.bill_number} cannot be reopened: parents on it came back on {', '.join(tickets)}, "
-                "and only its snapshot shows what was dispatched.",
+                gettext(
+                    "Bill %(bill_number)s cannot be reopened: parents on it came back on %(tickets)s, "
+                    "and only its snapshot shows what was dispatched."
+                )
+                % {"bill_number": bill.bill_number, "tickets": ", ".join(tickets)},
             )
         acting(user)
         before = snapshot(bill)
@@ -378,7 +451,11 @@ def reopen_bill(*, user: User, bill_id: Any, request: HttpRequest | None = None)
             actor=user, action=AuditAction.BILL_REOPEN, obj=bill, before=before, after=snapshot(bill), request=request
         )
         announce_bills_changed()
-    return BillChange(bill, "reopened", f"Bill {bill.bill_number} reopened: it is a draft again.")
+    return BillChange(
+        bill,
+        "reopened",
+        gettext("Bill %(bill_number)s reopened: it is a draft again.") % {"bill_number": bill.bill_number},
+    )
 
 
 def lock_entries_for_return(parent_ids: list[int]) -> dict[int, BillBag]:

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -30,11 +31,11 @@ PAGE_SIZE = 25
 # Parents per manifest column: two columns of 30 fill one A4 page.
 MANIFEST_COLUMN_ROWS = 30
 COLUMNS = [
-    ("bill_number", "Bill number"),
-    ("customer", "Customer"),
-    ("bill_date", "Date"),
-    ("status", "Status"),
-    ("parents", "Parents"),
+    ("bill_number", _("Bill number")),
+    ("customer", _("Customer")),
+    ("bill_date", _("Date")),
+    ("status", _("Status")),
+    ("parents", _("Parents")),
 ]
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import DispatchArea
 from audit.choices import AuditAction
@@ -21,9 +22,9 @@ class ExportForm(forms.Form):
     """The format and a date range (of the table's date field), both ends optional."""
 
     table: Table
-    file_format = forms.ChoiceField(label="Format", choices=FORMATS, initial="csv")
-    date_from = DayField(label="From", required=False)
-    date_to = DayField(label="To", required=False)
+    file_format = forms.ChoiceField(label=_("Format"), choices=FORMATS, initial="csv")
+    date_from = DayField(label=_("From"), required=False)
+    date_to = DayField(label=_("To"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -34,7 +35,7 @@ class ExportForm(forms.Form):
         cleaned = super().clean()
         first, last = cleaned.get("date_from"), cleaned.get("date_to")
         if first and last and first > last:
-            raise ValidationError("The 'from' date is after the 'to' date.", code="bad_range")
+            raise ValidationError(_("The 'from' date is after the 'to' date."), code="bad_range")
         return cleaned
 
     # Each filter field and the lookup it narrows the rows by.
@@ -56,41 +57,45 @@ class ExportForm(forms.Form):
 
 
 def _choices(choices) -> list[tuple[str, str]]:
-    return [("", "All"), *choices]
+    return [("", _("All")), *choices]
 
 
 class BagExportForm(ExportForm):
     table = TABLES["bags"]
     lookups = {"kind": "kind", "product": "product", "area": "dispatch_area"}
-    kind = forms.ChoiceField(choices=_choices(BagKind.choices), required=False)
-    product = forms.ModelChoiceField(Product.objects.order_by("name"), required=False, empty_label="All")
-    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label="All")
+    kind = forms.ChoiceField(choices=_choices(BagKind.choices), required=False, label=_("Kind"))
+    product = forms.ModelChoiceField(
+        Product.objects.order_by("name"), required=False, empty_label=_("All"), label=_("Product")
+    )
+    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label=_("All"), label=_("Area"))
 
 
 class LinkExportForm(ExportForm):
     table = TABLES["links"]
     lookups = {"product": "parent__product", "area": "parent__dispatch_area"}
-    product = forms.ModelChoiceField(Product.objects.order_by("name"), required=False, empty_label="All")
-    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label="All")
+    product = forms.ModelChoiceField(
+        Product.objects.order_by("name"), required=False, empty_label=_("All"), label=_("Product")
+    )
+    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label=_("All"), label=_("Area"))
 
 
 class ScanExportForm(ExportForm):
     table = TABLES["scans"]
     lookups = {"action": "action", "area": "dispatch_area"}
-    action = forms.ChoiceField(choices=_choices(ScanAction.choices), required=False)
-    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label="All")
+    action = forms.ChoiceField(choices=_choices(ScanAction.choices), required=False, label=_("Action"))
+    area = forms.ModelChoiceField(DispatchArea.objects.all(), required=False, empty_label=_("All"), label=_("Area"))
 
 
 class BillExportForm(ExportForm):
     table = TABLES["bills"]
     lookups = {"status": "status"}
-    status = forms.ChoiceField(choices=_choices(BillStatus.choices), required=False)
+    status = forms.ChoiceField(choices=_choices(BillStatus.choices), required=False, label=_("Status"))
 
 
 class AuditExportForm(ExportForm):
     table = TABLES["audit"]
     lookups = {"action": "action"}
-    action = forms.ChoiceField(choices=_choices(AuditAction.choices), required=False)
+    action = forms.ChoiceField(choices=_choices(AuditAction.choices), required=False, label=_("Action"))
 
 
 FORMS: dict[str, type[ExportForm]] = {

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import DispatchArea, Role, User
 from accounts.selectors import UserSearch, UserStatus, search_users
@@ -25,7 +26,7 @@ PAGE_SIZE = 25
 PREVIEW_SIZE = 5
 
 BAGS, BILLS, USERS = "bags", "bills", "users"
-TITLES = {BAGS: "Bags", BILLS: "Bills", USERS: "Users"}
+TITLES = {BAGS: _("Bags"), BILLS: _("Bills"), USERS: _("Users")}
 # The filters each kind of result understands (and the status values of each).
 FILTERS = {
     BAGS: {"kind", "product", "area", "status", "date_from", "date_to"},
@@ -44,19 +45,27 @@ class SearchForm(forms.Form):
     """The search box and its filters. A filter value that does not parse is ignored, never an error page (its
     field says why); a code start no code can have gets a message."""
 
-    q = forms.CharField(required=False, max_length=64, label="Code, bill number, customer or user")
-    show = forms.ChoiceField(required=False, label="Show")
-    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *BagKind.choices], label="Bag kind")
+    q = forms.CharField(required=False, max_length=64, label=_("Code, bill number, customer or user"))
+    show = forms.ChoiceField(required=False, label=_("Show"))
+    kind = forms.ChoiceField(required=False, choices=[("", _("Any kind")), *BagKind.choices], label=_("Bag kind"))
     product = forms.ModelChoiceField(
-        required=False, queryset=Product.objects.order_by("name"), to_field_name="code", empty_label="Any product"
+        required=False,
+        queryset=Product.objects.order_by("name"),
+        to_field_name="code",
+        empty_label=_("Any product"),
+        label=_("Product"),
     )
     area = forms.ModelChoiceField(
-        required=False, queryset=DispatchArea.objects.order_by("name"), to_field_name="code", empty_label="Any area"
+        required=False,
+        queryset=DispatchArea.objects.order_by("name"),
+        to_field_name="code",
+        empty_label=_("Any area"),
+        label=_("Area"),
     )
-    status = forms.ChoiceField(required=False)
-    role = forms.ChoiceField(required=False, choices=[("", "Any role"), *Role.choices])
-    date_from = DayField(required=False, label="From")
-    date_to = DayField(required=False, label="To")
+    status = forms.ChoiceField(required=False, label=_("Status"))
+    role = forms.ChoiceField(required=False, choices=[("", _("Any role")), *Role.choices], label=_("Role"))
+    date_from = DayField(required=False, label=_("From"))
+    date_to = DayField(required=False, label=_("To"))
     # The page link's: the last row shown (a code, an id, or a time and an id), never typed.
     after = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
@@ -64,8 +73,8 @@ class SearchForm(forms.Form):
         super().__init__(data)
         self.targets = searchable(user)
         self.user = user
-        self.fields["show"].choices = [("", "Everything")] + [(target, TITLES[target]) for target in self.targets]
-        self.fields["status"].choices = [("", "Any status")] + [
+        self.fields["show"].choices = [("", _("Everything"))] + [(target, TITLES[target]) for target in self.targets]
+        self.fields["status"].choices = [("", _("Any status"))] + [
             (TITLES[target], list(STATUSES[target])) for target in self.targets
         ]
         # The box names only what this user can find (a dispatcher has no bills or users to search).
@@ -153,7 +162,9 @@ def run_search(form: SearchForm) -> SearchResult:
             if show:
                 result.error = refusal.message
             else:  # words for a customer or a user, say: no bag code starts like that
-                result.left_out.append(f"{TITLES[target]} (no bag code starts with “{text}”)")
+                result.left_out.append(
+                    gettext("%(what)s (no bag code starts with “%(text)s”)") % {"what": TITLES[target], "text": text}
+                )
             continue
         result.sections.append(Section(target, TITLES[target], page, preview=not show))
     if text and after is None and BAGS in targets:

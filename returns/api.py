@@ -13,6 +13,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -85,7 +86,7 @@ def _ticket(ticket_id: int) -> ReturnTicket:
         ReturnTicket.objects.select_related("created_by", "committed_by", "cancelled_by").filter(pk=ticket_id).first()
     )
     if ticket is None:
-        raise ReturnRefused(ReturnRefusal.UNKNOWN_TICKET, "That return ticket does not exist.", status=404)
+        raise ReturnRefused(ReturnRefusal.UNKNOWN_TICKET, gettext("That return ticket does not exist."), status=404)
     return ticket
 
 

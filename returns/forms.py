@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from returns.choices import ReturnStatus
 from returns.managers import ReturnTicketQuerySet
@@ -17,13 +18,13 @@ class ReturnTicketForm(forms.ModelForm):
         model = ReturnTicket
         fields = ("source", "notes")
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
-        labels = {"source": "Came back from (location or customer)"}
-        error_messages = {"source": {"required": "Say where the bags came back from."}}
+        labels = {"source": _("Came back from (location or customer)"), "notes": _("Notes")}
+        error_messages = {"source": {"required": _("Say where the bags came back from.")}}
 
     def clean_source(self) -> str:
         source = self.cleaned_data["source"].strip()
         if not source:
-            raise ValidationError("Say where the bags came back from.", code="required")
+            raise ValidationError(_("Say where the bags came back from."), code="required")
         return source
 
     def service_arguments(self) -> dict[str, Any]:
@@ -35,6 +36,6 @@ class ReturnTicketSearchForm(ListSearchForm):
 
     DEFAULT_SORT = "-created_at"
 
-    q = forms.CharField(required=False, max_length=200, label="Ticket number, source or parent code")
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *ReturnStatus.choices])
+    q = forms.CharField(required=False, max_length=200, label=_("Ticket number, source or parent code"))
+    status = forms.ChoiceField(required=False, choices=[("", _("Any status")), *ReturnStatus.choices])
     sort = forms.ChoiceField(required=False, choices=sort_choices(ReturnTicketQuerySet.SORTS))

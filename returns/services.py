@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from accounts.models import User
 from audit.choices import AuditAction
@@ -82,11 +83,13 @@ class _Contended(Exception):
 
 def _check_biller(user: User) -> None:
     if not (user.is_authenticated and user.handles_bills):
-        raise ReturnRefused(ReturnRefusal.FORBIDDEN, "Only billers and admins work on return tickets.", status=403)
+        raise ReturnRefused(
+            ReturnRefusal.FORBIDDEN, gettext("Only billers and admins work on return tickets."), status=403
+        )
 
 
 def _parents(count: int) -> str:
-    return f"{count} parent{'' if count == 1 else 's'}"
+    return ngettext("%(count)s parent", "%(count)s parents", count) % {"count": count}
 
 
 def _locked_ticket(ticket_id: Any) -> ReturnTicket:
@@ -96,7 +99,7 @@ def _locked_ticket(ticket_id: Any) -> ReturnTicket:
         ticket_id = None
     ticket = ReturnTicket.objects.select_for_update().filter(pk=ticket_id).first() if ticket_id else None
     if ticket is None:
-        raise ReturnRefused(ReturnRefusal.UNKNOWN_TICKET, "That return ticket does not exist.", status=404)
+        raise ReturnRefused(ReturnRefusal.UNKNOWN_TICKET, gettext("That return ticket does not exist."), status=404)
     return ticket
 
 
@@ -104,7 +107,8 @@ def _check_draft(ticket: ReturnTicket) -> None:
     if not ticket.is_draft:
         raise ReturnRefused(
             ReturnRefusal.TICKET_NOT_DRAFT,
-            f"Ticket {ticket.number} is {ticket.get_status_display().lower()}: it cannot change.",
+            gettext("Ticket %(number)s is %(status)s: it cannot change.")
+            % {"number": ticket.number, "status": ticket.get_status_display().lower()},
         )
 
 
@@ -119,7 +123,7 @@ def _check_client_scan_id(client_scan_id: Any) -> str:
     if not isinstance(client_scan_id, str) or not CLIENT_SCAN_ID_PATTERN.fullmatch(client_scan_id):
         raise ReturnRefused(
             ReturnRefusal.BAD_CLIENT_SCAN_ID,
-            "Each scan needs a client_scan_id of 8 to 64 letters, digits, '-' or '_'.",
+            gettext("Each scan needs a client_scan_id of 8 to 64 letters, digits, '-' or '_'."),
             status=400,
         )
     return client_scan_id
@@ -160,7 +164,11 @@ def create_ticket(*, user: User, source: str, notes: str = "", request: HttpRequ
             after=snapshot(ticket),
             request=request,
         )
-    return TicketChange(ticket, "created", f"Return ticket {number} created. Scan the parent bags that came back.")
+    return TicketChange(
+        ticket,
+        "created",
+        gettext("Return ticket %(number)s created. Scan the parent bags that came back.") % {"number": number},
+    )
 
 
 def _returned_on(bag: Bag) -> BillBag | None:
@@ -175,14 +183,20 @@ def _decide_add(
     _check_draft(ticket)
     bag = Bag.objects.filter(qr_id=parent_qr).first()
     if bag is None:
-        raise ReturnRefused(ReturnRefusal.UNKNOWN_PARENT, f"Parent bag {parent_qr} was not found.", status=404)
+        raise ReturnRefused(
+            ReturnRefusal.UNKNOWN_PARENT,
+            gettext("Parent bag %(parent_qr)s was not found.") % {"parent_qr": parent_qr},
+            status=404,
+        )
     if bag.kind != BagKind.PARENT:
         raise ReturnRefused(
-            ReturnRefusal.NOT_A_PARENT_CODE, f"{parent_qr} is a child bag; only parent bags come back on a ticket."
+            ReturnRefusal.NOT_A_PARENT_CODE,
+            gettext("%(parent_qr)s is a child bag; only parent bags come back on a ticket.") % {"parent_qr": parent_qr},
         )
     if ReturnTicketBag.objects.filter(ticket=ticket, parent_bag=bag).exists():
         raise ReturnRefused(
-            ReturnRefusal.ALREADY_ON_THIS_TICKET, f"{parent_qr} is already on this ticket. Nothing changed."
+            ReturnRefusal.ALREADY_ON_THIS_TICKET,
+            gettext("%(parent_qr)s is already on this ticket. Nothing changed.") % {"parent_qr": parent_qr},
         )
     # The parent's bill entry is locked, so two scans of one parent onto two tickets queue here and the
     # second finds the first's ticket below.
@@ -193,16 +207,21 @@ def _decide_add(
         if returned is not None:
             raise ReturnRefused(
                 ReturnRefusal.ALREADY_RETURNED,
-                f"{parent_qr} was already returned on ticket {returned.returned_on} and is on no bill since.",
+                gettext("%(parent_qr)s was already returned on ticket %(returned_on)s and is on no bill since.")
+                % {"parent_qr": parent_qr, "returned_on": returned.returned_on},
             )
         raise ReturnRefused(
             ReturnRefusal.NOT_ON_ANY_BILL,
-            f"{parent_qr} is not on any bill: only parents dispatched on a finalised bill come back on a ticket.",
+            gettext(
+                "%(parent_qr)s is not on any bill: only parents dispatched on a finalised bill come back on a ticket."
+            )
+            % {"parent_qr": parent_qr},
         )
     if entry.bill.status != BillStatus.FINALISED:
         raise ReturnRefused(
             ReturnRefusal.BILL_NOT_FINALISED,
-            f"{parent_qr} is on bill {entry.bill.bill_number}, which is not finalised: take it off that bill instead.",
+            gettext("%(parent_qr)s is on bill %(bill_number)s, which is not finalised: take it off that bill instead.")
+            % {"parent_qr": parent_qr, "bill_number": entry.bill.bill_number},
         )
     other = (
         ReturnTicketBag.objects.filter(parent_bag=bag, ticket__status=ReturnStatus.DRAFT)
@@ -213,7 +232,8 @@ def _decide_add(
     if other is not None:
         raise ReturnRefused(
             ReturnRefusal.ALREADY_ON_TICKET,
-            f"{parent_qr} is already on ticket {other.ticket.number}: commit or cancel that one, or take it off it.",
+            gettext("%(parent_qr)s is already on ticket %(number)s: commit or cancel that one, or take it off it.")
+            % {"parent_qr": parent_qr, "number": other.ticket.number},
         )
     try:
         with transaction.atomic():
@@ -239,22 +259,31 @@ def _decide_add(
         after={"parent_bag": parent_qr, "ticket": ticket.number, "parent_count": count},
         request=request,
     )
-    warning = f"{parent_qr} holds no children." if bag.child_count == 0 else None
-    message = f"{parent_qr} (bill {entry.bill.bill_number}) added to {ticket.number}: {_parents(count)}."
+    warning = gettext("%(parent_qr)s holds no children.") % {"parent_qr": parent_qr} if bag.child_count == 0 else None
+    message = gettext("%(parent_qr)s (bill %(bill_number)s) added to %(number)s: %(parents)s.") % {
+        "parent_qr": parent_qr,
+        "bill_number": entry.bill.bill_number,
+        "number": ticket.number,
+        "parents": _parents(count),
+    }
     return TicketChange(ticket, "parent_added", message, warning)
 
 
 def _replay(user: User, status: int, body: dict[str, Any], user_id: int, ticket_id: Any) -> TicketChange:
     if user_id != user.pk:
         raise ReturnRefused(
-            ReturnRefusal.CLIENT_SCAN_ID_TAKEN, "This client_scan_id was already used by someone else.", status=409
+            ReturnRefusal.CLIENT_SCAN_ID_TAKEN,
+            gettext("This client_scan_id was already used by someone else."),
+            status=409,
         )
     if not body.get("ok"):
         raise ReturnRefused.from_body(status, body)
     ticket = ReturnTicket.objects.filter(pk=body["ticket_id"]).first()
     if ticket is None or str(ticket.pk) != str(ticket_id):
         raise ReturnRefused(
-            ReturnRefusal.CLIENT_SCAN_ID_TAKEN, "This client_scan_id was already used for another scan.", status=409
+            ReturnRefusal.CLIENT_SCAN_ID_TAKEN,
+            gettext("This client_scan_id was already used for another scan."),
+            status=409,
         )
     return TicketChange(ticket, body["code"], body["message"], body["warning"], replayed=True)
 
@@ -298,7 +327,7 @@ def add_parent(
         if refused is not None:
             raise refused
         return change
-    raise ReturnRefused(EdgeRefusal.BUSY, "The server was busy with the same scan. Scan again.", status=503)
+    raise ReturnRefused(EdgeRefusal.BUSY, gettext("The server was busy with the same scan. Scan again."), status=503)
 
 
 def remove_parent(*, user: User, ticket_id: Any, raw_code: Any, request: HttpRequest | None = None) -> TicketChange:
@@ -311,7 +340,10 @@ def remove_parent(*, user: User, ticket_id: Any, raw_code: Any, request: HttpReq
         entry = ReturnTicketBag.objects.filter(ticket=ticket, parent_qr=parent_qr).first()
         if entry is None:
             raise ReturnRefused(
-                ReturnRefusal.NOT_ON_THIS_TICKET, f"{parent_qr} is not on ticket {ticket.number}.", status=404
+                ReturnRefusal.NOT_ON_THIS_TICKET,
+                gettext("%(parent_qr)s is not on ticket %(number)s.")
+                % {"parent_qr": parent_qr, "number": ticket.number},
+                status=404,
             )
         entry.delete()
         _touch(ticket)
@@ -324,7 +356,12 @@ def remove_parent(*, user: User, ticket_id: Any, raw_code: Any, request: HttpReq
             after={"parent_bag": parent_qr, "ticket": None, "parent_count": count},
             request=request,
         )
-    return TicketChange(ticket, "parent_removed", f"{parent_qr} taken off {ticket.number}: {_parents(count)} left.")
+    return TicketChange(
+        ticket,
+        "parent_removed",
+        gettext("%(parent_qr)s taken off %(number)s: %(parents)s left.")
+        % {"parent_qr": parent_qr, "number": ticket.number, "parents": _parents(count)},
+    )
 
 
 def _commit_refusal(entry: ReturnTicketBag, ticket: ReturnTicket) -> ReturnRefused:
@@ -333,12 +370,13 @@ def _commit_refusal(entry: ReturnTicketBag, ticket: ReturnTicket) -> ReturnRefus
     if returned is not None and returned.returned_on != ticket.number:
         return ReturnRefused(
             ReturnRefusal.ALREADY_RETURNED,
-            f"{entry.parent_qr} was returned on ticket {returned.returned_on} first. "
-            f"Take it off {ticket.number}, then commit.",
+            gettext("%(parent_qr)s was returned on ticket %(returned_on)s first. Take it off %(number)s, then commit.")
+            % {"parent_qr": entry.parent_qr, "returned_on": returned.returned_on, "number": ticket.number},
         )
     return ReturnRefused(
         ReturnRefusal.NOT_ON_ANY_BILL,
-        f"{entry.parent_qr} is no longer on any bill. Take it off {ticket.number}, then commit.",
+        gettext("%(parent_qr)s is no longer on any bill. Take it off %(number)s, then commit.")
+        % {"parent_qr": entry.parent_qr, "number": ticket.number},
     )
 
 
@@ -351,12 +389,17 @@ def commit_ticket(*, user: User, ticket_id: Any, request: HttpRequest | None = N
     with transaction.atomic(durable=True):
         ticket = _locked_ticket(ticket_id)
         if ticket.status == ReturnStatus.COMMITTED:
-            raise ReturnRefused(ReturnRefusal.ALREADY_COMMITTED, f"Ticket {ticket.number} is already committed.")
+            raise ReturnRefused(
+                ReturnRefusal.ALREADY_COMMITTED,
+                gettext("Ticket %(number)s is already committed.") % {"number": ticket.number},
+            )
         _check_draft(ticket)
         entries = list(ReturnTicketBag.objects.filter(ticket=ticket).select_related("parent_bag").order_by("pk"))
         if not entries:
             raise ReturnRefused(
-                ReturnRefusal.TICKET_EMPTY, f"Ticket {ticket.number} has no parent bags: scan them before committing."
+                ReturnRefusal.TICKET_EMPTY,
+                gettext("Ticket %(number)s has no parent bags: scan them before committing.")
+                % {"number": ticket.number},
             )
         current = bills.lock_entries_for_return([entry.parent_bag_id for entry in entries])
         for entry in entries:
@@ -366,8 +409,15 @@ def commit_ticket(*, user: User, ticket_id: Any, request: HttpRequest | None = N
             if bill_entry.bill.status != BillStatus.FINALISED:
                 raise ReturnRefused(
                     ReturnRefusal.BILL_NOT_FINALISED,
-                    f"{entry.parent_qr} is on bill {bill_entry.bill.bill_number}, which is no longer finalised. "
-                    f"Take it off {ticket.number}, or finalise the bill, then commit.",
+                    gettext(
+                        "%(parent_qr)s is on bill %(bill_number)s, which is no longer finalised. "
+                        "Take it off %(number)s, or finalise the bill, then commit."
+                    )
+                    % {
+                        "parent_qr": entry.parent_qr,
+                        "bill_number": bill_entry.bill.bill_number,
+                        "number": ticket.number,
+                    },
                 )
             entry.bill_bag, entry.bill_number = bill_entry, bill_entry.bill.bill_number
         before = snapshot(ticket)
@@ -394,8 +444,12 @@ def commit_ticket(*, user: User, ticket_id: Any, request: HttpRequest | None = N
     return TicketChange(
         ticket,
         "committed",
-        f"Ticket {ticket.number} committed: {_parents(len(entries))} returned from bill"
-        f"{'s' if len(bill_numbers) > 1 else ''} {bills_text}.",
+        ngettext(
+            "Ticket %(number)s committed: %(parents)s returned from bill %(bills)s.",
+            "Ticket %(number)s committed: %(parents)s returned from bills %(bills)s.",
+            len(bill_numbers),
+        )
+        % {"number": ticket.number, "parents": _parents(len(entries)), "bills": bills_text},
     )
 
 
@@ -418,7 +472,9 @@ def cancel_ticket(*, user: User, ticket_id: Any, request: HttpRequest | None = N
             after=snapshot(ticket),
             request=request,
         )
-    return TicketChange(ticket, "cancelled", f"Ticket {ticket.number} cancelled: nothing was returned.")
+    return TicketChange(
+        ticket, "cancelled", gettext("Ticket %(number)s cancelled: nothing was returned.") % {"number": ticket.number}
+    )
 
 
 def record_export(*, user: User, ticket: ReturnTicket, file_format: str, request: HttpRequest) -> None:

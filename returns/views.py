@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,11 +30,11 @@ from traitortrack.sorting import sort_columns
 
 PAGE_SIZE = 25
 COLUMNS = [
-    ("number", "Ticket"),
-    ("source", "Came back from"),
-    ("status", "Status"),
-    ("parents", "Parents"),
-    ("created_at", "Made"),
+    ("number", _("Ticket")),
+    ("source", _("Came back from")),
+    ("status", _("Status")),
+    ("parents", _("Parents")),
+    ("created_at", _("Made")),
 ]
 
 

@@ -3,21 +3,23 @@
 Read by the models, the SQL of the scan loop (scanning/managers.py), the bag totals and the dashboard.
 """
 
+from django.utils.translation import gettext_lazy as _
+
 from traitortrack.choices import SQLTextChoices
 
 
 class ScanAction(SQLTextChoices):
-    OPEN_PARENT = "open_parent", "Opened parent"
-    LINK = "link", "Linked child"
-    UNLINK = "unlink", "Unlinked child"
-    UNDO = "undo", "Undid scan"
-    MOVE = "move", "Moved child"
-    COMPLETE = "complete", "Marked parent complete"
+    OPEN_PARENT = "open_parent", _("Opened parent")
+    LINK = "link", _("Linked child")
+    UNLINK = "unlink", _("Unlinked child")
+    UNDO = "undo", _("Undid scan")
+    MOVE = "move", _("Moved child")
+    COMPLETE = "complete", _("Marked parent complete")
     # A link made by a bulk import (imports/bag_import.py): part of the bag's history, but no dispatcher's
     # throughput, and never taken back by a dispatcher's undo (which looks for "link").
-    IMPORT = "import", "Linked by import"
+    IMPORT = "import", _("Linked by import")
     # An admin deleted the bag (a wrong code): its events stay, with its code, and this one ends its story.
-    DELETE = "delete", "Deleted bag"
+    DELETE = "delete", _("Deleted bag")
 
 
 # What each action does to the number of children in parents: +1 puts a child into a parent, -1 takes one

@@ -18,6 +18,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from accounts.models import User
 from audit.choices import AuditAction
@@ -88,7 +89,7 @@ def check_client_scan_id(client_scan_id: Any) -> str:
     if not isinstance(client_scan_id, str) or not CLIENT_SCAN_ID_PATTERN.fullmatch(client_scan_id):
         raise ScanRefused(
             ScanRefusal.BAD_CLIENT_SCAN_ID,
-            "Each scan needs a client_scan_id of 8 to 64 letters, digits, '-' or '_'.",
+            gettext("Each scan needs a client_scan_id of 8 to 64 letters, digits, '-' or '_'."),
             status=400,
         )
     return client_scan_id
@@ -111,7 +112,7 @@ def device_time(scanned_at: Any) -> datetime | None:
     if parsed is None or parsed.tzinfo is None:
         raise _NotStored(
             ScanRefusal.BAD_SCANNED_AT,
-            "scanned_at must be an ISO 8601 time with its offset, like 2026-01-31T09:15:00Z.",
+            gettext("scanned_at must be an ISO 8601 time with its offset, like 2026-01-31T09:15:00Z."),
             status=400,
         )
     now = timezone.now()
@@ -124,7 +125,8 @@ def check_reason(reason: Any) -> str:
     if not text or len(text) > REASON_MAX_LENGTH:
         raise _NotStored(
             ScanRefusal.REASON_REQUIRED,
-            f"Say why, in 1 to {REASON_MAX_LENGTH} characters (for example: scanned into the wrong parent).",
+            gettext("Say why, in 1 to %(count)s characters (for example: scanned into the wrong parent).")
+            % {"count": REASON_MAX_LENGTH},
             status=400,
         )
     return text
@@ -190,13 +192,15 @@ def _exactly_once(
                 raise
             continue  # a write found its work half done by a concurrent request, and was rolled back
     # Three rounds lost to concurrent writers on the same rows: let the client retry with the same id.
-    raise ScanRefused(EdgeRefusal.BUSY, "The server was busy with the same bags. Scan again.", status=503)
+    raise ScanRefused(EdgeRefusal.BUSY, gettext("The server was busy with the same bags. Scan again."), status=503)
 
 
 def _replay(user: User, reply: StoredReply) -> ScanAnswer:
     if reply.user_id != user.pk:
         # Never stored: ids are random, so this is a misbehaving client, not a retry.
-        raise _NotStored(ScanRefusal.CLIENT_SCAN_ID_TAKEN, "This client_scan_id was already used by someone else.")
+        raise _NotStored(
+            ScanRefusal.CLIENT_SCAN_ID_TAKEN, gettext("This client_scan_id was already used by someone else.")
+        )
     return ScanAnswer(reply.status, reply.body, replayed=True)
 
 
@@ -211,10 +215,13 @@ def _formats() -> tuple[qr.ParentFormat, ...]:
 
 def _check_area(user: User, parent_qr: str, area_id: int | None, area_name: str | None, parent=None) -> None:
     if user.is_dispatcher and area_id != user.dispatch_area_id:
-        where = f"area {area_name}" if area_name else "no dispatch area"
+        if area_name:
+            message = gettext("%(parent_qr)s belongs to area %(area)s, not yours (%(your_area)s). Ask a supervisor.")
+        else:
+            message = gettext("%(parent_qr)s belongs to no dispatch area, not yours (%(your_area)s). Ask a supervisor.")
         raise ScanRefused(
             ScanRefusal.NOT_YOUR_AREA,
-            f"{parent_qr} belongs to {where}, not yours ({user.dispatch_area}). Ask a supervisor.",
+            message % {"parent_qr": parent_qr, "area": area_name, "your_area": user.dispatch_area},
             status=403,
             parent=parent,
         )
@@ -242,13 +249,15 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any, scanned_at: A
         if state.bag_kind == qr.CHILD:
             # A product added later whose format covers an existing child's code.
             raise ScanRefused(
-                QRRefusal.CHILD_WHERE_PARENT_EXPECTED, f"{parsed.qr_id} is already a child bag; it cannot be a parent."
+                QRRefusal.CHILD_WHERE_PARENT_EXPECTED,
+                gettext("%(qr_id)s is already a child bag; it cannot be a parent.") % {"qr_id": parsed.qr_id},
             )
         is_new = state.bag_id is None
         if is_new and not state.product_is_active:
             raise ScanRefused(
                 ScanRefusal.PRODUCT_INACTIVE,
-                f"{state.product_name} is no longer in use: no new {parsed.qr_id} parents. Ask an admin.",
+                gettext("%(product_name)s is no longer in use: no new %(qr_id)s parents. Ask an admin.")
+                % {"product_name": state.product_name, "qr_id": parsed.qr_id},
             )
         area_id, child_count = (user.dispatch_area_id, 0) if is_new else (state.area_id, state.child_count)
         parent = parent_json(
@@ -262,15 +271,28 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any, scanned_at: A
         if not is_new:
             _check_area(user, parsed.qr_id, state.area_id, state.area_name, parent)
         if is_new:
-            code, message = "parent_created", f"New parent {parsed.qr_id} ({state.product_name}). Scan its children."
+            code, message = (
+                "parent_created",
+                gettext("New parent %(qr_id)s (%(product_name)s). Scan its children.")
+                % {"qr_id": parsed.qr_id, "product_name": state.product_name},
+            )
         elif parent["full"]:
-            code, message = "parent_opened", f"{parsed.qr_id} is already full ({child_count} of {state.capacity})."
+            code, message = (
+                "parent_opened",
+                gettext("%(qr_id)s is already full (%(child_count)s of %(capacity)s).")
+                % {"qr_id": parsed.qr_id, "child_count": child_count, "capacity": state.capacity},
+            )
         elif parent["complete"]:
-            code, message = "parent_opened", f"{parsed.qr_id} was marked complete ({child_count} of {state.capacity})."
+            code, message = (
+                "parent_opened",
+                gettext("%(qr_id)s was marked complete (%(child_count)s of %(capacity)s).")
+                % {"qr_id": parsed.qr_id, "child_count": child_count, "capacity": state.capacity},
+            )
         else:
             code, message = (
                 "parent_opened",
-                f"Opened {parsed.qr_id}: {child_count} of {state.capacity}. Scan its children.",
+                gettext("Opened %(qr_id)s: %(child_count)s of %(capacity)s. Scan its children.")
+                % {"qr_id": parsed.qr_id, "child_count": child_count, "capacity": state.capacity},
             )
         body = {"ok": True, "code": code, "message": message, "parent": parent}
         stored = tx.open_parent(
@@ -319,7 +341,9 @@ def scan_child(
             return _replay(user, state.reply)
         if state.parent_id is None:
             raise ScanRefused(
-                ScanRefusal.UNKNOWN_PARENT, f"Parent {parent_qr} was not found. Scan the parent bag again.", status=404
+                ScanRefusal.UNKNOWN_PARENT,
+                gettext("Parent %(parent_qr)s was not found. Scan the parent bag again.") % {"parent_qr": parent_qr},
+                status=404,
             )
         parent = parent_json(
             qr_id=parent_qr,
@@ -332,33 +356,42 @@ def scan_child(
         _check_area(user, parent_qr, state.parent_area_id, state.parent_area_name, parent)
         if state.child_kind == qr.PARENT:
             raise ScanRefused(
-                QRRefusal.PARENT_WHERE_CHILD_EXPECTED, f"{child_qr} is a parent bag, not a child.", parent=parent
+                QRRefusal.PARENT_WHERE_CHILD_EXPECTED,
+                gettext("%(child_qr)s is a parent bag, not a child.") % {"child_qr": child_qr},
+                parent=parent,
             )
         if state.child_parent_id == state.parent_id:
             raise ScanRefused(
                 ScanRefusal.ALREADY_IN_THIS_PARENT,
-                f"{child_qr} is already in {parent_qr}. Nothing changed.",
+                gettext("%(child_qr)s is already in %(parent_qr)s. Nothing changed.")
+                % {"child_qr": child_qr, "parent_qr": parent_qr},
                 parent=parent,
             )
         if state.child_parent_id is not None:
             # A dispatcher is not told another area's parent code: only that the bag is taken there.
             hidden = user.is_dispatcher and state.child_parent_area_id != user.dispatch_area_id
-            holder = "a parent of another dispatch area" if hidden else f"parent {state.child_parent_qr}"
+            if hidden:
+                message = gettext(
+                    "%(child_qr)s is already in a parent of another dispatch area. It was not added to %(parent_qr)s."
+                )
+            else:
+                message = gettext("%(child_qr)s is already in parent %(other)s. It was not added to %(parent_qr)s.")
             raise ScanRefused(
                 ScanRefusal.CHILD_IN_OTHER_PARENT,
-                f"{child_qr} is already in {holder}. It was not added to {parent_qr}.",
+                message % {"child_qr": child_qr, "other": state.child_parent_qr, "parent_qr": parent_qr},
                 parent=parent,
             )
         if parent["full"]:
             raise ScanRefused(
                 ScanRefusal.PARENT_FULL,
-                f"{parent_qr} is full ({state.child_count} of {state.capacity}). Scan the next parent bag.",
+                gettext("%(parent_qr)s is full (%(child_count)s of %(capacity)s). Scan the next parent bag.")
+                % {"parent_qr": parent_qr, "child_count": state.child_count, "capacity": state.capacity},
                 parent=parent,
             )
         if parent["complete"]:
             raise ScanRefused(
                 ScanRefusal.PARENT_COMPLETE,
-                f"{parent_qr} was marked complete. Scan the next parent bag.",
+                gettext("%(parent_qr)s was marked complete. Scan the next parent bag.") % {"parent_qr": parent_qr},
                 parent=parent,
             )
         count = state.child_count + 1
@@ -372,9 +405,16 @@ def scan_child(
             complete=state.full_with_one_more,
         )
         if parent["full"]:
-            message = f"{child_qr} added. {parent_qr} is now full ({count} of {state.capacity}): scan the next parent."
+            message = gettext(
+                "%(child_qr)s added. %(parent_qr)s is now full (%(count)s of %(capacity)s): scan the next parent."
+            ) % {"child_qr": child_qr, "parent_qr": parent_qr, "count": count, "capacity": state.capacity}
         else:
-            message = f"{child_qr} added to {parent_qr}: {count} of {state.capacity}."
+            message = gettext("%(child_qr)s added to %(parent_qr)s: %(count)s of %(capacity)s.") % {
+                "child_qr": child_qr,
+                "parent_qr": parent_qr,
+                "count": count,
+                "capacity": state.capacity,
+            }
         body = {"ok": True, "code": "linked", "message": message, "parent": parent}
         try:
             stored = tx.link_child(
@@ -430,7 +470,11 @@ def _locked_parent(user: User, parent_code: Any) -> Bag:
         .first()
     )
     if parent is None:
-        raise ScanRefused(ScanRefusal.UNKNOWN_PARENT, f"Parent {parent_qr} was not found.", status=404)
+        raise ScanRefused(
+            ScanRefusal.UNKNOWN_PARENT,
+            gettext("Parent %(parent_qr)s was not found.") % {"parent_qr": parent_qr},
+            status=404,
+        )
     return parent
 
 
@@ -474,8 +518,12 @@ def _check_not_on_finalised_bill(parent: Bag, child_qr: str, *, doing: str) -> N
     if bill_number is not None:
         raise ScanRefused(
             ScanRefusal.ON_FINALISED_BILL,
-            f"{parent.qr_id} is on finalised bill {bill_number}: {child_qr} cannot be {doing}. "
-            "Ask an admin to reopen the bill first.",
+            # Translators: doing is "moved out of it" or "taken out of it".
+            gettext(
+                "%(qr_id)s is on finalised bill %(bill_number)s: %(child_qr)s cannot be %(doing)s. "
+                "Ask an admin to reopen the bill first."
+            )
+            % {"qr_id": parent.qr_id, "bill_number": bill_number, "child_qr": child_qr, "doing": doing},
             parent=_bag_parent_json(parent),
         )
 
@@ -486,12 +534,22 @@ def _check_room(parent: Bag, child_qr: str, *, what: str) -> None:
     if state["full"]:
         raise ScanRefused(
             ScanRefusal.PARENT_FULL,
-            f"{parent.qr_id} is full ({parent.child_count} of {state['capacity']}): {child_qr} {what}.",
+            gettext("%(qr_id)s is full (%(child_count)s of %(capacity)s): %(child_qr)s %(what)s.")
+            % {
+                "qr_id": parent.qr_id,
+                "child_count": parent.child_count,
+                "capacity": state["capacity"],
+                "child_qr": child_qr,
+                "what": what,
+            },
             parent=state,
         )
     if state["complete"]:
         raise ScanRefused(
-            ScanRefusal.PARENT_COMPLETE, f"{parent.qr_id} was marked complete: {child_qr} {what}.", parent=state
+            ScanRefusal.PARENT_COMPLETE,
+            gettext("%(qr_id)s was marked complete: %(child_qr)s %(what)s.")
+            % {"qr_id": parent.qr_id, "child_qr": child_qr, "what": what},
+            parent=state,
         )
 
 
@@ -519,9 +577,16 @@ def _parse_child(raw_code: Any) -> str:
 def _linked_child(child_qr: str) -> tuple[Bag, Link | None]:
     child = Bag.objects.filter(qr_id=child_qr).first()
     if child is None:
-        raise ScanRefused(ScanRefusal.UNKNOWN_BAG, f"There is no bag {child_qr}: it was never scanned.", status=404)
+        raise ScanRefused(
+            ScanRefusal.UNKNOWN_BAG,
+            gettext("There is no bag %(child_qr)s: it was never scanned.") % {"child_qr": child_qr},
+            status=404,
+        )
     if child.kind == qr.PARENT:
-        raise ScanRefused(QRRefusal.PARENT_WHERE_CHILD_EXPECTED, f"{child_qr} is a parent bag, not a child.")
+        raise ScanRefused(
+            QRRefusal.PARENT_WHERE_CHILD_EXPECTED,
+            gettext("%(child_qr)s is a parent bag, not a child.") % {"child_qr": child_qr},
+        )
     return child, Link.objects.filter(child=child).first()
 
 
@@ -560,7 +625,9 @@ def move_child(
         target_id = Bag.objects.filter(qr_id=parent_qr, kind=qr.PARENT).values_list("pk", flat=True).first()
         if target_id is None:
             raise ScanRefused(
-                ScanRefusal.UNKNOWN_PARENT, f"Parent {parent_qr} was not found. Scan the new parent again.", status=404
+                ScanRefusal.UNKNOWN_PARENT,
+                gettext("Parent %(parent_qr)s was not found. Scan the new parent again.") % {"parent_qr": parent_qr},
+                status=404,
             )
         parents = _locked_parents(target_id, *([link.parent_id] if link else []))
         target = parents.get(target_id)
@@ -571,7 +638,10 @@ def move_child(
         if link is None:
             raise ScanRefused(
                 ScanRefusal.NOT_IN_A_PARENT,
-                f"{child_qr} is in no parent, so there is nothing to move. Scan it into {parent_qr} as a child.",
+                gettext(
+                    "%(child_qr)s is in no parent, so there is nothing to move. Scan it into %(parent_qr)s as a child."
+                )
+                % {"child_qr": child_qr, "parent_qr": parent_qr},
                 parent=target_state,
             )
         link = _check_link_unchanged(link)
@@ -581,18 +651,20 @@ def move_child(
         if source.pk == target.pk:
             raise ScanRefused(
                 ScanRefusal.ALREADY_IN_THIS_PARENT,
-                f"{child_qr} is already in {parent_qr}. Nothing changed.",
+                gettext("%(child_qr)s is already in %(parent_qr)s. Nothing changed.")
+                % {"child_qr": child_qr, "parent_qr": parent_qr},
                 parent=target_state,
             )
         if user.is_dispatcher and source.dispatch_area_id != user.dispatch_area_id:
             raise ScanRefused(
                 ScanRefusal.NOT_YOUR_AREA,
-                f"{child_qr} is in a parent of another dispatch area. Ask a supervisor to move it.",
+                gettext("%(child_qr)s is in a parent of another dispatch area. Ask a supervisor to move it.")
+                % {"child_qr": child_qr},
                 status=403,
                 parent=target_state,
             )
-        _check_not_on_finalised_bill(source, child_qr, doing="moved out of it")
-        _check_room(target, child_qr, what="was not moved")
+        _check_not_on_finalised_bill(source, child_qr, doing=gettext("moved out of it"))
+        _check_room(target, child_qr, what=gettext("was not moved"))
         now = timezone.now()
         _relink(link, target, user, now)
         event = _record_event(
@@ -611,9 +683,15 @@ def move_child(
         )
         target_state, source_state = _fresh_parent_json(target.pk), _fresh_parent_json(source.pk)
         count, capacity = target_state["child_count"], target_state["capacity"]
-        message = f"{child_qr} moved from {source.qr_id} to {parent_qr}: {count} of {capacity}."
+        message = gettext("%(child_qr)s moved from %(from_parent)s to %(parent_qr)s: %(count)s of %(capacity)s.") % {
+            "child_qr": child_qr,
+            "from_parent": source.qr_id,
+            "parent_qr": parent_qr,
+            "count": count,
+            "capacity": capacity,
+        }
         if target_state["full"]:
-            message += f" {parent_qr} is now full."
+            message += gettext(" %(parent_qr)s is now full.") % {"parent_qr": parent_qr}
         body = {
             "ok": True,
             "code": "moved",
@@ -627,11 +705,24 @@ def move_child(
     return _exactly_once(user, client_scan_id, decide, begin=_atomic)
 
 
-def _undoable_text(target: Scan) -> tuple[str, str]:
-    """What an undoable scan was, in words: ("scan", "C1 into SB1") or ("move", "C1 from SB1 to SB2")."""
+def _undo_refusal(target: Scan, *, too_late: bool) -> str:
+    """Why an undo of ``target`` (a child scan or a move) is refused, naming what it was."""
+    words = {"child": target.bag_qr, "parent": target.parent_qr, "from_parent": target.from_parent_qr}
     if target.action == ScanAction.MOVE:
-        return "move", f"{target.bag_qr} from {target.from_parent_qr} to {target.parent_qr}"
-    return "scan", f"{target.bag_qr} into {target.parent_qr}"
+        if too_late:
+            message = gettext(
+                "Your last move (%(child)s from %(from_parent)s to %(parent)s) is more than an hour old. "
+                "Ask an admin to correct it."
+            )
+        else:
+            message = gettext("The move of %(child)s from %(from_parent)s to %(parent)s was already undone.")
+    elif too_late:
+        message = gettext(
+            "Your last scan (%(child)s into %(parent)s) is more than an hour old. Ask an admin to correct it."
+        )
+    else:
+        message = gettext("The scan of %(child)s into %(parent)s was already undone.")
+    return message % words
 
 
 def undo_last_scan(
@@ -659,28 +750,31 @@ def undo_last_scan(
         if scan_id is not None:
             if not user.is_admin:
                 raise ScanRefused(
-                    ScanRefusal.FORBIDDEN, "Only an admin can undo another scan than your last.", status=403
+                    ScanRefusal.FORBIDDEN, gettext("Only an admin can undo another scan than your last."), status=403
                 )
             if not isinstance(scan_id, int) or isinstance(scan_id, bool):
-                raise _NotStored(EdgeRefusal.BAD_REQUEST, "scan_id must be a whole number.", status=400)
+                raise _NotStored(EdgeRefusal.BAD_REQUEST, gettext("scan_id must be a whole number."), status=400)
             target = Scan.objects.filter(pk=scan_id, action__in=UNDOABLE).first()
             if target is None:
-                raise ScanRefused(ScanRefusal.NOTHING_TO_UNDO, f"There is no child scan or move {scan_id}.", status=404)
+                raise ScanRefused(
+                    ScanRefusal.NOTHING_TO_UNDO,
+                    gettext("There is no child scan or move %(scan_id)s.") % {"scan_id": scan_id},
+                    status=404,
+                )
         else:
             target = Scan.objects.filter(user=user, action__in=UNDOABLE).order_by("-created_at", "-pk").first()
             if target is None:
-                raise ScanRefused(ScanRefusal.NOTHING_TO_UNDO, "You have no child scan to undo.", status=404)
+                raise ScanRefused(ScanRefusal.NOTHING_TO_UNDO, gettext("You have no child scan to undo."), status=404)
             if not user.is_admin and now - target.created_at > UNDO_WINDOW:
-                what, text = _undoable_text(target)
-                raise ScanRefused(
-                    ScanRefusal.UNDO_TOO_LATE,
-                    f"Your last {what} ({text}) is more than an hour old. Ask an admin to correct it.",
-                )
+                raise ScanRefused(ScanRefusal.UNDO_TOO_LATE, _undo_refusal(target, too_late=True))
         if Scan.objects.filter(reverts=target).exists():
-            what, text = _undoable_text(target)
-            raise ScanRefused(ScanRefusal.ALREADY_UNDONE, f"The {what} of {text} was already undone.")
+            raise ScanRefused(ScanRefusal.ALREADY_UNDONE, _undo_refusal(target, too_late=False))
         if target.parent_id is None:
-            raise ScanRefused(ScanRefusal.UNKNOWN_PARENT, f"Parent {target.parent_qr} no longer exists.", status=404)
+            raise ScanRefused(
+                ScanRefusal.UNKNOWN_PARENT,
+                gettext("Parent %(parent_qr)s no longer exists.") % {"parent_qr": target.parent_qr},
+                status=404,
+            )
         if target.action == ScanAction.MOVE:
             return _undo_move(user, reply_id, target, now, when, request)
         parent = _locked_parent(user, target.parent_qr)
@@ -688,10 +782,11 @@ def undo_last_scan(
         if link is None:
             raise ScanRefused(
                 ScanRefusal.MOVED,
-                f"{target.bag_qr} is no longer in {target.parent_qr}; nothing to undo.",
+                gettext("%(bag_qr)s is no longer in %(parent_qr)s; nothing to undo.")
+                % {"bag_qr": target.bag_qr, "parent_qr": target.parent_qr},
                 parent=_bag_parent_json(parent),
             )
-        _check_not_on_finalised_bill(parent, target.bag_qr, doing="taken out of it")
+        _check_not_on_finalised_bill(parent, target.bag_qr, doing=gettext("taken out of it"))
         record(actor=user, action=AuditAction.SCAN_UNDO, obj=link, before=snapshot(link), request=request)
         link.delete()  # bags_link's trigger takes it off the parent's count
         event = _record_event(
@@ -711,8 +806,13 @@ def undo_last_scan(
         body = {
             "ok": True,
             "code": "undone",
-            "message": f"Undone: {target.bag_qr} taken out of {parent.qr_id} ({parent_state['child_count']} of "
-            f"{parent_state['capacity']}).",
+            "message": gettext("Undone: %(bag_qr)s taken out of %(qr_id)s (%(child_count)s of %(capacity)s).")
+            % {
+                "bag_qr": target.bag_qr,
+                "qr_id": parent.qr_id,
+                "child_count": parent_state["child_count"],
+                "capacity": parent_state["capacity"],
+            },
             "parent": parent_state,
             "scan": Scan.objects.event_json(event),
         }
@@ -728,25 +828,31 @@ def _undo_move(
     parents = _locked_parents(target.parent_id, *([target.from_parent_id] if target.from_parent_id else []))
     moved_into, back_into = parents.get(target.parent_id), parents.get(target.from_parent_id)
     if moved_into is None:
-        raise ScanRefused(ScanRefusal.UNKNOWN_PARENT, f"Parent {target.parent_qr} no longer exists.", status=404)
+        raise ScanRefused(
+            ScanRefusal.UNKNOWN_PARENT,
+            gettext("Parent %(parent_qr)s no longer exists.") % {"parent_qr": target.parent_qr},
+            status=404,
+        )
     link = Link.objects.filter(child_id=target.bag_id, parent_id=moved_into.pk).select_related("child").first()
     if link is None:
         raise ScanRefused(
             ScanRefusal.MOVED,
-            f"{target.bag_qr} is no longer in {target.parent_qr}; nothing to undo.",
+            gettext("%(bag_qr)s is no longer in %(parent_qr)s; nothing to undo.")
+            % {"bag_qr": target.bag_qr, "parent_qr": target.parent_qr},
             parent=_bag_parent_json(moved_into),
         )
     if back_into is None:
         raise ScanRefused(
             ScanRefusal.UNKNOWN_PARENT,
-            f"Parent {target.from_parent_qr} no longer exists: {target.bag_qr} cannot go back into it.",
+            gettext("Parent %(from_parent_qr)s no longer exists: %(bag_qr)s cannot go back into it.")
+            % {"from_parent_qr": target.from_parent_qr, "bag_qr": target.bag_qr},
             status=404,
             parent=_bag_parent_json(moved_into),
         )
     for parent in (back_into, moved_into):
         _check_area(user, parent.qr_id, parent.dispatch_area_id, _area_name(parent), _bag_parent_json(parent))
-    _check_not_on_finalised_bill(moved_into, target.bag_qr, doing="taken out of it")
-    _check_room(back_into, target.bag_qr, what="cannot go back into it")
+    _check_not_on_finalised_bill(moved_into, target.bag_qr, doing=gettext("taken out of it"))
+    _check_room(back_into, target.bag_qr, what=gettext("cannot go back into it"))
     record(actor=user, action=AuditAction.SCAN_UNDO, obj=link, before=snapshot(link), request=request)
     _relink(link, back_into, user, now)
     event = _record_event(
@@ -766,8 +872,16 @@ def _undo_move(
     body = {
         "ok": True,
         "code": "undone",
-        "message": f"Undone: {target.bag_qr} moved back from {moved_into.qr_id} to {back_into.qr_id} "
-        f"({back_state['child_count']} of {back_state['capacity']}).",
+        "message": gettext(
+            "Undone: %(bag_qr)s moved back from %(qr_id)s to %(back_into_qr_id)s (%(child_count)s of %(capacity)s)."
+        )
+        % {
+            "bag_qr": target.bag_qr,
+            "qr_id": moved_into.qr_id,
+            "back_into_qr_id": back_into.qr_id,
+            "child_count": back_state["child_count"],
+            "capacity": back_state["capacity"],
+        },
         "parent": moved_state,
         "other_parent": back_state,
         "scan": Scan.objects.event_json(event),
@@ -788,11 +902,19 @@ def complete_parent(*, user: User, parent_code: Any, client_scan_id: Any, scanne
         _check_area(user, parent.qr_id, parent.dispatch_area_id, _area_name(parent), state)
         now = timezone.now()
         if state["complete"]:
-            message = f"{parent.qr_id} was already complete ({parent.child_count} of {state['capacity']})."
+            message = gettext("%(qr_id)s was already complete (%(child_count)s of %(capacity)s).") % {
+                "qr_id": parent.qr_id,
+                "child_count": parent.child_count,
+                "capacity": state["capacity"],
+            }
         else:
             Bag.objects.filter(pk=parent.pk).update(completed_at=now, updated_at=now)
             state["complete"] = True
-            message = f"{parent.qr_id} marked complete with {parent.child_count} of {state['capacity']}."
+            message = gettext("%(qr_id)s marked complete with %(child_count)s of %(capacity)s.") % {
+                "qr_id": parent.qr_id,
+                "child_count": parent.child_count,
+                "capacity": state["capacity"],
+            }
         event = _record_event(
             client_scan_id=reply_id,
             user=user,
@@ -862,23 +984,32 @@ def supervisor_unlink(
         why = check_reason(reason)
         if not user.handles_bills:
             raise ScanRefused(
-                ScanRefusal.FORBIDDEN, "Only billers and admins take a child out of its parent.", status=403
+                ScanRefusal.FORBIDDEN, gettext("Only billers and admins take a child out of its parent."), status=403
             )
         child_qr = _parse_child(child_code)
         _, link = _linked_child(child_qr)
         if link is None:
-            raise ScanRefused(ScanRefusal.NOT_IN_A_PARENT, f"{child_qr} is in no parent: nothing to take out.")
+            raise ScanRefused(
+                ScanRefusal.NOT_IN_A_PARENT,
+                gettext("%(child_qr)s is in no parent: nothing to take out.") % {"child_qr": child_qr},
+            )
         parent = _locked_parents(link.parent_id).get(link.parent_id)
         if parent is None:
             raise _Contended
         link = _check_link_unchanged(link)
-        _check_not_on_finalised_bill(parent, child_qr, doing="taken out of it")
+        _check_not_on_finalised_bill(parent, child_qr, doing=gettext("taken out of it"))
         event = _unlink(link=link, parent=parent, actor=user, reason=why, client_scan_id=reply_id, request=request)
         state = _fresh_parent_json(parent.pk)
         body = {
             "ok": True,
             "code": "unlinked",
-            "message": f"{child_qr} taken out of {parent.qr_id} ({state['child_count']} of {state['capacity']} left).",
+            "message": gettext("%(child_qr)s taken out of %(qr_id)s (%(child_count)s of %(capacity)s left).")
+            % {
+                "child_qr": child_qr,
+                "qr_id": parent.qr_id,
+                "child_count": state["child_count"],
+                "capacity": state["capacity"],
+            },
             "parent": state,
             "scan": Scan.objects.event_json(event),
         }
@@ -896,5 +1027,5 @@ def unlink_child(*, link: Link, actor: User, reason: Any, request: HttpRequest |
     why = check_reason(reason)
     with transaction.atomic():
         parent = _locked_parents(link.parent_id)[link.parent_id]
-        _check_not_on_finalised_bill(parent, link.child.qr_id, doing="taken out of it")
+        _check_not_on_finalised_bill(parent, link.child.qr_id, doing=gettext("taken out of it"))
         _unlink(link=link, parent=parent, actor=actor, reason=why, client_scan_id=None, request=request)

@@ -2,6 +2,7 @@
 where it was at a time (``?at=``), and its whole story."""
 
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -20,7 +21,11 @@ def _detail(request: HttpRequest, code: str, *, scans: int) -> BagDetail:
     except qr.QRCodeError as error:
         raise Refused(error.code, error.message, status=422) from error
     if detail is None:
-        raise Refused(ScanRefusal.UNKNOWN_BAG, f"No bag {code.strip().upper()} that you can see.", status=404)
+        raise Refused(
+            ScanRefusal.UNKNOWN_BAG,
+            gettext("No bag %(code)s that you can see.") % {"code": code.strip().upper()},
+            status=404,
+        )
     return detail
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import DispatchArea, User
 from audit.choices import AuditAction
@@ -56,10 +57,13 @@ class Planned:
 def _bags(codes: list[str], *, lock: bool = False) -> list[Bag]:
     codes = sorted({code.strip().upper() for code in codes if code.strip()})
     if not codes:
-        raise BagActionRefused(BagActionRefusal.NO_BAGS, "Tick the bags first.", status=400)
+        raise BagActionRefused(BagActionRefusal.NO_BAGS, gettext("Tick the bags first."), status=400)
     if len(codes) > MAX_BAGS:
         raise BagActionRefused(
-            BagActionRefusal.TOO_MANY_BAGS, f"{len(codes)} bags: one action takes at most {MAX_BAGS}.", status=400
+            BagActionRefusal.TOO_MANY_BAGS,
+            gettext("%(count)s bags: one action takes at most %(MAX_BAGS)s.")
+            % {"count": len(codes), "MAX_BAGS": MAX_BAGS},
+            status=400,
         )
     bags = Bag.objects.filter(qr_id__in=codes).select_related("dispatch_area").order_by("pk")
     # The scan loop's order: each row locked by id, so two actions (or an action and a scan) queue, not deadlock.
@@ -68,7 +72,7 @@ def _bags(codes: list[str], *, lock: bool = False) -> list[Bag]:
     if missing:
         raise BagActionRefused(
             BagActionRefusal.UNKNOWN_BAGS,
-            f"Nothing was done: no bag {', '.join(missing[:NAMED])} (any more).",
+            gettext("Nothing was done: no bag %(codes)s (any more).") % {"codes": ", ".join(missing[:NAMED])},
             status=404,
         )
     return found
@@ -79,7 +83,9 @@ def _bill_numbers(bags: list[Bag]) -> dict[int, str]:
     entries = BillBag.objects.filter(parent_bag__in=bags).order_by("returned_at").select_related("bill")
     numbers: dict[int, str] = {}
     for entry in entries:
-        returned = f" (returned on {entry.returned_on})" if entry.returned_at else ""
+        returned = (
+            gettext(" (returned on %(returned_on)s)") % {"returned_on": entry.returned_on} if entry.returned_at else ""
+        )
         numbers.setdefault(entry.parent_bag_id, f"{entry.bill.bill_number}{returned}")
     return numbers
 
@@ -95,11 +101,11 @@ def _delete_plan(bags: list[Bag]) -> list[Planned]:
     for bag in bags:
         blocker = None
         if not bag.is_parent:
-            blocker = "is a child bag: delete it from its own page"
+            blocker = gettext("is a child bag: delete it from its own page")
         elif bag.child_count:
-            blocker = f"holds {bag.child_count} children"
+            blocker = gettext("holds %(count)s children") % {"count": bag.child_count}
         elif bag.pk in bills:
-            blocker = f"is on bill {bills[bag.pk]}"
+            blocker = gettext("is on bill %(bill)s") % {"bill": bills[bag.pk]}
         planned.append(Planned(bag, blocker))
     return planned
 
@@ -109,14 +115,18 @@ def _refuse_blocked(planned: list[Planned], code: BagActionRefusal, what: str) -
     if not blocked:
         return
     named = "; ".join(f"{entry.bag.qr_id} {entry.blocker}" for entry in blocked[:NAMED])
-    more = f"; and {len(blocked) - NAMED} more" if len(blocked) > NAMED else ""
-    raise BagActionRefused(code, f"Nothing was {what}: {named}{more}.")
+    more = gettext("; and %(count)s more") % {"count": len(blocked) - NAMED} if len(blocked) > NAMED else ""
+    raise BagActionRefused(
+        # Translators: what is "deleted" or "moved"; named lists the bags with why each is kept.
+        code,
+        gettext("Nothing was %(what)s: %(named)s%(more)s.") % {"what": what, "named": named, "more": more},
+    )
 
 
 def _reason(reason: str) -> str:
     reason = " ".join((reason or "").split())
     if not reason:
-        raise BagActionRefused(BagActionRefusal.REASON_REQUIRED, "Say why these bags are deleted.", status=400)
+        raise BagActionRefused(BagActionRefusal.REASON_REQUIRED, gettext("Say why these bags are deleted."), status=400)
     return reason[:REASON_MAX_LENGTH]
 
 
@@ -127,7 +137,7 @@ def delete_empty_parents(*, user: User, codes: list[str], reason: str, request: 
     reason = _reason(reason)
     with transaction.atomic(durable=True):
         bags = _bags(codes, lock=True)
-        _refuse_blocked(_delete_plan(bags), BagActionRefusal.NOT_EMPTY_PARENTS, "deleted")
+        _refuse_blocked(_delete_plan(bags), BagActionRefusal.NOT_EMPTY_PARENTS, gettext("deleted"))
         for bag in bags:
             record(
                 actor=user,
@@ -174,10 +184,12 @@ def change_area(
     for a child in a parent. Audited per bag named. How many bags were named and how many children went along."""
     with transaction.atomic(durable=True):
         bags = _bags(codes, lock=True)
-        _refuse_blocked(_area_plan(bags), BagActionRefusal.CHILDREN_IN_PARENTS, "moved")
+        _refuse_blocked(_area_plan(bags), BagActionRefusal.CHILDREN_IN_PARENTS, gettext("moved"))
         moving = [bag for bag in bags if bag.dispatch_area_id != area.pk]
         if not moving:
-            raise BagActionRefused(BagActionRefusal.SAME_AREA, f"Those bags are in {area.name} already.")
+            raise BagActionRefused(
+                BagActionRefusal.SAME_AREA, gettext("Those bags are in %(name)s already.") % {"name": area.name}
+            )
         parents = [bag.pk for bag in moving if bag.is_parent]
         # Children after their parents (locked above): the scan loop's order.
         now = timezone.now()

@@ -26,6 +26,7 @@ from typing import Any
 from django import forms
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 from psycopg import sql
 
 from accounts.models import DispatchArea, User
@@ -51,12 +52,12 @@ CODE, CODE_DESC, NEWEST, OLDEST, MOST_CHILDREN, FEWEST_CHILDREN = (
     "-children",
 )
 SORT_LABELS = {
-    NEWEST: "Newest first",
-    OLDEST: "Oldest first",
-    CODE: "Code A-Z",
-    CODE_DESC: "Code Z-A",
-    MOST_CHILDREN: "Most children (parents)",
-    FEWEST_CHILDREN: "Fewest children (parents)",
+    NEWEST: _("Newest first"),
+    OLDEST: _("Oldest first"),
+    CODE: _("Code A-Z"),
+    CODE_DESC: _("Code Z-A"),
+    MOST_CHILDREN: _("Most children (parents)"),
+    FEWEST_CHILDREN: _("Fewest children (parents)"),
 }
 # Each sort's ORDER BY and its keyset's "after" test (row_key gives the values).
 _ORDER = {
@@ -405,31 +406,45 @@ def matching_bags(user: User, filters: BagFilter) -> QuerySet:
 
 
 def either(yes: str, no: str) -> list[tuple[str, str]]:
-    return [("", "Either"), (YES, yes), (NO, no)]
+    return [("", _("Either")), (YES, yes), (NO, no)]
 
 
 class BagListForm(forms.Form):
     """The list's filters and sort. A value that does not parse is left out, never an error page (its field
     says why)."""
 
-    q = forms.CharField(required=False, max_length=20, label="Code starts with")
-    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *BagKind.choices], label="Kind")
+    q = forms.CharField(required=False, max_length=20, label=_("Code starts with"))
+    kind = forms.ChoiceField(required=False, choices=[("", _("Any kind")), *BagKind.choices], label=_("Kind"))
     product = forms.ModelChoiceField(
-        required=False, queryset=Product.objects.order_by("name"), to_field_name="code", empty_label="Any product"
+        required=False,
+        queryset=Product.objects.order_by("name"),
+        to_field_name="code",
+        empty_label=_("Any product"),
+        label=_("Product"),
     )
     area = forms.ModelChoiceField(
-        required=False, queryset=DispatchArea.objects.order_by("name"), to_field_name="code", empty_label="Any area"
+        required=False,
+        queryset=DispatchArea.objects.order_by("name"),
+        to_field_name="code",
+        empty_label=_("Any area"),
+        label=_("Area"),
     )
-    holds = forms.ChoiceField(required=False, choices=either("Holds children", "Empty"), label="Parent")
-    in_parent = forms.ChoiceField(required=False, choices=either("In a parent", "In no parent"), label="Child")
-    on_bill = forms.ChoiceField(required=False, choices=either("On a bill", "On no bill"), label="Bill")
-    returned = forms.ChoiceField(required=False, choices=either("Returned", "Never returned"), label="Returned")
+    holds = forms.ChoiceField(required=False, choices=either(_("Holds children"), _("Empty")), label=_("Parent"))
+    in_parent = forms.ChoiceField(required=False, choices=either(_("In a parent"), _("In no parent")), label=_("Child"))
+    on_bill = forms.ChoiceField(required=False, choices=either(_("On a bill"), _("On no bill")), label=_("Bill"))
+    returned = forms.ChoiceField(
+        required=False, choices=either(_("Returned"), _("Never returned")), label=_("Returned")
+    )
     scanned_by = forms.ModelChoiceField(
-        required=False, queryset=User.objects.order_by("username"), to_field_name="username", empty_label="Anyone"
+        required=False,
+        queryset=User.objects.order_by("username"),
+        to_field_name="username",
+        empty_label=_("Anyone"),
+        label=_("Scanned by"),
     )
-    date_from = DayField(required=False, label="First scan from")
-    date_to = DayField(required=False, label="To")
-    sort = forms.ChoiceField(required=False, choices=list(SORT_LABELS.items()), label="Sort")
+    date_from = DayField(required=False, label=_("First scan from"))
+    date_to = DayField(required=False, label=_("To"))
+    sort = forms.ChoiceField(required=False, choices=list(SORT_LABELS.items()), label=_("Sort"))
     # The page link's: the last row shown, never typed.
     after = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 

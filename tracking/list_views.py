@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import DispatchArea
@@ -90,11 +91,21 @@ def bag_action(request: HttpRequest) -> HttpResponse:
             return render(request, "tracking/bag_action_confirm.html", context)
         if action == DELETE:
             count = bag_actions.delete_empty_parents(user=user, codes=codes, reason=data["reason"], request=request)
-            messages.success(request, f"Deleted {count} empty parent{'s' if count != 1 else ''}.")
+            messages.success(
+                request,
+                ngettext("Deleted %(count)s empty parent.", "Deleted %(count)s empty parents.", count)
+                % {"count": count},
+            )
         else:
             named, children = bag_actions.change_area(user=user, codes=codes, area=data["area"], request=request)
-            along = f", with the {children} children in them" if children else ""
-            messages.success(request, f"Moved {named} bag{'s' if named != 1 else ''} to {data['area'].name}{along}.")
+            along = gettext(", with the %(count)s children in them") % {"count": children} if children else ""
+            messages.success(
+                request,
+                ngettext(
+                    "Moved %(count)s bag to %(area)s%(along)s.", "Moved %(count)s bags to %(area)s%(along)s.", named
+                )
+                % {"count": named, "area": data["area"].name, "along": along},
+            )
     except BagActionRefused as refusal:
         messages.error(request, refusal.message)
     return redirect(_back(form))

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from audit.choices import AuditAction
@@ -49,11 +50,17 @@ def _bill_refusal(bag: Bag, parent: Bag | None) -> Refused | None:
         return None
     bill = entry.bill.bill_number
     if entry.returned_at is not None:
-        why = f"{holder.qr_id} was dispatched on bill {bill} (returned on {entry.returned_on}): it stays as a record."
+        why = gettext(
+            "%(qr_id)s was dispatched on bill %(bill)s (returned on %(returned_on)s): it stays as a record."
+        ) % {"qr_id": holder.qr_id, "bill": bill, "returned_on": entry.returned_on}
     else:
-        why = f"{holder.qr_id} is on bill {bill}: take it off the bill first."
+        why = gettext("%(qr_id)s is on bill %(bill)s: take it off the bill first.") % {
+            "qr_id": holder.qr_id,
+            "bill": bill,
+        }
     if holder is not bag:
-        why = f"{bag.qr_id} is in {why}"
+        # Translators: why is one of the two sentences above, about the child's parent.
+        why = gettext("%(qr_id)s is in %(why)s") % {"qr_id": bag.qr_id, "why": why}
     return Refused(DeleteRefusal.ON_BILL, why, bill=bill)
 
 
@@ -61,14 +68,14 @@ def plan_deletion(*, user: User, code: str, lock: bool = False) -> Deletion:
     """What deleting the bag ``code`` would take, or the refusal: admins only; not a parent (or a child's
     parent) on a bill. With ``lock`` (inside the deletion's transaction) the rows are locked, parent first."""
     if not user.is_admin:
-        raise Refused(DeleteRefusal.ADMIN_ONLY, "Only an admin can delete a bag.", status=403)
+        raise Refused(DeleteRefusal.ADMIN_ONLY, gettext("Only an admin can delete a bag."), status=403)
     try:
         qr_id = qr.normalise(code)
     except qr.QRCodeError as error:
         raise Refused(error.code, error.message, status=422) from error
     bag = Bag.objects.select_related("product", "dispatch_area").filter(qr_id=qr_id).first()
     if bag is None:
-        raise Refused(DeleteRefusal.UNKNOWN_BAG, f"No bag {qr_id}.", status=404)
+        raise Refused(DeleteRefusal.UNKNOWN_BAG, gettext("No bag %(qr_id)s.") % {"qr_id": qr_id}, status=404)
     parent = _parent_of(bag)
     if lock:
         # The scan loop's order: the parent before the child. Then read again what the lock now holds still.
@@ -81,9 +88,12 @@ def plan_deletion(*, user: User, code: str, lock: bool = False) -> Deletion:
             .first()
         )
         if bag is None:
-            raise Refused(DeleteRefusal.UNKNOWN_BAG, f"No bag {qr_id}.", status=404)
+            raise Refused(DeleteRefusal.UNKNOWN_BAG, gettext("No bag %(qr_id)s.") % {"qr_id": qr_id}, status=404)
         if _parent_of(bag) != parent:
-            raise Refused(DeleteRefusal.IN_USE, f"{qr_id} was just moved; look at it again before deleting it.")
+            raise Refused(
+                DeleteRefusal.IN_USE,
+                gettext("%(qr_id)s was just moved; look at it again before deleting it.") % {"qr_id": qr_id},
+            )
     refusal = _bill_refusal(bag, parent)
     if refusal is not None:
         raise refusal
@@ -111,9 +121,13 @@ def delete_bag(*, user: User, code: str, reason: str, request: HttpRequest | Non
     """
     reason = (reason or "").strip()
     if not reason:
-        raise Refused(DeleteRefusal.REASON_REQUIRED, "Say why the bag is deleted.", status=400)
+        raise Refused(DeleteRefusal.REASON_REQUIRED, gettext("Say why the bag is deleted."), status=400)
     if len(reason) > REASON_MAX_LENGTH:
-        raise Refused(DeleteRefusal.REASON_REQUIRED, f"Say why in at most {REASON_MAX_LENGTH} characters.", status=400)
+        raise Refused(
+            DeleteRefusal.REASON_REQUIRED,
+            gettext("Say why in at most %(count)s characters.") % {"count": REASON_MAX_LENGTH},
+            status=400,
+        )
     try:
         with transaction.atomic(durable=True):
             deletion = plan_deletion(user=user, code=code, lock=True)
@@ -124,7 +138,8 @@ def delete_bag(*, user: User, code: str, reason: str, request: HttpRequest | Non
         if refusal is not None:
             raise refusal from error
         raise Refused(
-            DeleteRefusal.IN_USE, f"{code.strip().upper()} is in use elsewhere; it was not deleted."
+            DeleteRefusal.IN_USE,
+            gettext("%(code)s is in use elsewhere; it was not deleted.") % {"code": code.strip().upper()},
         ) from error
     return deletion
 

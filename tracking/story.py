@@ -24,6 +24,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, gettext_lazy
 
 from bags.choices import BagKind
 from bills.choices import BillEventAction, BillStatus
@@ -247,22 +248,22 @@ def _time(value: str) -> datetime:
 
 _SCAN_SENTENCES = {
     # (action, what the undo took back or ""): the sentence on a child's own timeline.
-    (ScanAction.LINK, ""): "Linked into {parent}",
-    (ScanAction.IMPORT, ""): "Linked into {parent} by an import",
-    (ScanAction.MOVE, ""): "Moved from {from_parent} to {parent}",
-    (ScanAction.UNLINK, ""): "Unlinked from {parent}",
-    (ScanAction.UNDO, ScanAction.MOVE): "Move undone: back from {parent} into {reverted_from}",
-    (ScanAction.UNDO, ""): "Scan into {parent} undone",
-    (ScanAction.DELETE, ""): "Deleted",
-    (ScanAction.OPEN_PARENT, ""): "Opened for scanning",
-    (ScanAction.COMPLETE, ""): "Marked complete",
+    (ScanAction.LINK, ""): gettext_lazy("Linked into {parent}"),
+    (ScanAction.IMPORT, ""): gettext_lazy("Linked into {parent} by an import"),
+    (ScanAction.MOVE, ""): gettext_lazy("Moved from {from_parent} to {parent}"),
+    (ScanAction.UNLINK, ""): gettext_lazy("Unlinked from {parent}"),
+    (ScanAction.UNDO, ScanAction.MOVE): gettext_lazy("Move undone: back from {parent} into {reverted_from}"),
+    (ScanAction.UNDO, ""): gettext_lazy("Scan into {parent} undone"),
+    (ScanAction.DELETE, ""): gettext_lazy("Deleted"),
+    (ScanAction.OPEN_PARENT, ""): gettext_lazy("Opened for scanning"),
+    (ScanAction.COMPLETE, ""): gettext_lazy("Marked complete"),
 }
 _BILL_SENTENCES = {
-    BillEventAction.ADDED: "Put on bill {bill}",
-    BillEventAction.REMOVED: "Taken off bill {bill}",
-    BillEventAction.FINALISED: "Bill {bill} finalised",
-    BillEventAction.REOPENED: "Bill {bill} reopened",
-    BillEventAction.RETURNED: "Returned from bill {bill} on {ticket}",
+    BillEventAction.ADDED: gettext_lazy("Put on bill {bill}"),
+    BillEventAction.REMOVED: gettext_lazy("Taken off bill {bill}"),
+    BillEventAction.FINALISED: gettext_lazy("Bill {bill} finalised"),
+    BillEventAction.REOPENED: gettext_lazy("Bill {bill} reopened"),
+    BillEventAction.RETURNED: gettext_lazy("Returned from bill {bill} on {ticket}"),
 }
 
 
@@ -270,10 +271,10 @@ def sentence(event: dict[str, Any], *, bag_qr: str) -> str:
     """What an event of the timeline did, told from the bag ``bag_qr``'s side: a child's own events ("Moved
     from SB1 to SB2"), a parent's children's ("C1 moved out to SB2")."""
     if event["source"] == -1:
-        return "Created"
+        return gettext("Created")
     if event["source"] == 1:
         text = _BILL_SENTENCES[event["action"]]
-        return text.format(bill=event["bill_number"], ticket=event["return_ticket"] or "a return ticket")
+        return text.format(bill=event["bill_number"], ticket=event["return_ticket"] or gettext("a return ticket"))
     action = event["action"]
     reverted = event["reverted_action"] if action == ScanAction.UNDO and event["reverted_action"] == "move" else ""
     text = _SCAN_SENTENCES[(action, reverted)].format(
@@ -282,7 +283,7 @@ def sentence(event: dict[str, Any], *, bag_qr: str) -> str:
     if event["bag_qr"] != bag_qr:  # a child's event on its parent's timeline
         text = _child_sentence(event, bag_qr=bag_qr, reverted=reverted)
     if event["reason"]:
-        text += f" ({event['reason']})"
+        text = gettext("%(text)s (%(reason)s)") % {"text": text, "reason": event["reason"]}
     return text
 
 
@@ -290,19 +291,26 @@ def _child_sentence(event: dict[str, Any], *, bag_qr: str, reverted: str) -> str
     child, action = event["bag_qr"], event["action"]
     if action == ScanAction.MOVE:
         if event["from_parent_qr"] == bag_qr:
-            return f"{child} moved out to {event['parent_qr']}"
-        return f"{child} moved in from {event['from_parent_qr']}"
+            return gettext("%(child)s moved out to %(parent)s") % {"child": child, "parent": event["parent_qr"]}
+        return gettext("%(child)s moved in from %(parent)s") % {"child": child, "parent": event["from_parent_qr"]}
     if reverted:
         if event["reverted_from_qr"] == bag_qr:
-            return f"{child} back in from {event['parent_qr']} (move undone)"
-        return f"{child} back to {event['reverted_from_qr']} (move undone)"
-    return {
-        ScanAction.LINK: f"{child} linked in",
-        ScanAction.IMPORT: f"{child} linked in by an import",
-        ScanAction.UNLINK: f"{child} unlinked",
-        ScanAction.UNDO: f"{child} taken out (scan undone)",
-        ScanAction.DELETE: f"{child} deleted",
-    }[action]
+            return gettext("%(child)s back in from %(parent)s (move undone)") % {
+                "child": child,
+                "parent": event["parent_qr"],
+            }
+        return gettext("%(child)s back to %(parent)s (move undone)") % {
+            "child": child,
+            "parent": event["reverted_from_qr"],
+        }
+    sentences = {
+        ScanAction.LINK: gettext_lazy("%(child)s linked in"),
+        ScanAction.IMPORT: gettext_lazy("%(child)s linked in by an import"),
+        ScanAction.UNLINK: gettext_lazy("%(child)s unlinked"),
+        ScanAction.UNDO: gettext_lazy("%(child)s taken out (scan undone)"),
+        ScanAction.DELETE: gettext_lazy("%(child)s deleted"),
+    }
+    return sentences[action] % {"child": child}
 
 
 def parse_at(raw: str) -> datetime:
@@ -315,7 +323,9 @@ def parse_at(raw: str) -> datetime:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise ValueError(f"{raw[:40]!r} is not a date and time: write it as 2026-11-20T10:17.")
+        raise ValueError(
+            gettext("%(value)r is not a date and time: write it as 2026-11-20T10:17.") % {"value": raw[:40]}
+        )
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     if not FIRST_DAY <= timezone.localtime(parsed).date() <= LAST_DAY:

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bags.managers import visible_area
@@ -75,8 +76,11 @@ def delete_bag(request: HttpRequest, code: str) -> HttpResponse:
             return render(
                 request, "tracking/bag_delete.html", {**context, "error": refusal.message}, status=refusal.status
             )
-        what = f"{done.bag.qr_id} and its {len(done.children)} children" if done.children else done.bag.qr_id
-        messages.success(request, f"Deleted {what}. Their story stays in the scan events.")
+        if done.children:
+            message = gettext("Deleted %(code)s and its %(count)s children. Their story stays in the scan events.")
+        else:
+            message = gettext("Deleted %(code)s. Its story stays in the scan events.")
+        messages.success(request, message % {"code": done.bag.qr_id, "count": len(done.children)})
         return redirect(reverse("tracking:bag", args=[done.parent.qr_id]) if done.parent else reverse("search"))
     return render(request, "tracking/bag_delete.html", context)
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.translation import gettext, gettext_lazy
 from psycopg import OperationalError as DatabaseUnavailable
 
 from traitortrack.errors import EdgeRefusal, Refused
@@ -31,10 +32,12 @@ MAX_JSON_DEPTH = 4
 # Seconds a client waits before retrying when the database is busy (the scan page's queue does).
 BUSY_RETRY_SECONDS = 2
 
-NOT_LOGGED_IN_MESSAGE = "Your session has ended. Log in again; waiting scans are kept."
-SESSION_ENDED_MESSAGE = "Your session has ended or the page is out of date. Log in again; waiting scans are kept."
-TOO_DEEP_MESSAGE = "The request body is nested too deeply."
-BUSY_MESSAGE = "The server is busy. Nothing was recorded; send it again in a moment."
+NOT_LOGGED_IN_MESSAGE = gettext_lazy("Your session has ended. Log in again; waiting scans are kept.")
+SESSION_ENDED_MESSAGE = gettext_lazy(
+    "Your session has ended or the page is out of date. Log in again; waiting scans are kept."
+)
+TOO_DEEP_MESSAGE = gettext_lazy("The request body is nested too deeply.")
+BUSY_MESSAGE = gettext_lazy("The server is busy. Nothing was recorded; send it again in a moment.")
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -60,22 +63,32 @@ def json_body(request: HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> dict[
     except ValueError:
         length = 0
     if length > max_bytes:
-        raise Refused(EdgeRefusal.TOO_LARGE, f"The request is larger than {max_bytes} bytes.", status=413)
+        raise Refused(
+            EdgeRefusal.TOO_LARGE,
+            gettext("The request is larger than %(max_bytes)s bytes.") % {"max_bytes": max_bytes},
+            status=413,
+        )
     if request.content_type != "application/json":
-        raise Refused(EdgeRefusal.UNSUPPORTED_MEDIA_TYPE, "Send JSON (Content-Type: application/json).", status=415)
+        raise Refused(
+            EdgeRefusal.UNSUPPORTED_MEDIA_TYPE, gettext("Send JSON (Content-Type: application/json)."), status=415
+        )
     raw = request.body
     if len(raw) > max_bytes:  # a chunked body has no Content-Length to refuse it by
-        raise Refused(EdgeRefusal.TOO_LARGE, f"The request is larger than {max_bytes} bytes.", status=413)
+        raise Refused(
+            EdgeRefusal.TOO_LARGE,
+            gettext("The request is larger than %(max_bytes)s bytes.") % {"max_bytes": max_bytes},
+            status=413,
+        )
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise Refused(EdgeRefusal.BAD_REQUEST, "The request body is not valid JSON.", status=400) from None
+        raise Refused(EdgeRefusal.BAD_REQUEST, gettext("The request body is not valid JSON."), status=400) from None
     except RecursionError:  # deeper than the parser's own limit
         raise Refused(EdgeRefusal.BAD_REQUEST, TOO_DEEP_MESSAGE, status=400) from None
     if _depth(data) > MAX_JSON_DEPTH:
         raise Refused(EdgeRefusal.BAD_REQUEST, TOO_DEEP_MESSAGE, status=400)
     if not isinstance(data, dict):
-        raise Refused(EdgeRefusal.BAD_REQUEST, "The request body must be a JSON object.", status=400)
+        raise Refused(EdgeRefusal.BAD_REQUEST, gettext("The request body must be a JSON object."), status=400)
     return data
 
 
@@ -93,7 +106,7 @@ def _page(refusal: Refused, request: HttpRequest | None) -> HttpResponse:
     """The error page; without a request (the 500 handler) it needs no session, user or database."""
     context = {
         "status": refusal.status,
-        "title": _TITLES.get(refusal.status, "Not possible"),
+        "title": _TITLES.get(refusal.status, gettext_lazy("Not possible")),
         "message": refusal.message,
     }
     content = render_to_string("error.html", context, request=request)
@@ -106,14 +119,14 @@ def refusal_response(request: HttpRequest, refusal: Refused) -> HttpResponse:
 
 
 _TITLES = {
-    400: "Something in the request is wrong",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Not possible here",
-    413: "Too large",
-    429: "Too many attempts",
-    500: "Server error",
-    503: "The server is busy",
+    400: gettext_lazy("Something in the request is wrong"),
+    403: gettext_lazy("Not allowed"),
+    404: gettext_lazy("Not found"),
+    405: gettext_lazy("Not possible here"),
+    413: gettext_lazy("Too large"),
+    429: gettext_lazy("Too many attempts"),
+    500: gettext_lazy("Server error"),
+    503: gettext_lazy("The server is busy"),
 }
 
 
@@ -130,20 +143,20 @@ def invalid_fields(errors: dict[str, list[str]], *, labels: dict[str, str] | Non
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig | TooManyFieldsSent):
-        refusal = Refused(EdgeRefusal.TOO_LARGE, "The request is too large.", status=413)
+        refusal = Refused(EdgeRefusal.TOO_LARGE, gettext("The request is too large."), status=413)
     else:
-        refusal = Refused(EdgeRefusal.BAD_REQUEST, "The request could not be understood.", status=400)
+        refusal = Refused(EdgeRefusal.BAD_REQUEST, gettext("The request could not be understood."), status=400)
     return refusal_response(request, refusal)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    message = str(exception) if exception is not None and str(exception) else "You may not do this."
+    message = str(exception) if exception is not None and str(exception) else gettext("You may not do this.")
     return refusal_response(request, Refused(EdgeRefusal.FORBIDDEN, message, status=403))
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     # Django's Http404 text is for developers (it names URL patterns); people get ours.
-    message = "There is nothing at this address. Check it, or start again from the home page."
+    message = gettext("There is nothing at this address. Check it, or start again from the home page.")
     return refusal_response(request, Refused(EdgeRefusal.NOT_FOUND, message, status=404))
 
 
@@ -174,7 +187,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         refusal = Refused(EdgeRefusal.BUSY, BUSY_MESSAGE, status=503, headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
     else:
         refusal = Refused(
-            EdgeRefusal.SERVER_ERROR, "Something went wrong on the server. It has been logged.", status=500
+            EdgeRefusal.SERVER_ERROR, gettext("Something went wrong on the server. It has been logged."), status=500
         )
     return api_error(refusal) if is_api(request) else _page(refusal, None)
 
@@ -193,7 +206,8 @@ class EdgeMiddleware:
             allowed = response.get("Allow", "")
             refusal = Refused(
                 EdgeRefusal.METHOD_NOT_ALLOWED,
-                f"{request.method} is not possible here (allowed: {allowed or 'none'}).",
+                gettext("%(method)s is not possible here (allowed: %(allowed)s).")
+                % {"method": request.method, "allowed": allowed or gettext("none")},
                 status=405,
                 headers={"Allow": allowed} if allowed else None,
             )

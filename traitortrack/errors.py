@@ -10,6 +10,8 @@ typo is a TypeError, not a new code. traitortrack.edge turns a Refused, and ever
 import enum
 from typing import Any
 
+from django.utils.functional import Promise as StrPromise
+
 
 class RefusalCode(enum.StrEnum):
     """The base of every app's refusal codes (it has no members of its own)."""
@@ -38,7 +40,7 @@ class Refused(Exception):
     def __init__(
         self,
         code: RefusalCode,
-        message: str,
+        message: "str | StrPromise",
         *,
         status: int = 409,
         headers: dict[str, str] | None = None,
@@ -46,6 +48,7 @@ class Refused(Exception):
     ) -> None:
         if not isinstance(code, RefusalCode):
             raise TypeError(f"A refusal's code comes from a RefusalCode enum, not {code!r}.")
+        message = str(message)  # a lazy translation, in the language of the request that is refused
         super().__init__(message)
         self.code = code
         self.message = message

@@ -6,12 +6,14 @@ from typing import Any
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 # The days a date filter takes: every bag, bill and scan is this century's. Without a bound a range's ends
 # overflow: the day after 9999-12-31 (the end of a "to" day) is no date, a 500.
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
-OUT_OF_RANGE = f"Pick a date between {FIRST_DAY} and {LAST_DAY}."
+OUT_OF_RANGE = format_lazy(_("Pick a date between {first} and {last}."), first=FIRST_DAY, last=LAST_DAY)
 
 
 class DayField(forms.DateField):
@@ -31,8 +33,8 @@ class ListSearchForm(forms.Form):
 
     q = forms.CharField(required=False, max_length=200)
     status = forms.ChoiceField(required=False)
-    date_from = DayField(required=False, label="From")
-    date_to = DayField(required=False, label="To")
+    date_from = DayField(required=False, label=_("From"))
+    date_to = DayField(required=False, label=_("To"))
     sort = forms.ChoiceField(required=False)
 
     def search_arguments(self) -> dict[str, Any]:

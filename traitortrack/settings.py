@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # intcomma: counts and weights with Indian grouping (traitortrack/formats)
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -90,10 +91,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "traitortrack.edge.EdgeMiddleware",  # every error in the one shape: JSON under /api/, the error page elsewhere
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, before common (Django's documented place): the language from the cookie or the browser;
+    # accounts.middleware.UserLanguageMiddleware then puts a logged-in user's own choice over it.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     # Django's AuthenticationMiddleware, the user kept for a few seconds; then django-otp's, as its docs place it.
     "accounts.middleware.AuthenticationMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
     # Each view's declared access (traitortrack/permissions.py), the second factor for admins first.
@@ -362,8 +367,14 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "traitortrack@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# --- Internationalisation
+# --- Internationalisation (README "Hindi and English"). English unless the user chose otherwise
+# (User.language), the language cookie says so (the switch, before logging in) or the browser asks for Hindi.
 LANGUAGE_CODE = "en"
+# Each name in its own language: the switch must be readable by someone who cannot read the other one.
+LANGUAGES = [("en", "English"), ("hi", "हिन्दी")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Indian grouping (12,34,567) and day-first dates for both languages (Django's own en and hi say neither).
+FORMAT_MODULE_PATH = ["traitortrack.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Kolkata")
 USE_I18N = True
 USE_TZ = True

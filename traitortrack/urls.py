@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from traitortrack import health
+from traitortrack import health, i18n
 
 handler400 = "traitortrack.edge.bad_request"
 handler403 = "traitortrack.edge.permission_denied"
@@ -13,6 +13,7 @@ handler500 = "traitortrack.edge.server_error"
 urlpatterns = [
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
+    path("jsi18n/", i18n.JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("overview.urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("scanning.urls")),

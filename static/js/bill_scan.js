@@ -6,6 +6,7 @@
 // offline queue here. Every answer carries the whole bill, so the totals and the table are redrawn from it.
 
 import { cell, confirmForms, drawParents, parentRequests, scanBox, scanElements, timeText } from "./scan_box.js";
+import { gettext } from "./i18n.js";
 
 const config = JSON.parse(document.getElementById("bill-config").textContent);
 
@@ -58,7 +59,7 @@ function renderBill(bill, highlight = "") {
     draft: bill.status === "draft",
     removeUrl: config.remove_form_url,
     highlight,
-    empty: "No parent bags on this bill yet.",
+    empty: gettext("No parent bags on this bill yet."),
   });
 }
 

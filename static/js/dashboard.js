@@ -4,6 +4,8 @@
 // script at all. A refresh that fails keeps the last figures and says so; polling pauses while the tab
 // is hidden and picks up again when it is shown.
 
+import { gettext } from "./i18n.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const CHART = { width: 480, height: 160, top: 18, bottom: 22 };
 const REQUEST_TIMEOUT_MS = 10000;
@@ -80,7 +82,7 @@ function showLists(stats) {
       node("span", { className: "tt-top-count", text: String(row.scans) }));
     return item;
   });
-  el.top.replaceChildren(...(top.length ? top : [node("li", { className: "tt-empty", text: "No scans yet today." })]));
+  el.top.replaceChildren(...(top.length ? top : [node("li", { className: "tt-empty", text: gettext("No scans yet today.") })]));
   const recent = stats.recent.map((scan) => {
     const item = node("li", { className: "tt-recent-item" });
     const link = node("a", { className: "tt-recent-code", text: scan.bag, attrs: { href: scan.bag_url } });
@@ -90,7 +92,7 @@ function showLists(stats) {
       node("time", { className: "tt-recent-time", text: scan.time, attrs: { datetime: scan.at } }));
     return item;
   });
-  el.recent.replaceChildren(...(recent.length ? recent : [node("li", { className: "tt-empty", text: "No scans yet." })]));
+  el.recent.replaceChildren(...(recent.length ? recent : [node("li", { className: "tt-empty", text: gettext("No scans yet.") })]));
 }
 
 function show(stats) {
@@ -98,7 +100,7 @@ function show(stats) {
   drawChart(stats.hours);
   showLists(stats);
   el.updated.dataset.state = "ok";
-  el.updated.replaceChildren("as of ", node("time", { text: stats.generated_time, attrs: { datetime: stats.generated_at } }));
+  el.updated.replaceChildren(`${gettext("as of")} `, node("time", { text: stats.generated_time, attrs: { datetime: stats.generated_at } }));
 }
 
 async function refresh() {
@@ -113,14 +115,14 @@ async function refresh() {
     });
     if (response.status === 401) {
       el.updated.dataset.state = "logged-out";
-      el.updated.textContent = "Your session has ended: log in again to see new figures.";
+      el.updated.textContent = gettext("Your session has ended: log in again to see new figures.");
       return; // no more polling until the page is opened again
     }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     show(await response.json());
   } catch {
     el.updated.dataset.state = "stale";
-    el.updated.textContent = "Could not refresh: showing the last figures. Trying again…";
+    el.updated.textContent = gettext("Could not refresh: showing the last figures. Trying again…");
   } finally {
     clearTimeout(giveUp);
   }

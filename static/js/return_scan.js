@@ -4,6 +4,7 @@
 // Every answer carries the whole ticket, so the totals and the table are redrawn from it.
 
 import { cell, confirmForms, drawParents, parentRequests, scanBox, scanElements, timeText } from "./scan_box.js";
+import { gettext } from "./i18n.js";
 
 const config = JSON.parse(document.getElementById("ticket-config").textContent);
 
@@ -27,7 +28,7 @@ function renderTicket(ticket, highlight = "") {
     draft: ticket.status === "draft",
     removeUrl: config.remove_form_url,
     highlight,
-    empty: "No parent bags on this ticket yet.",
+    empty: gettext("No parent bags on this ticket yet."),
   });
 }
 

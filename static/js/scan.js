@@ -14,6 +14,7 @@
 import { signalRefusal, signalSuccess } from "./feedback.js";
 import { attachCamera } from "./camera.js";
 import { csrfToken, keepScannerInput } from "./wedge.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 import { sessionAnswered } from "./session_warning.js";
 import { ScanQueue } from "./scan_queue.js";
 import { registerShell } from "./shell.js";
@@ -135,11 +136,18 @@ function parentFormatOf(code) {
 }
 
 function examples() {
-  return formats.map((fmt) => fmt.example).join(" or ");
+  return formats.map((fmt) => fmt.example).join(` ${gettext("or")} `);
+}
+
+function fullNote(parent) {
+  const text = parent.full
+    ? gettext("%(parent)s is full — scan the next parent.")
+    : gettext("%(parent)s is complete — scan the next parent.");
+  return interpolate(text, { parent: parent.qr_id });
 }
 
 function scans(count) {
-  return `${count} ${count === 1 ? "scan" : "scans"}`;
+  return interpolate(ngettext("%(count)s scan", "%(count)s scans", count), { count });
 }
 
 function timeText(iso) {
@@ -174,24 +182,24 @@ function renderParent() {
   const parent = state.parent;
   el.done.disabled = !parent;
   el.change.disabled = !parent;
-  el.move.textContent = state.move ? "Cancel move" : "Move a child";
+  el.move.textContent = state.move ? gettext("Cancel move") : gettext("Move a child");
   el.move.setAttribute("aria-pressed", String(Boolean(state.move)));
   if (state.move) {
     app.dataset.mode = state.move.child ? "move-parent" : "move-child";
     el.prompt.textContent = state.move.child
-      ? `Move ${state.move.child}: scan its new parent bag`
-      : "Move: scan the child bag to move";
+      ? interpolate(gettext("Move %(child)s: scan its new parent bag"), { child: state.move.child })
+      : gettext("Move: scan the child bag to move");
     el.details.hidden = true;
     return;
   }
   if (!parent) {
-    el.prompt.textContent = "Scan a parent bag";
+    el.prompt.textContent = gettext("Scan a parent bag");
     el.details.hidden = true;
     app.dataset.mode = "parent";
     return;
   }
   app.dataset.mode = "child";
-  el.prompt.textContent = "Scan child bags into";
+  el.prompt.textContent = gettext("Scan child bags into");
   el.details.hidden = false;
   el.parentCode.textContent = parent.qr_id;
   el.parentProduct.textContent = parent.product || "";
@@ -199,19 +207,22 @@ function renderParent() {
   const pending = pendingChildren(parent.qr_id);
   const count = parent.child_count || 0;
   el.parentCount.textContent = `${count} / ${capacity || "?"}`;
-  el.parentPending.textContent = pending ? `(+${pending} waiting)` : "";
+  el.parentPending.textContent = pending ? interpolate(gettext("(+%(count)s waiting)"), { count: pending }) : "";
   el.progress.max = capacity || 1;
   el.progress.value = Math.min(count + pending, capacity || count + pending);
   el.progress.textContent = el.parentCount.textContent;
 }
 
 const ACTION_TEXT = {
-  open_parent: () => "Opened parent",
-  link: (scan) => `Into ${scan.parent}`,
-  undo: (scan) => `Undid ${scan.bag}${scan.parent ? ` in ${scan.parent}` : ""}`,
-  complete: () => "Marked complete",
-  unlink: (scan) => `Taken out of ${scan.parent}`,
-  move: (scan) => `Moved to ${scan.parent}`,
+  open_parent: () => gettext("Opened parent"),
+  link: (scan) => interpolate(gettext("Into %(parent)s"), { parent: scan.parent }),
+  undo: (scan) =>
+    scan.parent
+      ? interpolate(gettext("Undid %(child)s in %(parent)s"), { child: scan.bag, parent: scan.parent })
+      : interpolate(gettext("Undid %(child)s"), { child: scan.bag }),
+  complete: () => gettext("Marked complete"),
+  unlink: (scan) => interpolate(gettext("Taken out of %(parent)s"), { parent: scan.parent }),
+  move: (scan) => interpolate(gettext("Moved to %(parent)s"), { parent: scan.parent }),
 };
 // What undo takes back: a child scanned in, or moved (the scan events' actions, the queue's kinds).
 const UNDOABLE = new Set(["link", "move"]);
@@ -222,7 +233,7 @@ function entryFromScanEvent(scan) {
   return {
     key: scan.client_scan_id || `scan-${scan.id}`,
     code: scan.bag || scan.parent,
-    text: describe(scan) + (scan.undone ? " (undone)" : ""),
+    text: scan.undone ? interpolate(gettext("%(text)s (undone)"), { text: describe(scan) }) : describe(scan),
     state: scan.undone ? "undone" : "ok",
     undoable: UNDOABLE.has(scan.action),
     at: scan.at,
@@ -230,18 +241,18 @@ function entryFromScanEvent(scan) {
 }
 
 const KIND_WAITING_TEXT = {
-  parent: () => "Open parent",
-  child: (item) => `Into ${item.parent}`,
-  undo: () => "Undo last scan",
-  complete: (item) => `Mark ${item.parent} complete`,
-  move: (item) => `Move to ${item.parent}`,
+  parent: () => gettext("Open parent"),
+  child: (item) => interpolate(gettext("Into %(parent)s"), { parent: item.parent }),
+  undo: () => gettext("Undo last scan"),
+  complete: (item) => interpolate(gettext("Mark %(parent)s complete"), { parent: item.parent }),
+  move: (item) => interpolate(gettext("Move to %(parent)s"), { parent: item.parent }),
 };
 
 function entryFromQueueItem(item) {
   return {
     key: item.id,
-    code: item.kind === "undo" ? "Undo" : item.kind === "complete" ? item.parent : item.code,
-    text: `${KIND_WAITING_TEXT[item.kind](item)} · waiting`,
+    code: item.kind === "undo" ? gettext("Undo") : item.kind === "complete" ? item.parent : item.code,
+    text: interpolate(gettext("%(text)s · waiting"), { text: KIND_WAITING_TEXT[item.kind](item) }),
     state: "waiting",
     at: item.at,
   };
@@ -285,23 +296,38 @@ function renderBanners() {
     const link = document.createElement("a");
     link.href = urls.login;
     link.className = "tt-banner-link";
-    link.textContent = "Log in again";
-    const what = `${waiting} waiting ${waiting === 1 ? "scan" : "scans"}`;
-    el.sessionBanner.replaceChildren("Your session ended. ", link, ` to send ${what}.`);
+    link.textContent = gettext("Log in again");
+    // The link sits where %(link)s is in the sentence, wherever a language puts it.
+    const sentence = interpolate(
+      ngettext(
+        "Your session ended. %(link)s to send %(count)s waiting scan.",
+        "Your session ended. %(link)s to send %(count)s waiting scans.",
+        waiting,
+      ),
+      { count: waiting },
+    );
+    const [before, after = ""] = sentence.split("%(link)s");
+    el.sessionBanner.replaceChildren(before, link, after);
   } else {
     el.sessionBanner.hidden = true;
   }
   if (waiting && state.offline && !state.sessionEnded) {
     el.waitingBanner.hidden = false;
-    el.waitingBanner.textContent = `${scans(waiting)} waiting — will send when the network is back`;
+    el.waitingBanner.textContent = interpolate(gettext("%(scans)s waiting — will send when the network is back"), {
+      scans: scans(waiting),
+    });
   } else {
     el.waitingBanner.hidden = true;
   }
   if (state.replayRefusals.length) {
     const count = state.replayRefusals.length;
-    const were = count === 1 ? "scan was" : "scans were";
+    const text = ngettext(
+      "%(count)s waiting scan was refused on sending: %(refusals)s",
+      "%(count)s waiting scans were refused on sending: %(refusals)s",
+      count,
+    );
     el.replayBanner.hidden = false;
-    el.replayText.textContent = `${count} waiting ${were} refused on sending: ${state.replayRefusals.join(" ")}`;
+    el.replayText.textContent = interpolate(text, { count, refusals: state.replayRefusals.join(" ") });
   } else {
     el.replayBanner.hidden = true;
   }
@@ -347,8 +373,8 @@ function holding() {
 
 function acknowledgeQueued(text) {
   const note = state.sessionEnded
-    ? "Saved on this phone — log in again to send it."
-    : "Saved on this phone — will send when the network is back.";
+    ? gettext("Saved on this phone — log in again to send it.")
+    : gettext("Saved on this phone — will send when the network is back.");
   setStatus("waiting", text, note);
   signalSuccess();
 }
@@ -371,7 +397,13 @@ function handleRead(code) {
   if (!state.parent) {
     if (networkDown && !isParentCode) {
       // Offline the server cannot refuse it for us, and queueing it would send children as parents.
-      refuseLocally(code, `${code} is not a parent bag code. Scan a parent bag (${examples()}) first.`);
+      refuseLocally(
+        code,
+        interpolate(gettext("%(code)s is not a parent bag code. Scan a parent bag (%(examples)s) first."), {
+          code,
+          examples: examples(),
+        }),
+      );
       return;
     }
     if (isParentCode) {
@@ -388,33 +420,36 @@ function handleRead(code) {
       });
     }
     enqueue(newItem("parent", { code }));
-    if (networkDown) acknowledgeQueued(`Parent ${code} — waiting`);
-    else setStatus("sending", `Opening ${code}…`);
+    if (networkDown) acknowledgeQueued(interpolate(gettext("Parent %(code)s — waiting"), { code }));
+    else setStatus("sending", interpolate(gettext("Opening %(code)s…"), { code }));
     return;
   }
 
   if (networkDown && isParentCode) {
     refuseLocally(
       code,
-      `${code} is a parent bag code, not a child. Press "Done with this parent" or "Change parent" first.`,
+      interpolate(
+        gettext('%(code)s is a parent bag code, not a child. Press "Done with this parent" or "Change parent" first.'),
+        { code },
+      ),
     );
     return;
   }
   if (networkDown && !CHILD_PATTERN.test(code)) {
-    refuseLocally(code, `${code} is not a bag code: child codes are 4 to 20 letters or digits.`);
+    refuseLocally(code, interpolate(gettext("%(code)s is not a bag code: child codes are 4 to 20 letters or digits."), { code }));
     return;
   }
   const parentQr = state.parent.qr_id;
   enqueue(newItem("child", { code, parent: parentQr }));
   if (networkDown) {
-    acknowledgeQueued(`${code} → ${parentQr} — waiting`);
+    acknowledgeQueued(interpolate(gettext("%(code)s → %(parent)s — waiting"), { code, parent: parentQr }));
     const parent = state.parent;
     if (parent && parent.capacity && (parent.child_count || 0) + pendingChildren(parentQr) >= parent.capacity) {
       setParent(null);
-      setNote(`${parentQr} is full — scan the next parent.`);
+      setNote(interpolate(gettext("%(parent)s is full — scan the next parent."), { parent: parentQr }));
     }
   } else {
-    setStatus("sending", `Sending ${code}…`);
+    setStatus("sending", interpolate(gettext("Sending %(code)s…"), { code }));
   }
 }
 
@@ -423,35 +458,46 @@ function handleRead(code) {
 function handleMoveRead(code, isParentCode, networkDown) {
   if (!state.move.child) {
     if (isParentCode) {
-      refuseLocally(code, `${code} is a parent bag. Scan the child bag you want to move.`);
+      refuseLocally(code, interpolate(gettext("%(code)s is a parent bag. Scan the child bag you want to move."), { code }));
     } else if (!CHILD_PATTERN.test(code)) {
-      refuseLocally(code, `${code} is not a bag code: child codes are 4 to 20 letters or digits.`);
+      refuseLocally(code, interpolate(gettext("%(code)s is not a bag code: child codes are 4 to 20 letters or digits."), { code }));
     } else {
       state.move = { child: code };
-      setStatus("idle", `Now scan the parent bag ${code} goes into.`);
+      setStatus("idle", interpolate(gettext("Now scan the parent bag %(code)s goes into."), { code }));
       render();
     }
     return;
   }
   if (!isParentCode) {
     const child = state.move.child;
-    refuseLocally(code, `${code} is not a parent bag code. Scan the new parent (${examples()}) for ${child}.`);
+    refuseLocally(
+      code,
+      interpolate(gettext("%(code)s is not a parent bag code. Scan the new parent (%(examples)s) for %(child)s."), {
+        code,
+        examples: examples(),
+        child,
+      }),
+    );
     return;
   }
   const child = state.move.child;
   state.move = null;
   enqueue(newItem("move", { code: child, parent: code }));
-  if (networkDown) acknowledgeQueued(`Move ${child} → ${code} — waiting`);
-  else setStatus("sending", `Moving ${child} to ${code}…`);
+  if (networkDown) acknowledgeQueued(interpolate(gettext("Move %(child)s → %(parent)s — waiting"), { child, parent: code }));
+  else setStatus("sending", interpolate(gettext("Moving %(child)s to %(parent)s…"), { child, parent: code }));
 }
 
 function toggleMove() {
   if (state.move) {
     state.move = null;
-    setStatus("idle", "Move cancelled.", state.parent ? `Scan child bags into ${state.parent.qr_id}.` : "");
+    setStatus(
+      "idle",
+      gettext("Move cancelled."),
+      state.parent ? interpolate(gettext("Scan child bags into %(parent)s."), { parent: state.parent.qr_id }) : "",
+    );
   } else {
     state.move = { child: null };
-    setStatus("idle", "Move: scan the child bag to move.");
+    setStatus("idle", gettext("Move: scan the child bag to move."));
   }
   render();
 }
@@ -462,14 +508,14 @@ async function undoLast() {
   if (last) {
     state.entries = state.entries.filter((entry) => entry.key !== last.id);
     renderEntries();
-    setStatus("ok", `Removed waiting scan ${last.code}.`);
+    setStatus("ok", interpolate(gettext("Removed waiting scan %(code)s."), { code: last.code }));
     signalSuccess();
     render();
     return;
   }
   enqueue(newItem("undo", {}));
-  if (holding()) acknowledgeQueued("Undo — waiting");
-  else setStatus("sending", "Undoing the last scan…");
+  if (holding()) acknowledgeQueued(gettext("Undo — waiting"));
+  else setStatus("sending", gettext("Undoing the last scan…"));
 }
 
 function doneWithParent() {
@@ -477,15 +523,15 @@ function doneWithParent() {
   const parentQr = state.parent.qr_id;
   setParent(null);
   enqueue(newItem("complete", { parent: parentQr }));
-  if (holding()) acknowledgeQueued(`${parentQr} marked complete — waiting`);
-  else setStatus("sending", `Marking ${parentQr} complete…`);
+  if (holding()) acknowledgeQueued(interpolate(gettext("%(parent)s marked complete — waiting"), { parent: parentQr }));
+  else setStatus("sending", interpolate(gettext("Marking %(parent)s complete…"), { parent: parentQr }));
 }
 
 function changeParent() {
   if (!state.parent) return;
   const parentQr = state.parent.qr_id;
   setParent(null);
-  setStatus("idle", "Scan a parent bag.", `Left ${parentQr}; it stays open.`);
+  setStatus("idle", gettext("Scan a parent bag."), interpolate(gettext("Left %(parent)s; it stays open."), { parent: parentQr }));
 }
 
 // A command barcode read: what its button does. The double-read guard (wedge.js) has dropped a second
@@ -620,7 +666,7 @@ async function flush() {
         }
         if (result.outcome === "session") {
           state.sessionEnded = true;
-          setStatus("refused", "Your session ended. Log in again to send the waiting scans.");
+          setStatus("refused", gettext("Your session ended. Log in again to send the waiting scans."));
           signalRefusal();
           markDelayed();
           stopped = true;
@@ -658,7 +704,11 @@ function markOffline() {
   markDelayed();
   if (el.status.dataset.state === "sending" && queue.length) {
     const waiting = queue.length;
-    setStatus("waiting", `${scans(waiting)} waiting`, "No network — saved on this phone.");
+    setStatus(
+      "waiting",
+      interpolate(gettext("%(scans)s waiting"), { scans: scans(waiting) }),
+      gettext("No network — saved on this phone."),
+    );
   }
   render();
   scheduleRetry();
@@ -690,7 +740,7 @@ function markUndone(childQr) {
 }
 
 function codeOf(item) {
-  if (item.kind === "undo") return "Undo";
+  if (item.kind === "undo") return gettext("Undo");
   if (item.kind === "complete") return item.parent;
   return item.code;
 }
@@ -724,7 +774,7 @@ function handleAnswer(item, answer) {
   const other = answer.other_parent; // a move's (or its undo's) other parent
   // The parent being filled may be either of a move's parents: show its new count.
   const parent = other && state.parent && other.qr_id === state.parent.qr_id ? other : answer.parent;
-  const text = answer.message || (answer.ok ? "Done." : "Refused.");
+  const text = answer.message || (answer.ok ? gettext("Done.") : gettext("Refused."));
   const current = state.parent;
   const wasReplay = Boolean(item.delayed);
   let note = "";
@@ -734,7 +784,7 @@ function handleAnswer(item, answer) {
     if (current && current.qr_id === parent.qr_id) {
       if (finished) {
         setParent(null);
-        note = `${parent.qr_id} is ${parent.full ? "full" : "complete"} — scan the next parent.`;
+        note = fullNote(parent);
       } else {
         setParent({ ...parent });
       }
@@ -742,7 +792,7 @@ function handleAnswer(item, answer) {
       // Undoing a scan of a parent that had just filled up: carry on with that parent.
       setParent({ ...parent });
     } else if (!current && finished && item.kind !== "complete" && item.kind !== "move") {
-      note = `${parent.qr_id} is ${parent.full ? "full" : "complete"} — scan the next parent.`;
+      note = fullNote(parent);
     }
   }
   if (!answer.ok && item.kind === "parent" && current && current.qr_id === item.code && current.provisional) {
@@ -759,9 +809,9 @@ function handleAnswer(item, answer) {
     if (queue.length) {
       // More to send; the panel keeps showing the last refusal, if any, until the queue is empty.
     } else if (state.replayRefusals.length) {
-      setStatus("refused", "Waiting scans sent, but some were refused: see the red entries.", note);
+      setStatus("refused", gettext("Waiting scans sent, but some were refused: see the red entries."), note);
     } else {
-      setStatus("ok", "All waiting scans were sent.", note);
+      setStatus("ok", gettext("All waiting scans were sent."), note);
     }
   } else if (answer.ok) {
     setStatus("ok", text, note);
@@ -831,7 +881,9 @@ function showQueue() {
 // Start: the server's recent scans, then what is still waiting from before (a reload, a login)
 
 for (const scan of (config.recent_scans || []).slice().reverse()) putEntry(entryFromScanEvent(scan));
-if (state.parent) setStatus("idle", `Scan child bags into ${state.parent.qr_id}.`);
+if (state.parent) {
+  setStatus("idle", interpolate(gettext("Scan child bags into %(parent)s."), { parent: state.parent.qr_id }));
+}
 if (!navigator.onLine) state.offline = true;
 render();
 refocus();

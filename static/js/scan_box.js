@@ -7,6 +7,7 @@
 import { signalRefusal, signalSuccess, unlockAudio } from "./feedback.js";
 import { attachCamera } from "./camera.js";
 import { csrfToken, keepScannerInput } from "./wedge.js";
+import { gettext, interpolate } from "./i18n.js";
 
 const REQUEST_TIMEOUT_MS = 10000;
 const SESSION_CODES = new Set(["not_logged_in", "csrf_failed"]);
@@ -62,7 +63,7 @@ function removeForm(action, code) {
   const button = document.createElement("button");
   button.type = "submit";
   button.className = "btn btn-outline-danger btn-sm";
-  button.textContent = "Remove";
+  button.textContent = gettext("Remove");
   form.append(token, codeInput, button);
   return form;
 }
@@ -172,14 +173,20 @@ export function scanBox({ el, send, render }) {
   }
 
   function handleResult(item, result) {
-    const verb = item.kind === "add" ? "added" : "removed";
+    const adding = item.kind === "add";
     if (result.outcome === "network") {
-      setStatus("refused", `No answer from the server: ${item.code} was not ${verb}. Scan it again.`);
+      const text = adding
+        ? gettext("No answer from the server: %(code)s was not added. Scan it again.")
+        : gettext("No answer from the server: %(code)s was not removed. Scan it again.");
+      setStatus("refused", interpolate(text, { code: item.code }));
       signalRefusal();
       return;
     }
     if (result.outcome === "session") {
-      setStatus("refused", `Your session has ended: ${item.code} was not ${verb}. Log in again, then scan it again.`);
+      const text = adding
+        ? gettext("Your session has ended: %(code)s was not added. Log in again, then scan it again.")
+        : gettext("Your session has ended: %(code)s was not removed. Log in again, then scan it again.");
+      setStatus("refused", interpolate(text, { code: item.code }));
       signalRefusal();
       return;
     }
@@ -200,7 +207,10 @@ export function scanBox({ el, send, render }) {
     try {
       while (state.queue.length) {
         const item = state.queue[0];
-        setStatus("sending", item.kind === "add" ? `Adding ${item.code}…` : `Removing ${item.code}…`);
+        setStatus(
+          "sending",
+          interpolate(item.kind === "add" ? gettext("Adding %(code)s…") : gettext("Removing %(code)s…"), { code: item.code }),
+        );
         const result = await send(item);
         state.queue.shift();
         handleResult(item, result);

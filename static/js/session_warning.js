@@ -4,6 +4,8 @@
 // ("session"); the module starts itself when imported, and scan.js calls sessionAnswered() whenever the
 // server has answered a request (each answered request moves the idle deadline on).
 
+import { gettext, interpolate } from "./i18n.js";
+
 const TICK_MS = 15000;
 
 const config = JSON.parse(document.getElementById("scan-config")?.textContent || "{}").session || null;
@@ -36,10 +38,12 @@ function warning() {
   const left = at - now;
   if (left <= 0 || left > config.warning_seconds) return null; // past: scan.js tells on the next request
   if (kind === "absolute") {
-    return { kind, text: `Your shift session ends at ${clockText(at)}; log in again after that. Waiting scans are kept.` };
+    const text = gettext("Your shift session ends at %(time)s; log in again after that. Waiting scans are kept.");
+    return { kind, text: interpolate(text, { time: clockText(at) }) };
   }
   const minutes = Math.max(1, Math.ceil(left / 60));
-  return { kind, text: `Your session ends in ${minutes} min. Scan anything to stay logged in.` };
+  const text = gettext("Your session ends in %(minutes)s min. Scan anything to stay logged in.");
+  return { kind, text: interpolate(text, { minutes }) };
 }
 
 function render() {

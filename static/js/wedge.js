@@ -4,6 +4,7 @@
 // ignores a second read of the same code within DOUBLE_FIRE_MS.
 
 import { unlockAudio } from "./feedback.js";
+import { gettext, interpolate } from "./i18n.js";
 
 export const DOUBLE_FIRE_MS = 1000;
 
@@ -44,7 +45,7 @@ export function keepScannerInput({ form, input, onRead, ignoredEl = null, root =
     const now = Date.now();
     if (code === lastRead.code && now - lastRead.at < DOUBLE_FIRE_MS) {
       lastRead.at = now;
-      if (ignoredEl) ignoredEl.textContent = `Ignored duplicate read of ${code}.`;
+      if (ignoredEl) ignoredEl.textContent = interpolate(gettext("Ignored duplicate read of %(code)s."), { code });
       return;
     }
     lastRead = { code, at: now };

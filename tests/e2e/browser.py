@@ -31,7 +31,7 @@ def log_in(page: Page, user, next_url: str = "/scan/", *, navigate: bool = True)
         page.goto(f"/accounts/login/?next={next_url}")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")  # not the navbar's language switch
     page.wait_for_url(f"**{next_url}")
 
 
