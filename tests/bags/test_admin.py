@@ -21,6 +21,7 @@ from bags.managers import forget_parent_formats
 from bags.models import Bag, BagKind, Link, Product
 from bills.models import Bill, BillBag
 from imports import jobs
+from labels.models import LabelBatch
 from returns.models import ReturnTicket, ReturnTicketBag
 from scanning.models import Scan, ScanAction, ScanReply
 from tests import factories
@@ -127,6 +128,9 @@ def _build_warehouse() -> dict:
     # An admin upload queued for its dry run: an import job, and procrastinate's job for it.
     upload = jobs.store_upload(SimpleUploadedFile("links.csv", b"parent,child\nSB00001,CH0000000001\n"), boss)
     jobs.queue(subject="bags", file_name="links.csv", upload=upload, dry_run=True, requested_by=boss)
+    # The label admin's rows: a printer and a batch of printed parent codes.
+    factories.make_printer()
+    LabelBatch.objects.create(product=parents[0].product, first_number=1, last_number=10, layout="a4-3x8")
     return {"area": area, "dispatcher": dispatcher, "boss": boss, "bill": bill, "parents": parents}
 
 
