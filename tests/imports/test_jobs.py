@@ -2,7 +2,9 @@
 process dies with its worker, leaving nothing written and no file; its memory is capped and measured."""
 
 import os
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -38,9 +40,17 @@ def files_in(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file()]
 
 
-def test_a_worker_killed_mid_import_leaves_nothing_written_and_no_file(admin_client, admin_user, tmp_path):
-    spool = tmp_path / "tmp"
-    spool.mkdir()
+@pytest.fixture
+def spool():
+    """The worker's TMPDIR: a short path, as a server's is. The fork server's socket is made under it, and a
+    socket's path may not pass 107 bytes: under tmp_path in an xdist worker (/tmp/pytest-of-root/pytest-100/
+    popen-gw1/test_a_worker_killed_mid_impor0/...) it does, and no job's process could start."""
+    folder = Path(tempfile.mkdtemp(prefix="spool-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_worker_killed_mid_import_leaves_nothing_written_and_no_file(admin_client, admin_user, tmp_path, spool):
     # 300,000 links: the import runs for seconds, long enough to be killed in the middle.
     path = write_csv(tmp_path / "links.csv", link_rows(10_000, 30))
     queue_name = f"drill-kill-{os.getpid()}"
