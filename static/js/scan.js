@@ -47,10 +47,10 @@ const TAB = Math.random().toString(36).slice(2);
 const commands = new Map(Object.entries(config.commands || {}).map(([name, code]) => [code, name]));
 // What a command read says when it has nothing to act on (in one place for translation).
 const COMMAND_TEXT = {
-  noParent: "No parent bag is open. Scan a parent bag first.",
-  moving: "Already moving a child: scan the child, then its new parent.",
-  nothingToCancel: "Nothing to cancel.",
-  newParent: "Scan a parent bag.",
+  noParent: gettext("No parent bag is open. Scan a parent bag first."),
+  moving: gettext("Already moving a child: scan the child, then its new parent."),
+  nothingToCancel: gettext("Nothing to cancel."),
+  newParent: gettext("Scan a parent bag."),
 };
 // The code rules come from the server (bags.selectors.parent_formats_for_pages, from the Product table, and
 // bags.qr's child rule): this script keeps no copy of them.
@@ -894,7 +894,7 @@ queue.ready.then(() => {
   if (before.length) {
     for (const item of before) item.delayed = true;
     queue.update(before);
-    setStatus("waiting", `Sending ${scans(before.length)} waiting from before…`);
+    setStatus("waiting", interpolate(gettext("Sending %(scans)s waiting from before…"), { scans: scans(before.length) }));
   }
   showQueue();
   flush();
