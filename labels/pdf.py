@@ -1,15 +1,22 @@
 """Labels and the command sheet as PDF, drawn with ReportLab's canvas: each QR module run is one filled
 rectangle of one path per label (vectors, so a symbol is sharp at any printer's resolution), the code
 under it in Helvetica Bold, one of the PDF's standard fonts (nothing embedded, nothing to install).
+
+Words (the command sheet's) that are not plain ASCII, the Hindi ones, are set in Noto Sans Devanagari
+(labels/fonts/, SIL OFL) and shaped by HarfBuzz (uharfbuzz): ReportLab alone would put the letters side by side
+in their Unicode order, with the vowel signs and conjuncts wrong. Only the glyphs used are embedded.
 """
 
 import io
 import time
 from collections.abc import Iterable, Sequence
+from functools import cache
+from pathlib import Path
 
 from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfbase.pdfmetrics import registerFont, stringWidth
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from labels.commands import CommandWords
@@ -22,6 +29,27 @@ TEXT_FONT = "Helvetica"
 # labels the loop sleeps 0 s, which under gevent (the gunicorn workers) lets the worker's other requests, the
 # scans, run in between instead of waiting seconds for a big sheet.
 LABELS_BETWEEN_YIELDS = 20
+FONTS = Path(__file__).resolve().parent / "fonts"
+# The Devanagari face for each Latin one: the same weight.
+DEVANAGARI = {FONT: "NotoSansDevanagari-Bold", TEXT_FONT: "NotoSansDevanagari-Regular"}
+
+
+@cache
+def _devanagari(font: str) -> str:
+    """Register the Devanagari face of ``font`` (once a process) and return its name."""
+    name = DEVANAGARI[font]
+    registerFont(TTFont(name, FONTS / f"{name}.ttf", shapable=True))
+    return name
+
+
+def draw_words(canvas: Canvas, x: float, y: float, text: str, font: str, size: float) -> None:
+    """``text`` at (x, y): in ``font`` when it is plain ASCII, else in its Devanagari face, shaped."""
+    if text.isascii():
+        canvas.setFont(font, size)
+        canvas.drawString(x, y, text)
+    else:
+        canvas.setFont(_devanagari(font), size)
+        canvas.drawString(x, y, text, shaping=True)
 
 
 def _canvas(buffer: io.BytesIO, width: float, height: float, title: str) -> Canvas:
@@ -80,22 +108,22 @@ def command_sheet_pdf(commands: Iterable[CommandWords]) -> bytes:
     width, height = 210.0, 297.0
     buffer = io.BytesIO()
     canvas = _canvas(buffer, width, height, _("TraitorTrack command barcodes"))
-    canvas.setFont(FONT, 18)
-    canvas.drawString(SHEET_MARGIN * mm, (height - SHEET_MARGIN - 6) * mm, _("Command barcodes for the scan page"))
-    canvas.setFont(TEXT_FONT, 10)
-    canvas.drawString(
+    top_line = (height - SHEET_MARGIN - 6) * mm
+    draw_words(canvas, SHEET_MARGIN * mm, top_line, _("Command barcodes for the scan page"), FONT, 18)
+    draw_words(
+        canvas,
         SHEET_MARGIN * mm,
         (height - SHEET_MARGIN - 12) * mm,
         _("Scan one of these on the scan page instead of pressing its button."),
+        TEXT_FONT,
+        10,
     )
     for index, command in enumerate(commands):
         top = SHEET_MARGIN + SHEET_TITLE_SPACE + index * COMMAND_ROW
         draw_symbol(canvas, command.code, SHEET_MARGIN, top, COMMAND_SYMBOL, height)
         text_left = (SHEET_MARGIN + COMMAND_SYMBOL + 8) * mm
-        canvas.setFont(FONT, 26)
-        canvas.drawString(text_left, (height - top - 14) * mm, command.name)
-        canvas.setFont(TEXT_FONT, 13)
-        canvas.drawString(text_left, (height - top - 23) * mm, command.description)
+        draw_words(canvas, text_left, (height - top - 14) * mm, command.name, FONT, 26)
+        draw_words(canvas, text_left, (height - top - 23) * mm, command.description, TEXT_FONT, 13)
         canvas.setFont(TEXT_FONT, 9)
         canvas.drawString(text_left, (height - top - 30) * mm, command.code)
     canvas.showPage()

@@ -3,7 +3,9 @@ symbol decoded back (zxing-cpp), in order and page by page; the ZPL's fields; th
 
 import re
 
+import pypdfium2
 import pytest
+from django.utils import translation
 
 from bags.qr import Command
 from labels.commands import command_words
@@ -36,6 +38,36 @@ def test_the_command_sheet_decodes_to_every_command_in_order():
     pages = decoded_pages(command_sheet_pdf(command_words()))
 
     assert pages == [[str(command) for command in Command]]
+
+
+def pdf_text(pdf: bytes) -> str:
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return "\n".join(page.get_textpage().get_text_range() for page in document)
+    finally:
+        document.close()
+
+
+def test_the_command_sheet_in_hindi_is_set_in_a_devanagari_font_and_reads_in_hindi():
+    with translation.override("hi"):
+        words = command_words()
+        pdf = command_sheet_pdf(words)
+
+    text = pdf_text(pdf)
+    fonts = set(re.findall(rb"/BaseFont /(?:[A-Z]{6}\+)?([\w-]+)", pdf))  # a subset's name has a tag before it
+    assert fonts == {b"Helvetica", b"NotoSansDevanagari-Bold", b"NotoSansDevanagari-Regular"}  # codes in Helvetica
+    assert "स्कैन पेज के कमांड बारकोड" in text  # the title, a conjunct and a vowel sign in its first word
+    assert [entry.name for entry in words] == ["पूरी", "वापस लें", "नई बड़ी बोरी", "खिसकाएँ", "रद्द करें"]
+    assert all(entry.name in text and entry.description in text for entry in words)
+    assert decoded_pages(pdf) == [[str(command) for command in Command]]  # the codes stay as they are
+
+
+def test_the_command_sheet_in_english_embeds_no_font():
+    with translation.override("en"):
+        pdf = command_sheet_pdf(command_words())
+
+    assert set(re.findall(rb"/BaseFont /([\w+-]+)", pdf)) == {b"Helvetica", b"Helvetica-Bold"}
+    assert "Mark the parent you are filling complete." in pdf_text(pdf)
 
 
 def test_every_command_has_its_name_in_words():
