@@ -9,6 +9,7 @@ installs at the next load, dropping the old caches.
 
 import hashlib
 import json
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
@@ -25,7 +26,9 @@ SHELL_FILES = (
     "css/traitortrack.css",
     "js/scan.js",
     "js/feedback.js",
+    "js/camera.js",
     "js/wedge.js",
+    "js/i18n.js",
     "js/session_warning.js",
     "js/scan_queue.js",
     "js/shell.js",
@@ -36,14 +39,27 @@ ICON_SIZES = (192, 512)
 
 
 def version() -> str:
-    """The release's version: changes whenever a static file does."""
+    """The release's version: changes whenever a static file or a script's translation does (the catalogs
+    are kept like the static files, and a release may change only the words)."""
+    digest = hashlib.sha256()
     manifest_hash = getattr(staticfiles_storage, "manifest_hash", "")
     if manifest_hash:
-        return manifest_hash
-    digest = hashlib.sha256()
-    for path in (*SHELL_FILES, WORKER_SOURCE):
-        digest.update(_read(path))
+        digest.update(manifest_hash.encode())
+    else:
+        for path in (*SHELL_FILES, WORKER_SOURCE):
+            digest.update(_read(path))
+    for code, _name in settings.LANGUAGES:
+        for folder in settings.LOCALE_PATHS:
+            catalog = Path(folder) / code / "LC_MESSAGES" / "djangojs.mo"
+            if catalog.exists():
+                digest.update(catalog.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def catalog_urls() -> list[str]:
+    """The scripts' words in each language (base.html loads the page's one before the modules): one address
+    is always one language, so the worker keeps them all and a page opened offline speaks its user's."""
+    return [f"{reverse('javascript-catalog')}?lang={code}" for code, _name in settings.LANGUAGES]
 
 
 def _read(path: str) -> bytes:
@@ -71,6 +87,7 @@ def worker_script() -> str:
         "version": version(),
         "static": shell_urls(),
         "static_prefix": settings.STATIC_URL,
+        "catalogs": catalog_urls(),
         "page": reverse("scanning:scan"),
         "offline": reverse("scanning:offline"),
         # Going to these empties the pages' cache: whoever logs in next never gets the last user's page.

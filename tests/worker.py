@@ -68,5 +68,6 @@ def wait_for(job, *, until=lambda job: job.finished, worker: subprocess.Popen | 
             return job
         if worker is not None and worker.poll() is not None:
             raise AssertionError(f"the worker stopped: {worker.stdout.read()}")
-        assert time.monotonic() < deadline, f"job {job.pk} is still {job.status} ({job.message}) after {JOB_TIMEOUT_SECONDS} s"
+        waited = f"job {job.pk} is still {job.status} ({job.message}) after {JOB_TIMEOUT_SECONDS} s"
+        assert time.monotonic() < deadline, waited
         time.sleep(0.1)

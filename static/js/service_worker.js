@@ -2,8 +2,8 @@
 // front of this file: the release's version, the static files to keep, the scan page's and the offline
 // page's URLs), so it controls the whole site and /scan/ with it.
 //
-// What it keeps: the static files (cache first: their names change with their content in production)
-// and, network first, the scan page of whoever is logged in, so the page opens with no network; never an
+// What it keeps: the static files (cache first: their names change with their content in production),
+// the scripts' catalog in each language (cache first: the version changes with their words) and, network first, the scan page of whoever is logged in, so the page opens with no network; never an
 // API answer or any other page. With no network and no page kept (after a logout) it shows the offline note. The scan page holds its user's config, so the pages' cache is emptied when
 // anyone goes to the login or logout page, and the queue it fills lives in IndexedDB under the user's id.
 // A new release has a new version: the next load installs this worker again, and the old caches go.
@@ -19,7 +19,7 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(STATIC_CACHE);
-      await cache.addAll([...SHELL.static, SHELL.offline]);
+      await cache.addAll([...SHELL.static, ...SHELL.catalogs, SHELL.offline]);
       await self.skipWaiting();
     })(),
   );
@@ -96,7 +96,7 @@ self.addEventListener("fetch", (event) => {
   // Other pages go to the network untouched (an export's long download never passes through this worker).
   if (request.mode === "navigate" && url.pathname === SHELL.page) {
     event.respondWith(scanPage(request));
-  } else if (url.pathname.startsWith(SHELL.static_prefix)) {
+  } else if (url.pathname.startsWith(SHELL.static_prefix) || SHELL.catalogs.includes(url.pathname + url.search)) {
     event.respondWith(staticFile(request));
   }
 });

@@ -112,6 +112,26 @@ def test_the_scan_page_opens_offline_after_a_reload_and_sends_its_scans_once_in_
     assert stored_queue(page, dispatcher) == []
 
 
+def test_a_hindi_page_opened_offline_hours_later_has_its_scripts_and_speaks_hindi(context, page, dispatcher):
+    dispatcher.language = "hi"
+    dispatcher.save(update_fields=["language"])
+    log_in(page, dispatcher)
+    open_parent(page, "SB12346")
+    wait_for_shell(page)
+    # Hours later: the browser's own cache has let the first load's files go; only the worker's copies remain.
+    context.new_cdp_session(page).send("Network.clearBrowserCache")
+
+    context.set_offline(True)
+    page.reload()
+    expect(page.locator("#scan-input")).to_be_focused()
+    scan(page, "C4100001")
+
+    expect(page.locator("#parent-pending")).to_have_text("(+1 बाकी)")  # scan.js, with its words in Hindi
+    context.set_offline(False)
+    expect(page.locator("#parent-pending")).to_have_text("")
+    assert scans_in_order("SB12346") == ["C4100001"]
+
+
 def test_a_reload_the_moment_after_a_scan_loses_nothing(context, page, dispatcher):
     log_in(page, dispatcher)
     open_parent(page, "SB12345")

@@ -2,10 +2,12 @@
 (the browser's side is tests/e2e/test_scan_shell.py)."""
 
 import json
+import re
 import struct
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.urls import reverse
 
 from scanning import shell
@@ -58,7 +60,7 @@ def test_version_follows_the_static_files(settings, tmp_path):
         finders.get_finder.cache_clear()
 
 
-def test_version_is_the_static_manifests_hash_in_production(settings, tmp_path):
+def test_version_follows_the_static_manifests_hash_in_production(settings, tmp_path, monkeypatch):
     # What collectstatic writes for ManifestStaticFilesStorage; its "hash" changes with any static file.
     (tmp_path / "staticfiles.json").write_text(json.dumps({"paths": {}, "version": "1.1", "hash": "0a1b2c3d4e5f"}))
     settings.STATIC_ROOT = tmp_path
@@ -66,8 +68,55 @@ def test_version_is_the_static_manifests_hash_in_production(settings, tmp_path):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
     }
+    first = shell.version()
+    assert staticfiles_storage.manifest_hash == "0a1b2c3d4e5f" and shell.version() == first
 
-    assert shell.version() == "0a1b2c3d4e5f"
+    monkeypatch.setattr(staticfiles_storage, "manifest_hash", "9f8e7d6c5b4a")  # the next release's collectstatic
+
+    assert shell.version() != first
+
+
+def test_version_follows_the_scripts_translations(settings, tmp_path):
+    before = shell.version()
+    catalog = tmp_path / "hi" / "LC_MESSAGES" / "djangojs.mo"
+    catalog.parent.mkdir(parents=True)
+    catalog.write_bytes(b"a release that changed only the Hindi words")
+    settings.LOCALE_PATHS = [*settings.LOCALE_PATHS, tmp_path]
+
+    assert shell.version() != before
+
+
+def test_the_worker_keeps_the_scripts_catalog_in_every_language(client, settings):
+    config = shell_config(client.get(WORKER_URL))
+
+    assert (
+        config["catalogs"]
+        == [f"/jsi18n/?lang={code}" for code, _name in settings.LANGUAGES]
+        == [
+            "/jsi18n/?lang=en",
+            "/jsi18n/?lang=hi",
+        ]
+    )
+
+
+def imported_modules(path: str, found: set[str] | None = None) -> set[str]:
+    """``path`` (a static file) and every module it imports, and they import, by relative name."""
+    found = found if found is not None else set()
+    found.add(path)
+    folder = path.rsplit("/", 1)[0]
+    with open(finders.find(path)) as source:
+        for name in re.findall(r'^import .* from "\./([\w.]+\.js)";', source.read(), re.MULTILINE):
+            if f"{folder}/{name}" not in found:
+                imported_modules(f"{folder}/{name}", found)
+    return found
+
+
+def test_the_worker_keeps_every_module_the_scan_page_imports():
+    # One left out and the page opened offline, once the browser's own cache has let it go, loads no script.
+    modules = imported_modules("js/scan.js")
+
+    assert {"js/scan.js", "js/i18n.js", "js/camera.js", "js/scan_queue.js"} <= modules
+    assert modules <= set(shell.SHELL_FILES)
 
 
 def png_size(path: str) -> tuple[int, int]:
