@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from bags.models import Product
@@ -15,6 +17,12 @@ from traitortrack.forms import ListSearchForm
 from traitortrack.sorting import sort_choices
 
 
+def _lazy_text(make) -> str:
+    """A text made when shown, in the language of the request then: ``gettext_lazy(...) % values`` in a class
+    body would be made once, at import, in English."""
+    return lazy(make, str)()
+
+
 class BillForm(forms.ModelForm):
     """A bill's details. The bill number must be free in any case; the product list is the active products
     (and the bill's own, if it was taken out of use since)."""
@@ -22,7 +30,9 @@ class BillForm(forms.ModelForm):
     expected_parents = forms.IntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(MAX_PARENTS)],
         label=_("Expected parents"),
-        help_text=_("Expected number of parent bags (1 to %(most)s).") % {"most": MAX_PARENTS},
+        help_text=_lazy_text(
+            lambda: gettext("Expected number of parent bags (1 to %(most)s).") % {"most": MAX_PARENTS}
+        ),
     )
 
     class Meta:

@@ -104,3 +104,48 @@ def test_the_hindi_manifest_of_60_parents_still_prints_on_one_a4_page(hindi_page
 
     (artifacts / "hindi-manifest.pdf").write_bytes(pdf)
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
+
+
+def test_a_billers_other_pages_show_no_english_sentence(hindi_page, artifacts, mustard):
+    """Every other page a biller opens, with something on it: a draft bill with a parent, a draft return
+    ticket, the label page's preview, the command sheet, a search and a lookup, the dashboard, the exports."""
+    page = hindi_page
+    biller = hindi_user("hindi-pages", role=Role.BILLER)
+    factories.link(factories.make_parent("SB00007"), factories.make_child("CHILD0007"))
+    bill = factories.make_bill(biller, bill_number="TT-2026-0007", customer="Jaipur mandi", expected_parents=2)
+    log_in(page, biller, "/bills/")
+    pages = {
+        "bill": f"/bills/{bill.pk}/",
+        "bill-edit": f"/bills/{bill.pk}/edit/",
+        "bill-new": "/bills/new/",
+        "returns": "/returns/",
+        "return-new": "/returns/new/",
+        "labels": "/labels/",
+        "commands": "/labels/commands/",
+        "search": "/search/?q=SB0000",
+        "lookup": "/scan/lookup/?code=CHILD0007",
+        "bag-list": "/bags/",
+        "dashboard": "/dashboard/",
+        "exports": "/exports/",
+        "home": "/",
+        "password": "/accounts/password/change/",
+    }
+    found = {}
+    for name, url in pages.items():
+        page.goto(url)
+        expect(page.locator("html")).to_have_attribute("lang", "hi")
+        if sentences := english_sentences(page):
+            found[name] = sentences
+    page.goto(pages["labels"])
+    page.check("#id_source_0")
+    page.fill("#id_first", "SB00001")
+    page.fill("#id_last", "SB00012")
+    page.click("#labels-preview-button")  # the preview and its summary
+    expect(page.locator("#labels-preview figure.tt-label")).to_have_count(6)
+    if sentences := english_sentences(page):
+        found["labels-preview"] = sentences
+    page.screenshot(path=artifacts / "hindi-labels-375.png", full_page=False)
+    page.goto(pages["bill"])
+    page.screenshot(path=artifacts / "hindi-bill-375.png", full_page=False)
+
+    assert found == {}
