@@ -45,16 +45,39 @@ pytestmark = pytest.mark.skipif(shutil.which("msgattrib") is None, reason="GNU g
 
 
 @pytest.fixture(scope="module")
-def fresh_catalogs(tmp_path_factory) -> Path:
-    """The committed catalogs brought up to date with the code by makemessages, in a temporary copy."""
-    locale = tmp_path_factory.mktemp("locale")
-    shutil.copytree(LOCALE, locale, dirs_exist_ok=True)
+def committed_catalogs() -> dict[str, bytes]:
+    """The committed .po files as they were before makemessages ran."""
+    return {domain: (LOCALE / "hi" / "LC_MESSAGES" / f"{domain}.po").read_bytes() for domain in DOMAINS}
+
+
+@pytest.fixture(scope="module")
+def fresh_catalogs(tmp_path_factory, committed_catalogs) -> Path:
+    """The committed catalogs brought up to date with the code by makemessages, in a temporary copy.
+
+    makemessages writes each file's strings to the locale folder of the tree the file is in: run in the
+    checkout, it would rewrite the committed locale/ and leave the copy as it was. So it runs in a folder of
+    links to the checkout's sources (followed with ``symlinks``) beside the copy of locale/."""
+    tree = tmp_path_factory.mktemp("tree")
+    for source in Path(settings.BASE_DIR).iterdir():
+        if source.name not in IGNORED and source.name != "locale" and not source.name.startswith("."):
+            (tree / source.name).symlink_to(source)
+    locale = tree / "locale"
+    shutil.copytree(LOCALE, locale)
     with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(settings.BASE_DIR)
+        patch.chdir(tree)
         patch.setattr(settings, "LOCALE_PATHS", [locale])
         for domain in DOMAINS:
-            call_command("makemessages", locale=["hi"], domain=domain, ignore_patterns=IGNORED, verbosity=0)
+            call_command(
+                "makemessages", locale=["hi"], domain=domain, ignore_patterns=IGNORED, symlinks=True, verbosity=0
+            )
     return locale / "hi" / "LC_MESSAGES"
+
+
+def test_makemessages_read_the_code_and_left_the_committed_catalogs_alone(fresh_catalogs, committed_catalogs):
+    # A fresh catalog has a new creation date; the committed ones are byte for byte as they were.
+    assert (fresh_catalogs / "django.po").read_bytes() != committed_catalogs["django"]
+    for domain in DOMAINS:
+        assert (LOCALE / "hi" / "LC_MESSAGES" / f"{domain}.po").read_bytes() == committed_catalogs[domain]
 
 
 def msgids(po_text: str, keyword: str = "msgid") -> list[str]:
