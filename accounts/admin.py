@@ -1,7 +1,6 @@
 from typing import Any
 
 from axes.admin import AccessAttemptAdmin
-from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -11,7 +10,7 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import DispatchArea, PromotionRequest, PromotionStatus, Role, User
+from accounts.models import DispatchArea, LoginLockout, PromotionRequest, PromotionStatus, Role, User
 from accounts.otp import reset_otp_devices
 from accounts.resources import DispatchAreaResource, UserResource
 from accounts.services import PromotionRefused, decide_promotion
@@ -128,7 +127,7 @@ class DispatchAreaAdmin(AuditedExportMixin, AuditedAdminMixin, GuardedDeleteMixi
     delete_blockers = (("accounts.User", "dispatch_area"), ("bags.Bag", "dispatch_area"))
 
 
-@admin.register(AccessAttempt)
+@admin.register(LoginLockout)
 class LockoutAdmin(AccessAttemptAdmin):
     """Failed-login counts per username and IP; deleting one unlocks that pair (django-axes)."""
 

@@ -1,3 +1,4 @@
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -20,6 +21,8 @@ class DispatchArea(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("dispatch area")
+        verbose_name_plural = _("dispatch areas")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -112,6 +115,8 @@ class PromotionRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("promotion request")
+        verbose_name_plural = _("promotion requests")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -154,3 +159,13 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message[:80]
+
+
+class LoginLockout(AccessAttempt):
+    """django-axes' failed-login counts per username and IP, under the name an admin knows them by (the admin
+    lists them with the users; deleting one unlocks that pair). A proxy: no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("login lockout")
+        verbose_name_plural = _("login lockouts")

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_otp import devices_for_user
 from django_otp import login as otp_login
@@ -184,9 +185,49 @@ class TraitorTrackAdminSite(OTPAdminSite):
     site_title = "TraitorTrack admin"
     index_title = "Administration"
 
+    # The index's sections, in order, each with its models in order ("app_label.ModelName"): grouped and named
+    # for an admin, not by the app that holds the table. A section links to its first model's app. A model
+    # registered but not listed keeps its app's own section, after these, so a new one is never hidden.
+    sections = (
+        (_("Bags and scans"), ("bags.Bag", "bags.Product", "bags.Link", "scanning.Scan", "scanning.ScanReply")),
+        (_("Bills"), ("bills.Bill", "bills.BillBag")),
+        (_("Returns"), ("returns.ReturnTicket",)),
+        (_("Labels and printers"), ("labels.LabelBatch", "labels.Printer")),
+        (_("Imports"), ("imports.ImportJob", "procrastinate.ProcrastinateJob")),
+        (
+            _("Users and access"),
+            ("accounts.User", "accounts.DispatchArea", "accounts.PromotionRequest", "accounts.LoginLockout"),
+        ),
+        (_("Audit log"), ("audit.AuditLog",)),
+    )
+    # Another package's model whose own name means nothing to an admin (its pages keep that name).
+    model_names = {"procrastinate.ProcrastinateJob": _("Background jobs (the import queue)")}
+
     def __init__(self, name: str = "admin") -> None:
         # OTPAdminSite names itself "otpadmin"; keep "admin" so every reverse("admin:...") still works.
         super().__init__(name)
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
+        """The index and the side bar in ``sections``; an app's own page (``app_label``) lists its models."""
+        apps = super().get_app_list(request, app_label)
+        found = {}
+        for app in apps:
+            for model in app["models"]:
+                label = f"{app['app_label']}.{model['object_name']}"
+                model["name"] = self.model_names.get(label, model["name"])
+                found[label] = (app, model)
+        if app_label is not None:
+            return apps
+        listed = []
+        for title, labels in self.sections:
+            here = [found.pop(label) for label in labels if label in found]
+            if here:
+                listed.append({**here[0][0], "name": title, "models": [model for _app, model in here]})
+        for app in apps:  # what no section lists, in its own app's section
+            rest = [model for model in app["models"] if f"{app['app_label']}.{model['object_name']}" in found]
+            if rest:
+                listed.append({**app, "models": rest})
+        return listed
 
     def get_urls(self) -> list:
         """Every admin page declares ADMIN (traitortrack.permissions), its login page PUBLIC: it only sends

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from audit.choices import AuditAction
 
@@ -23,8 +24,8 @@ class AuditLog(models.Model):
     ip_address = models.CharField(max_length=64, blank=True)
 
     class Meta:
-        verbose_name = "audit log entry"
-        verbose_name_plural = "audit log"
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
         indexes = [
             models.Index(fields=["-created_at"], name="audit_created_idx"),
             models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from bags import qr
 from bags.choices import BagKind
@@ -28,6 +29,8 @@ class Product(models.Model):
     objects = ProductQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
@@ -87,6 +90,8 @@ class Bag(models.Model):
     objects = BagQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("bag")
+        verbose_name_plural = _("bags")
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=BagKind.values), name="bag_kind_valid"),
             # Upper-case, trimmed, 4-20 characters: the database holds the rule, not just the forms.
@@ -139,6 +144,8 @@ class Link(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("child in a parent")
+        verbose_name_plural = _("children in parents")
         constraints = [
             models.CheckConstraint(condition=Q(parent_kind=BagKind.PARENT), name="link_parent_kind_is_parent"),
             models.CheckConstraint(condition=Q(child_kind=BagKind.CHILD), name="link_child_kind_is_child"),

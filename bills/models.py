@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from bags import qr
 from bags.models import BagKind
@@ -35,6 +36,8 @@ class Bill(models.Model):
     objects = BillManager()
 
     class Meta:
+        verbose_name = _("bill")
+        verbose_name_plural = _("bills")
         constraints = [
             # Bill numbers are typed by people: "inv-7" and "INV-7" are the same bill.
             models.UniqueConstraint(Upper("bill_number"), name="bill_number_unique_ci"),
@@ -92,7 +95,8 @@ class BillBag(models.Model):
     objects = BillBagQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "bill bag"
+        verbose_name = _("parent on a bill")
+        verbose_name_plural = _("parents on bills")
         constraints = [
             models.CheckConstraint(condition=Q(parent_kind=BagKind.PARENT), name="billbag_parent_kind_is_parent"),
             models.CheckConstraint(

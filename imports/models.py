@@ -8,6 +8,7 @@ request that stores it nor the job that reads it holds the whole file in memory.
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from imports.choices import FINISHED, ImportSubject, JobStatus
 
@@ -67,6 +68,8 @@ class ImportJob(models.Model):
     procrastinate_job_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
         ordering = ["-queued_at"]
         constraints = [
             models.CheckConstraint(

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LabelsConfig(AppConfig):
@@ -6,4 +7,4 @@ class LabelsConfig(AppConfig):
     sheet: above tracking, reading bags' products and codes, below the exports and imports."""
 
     name = "labels"
-    verbose_name = "Labels"
+    verbose_name = _("Labels and printers")

@@ -38,6 +38,7 @@ class Printer(models.Model):
     is_active = models.BooleanField(_("in use"), default=True)
 
     class Meta:
+        verbose_name_plural = _("label printers")
         ordering = ["name"]
         verbose_name = _("label printer")
         constraints = [

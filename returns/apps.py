@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ReturnsConfig(AppConfig):
@@ -6,4 +7,4 @@ class ReturnsConfig(AppConfig):
     from their bills when it is committed (above bills, whose entries it marks)."""
 
     name = "returns"
-    verbose_name = "Returns"
+    verbose_name = _("Returns")

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
 
 from bags import qr
 from returns.choices import ReturnStatus
@@ -37,6 +38,8 @@ class ReturnTicket(models.Model):
     objects = ReturnTicketQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("return ticket")
+        verbose_name_plural = _("return tickets")
         constraints = [
             models.UniqueConstraint(fields=["day", "serial"], name="returnticket_day_serial_unique"),
             models.CheckConstraint(

@@ -50,6 +50,7 @@ def open_parent(request: HttpRequest, data: dict[str, Any]) -> ScanAnswer:
         raw_code=data.get("code"),
         client_scan_id=data.get("client_scan_id"),
         scanned_at=data.get("scanned_at"),
+        area_id=data.get("area_id"),
     )
 
 

@@ -127,7 +127,8 @@ SELECT EXISTS (SELECT 1 FROM link), (SELECT body FROM reply),
             THEN scanning_write_conflict('linked, but the client scan id was taken meanwhile') END
 """  # noqa: S608 (only enum literals and the constant tail are put in; every value is bound)
 
-# An existing bag's own product wins over the one its format suggests.
+# An existing bag's own product wins over the one its format suggests. The last column is the name of the
+# area a biller or admin chose for a new parent (``area_id``), NULL when there is no such area.
 PARENT_STATE_SQL = """
 WITH reply AS (
     SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(client_scan_id)s
@@ -138,7 +139,8 @@ WITH reply AS (
 SELECT reply.status, reply.body, reply.user_id,
        bag.id, bag.kind, COALESCE(bag.child_count, 0), bags_parent_full(bag.child_count, product.capacity),
        bags_parent_complete(bag.completed_at, bag.child_count, product.capacity), bag.dispatch_area_id, area.name,
-       product.id, product.name, product.capacity, product.child_weight_kg, product.is_active
+       product.id, product.name, product.capacity, product.child_weight_kg, product.is_active,
+       (SELECT name FROM accounts_dispatcharea WHERE id = %(area_id)s::bigint)
 FROM (SELECT 1) AS one
 LEFT JOIN reply ON true
 LEFT JOIN bag ON true
@@ -242,6 +244,7 @@ class ParentScanState:
     capacity: int | None
     child_weight_kg: Decimal | None
     product_is_active: bool | None
+    chosen_area_name: str | None = None  # the area asked for (area_id), None if none or no such area
 
 
 def _json(value: str | dict | None) -> dict | None:
@@ -352,10 +355,18 @@ class ScanTransaction:
         )
         return _json(stored) if linked else None
 
-    def parent_scan_state(self, *, client_scan_id: str, parent_qr: str, product_code: str) -> ParentScanState:
-        """Begin and read what opening a parent looks at."""
+    def parent_scan_state(
+        self, *, client_scan_id: str, parent_qr: str, product_code: str, area_id: int | None = None
+    ) -> ParentScanState:
+        """Begin and read what opening a parent looks at (and the name of area ``area_id``, a new parent's)."""
         row = self._first(
-            PARENT_STATE_SQL, {"client_scan_id": client_scan_id, "parent_qr": parent_qr, "product_code": product_code}
+            PARENT_STATE_SQL,
+            {
+                "client_scan_id": client_scan_id,
+                "parent_qr": parent_qr,
+                "product_code": product_code,
+                "area_id": area_id,
+            },
         )
         return ParentScanState(_reply(*row[:3]), *row[3:])
 

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from scanning.choices import ScanAction
 from scanning.managers import ScanManager
@@ -53,6 +54,8 @@ class Scan(models.Model):
     objects = ScanManager()
 
     class Meta:
+        verbose_name = _("scan")
+        verbose_name_plural = _("scans")
         constraints = [
             models.CheckConstraint(condition=models.Q(action__in=ScanAction.values), name="scan_action_valid"),
             models.CheckConstraint(
@@ -82,6 +85,11 @@ class ScanReply(models.Model):
     status = models.PositiveSmallIntegerField()
     body = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        # What a phone was told for each scan id, kept so a repeat gets the same answer.
+        verbose_name = _("scan answer (for replays)")
+        verbose_name_plural = _("scan answers (for replays)")
 
     def __str__(self) -> str:
         return self.client_scan_id

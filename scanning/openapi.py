@@ -8,6 +8,7 @@ Refusals are the shared Error schema (overview/openapi.py), its codes read from 
 from typing import Any
 
 from scanning.models import ScanAction
+from scanning.services import BIGINT_MAX
 
 SUCCESS_CODES = ["parent_created", "parent_opened", "linked", "moved", "undone", "completed", "unlinked"]
 
@@ -27,6 +28,16 @@ _SCANNED_AT = {
     "(bad_scanned_at). More than 5 minutes ahead of the server's clock or more than 30 days back: ignored, the "
     "scan is recorded without it.",
     "example": "2026-01-31T09:15:00Z",
+}
+
+_AREA_ID = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": BIGINT_MAX,
+    "description": "Billers and admins: the dispatch area a new parent is made in (required for a new parent, "
+    "not looked at for an existing one). Dispatchers may leave it out; another area than theirs is refused "
+    "(not_your_area). Not a whole number from 1: refused (bad_area_id).",
+    "example": 3,
 }
 
 
@@ -93,9 +104,11 @@ def paths() -> dict[str, Any]:
     return {
         "/api/scan/parent": _post(
             "Open a parent bag (created if new)",
-            "A new parent is created in the dispatcher's area. Refused for a code that is not a parent "
-            "code and, for dispatchers, a parent of another area.",
-            _request(["code"], code=_CODE),
+            "A new parent is created in the dispatcher's area, or, for billers and admins, in the area they "
+            "choose (`area_id`; refused without one: area_required). An existing parent keeps its area. Refused "
+            "for a code that is not a parent code and, for dispatchers, a parent of another area or an `area_id` "
+            "not theirs.",
+            _request(["code"], code=_CODE, area_id=_AREA_ID),
             "openParent",
         ),
         "/api/scan/child": _post(

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import User
+from accounts.models import DispatchArea, User
 from bags import qr
 from bags.managers import BagDetail, BagState
 from bags.models import Bag
@@ -29,7 +29,7 @@ def recent_scans(user: User, *, limit: int = RECENT_SCANS) -> list[dict[str, Any
 def scan_page_context(user: User, *, session: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the scan page needs to work offline: the parent formats (and capacities), so it can tell a
     parent code from a child code and a full parent without the server, the command barcodes' codes, and
-    the user's recent scans.
+    the user's recent scans; for a biller or an admin, the dispatch areas a new parent can be made in.
     ``session`` is when the session ends (accounts.middleware.session_deadlines), for the page's warning."""
     return {
         "parent_formats": parent_formats_for_pages(),
@@ -39,7 +39,14 @@ def scan_page_context(user: User, *, session: dict[str, Any] | None = None) -> d
         "recent_scans": recent_scans(user),
         "user_id": user.pk,
         "session": session,
+        # None for a dispatcher, whose new parents are made in their own area (scanning.services.open_parent).
+        "areas": None if user.is_dispatcher else areas_for_new_parents(),
     }
+
+
+def areas_for_new_parents() -> list[dict[str, Any]]:
+    """The areas a biller or admin may choose for a new parent: the ones in use, by name."""
+    return list(DispatchArea.objects.filter(is_active=True).order_by("name").values("id", "name"))
 
 
 def _bag_json(bag: BagState) -> dict[str, Any]:

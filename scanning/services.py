@@ -39,6 +39,7 @@ UNDO_WINDOW = timedelta(hours=1)
 OFFLINE_QUEUE_LIMIT = timedelta(days=30)
 DEVICE_CLOCK_AHEAD = timedelta(minutes=5)
 REASON_MAX_LENGTH = 200
+BIGINT_MAX = 2**63 - 1  # the largest primary key PostgreSQL's bigint holds
 # What undo takes back: a child scanned into a parent, or moved from one to another.
 UNDOABLE = (ScanAction.LINK, ScanAction.MOVE)
 PARENT_CODE_NOT_FOR_CHILDREN = "bag_parent_code_not_for_children"
@@ -227,13 +228,53 @@ def _check_area(user: User, parent_qr: str, area_id: int | None, area_name: str 
         )
 
 
-def open_parent(*, user: User, raw_code: Any, client_scan_id: Any, scanned_at: Any = None) -> ScanAnswer:
-    """Open a parent bag for scanning, creating it in the dispatcher's area if it is new.
+def check_area_id(area_id: Any) -> int | None:
+    """``area_id`` as a scan sends it: absent, or a dispatch area's primary key. Anything else is a client's
+    bug, refused and never kept as the id's answer (as a bad scanned_at)."""
+    if area_id is None:
+        return None
+    if isinstance(area_id, bool) or not isinstance(area_id, int) or not 1 <= area_id <= BIGINT_MAX:
+        raise _NotStored(
+            ScanRefusal.BAD_AREA_ID, gettext("area_id must be the number of a dispatch area, like 3."), status=422
+        )
+    return area_id
 
-    Refused: a code that is not a parent code, a parent of another area (for dispatchers), a new
-    parent of a product taken out of use.
+
+def _new_parent_area(user: User, parent_qr: str, area_id: int | None, area_name: str | None) -> int:
+    """The area a new parent is made in: a dispatcher's own; for a biller or an admin, the one they chose."""
+    if user.is_dispatcher:
+        return user.dispatch_area_id
+    if area_id is None:
+        raise ScanRefused(
+            ScanRefusal.AREA_REQUIRED,
+            gettext("%(parent_qr)s is a new parent: choose its dispatch area, then scan it again.")
+            % {"parent_qr": parent_qr},
+            status=422,
+        )
+    if area_name is None:
+        raise ScanRefused(
+            ScanRefusal.UNKNOWN_AREA,
+            gettext("Dispatch area %(area_id)s does not exist. Choose the area again, then scan %(parent_qr)s.")
+            % {"area_id": area_id, "parent_qr": parent_qr},
+            status=422,
+        )
+    return area_id
+
+
+def open_parent(
+    *, user: User, raw_code: Any, client_scan_id: Any, scanned_at: Any = None, area_id: Any = None
+) -> ScanAnswer:
+    """Open a parent bag for scanning, creating it if it is new: in the dispatcher's area, or in the area a
+    biller or admin chose (``area_id``), so no parent is left in no area, unseen by every dispatcher.
+
+    An existing parent keeps its area (``area_id`` is then not looked at). A dispatcher scans in their own
+    area only: an ``area_id`` of another area is refused, not quietly replaced, since only a misbehaving
+    client (or a queue scanned under another role) sends one. Refused: a code that is not a parent code, a
+    parent of another area (for dispatchers), a new parent of a product taken out of use, a new parent
+    without an area or of an area that does not exist (for billers and admins).
     """
     when = device_time(scanned_at)
+    area_id = check_area_id(area_id)
 
     def decide(scan_id: str, tx: ScanTransaction) -> ScanAnswer:
         try:
@@ -243,9 +284,18 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any, scanned_at: A
             if replay:
                 return replay
             raise ScanRefused.from_qr_error(error) from error
-        state = tx.parent_scan_state(client_scan_id=scan_id, parent_qr=parsed.qr_id, product_code=parsed.product_code)
+        state = tx.parent_scan_state(
+            client_scan_id=scan_id, parent_qr=parsed.qr_id, product_code=parsed.product_code, area_id=area_id
+        )
         if state.reply:
             return _replay(user, state.reply)
+        if user.is_dispatcher and area_id not in (None, user.dispatch_area_id):
+            raise ScanRefused(
+                ScanRefusal.NOT_YOUR_AREA,
+                gettext("You scan in your own area (%(your_area)s) only: %(parent_qr)s was not opened.")
+                % {"your_area": user.dispatch_area, "parent_qr": parsed.qr_id},
+                status=403,
+            )
         if state.bag_kind == qr.CHILD:
             # A product added later whose format covers an existing child's code.
             raise ScanRefused(
@@ -259,7 +309,10 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any, scanned_at: A
                 gettext("%(product_name)s is no longer in use: no new %(qr_id)s parents. Ask an admin.")
                 % {"product_name": state.product_name, "qr_id": parsed.qr_id},
             )
-        area_id, child_count = (user.dispatch_area_id, 0) if is_new else (state.area_id, state.child_count)
+        if is_new:
+            parent_area, child_count = _new_parent_area(user, parsed.qr_id, area_id, state.chosen_area_name), 0
+        else:
+            parent_area, child_count = state.area_id, state.child_count
         parent = parent_json(
             qr_id=parsed.qr_id,
             product_name=state.product_name,
@@ -270,7 +323,13 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any, scanned_at: A
         )
         if not is_new:
             _check_area(user, parsed.qr_id, state.area_id, state.area_name, parent)
-        if is_new:
+        if is_new and not user.is_dispatcher:
+            code, message = (
+                "parent_created",
+                gettext("New parent %(qr_id)s (%(product_name)s) in %(area)s. Scan its children.")
+                % {"qr_id": parsed.qr_id, "product_name": state.product_name, "area": state.chosen_area_name},
+            )
+        elif is_new:
             code, message = (
                 "parent_created",
                 gettext("New parent %(qr_id)s (%(product_name)s). Scan its children.")
@@ -298,7 +357,7 @@ def open_parent(*, user: User, raw_code: Any, client_scan_id: Any, scanned_at: A
         stored = tx.open_parent(
             client_scan_id=scan_id,
             user_id=user.pk,
-            area_id=area_id,
+            area_id=parent_area,
             parent_id=state.bag_id,
             parent_qr=parsed.qr_id,
             product_id=state.product_id,

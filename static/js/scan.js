@@ -40,6 +40,7 @@ const urls = {
 const storageKeys = {
   queue: `tt.scan.${config.user_id}.queue`, // the queue's journal (scan_queue.js), and where it was kept before
   parent: `tt.scan.${config.user_id}.parent`,
+  area: `tt.scan.${config.user_id}.area`, // a biller's or admin's last choice of area for new parents
 };
 // This tab, on the items it queues: the tab that scanned gives the feedback, whichever tab sends.
 const TAB = Math.random().toString(36).slice(2);
@@ -81,6 +82,7 @@ const el = {
   replayBanner: document.getElementById("replay-banner"),
   replayText: document.getElementById("replay-banner-text"),
   replayDismiss: document.getElementById("replay-dismiss"),
+  area: document.getElementById("area-select"), // billers and admins only
 };
 
 const queue = new ScanQueue(config.user_id, storageKeys.queue, TAB);
@@ -356,6 +358,12 @@ function enqueue(item) {
   flush();
 }
 
+// The area a new parent is made in, as chosen when the parent was scanned (a queued scan keeps it); null
+// for a dispatcher (always their own area) or when none is chosen (the server refuses a new parent then).
+function chosenArea() {
+  return el.area && el.area.value ? Number(el.area.value) : null;
+}
+
 function newItem(kind, fields) {
   return { id: newClientId(), kind, at: new Date().toISOString(), tab: TAB, ...fields };
 }
@@ -419,7 +427,7 @@ function handleRead(code) {
         provisional: true,
       });
     }
-    enqueue(newItem("parent", { code }));
+    enqueue(newItem("parent", { code, area_id: chosenArea() }));
     if (networkDown) acknowledgeQueued(interpolate(gettext("Parent %(code)s — waiting"), { code }));
     else setStatus("sending", interpolate(gettext("Opening %(code)s…"), { code }));
     return;
@@ -567,8 +575,10 @@ function requestFor(item) {
   // A scan that waited (offline, or for a login) says when it was scanned; one sent at once needs not.
   const when = item.delayed ? { scanned_at: item.at } : {};
   switch (item.kind) {
-    case "parent":
-      return [urls.parent, { client_scan_id: item.id, code: item.code, ...when }];
+    case "parent": {
+      const area = item.area_id ? { area_id: item.area_id } : {}; // chosen when it was scanned
+      return [urls.parent, { client_scan_id: item.id, code: item.code, ...area, ...when }];
+    }
     case "child":
       return [urls.child, { client_scan_id: item.id, parent: item.parent, code: item.code, ...when }];
     case "move":
@@ -841,6 +851,14 @@ el.done.addEventListener("click", doneWithParent);
 el.undo.addEventListener("click", undoLast);
 el.change.addEventListener("click", changeParent);
 el.move.addEventListener("click", toggleMove);
+if (el.area) {
+  const last = String(loadJSON(storageKeys.area, ""));
+  if ([...el.area.options].some((option) => option.value && option.value === last)) el.area.value = last;
+  el.area.addEventListener("change", () => {
+    saveJSON(storageKeys.area, chosenArea());
+    refocus(); // back to the scanner's input
+  });
+}
 el.replayDismiss.addEventListener("click", () => {
   state.replayRefusals = [];
   renderBanners();

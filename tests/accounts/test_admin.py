@@ -1,12 +1,19 @@
 """The user and dispatch area admins: role rules in words, every change audited, no password hash logged."""
 
+import re
+from datetime import datetime
+
+import pytest
+from django.contrib import admin
 from django.urls import reverse
+from django.utils import formats
 
 from accounts.models import DispatchArea, Role, User
 from audit.choices import AuditAction
 from audit.models import AuditLog
 from scanning.models import Scan, ScanAction
 from tests import factories
+from tests.clock import LOCAL
 
 NEW_PASSWORD = "a-long-enough-passphrase-42"
 
@@ -191,3 +198,61 @@ def test_user_list_filters_by_role(admin_client):
     response = admin_client.get(reverse("admin:accounts_user_changelist"), {"role__exact": Role.BILLER})
 
     assert [user.username for user in response.context["cl"].result_list] == ["billy"]
+
+
+def _index_sections(html: str) -> list[tuple[str, list[str]]]:
+    """The admin index's sections as shown: each caption with its models' names, in order."""
+    sections = []
+    for table in re.findall(r"<table>.*?</table>", html.split('id="content-main"')[1], re.S):
+        caption = re.search(r"<caption>\s*<a[^>]*>([^<]*)</a>", table).group(1)
+        sections.append((caption, re.findall(r'<th scope="row"[^>]*>\s*<a[^>]*>([^<]*)</a>', table)))
+    return sections
+
+
+def test_the_admin_index_groups_and_names_the_tables_for_an_admin(admin_client):
+    html = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert _index_sections(html) == [
+        ("Bags and scans", ["Bags", "Products", "Children in parents", "Scans", "Scan answers (for replays)"]),
+        ("Bills", ["Bills", "Parents on bills"]),
+        ("Returns", ["Return tickets"]),
+        ("Labels and printers", ["Label batches", "Label printers"]),
+        ("Imports", ["Import jobs", "Background jobs (the import queue)"]),
+        ("Users and access", ["Users", "Dispatch areas", "Promotion requests", "Login lockouts"]),
+        ("Audit log", ["Audit log"]),
+    ]
+    for internal in ("Scan replys", "Access attempts", "Axes", "Bill bags", "Procrastinate"):
+        assert internal not in html
+
+
+def test_every_registered_table_has_its_place_in_the_admin_index():
+    placed = {label for _title, labels in admin.site.sections for label in labels}
+
+    assert {model._meta.label for model in admin.site._registry} == placed
+
+
+def test_lockouts_are_listed_with_the_users_under_their_own_name(admin_client):
+    factories.make_lockout("locked-out-user")
+
+    response = admin_client.get(reverse("admin:accounts_loginlockout_changelist"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "locked-out-user" in html and "Select login lockout to change" in html
+    assert "Users and access" in html  # the breadcrumb
+
+
+@pytest.mark.parametrize("clock", [datetime(2026, 12, 4, 14, 5, tzinfo=LOCAL)], indirect=True)
+def test_admin_lists_and_change_pages_show_times_in_the_apps_format(admin_client, clock):
+    area = factories.make_area("Godown Format")
+    parent = factories.make_parent("SB44444", dispatch_area=area)
+
+    listing = admin_client.get(reverse("admin:accounts_dispatcharea_changelist")).content.decode()
+    change = admin_client.get(reverse("admin:bags_bag_change", args=[parent.pk])).content.decode()
+
+    # The pages' own format (DATETIME_FORMAT, traitortrack/formats): day first, 24-hour clock, local time.
+    assert formats.date_format(clock.now, "DATETIME_FORMAT") == "4 Dec 2026, 14:05"
+    assert '<td class="field-created_at nowrap">4 Dec 2026, 14:05</td>' in listing
+    assert "4 Dec 2026, 14:05" in change
+    for other in ("Dec. 4", "2:05 p.m.", "2026-12-04 14:05"):
+        assert other not in listing + change

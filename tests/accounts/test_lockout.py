@@ -118,12 +118,12 @@ def test_an_admin_unlocks_by_deleting_the_access_attempt(db):
     attempt = AccessAttempt.objects.get(username=dispatcher.username, ip_address=WAREHOUSE_IP)
     admin = _verified_admin_client()
 
-    listing = admin.get("/admin/axes/accessattempt/?locked_out=yes")
+    listing = admin.get("/admin/accounts/loginlockout/?locked_out=yes")
     assert listing.status_code == 200
     assert dispatcher.username in listing.content.decode()
-    confirm = admin.get(f"/admin/axes/accessattempt/{attempt.pk}/delete/")
+    confirm = admin.get(f"/admin/accounts/loginlockout/{attempt.pk}/delete/")
     assert confirm.status_code == 200
-    deleted = admin.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
+    deleted = admin.post(f"/admin/accounts/loginlockout/{attempt.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 302
 
     assert not AccessAttempt.objects.filter(username=dispatcher.username).exists()

@@ -420,8 +420,8 @@ def test_a_parent_holding_children_cannot_be_deleted(warehouse, boss_client):
 
     assert response.status_code == 200
     protected = response.context["protected"]
-    assert protected[0] == "Link: C0000061 in SB00003"
-    assert {"... and more links", "Bill bag: SB00003 on INV-100"} <= set(protected)
+    assert protected[0] == "Child in a parent: C0000061 in SB00003"
+    assert {"... and more children in parents", "Parent on a bill: SB00003 on INV-100"} <= set(protected)
     assert Bag.objects.filter(pk=parent.pk).exists()
     assert not AuditLog.objects.filter(action=AuditAction.BAG_DELETE).exists()
 

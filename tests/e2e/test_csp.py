@@ -83,8 +83,10 @@ def log_in(page: Page, user, next_url: str) -> None:
 def test_pages_and_admin_run_without_a_policy_violation(context, page, violations, admin):
     context.add_init_script(browser.RECORD_FEEDBACK)
     bill = factories.make_bill(admin, bill_number="INV-CSP", expected_parents=2)
+    factories.make_area("Godown CSP")
 
     log_in(page, admin, "/scan/")
+    page.locator("#area-select").select_option(label="Godown CSP")  # an admin's new parent needs an area
     expect(page.locator("#scan-input")).to_be_focused()
     scan(page, "SB12345")
     expect(page.locator("#parent-code")).to_have_text("SB12345")

@@ -11,6 +11,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+from accounts.models import Role
 from bags.models import Bag, Link
 from scanning.models import Scan
 from tests import factories
@@ -597,3 +598,47 @@ def test_a_command_read_offline_is_sent_once_even_after_a_reload(context, scan_p
     assert links_in("SB00002") == ["C5000010"]
     assert Scan.objects.filter(action="complete").count() == 1
     assert stored_queue(page, dispatcher) == []
+
+
+@pytest.fixture
+def biller_page(page):
+    """A biller on the scan page, with two areas to choose from."""
+    areas = {name: factories.make_area(name) for name in ("Godown East", "Godown West")}
+    biller = factories.make_user("e2e-biller", role=Role.BILLER)
+    log_in(page, biller)
+    return page, biller, areas
+
+
+def test_a_biller_opens_a_new_parent_in_the_area_picked_and_the_page_remembers_it(biller_page):
+    page, _, areas = biller_page
+    picker = page.locator("#area-select")
+    expect(picker).to_have_value("")
+
+    scan(page, "SB77700")  # no area chosen: the server refuses the new parent
+    expect(status(page)).to_have_attribute("data-state", "refused")
+    expect(page.locator("#scan-status-text")).to_contain_text("choose its dispatch area")
+    assert not Bag.objects.filter(qr_id="SB77700").exists()
+
+    picker.select_option(label="Godown West")
+    expect(page.locator("#scan-input")).to_be_focused()  # the scanner types into the page again
+    open_parent(page, "SB77701")
+
+    assert Bag.objects.get(qr_id="SB77701").dispatch_area == areas["Godown West"]
+    expect(page.locator("#scan-status-text")).to_contain_text("Godown West")
+    page.reload()
+    expect(picker).to_have_value(str(areas["Godown West"].pk))
+
+
+def test_a_parent_queued_offline_keeps_the_area_picked_when_it_was_scanned(context, biller_page):
+    page, biller, areas = biller_page
+    page.locator("#area-select").select_option(label="Godown East")
+    context.set_offline(True)
+
+    scan(page, "SB77702")
+    queued = stored_queue(page, biller, count=1)
+    page.locator("#area-select").select_option(label="Godown West")  # changed before the network is back
+    context.set_offline(False)
+
+    expect(entries(page, "waiting")).to_have_count(0)
+    assert queued[0]["area_id"] == areas["Godown East"].pk
+    assert Bag.objects.get(qr_id="SB77702").dispatch_area == areas["Godown East"]

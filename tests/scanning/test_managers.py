@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from accounts.models import DispatchArea
 from bags.models import Bag, Link
 from scanning import services
 from scanning.managers import FINALISED, ChildScanState, ParentScanState, StoredReply
@@ -44,9 +45,12 @@ def orm_child_scan_state(*, client_scan_id: str, parent_qr: str, child_qr: str) 
     )
 
 
-def orm_parent_scan_state(*, client_scan_id: str, parent_qr: str, product_code: str) -> ParentScanState:
+def orm_parent_scan_state(
+    *, client_scan_id: str, parent_qr: str, product_code: str, area_id: int | None
+) -> ParentScanState:
     bag = Bag.objects.select_related("product", "dispatch_area").filter(qr_id=parent_qr).first()
     product = bag.product if bag and bag.product else factories.product(product_code)
+    chosen = DispatchArea.objects.filter(pk=area_id).first()
     return ParentScanState(
         reply=orm_reply(client_scan_id),
         bag_id=bag and bag.pk,
@@ -61,6 +65,7 @@ def orm_parent_scan_state(*, client_scan_id: str, parent_qr: str, product_code: 
         capacity=product.capacity,
         child_weight_kg=product.child_weight_kg,
         product_is_active=product.is_active,
+        chosen_area_name=chosen and chosen.name,
     )
 
 
@@ -112,11 +117,17 @@ def test_child_scan_state_matches_the_orm(scene, parent_qr, child_qr, client_sca
     [("SB00001", "mustard"), ("M444-00002", "moong"), ("SB07777", "mustard"), ("M444-07777", "moong")],
 )
 @pytest.mark.parametrize("client_scan_id", ["kept-answer-1", "never-seen-1"])
-def test_parent_scan_state_matches_the_orm(scene, parent_qr, product_code, client_scan_id):
-    expected = orm_parent_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, product_code=product_code)
+@pytest.mark.parametrize("chosen_area", ["dispatchers", "none", "no such area"])
+def test_parent_scan_state_matches_the_orm(scene, parent_qr, product_code, client_scan_id, chosen_area):
+    area_id = {"dispatchers": scene.dispatch_area_id, "none": None, "no such area": 999_999}[chosen_area]
+    expected = orm_parent_scan_state(
+        client_scan_id=client_scan_id, parent_qr=parent_qr, product_code=product_code, area_id=area_id
+    )
 
     with Scan.objects.transaction() as tx:
-        got = tx.parent_scan_state(client_scan_id=client_scan_id, parent_qr=parent_qr, product_code=product_code)
+        got = tx.parent_scan_state(
+            client_scan_id=client_scan_id, parent_qr=parent_qr, product_code=product_code, area_id=area_id
+        )
 
     assert got == expected
 

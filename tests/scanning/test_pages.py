@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from accounts.models import DispatchArea
 from bags.managers import forget_parent_formats
 from bags.models import Product
 from scanning import services
@@ -117,6 +118,28 @@ def test_scan_page_queries_do_not_grow_with_the_scans_listed(dispatcher_client, 
         response = dispatcher_client.get(SCAN_URL)
 
     assert len(scan_config(response)["recent_scans"]) == 10
+
+
+def test_scan_page_offers_billers_and_admins_the_areas_in_use_for_new_parents(client, dispatcher, verified_login):
+    factories.make_area("Godown B")
+    DispatchArea.objects.filter(pk=factories.make_area("Closed yard").pk).update(is_active=False)
+    biller = factories.make_user("page-biller", role="biller")
+    admin = factories.make_user("page-admin", role="admin")
+
+    for user in (biller, admin):
+        verified_login(client, user)
+        html = client.get(SCAN_URL).content.decode()
+
+        picker = re.search(r'<select id="area-select".*?</select>', html, re.S).group(0)
+        assert re.findall(r"<option[^>]*>([^<]*)</option>", picker) == [
+            "Choose an area",
+            dispatcher.dispatch_area.name,
+            "Godown B",
+        ]
+    client.force_login(dispatcher)
+    response = client.get(SCAN_URL)
+    assert 'id="area-select"' not in response.content.decode()
+    assert scan_config(response)["areas"] is None
 
 
 def test_scan_page_api_urls_are_the_api_routes(dispatcher_client):

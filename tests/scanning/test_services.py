@@ -331,6 +331,22 @@ def test_replay_of_an_open_parent_writes_nothing(dispatcher, mustard):
     assert Scan.objects.count() == 1
 
 
+def test_a_new_parent_refused_for_want_of_an_area_is_answered_the_same_when_repeated(biller, area, mustard):
+    scan_id = new_id()
+    first = services.open_parent(user=biller, raw_code="SB00001", client_scan_id=scan_id)
+
+    # The same physical scan (a retry, a replay) gets the same answer, even with an area now: only a new
+    # scan of the parent, with a new id, makes it.
+    again = services.open_parent(user=biller, raw_code="SB00001", client_scan_id=scan_id, area_id=area.pk)
+    made = services.open_parent(user=biller, raw_code="SB00001", client_scan_id=new_id(), area_id=area.pk)
+
+    assert (first.status, first.body["code"]) == (422, "area_required")
+    assert again.replayed and again.body == first.body
+    assert (made.status, made.body["code"]) == (200, "parent_created")
+    assert Bag.objects.get(qr_id="SB00001").dispatch_area == area
+    assert Scan.objects.get().user == biller
+
+
 def test_someone_elses_client_scan_id_is_refused_and_not_kept(dispatcher, mustard):
     scan_id = new_id()
     open_parent(dispatcher, "SB00001", scan_id)

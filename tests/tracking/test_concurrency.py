@@ -22,10 +22,11 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_parent_deleted_while_a_child_is_scanned_into_it_leaves_no_child_behind(wide_pool):
     admin = factories.make_user("race-admin", role=Role.ADMIN)
     biller = factories.make_user("race-biller", role=Role.BILLER)
+    area = factories.make_area()
 
     for n in range(5):  # the race goes either way; it must end consistent every time
         parent, first, late = f"SB0000{n}", f"C000000{n}", f"L000000{n}"
-        scanning.open_parent(user=biller, raw_code=parent, client_scan_id=uuid.uuid4().hex)
+        scanning.open_parent(user=biller, raw_code=parent, client_scan_id=uuid.uuid4().hex, area_id=area.pk)
         scanning.scan_child(user=biller, parent_code=parent, raw_code=first, client_scan_id=uuid.uuid4().hex)
 
         deletion, scan = all_at_once(

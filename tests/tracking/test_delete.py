@@ -28,8 +28,9 @@ pytestmark = pytest.mark.django_db
 def packed(mustard, admin_user):
     """SB00001 holding C0000001 and C0000002; SB00002 holding C0000003, on bill INV-1; a loose L0000001."""
     biller = factories.make_user("del-biller", role=Role.BILLER)
+    area = factories.make_area()
     for parent, children in (("SB00001", ["C0000001", "C0000002"]), ("SB00002", ["C0000003"])):
-        scanning.open_parent(user=biller, raw_code=parent, client_scan_id=uuid.uuid4().hex)
+        scanning.open_parent(user=biller, raw_code=parent, client_scan_id=uuid.uuid4().hex, area_id=area.pk)
         for child in children:
             scanning.scan_child(user=biller, parent_code=parent, raw_code=child, client_scan_id=uuid.uuid4().hex)
     bill = factories.make_bill(biller, bill_number="INV-1")
