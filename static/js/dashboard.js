@@ -1,29 +1,28 @@
-// The dashboard: draws the scans-per-hour chart (SVG, no library) and refreshes every figure from
+// The dashboard: draws the scans-per-hour chart (charts.js) and refreshes every figure from
 // GET /api/dashboard every few seconds, without reloading the page. The page starts from the figures the
 // server put in it (#dashboard-stats), so it shows them even before the first refresh, or without this
 // script at all. A refresh that fails keeps the last figures and says so; polling pauses while the tab
 // is hidden and picks up again when it is shown.
 
+import { hourlyBars } from "./charts.js";
 import { gettext } from "./i18n.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-const CHART = { width: 480, height: 160, top: 18, bottom: 22 };
 const REQUEST_TIMEOUT_MS = 10000;
 
 const root = document.getElementById("dashboard");
 const refreshMs = Math.max(1, Number(root.dataset.refreshSeconds) || 5) * 1000;
 const el = {
   updated: document.getElementById("dashboard-updated"),
-  chart: document.getElementById("dashboard-chart"),
   hours: document.getElementById("dashboard-hours"),
   top: document.getElementById("dashboard-top"),
   recent: document.getElementById("dashboard-recent"),
 };
+const showChart = hourlyBars(document.getElementById("dashboard-chart"));
 let timer = null;
 
-function node(tag, { text, className, attrs } = {}, ns = null) {
-  const made = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
-  if (className) made.setAttribute("class", className);
+function node(tag, { text, className, attrs } = {}) {
+  const made = document.createElement(tag);
+  if (className) made.className = className;
   if (text !== undefined) made.textContent = text;
   for (const [name, value] of Object.entries(attrs || {})) made.setAttribute(name, String(value));
   return made;
@@ -40,34 +39,8 @@ function showNumbers(stats) {
   }
 }
 
-function drawChart(hours) {
-  const most = Math.max(1, ...hours.map((hour) => hour.scans));
-  const slot = CHART.width / hours.length;
-  const room = CHART.height - CHART.top - CHART.bottom;
-  const bars = hours.map((hour, i) => {
-    const height = Math.round((hour.scans / most) * room);
-    const bar = node("rect", {
-      className: "tt-chart-bar",
-      attrs: { x: (i * slot + 1).toFixed(1), y: CHART.top + room - height, width: (slot - 2).toFixed(1), height },
-    }, SVG);
-    bar.append(node("title", { text: `${hour.label}: ${hour.scans} scans` }, SVG));
-    return bar;
-  });
-  const labels = hours
-    .map((hour, i) => [hour, i])
-    .filter(([, i]) => i % 6 === 0 || i === hours.length - 1)
-    .map(([hour, i]) => {
-      // The first and last labels are held inside the chart's edges.
-      const anchor = i === 0 ? "start" : i === hours.length - 1 ? "end" : "middle";
-      const x = i === 0 ? 0 : i === hours.length - 1 ? CHART.width : i * slot + slot / 2;
-      return node("text", {
-        className: "tt-chart-label",
-        text: hour.label,
-        attrs: { x: x.toFixed(1), y: CHART.height - 5, "text-anchor": anchor },
-      }, SVG);
-    });
-  const peak = node("text", { className: "tt-chart-label", text: `${most} max`, attrs: { x: 2, y: 14 } }, SVG);
-  el.chart.replaceChildren(...bars, ...labels, peak);
+function showHours(hours) {
+  showChart(hours.map((hour) => ({ label: hour.label, count: hour.scans })));
   el.hours.replaceChildren(...hours.map((hour) => {
     const row = node("tr");
     row.append(node("td", { text: hour.label }), node("td", { text: String(hour.scans) }));
@@ -97,7 +70,7 @@ function showLists(stats) {
 
 function show(stats) {
   showNumbers(stats);
-  drawChart(stats.hours);
+  showHours(stats.hours);
   showLists(stats);
   el.updated.dataset.state = "ok";
   el.updated.replaceChildren(`${gettext("as of")} `, node("time", { text: stats.generated_time, attrs: { datetime: stats.generated_at } }));
