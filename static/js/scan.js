@@ -666,7 +666,8 @@ async function flush() {
         }
         if (result.outcome === "session") {
           state.sessionEnded = true;
-          setStatus("refused", gettext("Your session ended. Log in again to send the waiting scans."));
+          // The session banner says it ended, once, with the link to log in: the answer says the scans wait.
+          setStatus("waiting", interpolate(gettext("%(scans)s waiting"), { scans: scans(queue.length) }));
           signalRefusal();
           markDelayed();
           stopped = true;
