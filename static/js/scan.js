@@ -218,8 +218,8 @@ const ACTION_TEXT = {
   link: (scan) => interpolate(gettext("Into %(parent)s"), { parent: scan.parent }),
   undo: (scan) =>
     scan.parent
-      ? interpolate(gettext("Undid %(child)s in %(parent)s"), { child: scan.bag, parent: scan.parent })
-      : interpolate(gettext("Undid %(child)s"), { child: scan.bag }),
+      ? interpolate(gettext("Took %(child)s out of %(parent)s"), { child: scan.bag, parent: scan.parent })
+      : interpolate(gettext("Took %(child)s out"), { child: scan.bag }),
   complete: () => gettext("Marked complete"),
   unlink: (scan) => interpolate(gettext("Taken out of %(parent)s"), { parent: scan.parent }),
   move: (scan) => interpolate(gettext("Moved to %(parent)s"), { parent: scan.parent }),

@@ -159,6 +159,8 @@ def test_undo_takes_the_last_child_out(scan_page):
     expect(page.locator("#parent-count")).to_have_text("1 / 30")
     expect(page.locator("#scan-status-text")).to_contain_text("Undone: C1000002")
     expect(page.locator("#recent-list li[data-state=undone][data-code=C1000002]")).to_have_count(1)
+    # The undo's own line, as a warehouse person says it.
+    expect(page.locator("#recent-list li").first).to_contain_text("Took C1000002 out of SB12345")
     assert links_in("SB12345") == ["C1000001"]
     # The tap on the button must not leave the scanner typing into nowhere.
     expect(page.locator("#scan-input")).to_be_focused()
