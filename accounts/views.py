@@ -4,6 +4,7 @@ language switch."""
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -26,6 +27,15 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     access, otp_exempt = PUBLIC, True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Said on the login page it sends to, so a shared phone shows that the last user is gone. Stored in the
+        # fresh session logging out leaves (MESSAGE_STORAGE is the session's).
+        was_logged_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_logged_in:
+            messages.success(request, gettext("You have been logged out."))
+        return response
 
 
 # Only POSTs (attempts) count: 10 a minute per username typed (LOGIN_RATE_LIMIT), falling back to the IP.

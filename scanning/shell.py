@@ -19,8 +19,9 @@ from django.urls import reverse
 from django.utils.translation import gettext
 
 WORKER_SOURCE = "js/service_worker.js"
-# What the scan page loads (base.html's styles, scan.js and the modules it imports) and the app's icons:
-# kept at install, so the page opens offline even if it was loaded only once, before the worker ran.
+# What the scan page loads (base.html's styles, icon and navbar script, scan.js and the modules it imports) and
+# the app's icons: kept at install, so the page opens offline even if it was loaded only once, before the worker
+# ran.
 SHELL_FILES = (
     "vendor/bootstrap-5.3.9/bootstrap.min.css",
     "css/traitortrack.css",
@@ -32,6 +33,8 @@ SHELL_FILES = (
     "js/session_warning.js",
     "js/scan_queue.js",
     "js/shell.js",
+    "js/navbar.js",
+    "icons/favicon.svg",
     "icons/icon-192.png",
     "icons/icon-512.png",
 )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("scan/offline/", views.offline_page, name="offline"),
     path("sw.js", views.service_worker, name="service-worker"),
     path("manifest.webmanifest", views.web_manifest, name="web-manifest"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("api/scan/parent", api.open_parent, name="api-parent"),
     path("api/scan/child", api.scan_child, name="api-child"),
     path("api/scan/move", api.move, name="api-move"),

@@ -1,8 +1,9 @@
 """The dispatcher's pages: the scan page (its scans go to scanning.api from static/js/scan.js) and bag lookup
 (the bag page, with its whole story, is tracking's)."""
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
@@ -54,6 +55,16 @@ def service_worker(request: HttpRequest) -> HttpResponse:
 @require_GET
 def web_manifest(request: HttpRequest) -> HttpResponse:
     return JsonResponse(shell.web_manifest(), content_type="application/manifest+json")
+
+
+@access(PUBLIC, otp_exempt=True, unattended=True)
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico by themselves (pages name icons/favicon.svg): the icon's static file,
+    by a temporary redirect, since its hashed name changes with a release."""
+    response = HttpResponseRedirect(static("icons/favicon.ico"))
+    response["Cache-Control"] = "max-age=86400"
+    return response
 
 
 @access(PUBLIC, otp_exempt=True, unattended=True)

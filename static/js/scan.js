@@ -220,8 +220,8 @@ const ACTION_TEXT = {
   link: (scan) => interpolate(gettext("Into %(parent)s"), { parent: scan.parent }),
   undo: (scan) =>
     scan.parent
-      ? interpolate(gettext("Undid %(child)s in %(parent)s"), { child: scan.bag, parent: scan.parent })
-      : interpolate(gettext("Undid %(child)s"), { child: scan.bag }),
+      ? interpolate(gettext("Took %(child)s out of %(parent)s"), { child: scan.bag, parent: scan.parent })
+      : interpolate(gettext("Took %(child)s out"), { child: scan.bag }),
   complete: () => gettext("Marked complete"),
   unlink: (scan) => interpolate(gettext("Taken out of %(parent)s"), { parent: scan.parent }),
   move: (scan) => interpolate(gettext("Moved to %(parent)s"), { parent: scan.parent }),
@@ -676,7 +676,8 @@ async function flush() {
         }
         if (result.outcome === "session") {
           state.sessionEnded = true;
-          setStatus("refused", gettext("Your session ended. Log in again to send the waiting scans."));
+          // The session banner says it ended, once, with the link to log in: the answer says the scans wait.
+          setStatus("waiting", interpolate(gettext("%(scans)s waiting"), { scans: scans(queue.length) }));
           signalRefusal();
           markDelayed();
           stopped = true;

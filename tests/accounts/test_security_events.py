@@ -1,4 +1,4 @@
-"""Logging in, failing to and logging out are audited, through the real login form."""
+"""Logging in, failing to and logging out are audited, through the real login form; a logout is told."""
 
 import pytest
 from django.urls import reverse
@@ -66,3 +66,20 @@ def test_logging_out_when_not_logged_in_writes_nothing(client):
     client.post(reverse("accounts:logout"))
 
     assert not AuditLog.objects.filter(action=AuditAction.USER_LOGOUT).exists()
+
+
+def test_logging_out_says_so_on_the_login_page(client):
+    factories.make_user("meera")
+    _log_in(client, "meera", factories.PASSWORD)
+
+    response = client.post(reverse("accounts:logout"), follow=True)
+
+    assert response.redirect_chain == [(reverse("accounts:login"), 302)]
+    assert "You have been logged out." in response.content.decode()
+    assert "You have been logged out." not in client.get(reverse("accounts:login")).content.decode()  # once
+
+
+def test_logging_out_when_not_logged_in_says_nothing(client):
+    response = client.post(reverse("accounts:logout"), follow=True)
+
+    assert "logged out" not in response.content.decode()

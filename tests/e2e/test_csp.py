@@ -17,7 +17,8 @@ from accounts.models import Role
 from bags.models import Link
 from tests import factories
 from tests.e2e import browser
-from tests.e2e.browser import scan
+from tests.e2e.browser import THEME_GREEN, scan
+from tests.e2e.test_theme import assert_aa_contrast
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -134,6 +135,19 @@ def test_pages_and_admin_run_without_a_policy_violation(context, page, violation
     visit(page, "/admin/bags/bag/export/")
     visit(page, "/exports/")
 
+    assert violations == []
+
+
+def test_the_admin_wears_the_theme_from_a_static_file_with_aa_contrast(page, violations, admin, artifacts):
+    log_in(page, admin, "/admin/")
+
+    expect(page.locator("link[href$='css/admin.css']")).to_have_count(1)
+    expect(page.locator("#header")).to_have_css("background-color", THEME_GREEN)
+    expect(page.locator(".theme-toggle")).to_have_count(0)  # one light theme: no dark mode to switch to
+    assert_aa_contrast(page)
+    page.screenshot(path=str(artifacts / "admin-index.png"))
+    visit(page, "/admin/bags/bag/")
+    assert_aa_contrast(page)
     assert violations == []
 
 

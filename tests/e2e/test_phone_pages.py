@@ -1,7 +1,8 @@
 """The biller's and the dispatcher's pages on a 375 x 740 phone in a real browser: nothing wider than the
-screen (the browser would zoom the whole page out), bill numbers on one line, weights as people write them
-("4.5 kg", not "4.500 kg"), a draft's shortfall as a calm note, who made each scan. Screenshots of each page
-go to the test artefacts.
+screen (the browser would zoom the whole page out), the navbar one row and the bottom bar on one line, the
+scan page's answer, buttons and last scan above the fold, bill numbers on one line, weights as people write
+them ("4.5 kg", not "4.500 kg"), a draft's shortfall as a calm note, who made each scan. Screenshots of each
+page go to the test artefacts.
 
 Transactional (the live server answers from its own thread); serialized_rollback restores the products.
 """
@@ -47,12 +48,22 @@ def assert_no_sideways_scrolling(table) -> None:
     assert wrapper[0] <= wrapper[1], f"the table is {wrapper[0]} px wide in {wrapper[1]} px"
 
 
-def assert_fits_the_phone(page: Page, *, but_the_bottom_bar: bool = False) -> None:
-    if but_the_bottom_bar:
-        # A dispatcher's six bottom links do not fit a phone yet: issue 18's theme and shell part fits them.
-        page.evaluate("document.querySelector('.tt-bottom-bar').hidden = true")
+# Each bottom bar link's label against the room it has: a label wider than its link is cut or spills over.
+BOTTOM_LINKS = """() => [...document.querySelectorAll('.tt-bottom-link')]
+    .map((link) => ({label: link.textContent.trim(), need: link.scrollWidth, room: link.clientWidth,
+                     height: link.getBoundingClientRect().height}))
+"""
+
+
+def assert_fits_the_phone(page: Page) -> None:
+    """Nothing wider than the screen, the navbar one row and the bottom bar's labels whole on one line."""
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{page.url} is {width} px wide: {page.evaluate(WIDER_THAN_THE_SCREEN)}"
+    navbar = page.locator(".tt-navbar").bounding_box()["height"]
+    assert navbar <= 56, f"the navbar is {navbar} px tall on {page.url}: more than one row"
+    for link in page.evaluate(BOTTOM_LINKS):
+        assert link["need"] <= link["room"], f"{link['label']} needs {link['need']} px, has {link['room']}"
+        assert 44 <= link["height"] <= 56, link
 
 
 @pytest.fixture
@@ -145,7 +156,7 @@ def test_lookup_and_bag_pages_say_who_scanned(phone, artifacts):
 
     expect(phone.locator("#scans-title + ol li").first).to_contain_text("by e2e-loader")
     expect(phone.locator("#scans-title + ol li")).to_have_count(2)
-    assert_fits_the_phone(phone, but_the_bottom_bar=True)
+    assert_fits_the_phone(phone)
     phone.screenshot(path=str(artifacts / "lookup-375x740.png"))
 
     phone.goto("/bags/C0000021/")
@@ -153,5 +164,38 @@ def test_lookup_and_bag_pages_say_who_scanned(phone, artifacts):
     expect(phone.locator("#story li").first).to_contain_text("e2e-loader")
     expect(phone.get_by_role("link", name="Search your area's bags")).to_be_visible()
     assert phone.get_by_text("bills and users").count() == 0
-    assert_fits_the_phone(phone, but_the_bottom_bar=True)
+    assert_fits_the_phone(phone)
     phone.screenshot(path=str(artifacts / "bag-375x740.png"))
+
+
+def test_the_scan_page_shows_the_answer_undo_change_and_the_last_scan_above_the_fold(phone, artifacts):
+    log_in(phone, factories.make_user("e2e-phone-loader"), "/scan/")
+    scan(phone, "SB00031")
+    expect(phone.locator("#parent-code")).to_have_text("SB00031")
+    scan(phone, "C0000031")
+    expect(phone.locator("#parent-count")).to_have_text("1 / 30")
+    expect(phone.locator("#scan-status")).to_have_attribute("data-state", "ok")
+    phone.evaluate("window.scrollTo(0, 0)")
+
+    assert_fits_the_phone(phone)
+    bar_top = phone.locator(".tt-bottom-bar").bounding_box()["y"]
+    assert bar_top >= PHONE["height"] - 56, f"the bottom bar is {PHONE['height'] - bar_top} px tall"
+    for name, locator in (
+        ("the scan input", phone.locator("#scan-input")),
+        ("the answer", phone.locator("#scan-status")),
+        ("Undo", phone.locator("#undo-button")),
+        ("Change parent", phone.locator("#change-button")),
+        ("the last scan", phone.locator("#recent-list li").first),
+    ):
+        box = locator.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= bar_top, f"{name} is below the fold: {box}, bar {bar_top}"
+    phone.screenshot(path=str(artifacts / "scan-375x740.png"))
+
+
+def test_a_billers_bottom_bar_fits_with_bills_and_returns(phone, biller):
+    log_in(phone, biller, "/returns/")
+
+    links = phone.locator(".tt-bottom-link")
+    expect(links).to_have_text(["Home", "Scan", "Search", "Bills", "Returns"])
+    expect(phone.locator(".tt-bottom-link[aria-current=page]")).to_have_text("Returns")
+    assert_fits_the_phone(phone)

@@ -16,7 +16,7 @@ from bags.models import Bag, Link
 from scanning.models import Scan
 from tests import factories
 from tests.e2e import browser
-from tests.e2e.browser import GREEN, RED, scan
+from tests.e2e.browser import GREEN, READABILITY, RED, scan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -160,6 +160,8 @@ def test_undo_takes_the_last_child_out(scan_page):
     expect(page.locator("#parent-count")).to_have_text("1 / 30")
     expect(page.locator("#scan-status-text")).to_contain_text("Undone: C1000002")
     expect(page.locator("#recent-list li[data-state=undone][data-code=C1000002]")).to_have_count(1)
+    # The undo's own line, as a warehouse person says it.
+    expect(page.locator("#recent-list li").first).to_contain_text("Took C1000002 out of SB12345")
     assert links_in("SB12345") == ["C1000001"]
     # The tap on the button must not leave the scanner typing into nowhere.
     expect(page.locator("#scan-input")).to_be_focused()
@@ -312,43 +314,6 @@ def test_scan_page_fits_a_375px_phone(context, scan_page, artifacts):
     bar_top = bar.bounding_box()["y"]
     last_bottom = page.evaluate("() => document.querySelector('main').getBoundingClientRect().bottom")
     assert last_bottom <= bar_top
-
-
-# Every piece of text the page shows, with its size and its contrast with the background behind it (the first
-# ancestor with a background colour), by WCAG's formula; transitions finished first, so colours are the final ones.
-READABILITY = """
-() => {
-  document.getAnimations().forEach((animation) => animation.finish());
-  const rgb = (value) => (value.match(/[\\d.]+/g) || []).map(Number);
-  const luminance = (colour) => {
-    const [r, g, b] = colour.map((c) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4));
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-  };
-  const behind = (element) => {
-    for (let node = element; node; node = node.parentElement) {
-      const colour = rgb(getComputedStyle(node).backgroundColor);
-      if (colour.length === 3 || colour[3] > 0) return colour.slice(0, 3);
-    }
-    return [255, 255, 255];
-  };
-  const texts = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const element = walker.currentNode.parentElement;
-    const box = element.getBoundingClientRect();
-    const shown = element.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true }) && box.width > 1;
-    if (!walker.currentNode.textContent.trim() || !shown || element.closest("progress")) continue;
-    const style = getComputedStyle(element);
-    const [a, b] = [luminance(rgb(style.color)), luminance(behind(element))];
-    texts.push({
-      text: walker.currentNode.textContent.trim().slice(0, 40),
-      px: parseFloat(style.fontSize),
-      contrast: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05),
-    });
-  }
-  return texts;
-}
-"""
 
 
 def assert_readable(page: Page, when: str) -> None:

@@ -279,7 +279,7 @@ def test_after_a_logout_the_next_user_never_gets_the_last_users_page_or_queue(co
     page.wait_for_timeout(500)
     assert Link.objects.count() == 0
 
-    page.click("text=Log out")
+    e2e.log_out(page)
     log_in(page, dispatcher)  # the dispatcher's own scans go at their next login
     expect(page.locator("#parent-count")).to_have_text("2 / 30")
     assert scans_in_order("SB12345") == ["C4500001", "C4500002"]

@@ -1,6 +1,6 @@
 """The scan page's warning before the server ends the session (static/js/session_warning.js), in a real
 browser: the deadlines come from the session (accounts.middleware.session_deadlines), and an answered
-scan puts the idle one off."""
+scan puts the idle one off. Once it has ended, the page says so once (scan.js's session banner)."""
 
 import re
 
@@ -73,3 +73,19 @@ def test_the_warning_comes_when_the_page_sits_idle_and_a_scan_puts_it_off(page, 
 
     expect(page.locator("#parent-code")).to_have_text("SB12345")
     expect(warning(page)).to_be_hidden()
+
+
+def test_a_session_that_ended_is_told_once_with_the_way_to_log_in_again(page, context, dispatcher):
+    open_scan_page(page, dispatcher)
+    scan(page, "SB12345")
+    expect(page.locator("#scan-status")).to_have_attribute("data-state", "ok")  # the parent is open
+    context.clear_cookies()  # the session ended (idle, or logged out in another tab)
+
+    scan(page, "C9000001")
+
+    banner = page.locator("#session-banner")
+    expect(banner).to_have_text("Your session ended. Log in again to send 1 waiting scan.")
+    expect(banner.get_by_role("link", name="Log in again")).to_be_visible()
+    expect(page.locator("#scan-status")).to_have_attribute("data-state", "waiting")
+    expect(page.locator("#scan-status-text")).to_have_text("1 scan waiting")
+    assert page.locator("body").inner_text().lower().count("session ended") == 1

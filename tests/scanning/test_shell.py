@@ -160,3 +160,24 @@ def test_scan_page_links_its_manifest_and_worker(client):
 
     assert f'<link rel="manifest" href="{MANIFEST_URL}">' in page
     assert f'data-worker-url="{WORKER_URL}"' in page
+
+
+@pytest.mark.django_db
+def test_every_page_names_its_icon_and_the_worker_keeps_what_base_html_loads(client):
+    page = client.get(reverse("accounts:login")).content.decode()
+
+    assert '<link rel="icon" href="/static/icons/favicon.svg" type="image/svg+xml">' in page
+    # The scan page opens offline only if everything base.html loads is kept.
+    for path in ("icons/favicon.svg", "js/navbar.js", "css/traitortrack.css"):
+        assert f"/static/{path}" in page
+        assert path in shell.SHELL_FILES
+
+
+def test_favicon_ico_sends_to_the_icon_to_anyone(client):
+    # Browsers ask for /favicon.ico by themselves; a 404 there is a console error on every page.
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/static/icons/favicon.ico"
+    with open(finders.find("icons/favicon.ico"), "rb") as icon:
+        assert icon.read(4) == b"\x00\x00\x01\x00"  # an ICO file's header
