@@ -176,7 +176,7 @@ def test_the_dashboard_chart_fills_a_phone_and_a_desktop(page, artifacts, busy_d
     errors = []  # besides the page fixture's uncaught exceptions: failed loads, uPlot's complaints
 
     def on_console(message) -> None:
-        if message.type == "error" and not message.location["url"].endswith("/favicon.ico"):  # the app has none
+        if message.type == "error":
             errors.append(f"{message.text} ({message.location['url']})")
 
     page.on("console", on_console)
