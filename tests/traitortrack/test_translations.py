@@ -25,6 +25,8 @@ DOMAINS = ("django", "djangojs")
 # What makemessages must not read: other trees' code and strings that no page shows.
 IGNORED = [".venv", "staticfiles", "static/vendor", "node_modules", "bench", "tests", "test-artifacts", ".pgdata"]
 
+# A string only the temporary tree's probe file has: found there, makemessages read that tree.
+PROBE = "A string new to the catalog, which makemessages must find"
 # Pages only an admin opens (the Django admin's own, its overrides, two-factor set-up, deletion confirms and
 # the system page): not a dispatcher's or biller's, so they may stay English.
 ADMIN_ONLY = {
@@ -61,6 +63,7 @@ def fresh_catalogs(tmp_path_factory, committed_catalogs) -> Path:
     for source in Path(settings.BASE_DIR).iterdir():
         if source.name not in IGNORED and source.name != "locale" and not source.name.startswith("."):
             (tree / source.name).symlink_to(source)
+    (tree / "translation_probe.py").write_text(f"from django.utils.translation import gettext\n\ngettext({PROBE!r})\n")
     locale = tree / "locale"
     shutil.copytree(LOCALE, locale)
     with pytest.MonkeyPatch.context() as patch:
@@ -74,8 +77,8 @@ def fresh_catalogs(tmp_path_factory, committed_catalogs) -> Path:
 
 
 def test_makemessages_read_the_code_and_left_the_committed_catalogs_alone(fresh_catalogs, committed_catalogs):
-    # A fresh catalog has a new creation date; the committed ones are byte for byte as they were.
-    assert (fresh_catalogs / "django.po").read_bytes() != committed_catalogs["django"]
+    # The probe's string, new to the catalog, is in the copy; the committed ones are byte for byte as they were.
+    assert PROBE in msgids((fresh_catalogs / "django.po").read_text())
     for domain in DOMAINS:
         assert (LOCALE / "hi" / "LC_MESSAGES" / f"{domain}.po").read_bytes() == committed_catalogs[domain]
 
@@ -103,7 +106,8 @@ def test_every_string_has_a_hindi_translation(fresh_catalogs, domain):
         ["msgattrib", "--only-fuzzy", "--no-obsolete", str(po)], capture_output=True, text=True, check=True
     ).stdout
 
-    assert msgids(untranslated) == [], f"untranslated in locale/hi/LC_MESSAGES/{domain}.po (run makemessages)"
+    missing = [text for text in msgids(untranslated) if text != PROBE]
+    assert missing == [], f"untranslated in locale/hi/LC_MESSAGES/{domain}.po (run makemessages)"
     assert msgids(fuzzy) == [], f"fuzzy (a guess by msgmerge) in locale/hi/LC_MESSAGES/{domain}.po"
 
 
