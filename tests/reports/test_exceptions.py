@@ -291,3 +291,19 @@ def test_the_list_costs_the_same_queries_for_many_rows_as_for_one(clock, biller)
     for n in range(2, 12):
         one_of_each(n)
     assert queries() == few
+
+
+def _plan(queryset) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # tiny tables: ask whether the index can serve at all
+        plan = queryset.explain()
+        cursor.execute("SET LOCAL enable_seqscan = on")
+    return plan
+
+
+def test_the_rules_queries_match_their_partial_indexes(clock):
+    # A predicate that drifts from the index's (reports/migrations/0003_*) would leave it unused, silently.
+    at = exceptions._moment()
+    assert "scan_child_taken_out_idx" in _plan(exceptions._children_in_no_parent(at))
+    usual = exceptions._refusals(clock.now - timedelta(days=14), clock.now).filter(user_id=1)
+    assert "scanreply_refused_idx" in _plan(usual.values("user_id"))
