@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from reports.exceptions import RULES, SHOWN, open_exceptions
+from reports.exceptions import RULES, SHOWN, open_exceptions, remember_count
 from traitortrack.permissions import BILLER, access
 
 
@@ -23,5 +23,6 @@ def exceptions_page(request: HttpRequest) -> HttpResponse:
     form = ExceptionsForm(request.GET)
     valid = form.is_valid()
     rules = open_exceptions(only=form.cleaned_data.get("rule") if valid else None)
+    remember_count(rules)
     context = {"form": form, "rules": rules, "shown": SHOWN, "total": sum(rule.total for rule in rules)}
     return render(request, "reports/exceptions.html", context, status=200 if valid else 400)

@@ -3,7 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from bags.models import Bag
@@ -121,3 +124,12 @@ def test_with_redis_down_pages_show_the_count_all_the_same(dead_redis_cache, bil
     assert answer.status_code == 200
     assert '<span class="badge text-bg-warning">1<' in answer.content.decode()
     assert biller_client.get(PAGE).status_code == 200
+
+
+def test_the_page_gives_the_navbar_its_totals_instead_of_counting_again(biller_client, stale_parent):
+    with CaptureQueriesContext(connection) as queries:
+        page = biller_client.get(PAGE).content.decode()
+    # Every list is under its 200 shown rows: nothing needed counting, not even for the navbar.
+    assert not any("COUNT(*)" in query["sql"] and "bags_bag" in query["sql"] for query in queries.captured_queries)
+    assert '<span class="badge text-bg-warning">1<' in page
+    assert cache.get(COUNT_CACHE_KEY) == 1
