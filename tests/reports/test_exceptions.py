@@ -1,7 +1,7 @@
 """The exceptions list's rules (reports/exceptions.py), each with a case that trips it and one at its
 boundary that does not, on a frozen clock (tests/clock.py: 10:17:30 local time)."""
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from itertools import count as serial
 
 import pytest
@@ -49,6 +49,12 @@ def test_a_parent_from_yesterday_that_is_not_full_is_listed(clock):
     parent = opened_at(factories.make_parent("SB10001"), midnight(clock) - timedelta(seconds=1))
     fill(parent, 5)
     assert codes("parents_not_full") == ["SB10001"]
+
+
+def test_the_day_ends_at_local_midnight_not_utc(clock):
+    # 01:30 today in Asia/Kolkata is still yesterday in UTC.
+    opened_at(factories.make_parent("SB10007"), datetime(2026, 11, 19, 20, 0, tzinfo=UTC))
+    assert codes("parents_not_full") == []
 
 
 def test_a_parent_opened_at_midnight_today_is_not_yet_at_its_days_end(clock):
@@ -244,13 +250,18 @@ def test_one_refusal_out_of_two_scans_does_not_trip_it(clock):
     assert codes("refusals") == []
 
 
-def test_duplicates_refusals_before_the_usual_days_and_billers_do_not_count(clock):
-    sita = factories.make_user("sita")
-    scans(sita, 50, duplicates=40, clock=clock)  # harmless duplicates
-    scans(sita, 10, day_offset=-15, refused=100, clock=clock)  # outside the 14 days
-    biller = factories.make_user("counter", role=Role.BILLER)
-    scans(biller, 30, refused=30, clock=clock)
+def test_duplicates_and_billers_refusals_do_not_count(clock):
+    scans(factories.make_user("sita"), 50, duplicates=40, clock=clock)  # harmless duplicates
+    scans(factories.make_user("counter", role=Role.BILLER), 30, refused=30, clock=clock)
     assert codes("refusals") == []
+
+
+def test_the_usual_rate_is_read_over_the_14_days_before_today(clock):
+    for name, day in (("fifteen", -15), ("fourteen", -14)):
+        user = factories.make_user(name)
+        scans(user, 10, day_offset=day, refused=100, clock=clock)  # a bad day, inside the 14 or not
+        scans(user, 30, refused=10, clock=clock)
+    assert codes("refusals") == ["fifteen"]  # its bad day is too long ago to be "usual"
 
 
 # The thresholds
