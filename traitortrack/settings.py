@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "labels",
     "exports",
     "imports",
+    "reports",
     "overview",
 ]
 
@@ -121,6 +122,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.notifications",
+                "reports.context_processors.exception_count",
             ],
         },
     },

@@ -22,5 +22,6 @@ urlpatterns = [
     path("", include("tracking.urls")),
     path("", include("labels.urls")),
     path("", include("exports.urls")),
+    path("", include("reports.urls")),
     path("admin/", admin.site.urls),
 ]
