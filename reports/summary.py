@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -35,7 +36,7 @@ from traitortrack.forms import local_day_start
 
 logger = logging.getLogger(__name__)
 
-# A mail whose sending failed this often is left alone (its last error stays on its row, in the admin).
+# A mail whose sending failed this often is left alone (its row keeps the last error).
 MAX_ATTEMPTS = 5
 # The periodic job also retries the unsent mails of these days before the one just over.
 RETRY_DAYS = 3
@@ -68,11 +69,16 @@ class DispatcherLine:
 
 
 @dataclass(frozen=True)
+class SummaryRule(Rule):
+    url: str = ""  # the exceptions list showing this rule's rows
+
+
+@dataclass(frozen=True)
 class Summary:
     day: date
     bills: list[BillLine]
     dispatchers: list[DispatcherLine]
-    rules: list[Rule]
+    rules: list[SummaryRule]
     weight: str  # all the day's bills
     site_url: str
 
@@ -147,7 +153,14 @@ def build(day: date) -> Summary:
     """The summary of ``day``, in the active language (the exceptions' words are made in it)."""
     bills, total = _bills(day)
     rules = [
-        replace(rule, rows=[replace(row, url=absolute(row.url)) for row in rule.rows[:MAIL_ROWS]])
+        SummaryRule(
+            rule.key,
+            rule.title,
+            rule.explanation,
+            [replace(row, url=absolute(row.url)) for row in rule.rows[:MAIL_ROWS]],
+            rule.total,
+            absolute(f"{reverse('reports:exceptions')}?{urlencode({'rule': rule.key})}"),
+        )
         for rule in open_exceptions()
     ]
     return Summary(day, bills, _dispatchers(day), rules, weights.readable_kg(total), settings.SITE_URL)

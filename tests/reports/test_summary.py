@@ -108,6 +108,7 @@ def test_the_open_exceptions_are_counted_per_rule_with_absolute_links(clock, bil
     row = next(rule for rule in made.rules if rule.key == "parents_open").rows[0]
     assert (row.code, row.url) == ("SB77001", f"http://summary.test{reverse('tracking:bag', args=['SB77001'])}")
     assert made.exceptions_url == "http://summary.test/reports/exceptions/"
+    assert made.rules[1].url == "http://summary.test/reports/exceptions/?rule=parents_open"
 
 
 @pytest.fixture(autouse=True)
