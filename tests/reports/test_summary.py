@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
+from procrastinate.contrib.django import app
 
 from accounts.models import Role, User
 from bags.models import Bag
@@ -17,6 +18,7 @@ from bills.weights import readable_kg
 from reports import summary
 from reports.exceptions import RULES
 from reports.models import DailySummary, SummaryMail
+from reports.tasks import TASK, send_daily_summary
 from scanning.choices import ScanAction
 from scanning.models import Scan
 from tests import factories
@@ -288,3 +290,20 @@ def test_an_admin_sees_the_preview_a_dispatcher_does_not(clock, admin_client):
     dispatcher.force_login(factories.make_user())
     assert dispatcher.get(PAGE).status_code == 403
     assert reverse("reports:summary") == PAGE
+
+
+def test_a_run_that_died_after_claiming_leaves_the_mails_to_the_next_run(day_of_work):
+    recipient("meera")
+    assert summary.claim(DAY)  # ... and the worker died here, before sending
+    assert mail.outbox == [] and SummaryMail.objects.get().sent_at is None
+
+    outcome = summary.run_periodic(at(DAY + timedelta(days=1), 0, 20))
+
+    assert (outcome.claimed, outcome.sent) == (False, 1)
+    assert [message.to for message in mail.outbox] == [["meera@example.com"]]
+
+
+def test_the_periodic_job_is_registered_every_15_minutes_with_a_queueing_lock():
+    periodic = {task.periodic_id: task for task in app.periodic_registry.periodic_tasks.values()}[TASK]
+    assert periodic.cron == "5,20,35,50 * * * *"
+    assert (send_daily_summary.queueing_lock, send_daily_summary.queue) == (TASK, "reports")
