@@ -168,8 +168,8 @@ def build(day: date) -> Summary:
 
 def message(summary: Summary, to: str) -> EmailMultiAlternatives:
     """The mail of ``summary`` to ``to``, in the active language: plain text with an HTML alternative."""
-    context = {"summary": summary}
-    subject = render_to_string("reports/summary_subject.txt", context).strip()
+    subject = render_to_string("reports/summary_subject.txt", {"summary": summary}).strip()
+    context = {"summary": summary, "subject": subject}
     mail = EmailMultiAlternatives(subject, render_to_string("reports/summary_email.txt", context), to=[to])
     mail.attach_alternative(render_to_string("reports/summary_email.html", context), "text/html")
     return mail

@@ -132,7 +132,7 @@ def test_each_active_biller_and_admin_with_an_address_gets_one_mail_in_two_parts
     message = mail.outbox[0]
     assert message.subject == "TraitorTrack: the summary of 19 Nov 2026"
     text = message.body
-    assert "B-DRAFT · Ravi Traders · Draft · 2 parents, 37 children, 18.5 kg" in text
+    assert "B-DRAFT · Ravi Traders · Draft · parents: 2, children: 37, weight: 18.5 kg" in text
     assert "Total: 30.5 kg" in text
     assert "- asha: 6" in text and "- bharat: 2" in text
     assert "http://summary.test/reports/exceptions/" in text
@@ -140,6 +140,7 @@ def test_each_active_biller_and_admin_with_an_address_gets_one_mail_in_two_parts
     (html, kind), *_ = message.alternatives
     assert kind == "text/html"
     assert '<html lang="en">' in html
+    assert f"<title>{message.subject}</title>" in html
     assert '<tr data-bill="A-DONE">' in html and "Mehta &amp; Sons" in html
     assert '<th align="right" id="summary-weight">30.5</th>' in html
     assert '<tr data-dispatcher="asha"><td>asha</td><td align="right">6</td></tr>' in html
