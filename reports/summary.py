@@ -29,7 +29,7 @@ from accounts.models import Role, User
 from bills import weights
 from bills.choices import BillStatus
 from bills.models import Bill
-from reports.exceptions import Rule, open_exceptions
+from reports.exceptions import Rule, open_exceptions, refusals_per_user
 from reports.models import DailySummary, SummaryMail
 from scanning.models import Scan, ScanAction
 from traitortrack.forms import local_day_start
@@ -66,6 +66,7 @@ class BillLine:
 class DispatcherLine:
     username: str
     scans: int
+    refused: int
 
 
 @dataclass(frozen=True)
@@ -135,18 +136,24 @@ def _bills(day: date) -> tuple[list[BillLine], Decimal]:
 
 
 def _dispatchers(day: date) -> list[DispatcherLine]:
-    """Scans per user over the local day: one pass over an index range of scanning_scan(created_at), as the
-    dashboard counts them (an import's events are no one's scans)."""
+    """Scans and refusals per user over the local day. The scans in one pass over an index range of
+    scanning_scan(created_at), as the dashboard counts them (an import's events are no one's scans); the
+    refusals as the exceptions list counts them (a harmless duplicate is none), from scanreply_refused_idx.
+    The exceptions in the mail are those open when it is made, past midnight: the refusal-rate rule is
+    about the new day by then, so the day's refusals are here."""
     start, end = local_day_start(day), local_day_start(day + timedelta(days=1))
-    counts = (
+    scans = dict(
         Scan.objects.filter(created_at__gte=start, created_at__lt=end)
         .exclude(action=ScanAction.IMPORT)
         .order_by()
-        .values("user__username")
+        .values("user_id")
         .annotate(n=Count("pk"))
-        .values_list("user__username", "n")
+        .values_list("user_id", "n")
     )
-    return sorted((DispatcherLine(name, n) for name, n in counts), key=lambda line: (-line.scans, line.username))
+    refused = refusals_per_user(start, end)
+    names = dict(User.objects.filter(pk__in=[*scans, *refused]).values_list("pk", "username"))
+    lines = [DispatcherLine(names[pk], scans.get(pk, 0), refused.get(pk, 0)) for pk in {*scans, *refused}]
+    return sorted(lines, key=lambda line: (-line.scans, line.username))
 
 
 def build(day: date) -> Summary:

@@ -20,7 +20,8 @@ from reports.exceptions import RULES
 from reports.models import DailySummary, SummaryMail
 from reports.tasks import TASK, send_daily_summary
 from scanning.choices import ScanAction
-from scanning.models import Scan
+from scanning.error_codes import ScanRefusal
+from scanning.models import Scan, ScanReply
 from tests import factories
 from tests.bills.data import fill
 from tests.clock import LOCAL
@@ -45,6 +46,13 @@ def recipient(username: str, *, role: str = Role.BILLER, language: str = "", ema
 
 def scan(user: User, when: datetime, action: str = ScanAction.LINK) -> Scan:
     return Scan.objects.create(user=user, action=action, bag_qr="C0000001", created_at=when)
+
+
+def refuse(user: User, when: datetime, code: ScanRefusal) -> ScanReply:
+    return ScanReply.objects.create(
+        client_scan_id=f"{user.username}-{when.isoformat()}", user=user, status=409,
+        body={"code": str(code)}, created_at=when,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -72,6 +80,10 @@ def day_of_work(clock, biller):
     scan(bharat, at(DAY, 0) - timedelta(microseconds=1))  # the day before
     scan(asha, at(DAY + timedelta(days=1), 0))  # the day after
     scan(biller, at(DAY, 11), ScanAction.IMPORT)
+    refuse(bharat, at(DAY, 15), ScanRefusal.PARENT_FULL)
+    refuse(bharat, at(DAY, 15, 1), ScanRefusal.ALREADY_IN_THIS_PARENT)  # a harmless duplicate: no refusal
+    refuse(bharat, at(DAY + timedelta(days=1), 0), ScanRefusal.PARENT_FULL)  # the day after
+    refuse(factories.make_user("chetan"), at(DAY, 16), ScanRefusal.PARENT_FULL)  # refused, never scanned
     return {"draft": draft, "done": done}
 
 
@@ -84,7 +96,8 @@ def test_the_figures_are_the_raw_rows_counted_over_the_local_day(day_of_work):
         if start <= event.created_at < end and event.action != ScanAction.IMPORT:
             by_user[event.user.username] = by_user.get(event.user.username, 0) + 1
     assert by_user == {"asha": 6, "bharat": 2}
-    assert [(line.username, line.scans) for line in made.dispatchers] == [("asha", 6), ("bharat", 2)]
+    lines = [(line.username, line.scans, line.refused) for line in made.dispatchers]
+    assert lines == [("asha", 6, 0), ("bharat", 2, 1), ("chetan", 0, 1)]
     assert made.scans == 8
 
     assert [bill.number for bill in made.bills] == ["A-DONE", "B-DRAFT"]
@@ -134,7 +147,7 @@ def test_each_active_biller_and_admin_with_an_address_gets_one_mail_in_two_parts
     text = message.body
     assert "B-DRAFT · Ravi Traders · Draft · parents: 2, children: 37, weight: 18.5 kg" in text
     assert "Total: 30.5 kg" in text
-    assert "- asha: 6" in text and "- bharat: 2" in text
+    assert "- asha: 6 scans, 0 refused" in text and "- bharat: 2 scans, 1 refused" in text
     assert "http://summary.test/reports/exceptions/" in text
     assert "<td>" not in text
     (html, kind), *_ = message.alternatives
@@ -143,7 +156,7 @@ def test_each_active_biller_and_admin_with_an_address_gets_one_mail_in_two_parts
     assert f"<title>{message.subject}</title>" in html
     assert '<tr data-bill="A-DONE">' in html and "Mehta &amp; Sons" in html
     assert '<th align="right" id="summary-weight">30.5</th>' in html
-    assert '<tr data-dispatcher="asha"><td>asha</td><td align="right">6</td></tr>' in html
+    assert '<tr data-dispatcher="asha"><td>asha</td><td align="right">6</td><td align="right">0</td></tr>' in html
     assert f'href="http://summary.test{reverse("bills:detail", args=[day_of_work["done"].pk])}"' in html
 
 
@@ -256,7 +269,7 @@ def test_the_preview_shows_the_mail_in_the_viewers_language(day_of_work, biller_
     assert answer.status_code == 200
     page = answer.content.decode()
     assert '<tr data-bill="B-DRAFT">' in page
-    assert '<tr data-dispatcher="bharat"><td>bharat</td><td align="right">2</td></tr>' in page
+    assert '<tr data-dispatcher="bharat"><td>bharat</td><td align="right">2</td><td align="right">1</td></tr>' in page
     assert "Not mailed yet." in page
 
     biller.language = "hi"
