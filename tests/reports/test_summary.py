@@ -306,6 +306,10 @@ def test_an_admin_sees_the_preview_a_dispatcher_does_not(clock, admin_client):
     assert reverse("reports:summary") == PAGE
 
 
+def test_the_exceptions_page_links_to_the_preview(clock, biller_client):
+    assert f'href="{PAGE}"' in biller_client.get(reverse("reports:exceptions")).content.decode()
+
+
 def test_a_run_that_died_after_claiming_leaves_the_mails_to_the_next_run(day_of_work):
     recipient("meera")
     assert summary.claim(DAY)  # ... and the worker died here, before sending
