@@ -247,6 +247,19 @@ def test_the_command_mails_a_day_and_says_what_it_did(day_of_work, capsys):
     assert len(mail.outbox) == 1
 
 
+def test_the_command_fails_when_a_mail_fails_and_a_second_run_sends_it(day_of_work, monkeypatch):
+    recipient("meera")
+    with monkeypatch.context() as patched:
+        patched.setattr("django.core.mail.EmailMultiAlternatives.send", lambda self, fail_silently=False: 1 / 0)
+        with pytest.raises(CommandError, match="Some mails failed"):
+            call_command("send_daily_summary", "--date", DAY.isoformat())
+    assert mail.outbox == []
+
+    call_command("send_daily_summary", "--date", DAY.isoformat())
+
+    assert len(mail.outbox) == 1
+
+
 @pytest.mark.parametrize(
     ("given", "said"),
     [
