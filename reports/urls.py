@@ -6,4 +6,5 @@ app_name = "reports"
 
 urlpatterns = [
     path("reports/exceptions/", views.exceptions_page, name="exceptions"),
+    path("reports/summary/", views.summary_page, name="summary"),
 ]
