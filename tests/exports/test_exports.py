@@ -80,6 +80,7 @@ def test_the_page_offers_every_table_to_admins_and_all_but_the_audit_log_to_bill
     assert 'id="export-audit"' in admin_page
 
 
+@pytest.mark.usefixtures("exception_count_kept")
 def test_the_page_takes_a_fixed_number_of_queries(biller_client, django_assert_num_queries):
     for n in range(5):
         factories.make_area(f"Yard {n}")

@@ -57,6 +57,7 @@ def test_the_home_page_links_the_labels_for_billers_only(biller_client, client):
     assert 'href="/labels/"' not in client.get("/").content.decode()
 
 
+@pytest.mark.usefixtures("exception_count_kept")
 def test_a_preview_shows_the_first_labels_and_hands_out_nothing(biller_client, mustard):
     forget_parent_formats()  # read from the database once, as after a product change
     with CaptureQueriesContext(connection) as queries:

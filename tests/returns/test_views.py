@@ -64,6 +64,7 @@ def test_commit_and_cancel_from_the_page(biller_client, biller, dispatched, tick
     assert f"Ticket {other.number} is cancelled: it cannot change." in page
 
 
+@pytest.mark.usefixtures("exception_count_kept")
 def test_the_list_searches_and_sorts(biller_client, biller, dispatched, ticket, django_assert_num_queries):
     factories.make_return_ticket(biller, source="Kota depot")
     scan(biller, ticket, "SB00001")
