@@ -72,9 +72,8 @@ class World:
                 if rng.random() < 0.2:
                     status = 409 if rng.random() < 0.5 else 400
                     code = str(rng.choice(CODES))
-                    self.refusals.append(
-                        ScanReply(client_scan_id=f"r{serial}", user=user, status=status, body={"code": code}, created_at=at)
-                    )
+                    answer = {"client_scan_id": f"r{serial}", "status": status, "body": {"code": code}}
+                    self.refusals.append(ScanReply(user=user, created_at=at, **answer))
                     continue
                 parent = rng.choice(self.parents)
                 self.events.append(
