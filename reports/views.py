@@ -26,6 +26,11 @@ class ReportForm(forms.Form):
     date_from = DayField(required=False, label=_("From"))
     date_to = DayField(required=False, label=_("To"))
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("date_from", "date_to"):
+            self.fields[name].widget.attrs["class"] = "form-control"
+
     def clean(self):
         data = super().clean()
         today = timezone.localdate()
@@ -39,6 +44,16 @@ class ReportForm(forms.Form):
             raise forms.ValidationError(_("Pick at most %(days)s days."), code="too_long", params={"days": MAX_DAYS})
         data["first"], data["last"] = first, last
         return data
+
+
+def _form(request: HttpRequest) -> ReportForm:
+    # Without a range the fields show the default one, so the form says which days the report is.
+    data = request.GET.copy()
+    if not data.get("date_from") and not data.get("date_to"):
+        today = timezone.localdate()
+        data["date_from"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        data["date_to"] = today.isoformat()
+    return ReportForm(data)
 
 
 def _report(request: HttpRequest, form: ReportForm) -> figures.Report:
@@ -56,7 +71,7 @@ def _chart(points) -> list[dict]:
 def report_page(request: HttpRequest) -> HttpResponse:
     """The report of ``?date_from=&date_to=`` (default the last DEFAULT_DAYS days); a range the form refuses
     is a 400 with its message, never a 500."""
-    form = ReportForm(request.GET)
+    form = _form(request)
     if not form.is_valid():
         return render(request, "reports/report.html", {"form": form}, status=400)
     report = _report(request, form)
@@ -69,7 +84,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
 
 
 def _download(request: HttpRequest, kind: str) -> HttpResponse:
-    form = ReportForm(request.GET)
+    form = _form(request)
     if not form.is_valid():
         return render(request, "reports/report.html", {"form": form}, status=400)
     report = _report(request, form)
