@@ -17,10 +17,11 @@ from django.utils import timezone
 from accounts.models import Role
 from reports import figures
 from reports.tables import percent, tables
+from reports.tasks import tally_reports
 from scanning.choices import ScanAction
 from scanning.error_codes import ScanRefusal
 from scanning.models import ReportTally, Scan, ScanReply
-from scanning.tallies import tally
+from scanning.tallies import SETTLE, tallied_until, tally
 from tests import factories
 from tests.clock import stop_clocks
 
@@ -281,3 +282,12 @@ def test_csv_and_workbook_hold_the_page_figures(london):
 def test_rates_are_percent_of_the_attempts():
     assert percent(Decimal("0.1234")) == Decimal("12.3")
     assert percent(None) is None
+
+
+def test_the_periodic_job_counts_up_to_a_minute_ago_once(london):
+    world = World()
+    tally_reports(timestamp=0)
+    tally_reports(timestamp=0)
+    assert tallied_until() == timezone.now() - SETTLE
+    refused = [answer for answer in world.refusals if answer.status >= 400]
+    assert sum(ReportTally.objects.values_list("n", flat=True)) == len(world.events) + len(refused)
