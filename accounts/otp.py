@@ -192,6 +192,7 @@ class TraitorTrackAdminSite(OTPAdminSite):
         (_("Bags and scans"), ("bags.Bag", "bags.Product", "bags.Link", "scanning.Scan", "scanning.ScanReply")),
         (_("Bills"), ("bills.Bill", "bills.BillBag")),
         (_("Returns"), ("returns.ReturnTicket",)),
+        (_("Reports"), ("reports.ExceptionThresholds",)),
         (_("Labels and printers"), ("labels.LabelBatch", "labels.Printer")),
         (_("Imports"), ("imports.ImportJob", "procrastinate.ProcrastinateJob")),
         (

@@ -236,6 +236,11 @@ def _per_user(queryset: QuerySet) -> dict[int, int]:
     return dict(queryset.order_by().values("user_id").annotate(n=Count("*")).values_list("user_id", "n"))
 
 
+def refusals_per_user(since: datetime, until: datetime) -> dict[int, int]:
+    """Each dispatcher's refusals from ``since`` to ``until``, as the refusal-rate rule counts them."""
+    return _per_user(_refusals(since, until))
+
+
 def _high_refusal_rates(at: _Moment) -> list[RefusalRate]:
     """Dispatchers whose refusals today, out of their scans today (events plus refusals), exceed
     ``refusal_factor`` times their rate over the USUAL_DAYS local days before (at least the floor), with

@@ -1,7 +1,9 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # The one row's key: a CHECK holds it, so a second row cannot exist.
@@ -94,3 +96,44 @@ class ExceptionThresholds(models.Model):
     def current(cls) -> "ExceptionThresholds":
         """The one row (made with the defaults if a fresh database lacks it)."""
         return cls.objects.get_or_create(pk=THRESHOLDS_PK)[0]
+
+
+class DailySummary(models.Model):
+    """The end-of-day summary of one local day (reports/summary.py): made once, by whichever run claims the
+    day first (INSERT ... ON CONFLICT DO NOTHING on the unique day), with one SummaryMail per recipient."""
+
+    day = models.DateField(unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("daily summary")
+        verbose_name_plural = _("daily summaries")
+
+    def __str__(self) -> str:
+        return self.day.isoformat()
+
+
+class SummaryMail(models.Model):
+    """One recipient's mail of a daily summary. ``sent_at`` is written in the transaction that holds the row
+    locked while the mail is handed to the mail server, so a mail is sent once however many workers run; a
+    row whose sending failed or whose worker died stays unsent and is tried again by the next run."""
+
+    summary = models.ForeignKey(DailySummary, on_delete=models.CASCADE, related_name="mails")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The address and language when the day was claimed: where the mail went, even if they change later.
+    email = models.EmailField()
+    language = models.CharField(max_length=8)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("daily summary mail")
+        verbose_name_plural = _("daily summary mails")
+        constraints = [models.UniqueConstraint(fields=["summary", "recipient"], name="summarymail_once_per_user")]
+        indexes = [
+            models.Index(fields=["summary"], condition=Q(sent_at__isnull=True), name="summarymail_unsent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.summary} → {self.email}"

@@ -9,4 +9,5 @@ urlpatterns = [
     path("reports/report.csv", views.report_csv, name="report-csv"),
     path("reports/report.xlsx", views.report_xlsx, name="report-xlsx"),
     path("reports/exceptions/", views.exceptions_page, name="exceptions"),
+    path("reports/summary/", views.summary_page, name="summary"),
 ]

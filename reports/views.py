@@ -1,5 +1,6 @@
 """The reports pages: the report of a range of days (/reports/, its CSV and workbook; billers and admins see
-everyone's figures, a dispatcher their own) and the exceptions list (/reports/exceptions/, billers and admins)."""
+everyone's figures, a dispatcher their own), the exceptions list (/reports/exceptions/) and the end-of-day
+summary's preview (/reports/summary/), billers and admins."""
 
 from datetime import timedelta
 
@@ -10,10 +11,11 @@ from django.utils import dateformat, timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from reports import figures
+from reports import figures, summary
 from reports.exceptions import RULES, SHOWN, open_exceptions, remember_count
+from reports.models import SummaryMail
 from reports.tables import csv_sheet, tables, xlsx_sheets
-from traitortrack.forms import DayField
+from traitortrack.forms import FIRST_DAY, LAST_DAY, DayField
 from traitortrack.permissions import BILLER, LOGGED_IN, access
 from traitortrack.spreadsheets import csv_response, xlsx_response
 
@@ -123,3 +125,29 @@ def exceptions_page(request: HttpRequest) -> HttpResponse:
     remember_count(rules)
     context = {"form": form, "rules": rules, "shown": SHOWN, "total": sum(rule.total for rule in rules)}
     return render(request, "reports/exceptions.html", context, status=200 if valid else 400)
+
+
+class SummaryForm(forms.Form):
+    date = DayField(label=_("Day"), required=False, input_formats=["%Y-%m-%d"])
+
+
+@access(BILLER)
+@require_GET
+def summary_page(request: HttpRequest) -> HttpResponse:
+    """The end-of-day summary of ``?date=`` (yesterday by default) as its mail shows it, in the viewer's
+    language, and how many of its mails went. A date that is not one is a 400 showing yesterday's."""
+    form = SummaryForm(request.GET)
+    valid = form.is_valid()
+    day = (form.cleaned_data.get("date") if valid else None) or timezone.localdate() - timedelta(days=1)
+    mails = SummaryMail.objects.filter(summary__day=day)
+    context = {
+        "form": form,
+        "day": day,
+        "first_day": FIRST_DAY,
+        "last_day": LAST_DAY,
+        "over": summary.day_is_over(day),
+        "summary": summary.build(day),
+        "mails": mails.count(),
+        "sent": mails.filter(sent_at__isnull=False).count(),
+    }
+    return render(request, "reports/summary.html", context, status=200 if valid else 400)

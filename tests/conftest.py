@@ -138,12 +138,14 @@ def wide_pool():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    # Test runs have no REDIS_URL, so the rate-limit counters live in this process's memory and would
-    # carry over from one test's logins to the next.
+def _fresh_caches():
+    # Test runs have no REDIS_URL, so the caches live in this process's memory and would carry over from one
+    # test to the next: the rate-limit counters of its logins, and the dashboard's figures (a test on a
+    # moved clock took the last test's as fresh, and showed no scans).
     from django.core.cache import caches
 
     caches["ratelimit"].clear()
+    caches["default"].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -368,6 +368,9 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "traitortrack@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The address people open the site at, for the links in mails no request is behind (the daily summary,
+# reports/summary.py): scheme and host, no trailing slash.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Internationalisation (README "Hindi and English"). English unless the user chose otherwise
 # (User.language), the language cookie says so (the switch, before logging in) or the browser asks for Hindi.

@@ -216,6 +216,7 @@ def test_the_admin_index_groups_and_names_the_tables_for_an_admin(admin_client):
         ("Bags and scans", ["Bags", "Products", "Children in parents", "Scans", "Scan answers (for replays)"]),
         ("Bills", ["Bills", "Parents on bills"]),
         ("Returns", ["Return tickets"]),
+        ("Reports", ["Exception thresholds"]),
         ("Labels and printers", ["Label batches", "Label printers"]),
         ("Imports", ["Import jobs", "Background jobs (the import queue)"]),
         ("Users and access", ["Users", "Dispatch areas", "Promotion requests", "Login lockouts"]),

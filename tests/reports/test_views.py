@@ -101,7 +101,7 @@ def test_the_admin_refuses_a_threshold_out_of_range_and_has_no_add_or_delete(adm
 def test_billers_see_the_count_in_the_navbar(biller_client, stale_parent):
     page = biller_client.get(reverse("home")).content.decode()
     assert 'id="nav-exceptions"' in page
-    assert '<span class="badge text-bg-warning">1<span class="visually-hidden"> open</span></span>' in page
+    assert '<span class="badge text-bg-warning tt-nav-badge">1<span class="visually-hidden"> open</span></span>' in page
 
 
 def test_dispatchers_see_no_count(client, stale_parent):
@@ -122,7 +122,7 @@ def test_the_count_is_kept_a_minute_in_the_cache(redis_cache, biller_client, sta
 def test_with_redis_down_pages_show_the_count_all_the_same(dead_redis_cache, biller_client, stale_parent):
     answer = biller_client.get(reverse("home"))
     assert answer.status_code == 200
-    assert '<span class="badge text-bg-warning">1<' in answer.content.decode()
+    assert '<span class="badge text-bg-warning tt-nav-badge">1<' in answer.content.decode()
     assert biller_client.get(PAGE).status_code == 200
 
 
@@ -131,5 +131,5 @@ def test_the_page_gives_the_navbar_its_totals_instead_of_counting_again(biller_c
         page = biller_client.get(PAGE).content.decode()
     # Every list is under its 200 shown rows: nothing needed counting, not even for the navbar.
     assert not any("COUNT(*)" in query["sql"] and "bags_bag" in query["sql"] for query in queries.captured_queries)
-    assert '<span class="badge text-bg-warning">1<' in page
+    assert '<span class="badge text-bg-warning tt-nav-badge">1<' in page
     assert cache.get(COUNT_CACHE_KEY) == 1
