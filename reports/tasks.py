@@ -1,12 +1,15 @@
-"""The reports' background job, run by ``manage.py procrastinate worker``: the end-of-day summary."""
+"""The reports' background jobs, run by ``manage.py procrastinate worker``: the end-of-day summary, and the
+hourly tallies the reports read (scanning/tallies.py), brought up to a minute ago."""
 
 from datetime import UTC, datetime
 
 from procrastinate.contrib.django import app
 
 from reports import summary
+from scanning import tallies
 
 TASK = "reports.daily_summary"
+TALLY_TASK = "reports.tally"
 QUEUE = "reports"
 
 
@@ -18,3 +21,11 @@ QUEUE = "reports"
 @app.task(name=TASK, queue=QUEUE, queueing_lock=TASK)
 def send_daily_summary(timestamp: int) -> None:
     summary.run_periodic(datetime.fromtimestamp(timestamp, tz=UTC))
+
+
+# Every minute; procrastinate defers a periodic job once per tick however many workers run, the lock keeps
+# a second from queueing while one waits, and tally() holds its mark's row lock, so nothing is counted twice.
+@app.periodic(cron="* * * * *", periodic_id=TALLY_TASK)
+@app.task(name=TALLY_TASK, queue=QUEUE, queueing_lock=TALLY_TASK)
+def tally_reports(timestamp: int) -> None:
+    tallies.tally()

@@ -119,3 +119,50 @@ class ScanTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.start:%Y-%m-%d %H:%M} +{self.minutes} min"
+
+
+class ReportTally(models.Model):
+    """The scan events and refused scans of one local hour, counted once for the reports (reports/figures.py):
+    ``n`` events of ``action`` by a user, in an area, of a product, or ``n`` refusals (``action`` "refused",
+    ``code`` the answer's code). ``day`` and ``hour`` are the settings.TIME_ZONE day and hour of day, so a
+    report of local days reads whole rows (the two 01:00 of a clock going back share one row). Filled up to
+    ReportTallyMark.until by reports/tasks.py's periodic job; a report counts what came after from the
+    events themselves. Area and product 0 stand for none (a refusal has neither), so the unique key holds.
+    """
+
+    REFUSED = "refused"
+
+    day = models.DateField()
+    hour = models.PositiveSmallIntegerField()
+    user_id = models.IntegerField()
+    area_id = models.IntegerField()
+    product_id = models.IntegerField()
+    action = models.CharField(max_length=12)
+    code = models.CharField(max_length=40)
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name_plural = "report tallies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "hour", "user_id", "area_id", "product_id", "action", "code"],
+                name="reporttally_one_per_key",
+            ),
+            models.CheckConstraint(condition=models.Q(hour__lte=23), name="reporttally_hour_of_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.hour:02}h {self.action} {self.n}"
+
+
+class ReportTallyMark(models.Model):
+    """One row: the ReportTally rows hold every event and refusal recorded before ``until``."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    until = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="reporttallymark_one_row")]
+
+    def __str__(self) -> str:
+        return f"tallied until {self.until:%Y-%m-%d %H:%M}"

@@ -1,4 +1,5 @@
-// Bar charts of counts per hour (the dashboard's last 24 hours; the reports' to come), drawn by uPlot
+// Bar charts of counts per hour (the dashboard's last 24 hours, the reports' hours of day) and per day (the
+// reports' days), drawn by uPlot
 // (static/vendor/uplot-<version>/, README "Charts"). The caller gives the points with their labels as the
 // server wrote them, so the hours are the app's time zone whatever the browser's. The chart fills its
 // container's width and follows it (ResizeObserver); its colours are the theme's CSS variables, read when it
@@ -11,6 +12,9 @@ const FONT_PX = 14;
 // Fewest pixels between two hour labels ("00:00" is about 38 px at 14 px), and the hours a label may step.
 const X_LABEL_SPACE = 48;
 const X_STEPS = [1, 2, 3, 4, 6, 8, 12, 24];
+// A day's label ("28 Mar") is wider; its steps are days, a week, a fortnight, about a month...
+const DAY_LABEL_SPACE = 64;
+const DAY_STEPS = [1, 2, 7, 14, 28, 56, 91, 182];
 // At most this many intervals on the count axis: on a phone's 180 px chart each is still 28 px high.
 const Y_INTERVALS = 5;
 
@@ -52,6 +56,15 @@ const hourOf = (label, index) => {
 // Makes the chart in `container` (an element with an id, role="img" and a label) and returns show(points), to
 // call with [{label, count}, ...], oldest first, each time the figures change.
 export function hourlyBars(container) {
+  return bars(container, { space: X_LABEL_SPACE, steps: X_STEPS, position: hourOf });
+}
+
+// The same for days: a label every step days from the first.
+export function dailyBars(container) {
+  return bars(container, { space: DAY_LABEL_SPACE, steps: DAY_STEPS, position: (label, index) => index });
+}
+
+function bars(container, labels) {
   const colours = theme(container);
   const summary = document.createElement("p");
   summary.className = "visually-hidden";
@@ -99,10 +112,10 @@ export function hourlyBars(container) {
       {
         ...axis,
         grid: { show: false },
-        space: X_LABEL_SPACE,
-        incrs: X_STEPS,
+        space: labels.space,
+        incrs: labels.steps,
         splits: (chart, index, min, max, step) =>
-          points.map((point, i) => i).filter((i) => hourOf(points[i].label, i) % step === 0),
+          points.map((point, i) => i).filter((i) => labels.position(points[i].label, i) % step === 0),
         values: (chart, splits) => splits.map((i) => points[i]?.label ?? ""),
       },
       {
