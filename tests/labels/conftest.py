@@ -1,3 +1,4 @@
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -37,8 +38,12 @@ class ZebraListener:
         return self.jobs[-1]
 
     def close(self) -> None:
+        # close() alone leaves accept() blocked (the join then waited its 5 s); shutdown() wakes it.
+        with contextlib.suppress(OSError):  # not connected: nothing to wake
+            self.server.shutdown(socket.SHUT_RDWR)
         self.server.close()
         self.thread.join(timeout=5)
+        assert not self.thread.is_alive()
 
 
 @pytest.fixture
