@@ -22,6 +22,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# The phone the pages are tried on (and their screenshots taken at): 375 x 740.
+PHONE = {"width": 375, "height": 740}
 
 
 @pytest.fixture(scope="package")
@@ -82,3 +84,16 @@ def page(context) -> Iterator:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def phone(browser, live_server) -> Iterator:
+    """A page on a 375 x 740 touch phone, failing the test on any uncaught JavaScript error."""
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"

@@ -5,36 +5,21 @@ Transactional (the live server answers from its own thread); serialized_rollback
 the thresholds' row.
 """
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from accounts.models import Role
 from bags.models import Bag
 from bills.models import Bill
-from reports.exceptions import COUNT_CACHE_KEY
 from tests import factories
 from tests.bills.data import fill
 from tests.e2e.browser import log_in
-from tests.e2e.test_phone_pages import PHONE, assert_fits_the_phone
+from tests.e2e.test_phone_pages import assert_fits_the_phone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture
-def phone(browser, live_server) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def test_the_exceptions_list_on_a_phone_links_to_the_fixing_page(phone, artifacts):
@@ -47,7 +32,6 @@ def test_the_exceptions_list_on_a_phone_links_to_the_fixing_page(phone, artifact
     Bag.objects.filter(pk__in=[half_full.pk, full.pk]).update(created_at=yesterday)
     bill = factories.make_bill(biller, bill_number="TT-2026-0099", customer="Kota depot, gate 4")
     Bill.objects.filter(pk=bill.pk).update(created_at=timezone.now() - timedelta(days=5))
-    cache.delete(COUNT_CACHE_KEY)  # an earlier test's count, kept a minute
     log_in(phone, biller, "/reports/exceptions/")
 
     expect(phone.locator("#rule-parents_not_full li[data-code=SB81001]")).to_contain_text("12 of 30 children")

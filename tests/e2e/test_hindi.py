@@ -12,10 +12,10 @@ from accounts.models import Role
 from tests import factories
 from tests.bills.data import big_bill
 from tests.e2e.browser import log_in, scan
+from tests.e2e.conftest import PHONE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-PHONE = {"width": 375, "height": 740}
 # Three English words in a row is a sentence left untranslated (a code, a name or "Jaipur mandi" is not).
 ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){2,}\b")
 

@@ -7,8 +7,6 @@ page go to the test artefacts.
 Transactional (the live server answers from its own thread); serialized_rollback restores the products.
 """
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -17,10 +15,10 @@ from bills import services as bills
 from tests import factories
 from tests.bills.data import parent_with
 from tests.e2e.browser import RED, log_in, scan
+from tests.e2e.conftest import PHONE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-PHONE = {"width": 375, "height": 740}
 
 # The elements sticking out past the right edge, to say what overflows when the page is too wide.
 WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll("body *")]
@@ -28,18 +26,6 @@ WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll("body *")]
     .slice(0, 8)
     .map((node) => `${node.tagName.toLowerCase()}#${node.id}.${node.className} ${node.getBoundingClientRect().right}`)
 """
-
-
-@pytest.fixture
-def phone(browser, live_server) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def assert_no_sideways_scrolling(table) -> None:
