@@ -31,8 +31,8 @@ from returns.choices import ReturnStatus
 from returns.models import ReturnTicket, ReturnTicketBag
 from scanning.choices import ScanAction
 from scanning.error_codes import ScanRefusal
-from scanning.models import ReportTally
-from scanning.tallies import counted_sql, sql_params, tallied_until
+from scanning.models import ReportTally, ReportTallyMark
+from scanning.tallies import counted_sql, sql_params
 from traitortrack.forms import local_day_start
 
 SCAN_ACTIONS = [action.value for action in ScanAction if action not in (ScanAction.IMPORT, ScanAction.DELETE)]
@@ -40,8 +40,11 @@ DUPLICATE = str(ScanRefusal.ALREADY_IN_THIS_PARENT)
 
 # One pass over the rows for every grouping (GROUPING SETS; GROUPING() says which one a row is); a working hour
 # is counted as one integer (hours since 2000): counting distinct (day, hour) rows sorted them, most of the query.
+# The mark is read in the same statement as the tallies (one snapshot): read apart, a tally committed in between
+# would count its minutes twice, in the tallies and again from the events.
 _FIGURES = """
-WITH e AS (
+WITH m AS (SELECT greatest(%(start)s, coalesce(max(until), %(start)s)) AS since FROM {mark_table}),
+e AS (
   SELECT day, hour, user_id, area_id, product_id, action, code, n FROM {table}
    WHERE day >= %(first)s AND day <= %(last)s {user_tally}
   UNION ALL
@@ -153,17 +156,17 @@ class Report:
 
 def _scan_rows(first: date, last: date, user_id: int | None) -> list[tuple]:
     start, end = local_day_start(first), local_day_start(last + timedelta(days=1))
-    mark = tallied_until()
-    since = max(start, mark) if mark else start
-    params = sql_params(since, max(since, end), user_id) | {
+    params = sql_params(start, end, user_id) | {
+        "start": start,
         "first": first,
         "last": last,
         "scan_actions": SCAN_ACTIONS,
     }
     sql = _FIGURES.format(
         table=ReportTally._meta.db_table,
+        mark_table=ReportTallyMark._meta.db_table,
         user_tally="AND user_id = %(user)s" if user_id is not None else "",
-        counted=counted_sql(user_id),
+        counted=counted_sql(user_id, since="(SELECT since FROM m)"),
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -228,7 +228,9 @@ def send_pending(days: list[date], outcome: Outcome) -> Outcome:
             day = summaries[mail.summary_id]
             mail.attempts += 1
             try:
-                with translation.override(mail.language):
+                # A savepoint: a database error while making the summary must not abort the transaction
+                # that still has to count this attempt (else the same mail would stop every later run).
+                with transaction.atomic(), translation.override(mail.language):
                     if (day, mail.language) not in made:
                         made[(day, mail.language)] = build(day)
                     message(made[(day, mail.language)], mail.email).send()

@@ -21,7 +21,8 @@ SETTLE = timedelta(minutes=1)
 # A refused scan: its stored answer has this status or above (reports/exceptions.py reads the same).
 REFUSED_STATUS = 400
 
-# %(where)s narrows both parts (a user); the bounds are parameters since, until (twice) and the time zone.
+# {user_*} narrow both parts to a user; the bounds are {since} (a parameter or an expression), %(until)s and
+# the time zone %(zone)s.
 _SELECT = """
 SELECT (s.created_at AT TIME ZONE %(zone)s)::date AS day,
        extract(hour FROM s.created_at AT TIME ZONE %(zone)s)::int AS hour,
@@ -30,19 +31,21 @@ SELECT (s.created_at AT TIME ZONE %(zone)s)::date AS day,
   FROM scanning_scan s
   LEFT JOIN bags_bag b ON b.id = s.bag_id
   LEFT JOIN bags_bag p ON p.id = s.parent_id
- WHERE s.created_at >= %(since)s AND s.created_at < %(until)s {user_scan}
+ WHERE s.created_at >= {since} AND s.created_at < %(until)s {user_scan}
  GROUP BY 1, 2, 3, 4, 5, 6
 UNION ALL
 SELECT (r.created_at AT TIME ZONE %(zone)s)::date, extract(hour FROM r.created_at AT TIME ZONE %(zone)s)::int,
        r.user_id, 0, 0, '{refused}', left(coalesce(r.body->>'code', ''), 40), count(*)
   FROM scanning_scanreply r
- WHERE r.created_at >= %(since)s AND r.created_at < %(until)s AND r.status >= {status} {user_reply}
+ WHERE r.created_at >= {since} AND r.created_at < %(until)s AND r.status >= {status} {user_reply}
  GROUP BY 1, 2, 3, 6, 7
 """
 
 
-def counted_sql(user_id: int | None) -> str:
+def counted_sql(user_id: int | None, since: str = "%(since)s") -> str:
+    """The SELECT of the events from ``since`` (a parameter, or an SQL expression) until %(until)s."""
     return _SELECT.format(
+        since=since,
         refused=ReportTally.REFUSED,
         status=REFUSED_STATUS,
         user_scan="AND s.user_id = %(user)s" if user_id is not None else "",

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -210,6 +211,24 @@ def test_a_failed_send_is_tried_again_by_the_next_run(day_of_work, settings, mon
     row.refresh_from_db()
     assert (second.sent, row.attempts, row.sent_at is not None) == (1, 2, True)
     assert len(mail.outbox) == 1
+
+
+def test_a_database_error_making_the_summary_counts_as_a_try_and_the_run_goes_on(day_of_work, monkeypatch):
+    recipient("meera")
+    recipient("ravi", language="hi")  # a summary of its own (Hindi), made after the English one failed
+
+    def broken(day):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")  # aborts the transaction, as a statement timeout would
+
+    with monkeypatch.context() as patched:
+        patched.setattr(summary, "build", broken)
+        outcome = summary.send_day(DAY)
+
+    assert (outcome.sent, outcome.failed) == (0, 2)
+    assert list(SummaryMail.objects.order_by("pk").values_list("attempts", "sent_at")) == [(1, None), (1, None)]
+    assert SummaryMail.objects.first().last_error == "DataError: division by zero"
+    assert summary.send_day(DAY).sent == 2  # the next run sends them
 
 
 def test_a_mail_that_failed_max_attempts_times_is_left(day_of_work):
