@@ -128,7 +128,7 @@ SELECT EXISTS (SELECT 1 FROM link), (SELECT body FROM reply),
 """  # noqa: S608 (only enum literals and the constant tail are put in; every value is bound)
 
 # An existing bag's own product wins over the one its format suggests. The last column is the name of the
-# area a biller or admin chose for a new parent (``area_id``), NULL when there is no such area.
+# area a biller or admin chose for a new parent (``area_id``), NULL when there is none or it is not in use.
 PARENT_STATE_SQL = """
 WITH reply AS (
     SELECT status, body, user_id FROM scanning_scanreply WHERE client_scan_id = %(client_scan_id)s
@@ -140,7 +140,7 @@ SELECT reply.status, reply.body, reply.user_id,
        bag.id, bag.kind, COALESCE(bag.child_count, 0), bags_parent_full(bag.child_count, product.capacity),
        bags_parent_complete(bag.completed_at, bag.child_count, product.capacity), bag.dispatch_area_id, area.name,
        product.id, product.name, product.capacity, product.child_weight_kg, product.is_active,
-       (SELECT name FROM accounts_dispatcharea WHERE id = %(area_id)s::bigint)
+       (SELECT name FROM accounts_dispatcharea WHERE id = %(area_id)s::bigint AND is_active)
 FROM (SELECT 1) AS one
 LEFT JOIN reply ON true
 LEFT JOIN bag ON true
@@ -244,7 +244,7 @@ class ParentScanState:
     capacity: int | None
     child_weight_kg: Decimal | None
     product_is_active: bool | None
-    chosen_area_name: str | None = None  # the area asked for (area_id), None if none or no such area
+    chosen_area_name: str | None = None  # the area asked for (area_id), None if none, no such area or not in use
 
 
 def _json(value: str | dict | None) -> dict | None:

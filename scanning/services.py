@@ -254,7 +254,10 @@ def _new_parent_area(user: User, parent_qr: str, area_id: int | None, area_name:
     if area_name is None:
         raise ScanRefused(
             ScanRefusal.UNKNOWN_AREA,
-            gettext("Dispatch area %(area_id)s does not exist. Choose the area again, then scan %(parent_qr)s.")
+            gettext(
+                "Dispatch area %(area_id)s does not exist or is no longer in use. "
+                "Choose the area again, then scan %(parent_qr)s."
+            )
             % {"area_id": area_id, "parent_qr": parent_qr},
             status=422,
         )

@@ -27,9 +27,9 @@ def product(code: str = "mustard") -> Product:
     return Product.objects.get(code=code)
 
 
-def make_area(name: str | None = None) -> DispatchArea:
+def make_area(name: str | None = None, **fields) -> DispatchArea:
     n = next(_serial)
-    return DispatchArea.objects.create(name=name or f"Area {n}", code=f"area-{n}")
+    return DispatchArea.objects.create(name=name or f"Area {n}", code=f"area-{n}", **fields)
 
 
 def make_user(username: str | None = None, *, role: str = Role.DISPATCHER, area: DispatchArea | None = None) -> User:

@@ -150,6 +150,16 @@ def test_an_area_id_that_is_not_an_areas_number_is_refused_not_kept(areas, area_
     assert (retried["status"], retried["code"]) == (200, "parent_created")
 
 
+def test_an_area_no_longer_in_use_is_refused_for_a_new_parent(areas):
+    closed = factories.make_area("Old godown", is_active=False)
+
+    refused = scan(areas["clients"]["biller"], "/api/scan/parent", code="SB20013", area_id=closed.pk)
+
+    assert (refused["status"], refused["code"]) == (422, "unknown_area")
+    assert "no longer in use" in refused["message"]
+    assert not Bag.objects.filter(qr_id="SB20013").exists()
+
+
 def test_an_area_that_does_not_exist_is_refused(areas):
     refused = scan(areas["clients"]["biller"], "/api/scan/parent", code="SB20012", area_id=2**63 - 1)
 

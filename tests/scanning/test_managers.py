@@ -50,7 +50,7 @@ def orm_parent_scan_state(
 ) -> ParentScanState:
     bag = Bag.objects.select_related("product", "dispatch_area").filter(qr_id=parent_qr).first()
     product = bag.product if bag and bag.product else factories.product(product_code)
-    chosen = DispatchArea.objects.filter(pk=area_id).first()
+    chosen = DispatchArea.objects.filter(pk=area_id, is_active=True).first()
     return ParentScanState(
         reply=orm_reply(client_scan_id),
         bag_id=bag and bag.pk,
@@ -117,9 +117,12 @@ def test_child_scan_state_matches_the_orm(scene, parent_qr, child_qr, client_sca
     [("SB00001", "mustard"), ("M444-00002", "moong"), ("SB07777", "mustard"), ("M444-07777", "moong")],
 )
 @pytest.mark.parametrize("client_scan_id", ["kept-answer-1", "never-seen-1"])
-@pytest.mark.parametrize("chosen_area", ["dispatchers", "none", "no such area"])
+@pytest.mark.parametrize("chosen_area", ["dispatchers", "none", "no such area", "not in use"])
 def test_parent_scan_state_matches_the_orm(scene, parent_qr, product_code, client_scan_id, chosen_area):
-    area_id = {"dispatchers": scene.dispatch_area_id, "none": None, "no such area": 999_999}[chosen_area]
+    closed = factories.make_area("Old godown", is_active=False)
+    area_id = {"dispatchers": scene.dispatch_area_id, "none": None, "no such area": 999_999, "not in use": closed.pk}[
+        chosen_area
+    ]
     expected = orm_parent_scan_state(
         client_scan_id=client_scan_id, parent_qr=parent_qr, product_code=product_code, area_id=area_id
     )
