@@ -14,17 +14,12 @@ Built concurrently: every scan writes both tables.
 from django.db import migrations
 
 from scanning.choices import ScanAction
+from traitortrack.indexes import concurrent_index
 
-CREATE_TAKEN_OUT = (
-    "CREATE INDEX CONCURRENTLY IF NOT EXISTS scan_child_taken_out_idx ON scanning_scan (bag_id, created_at) "
-    f"WHERE action IN ({ScanAction.UNDO.literal}, {ScanAction.UNLINK.literal})"
+TAKEN_OUT = (
+    f"ON scanning_scan (bag_id, created_at) WHERE action IN ({ScanAction.UNDO.literal}, {ScanAction.UNLINK.literal})"
 )
-DROP_TAKEN_OUT = "DROP INDEX CONCURRENTLY IF EXISTS scan_child_taken_out_idx"
-CREATE_REFUSED = (
-    "CREATE INDEX CONCURRENTLY IF NOT EXISTS scanreply_refused_idx ON scanning_scanreply (created_at, user_id) "
-    "WHERE status >= 400"
-)
-DROP_REFUSED = "DROP INDEX CONCURRENTLY IF EXISTS scanreply_refused_idx"
+REFUSED = "ON scanning_scanreply (created_at, user_id) WHERE status >= 400"
 
 
 class Migration(migrations.Migration):
@@ -35,4 +30,7 @@ class Migration(migrations.Migration):
         ("scanning", "0007_scan_events_append_only"),
     ]
 
-    operations = [migrations.RunSQL(CREATE_TAKEN_OUT, DROP_TAKEN_OUT), migrations.RunSQL(CREATE_REFUSED, DROP_REFUSED)]
+    operations = [
+        *concurrent_index("scan_child_taken_out_idx", TAKEN_OUT),
+        *concurrent_index("scanreply_refused_idx", REFUSED),
+    ]

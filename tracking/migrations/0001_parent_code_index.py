@@ -7,12 +7,9 @@ column). Built concurrently: bags_bag is written by every scan.
 from django.db import migrations
 
 from bags.choices import BagKind
+from traitortrack.indexes import concurrent_index
 
-CREATE = (
-    "CREATE INDEX CONCURRENTLY IF NOT EXISTS bag_parent_code_idx ON bags_bag (qr_id varchar_pattern_ops) "
-    f"WHERE kind = {BagKind.PARENT.literal}"
-)
-DROP = "DROP INDEX CONCURRENTLY IF EXISTS bag_parent_code_idx"
+PARENT_CODES = f"ON bags_bag (qr_id varchar_pattern_ops) WHERE kind = {BagKind.PARENT.literal}"
 
 
 class Migration(migrations.Migration):
@@ -20,4 +17,4 @@ class Migration(migrations.Migration):
 
     dependencies = [("bags", "0014_bag_detail_current_bill")]
 
-    operations = [migrations.RunSQL(CREATE, DROP)]
+    operations = concurrent_index("bag_parent_code_idx", PARENT_CODES)
