@@ -35,7 +35,7 @@ DEVANAGARI = {FONT: "NotoSansDevanagari-Bold", TEXT_FONT: "NotoSansDevanagari-Re
 
 
 @cache
-def _devanagari(font: str) -> str:
+def devanagari_font(font: str) -> str:
     """Register the Devanagari face of ``font`` (once a process) and return its name."""
     name = DEVANAGARI[font]
     registerFont(TTFont(name, FONTS / f"{name}.ttf", shapable=True))
@@ -48,7 +48,7 @@ def draw_words(canvas: Canvas, x: float, y: float, text: str, font: str, size: f
         canvas.setFont(font, size)
         canvas.drawString(x, y, text)
     else:
-        canvas.setFont(_devanagari(font), size)
+        canvas.setFont(devanagari_font(font), size)
         canvas.drawString(x, y, text, shaping=True)
 
 

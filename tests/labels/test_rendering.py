@@ -6,8 +6,11 @@ import re
 import pypdfium2
 import pytest
 from django.utils import translation
+from reportlab.pdfbase.ttfonts import shapeStr
+from reportlab.pdfgen.canvas import Canvas
 
 from bags.qr import Command
+from labels import pdf as pdf_module
 from labels.commands import command_words
 from labels.layouts import LAYOUTS, LayoutKey
 from labels.pdf import command_sheet_pdf, labels_pdf
@@ -48,7 +51,15 @@ def pdf_text(pdf: bytes) -> str:
         document.close()
 
 
-def test_the_command_sheet_in_hindi_is_set_in_a_devanagari_font_and_reads_in_hindi():
+def test_the_command_sheet_in_hindi_is_set_in_a_devanagari_font_and_reads_in_hindi(monkeypatch):
+    drawn = []  # (text, shaped) of every string the sheet draws
+    draw = Canvas.drawString
+
+    def recording(self, x, y, text, **options):
+        drawn.append((text, options.get("shaping")))
+        return draw(self, x, y, text, **options)
+
+    monkeypatch.setattr(Canvas, "drawString", recording)
     with translation.override("hi"):
         words = command_words()
         pdf = command_sheet_pdf(words)
@@ -60,6 +71,14 @@ def test_the_command_sheet_in_hindi_is_set_in_a_devanagari_font_and_reads_in_hin
     assert [entry.name for entry in words] == ["पूरी", "वापस लें", "नई बड़ी बोरी", "खिसकाएँ", "रद्द करें"]
     assert all(entry.name in text and entry.description in text for entry in words)
     assert decoded_pages(pdf) == [[str(command) for command in Command]]  # the codes stay as they are
+    assert [text for text, shaped in drawn if not text.isascii() and not shaped] == []  # every Hindi line shaped
+
+
+def test_shaping_joins_the_letters_of_a_conjunct_in_the_devanagari_font():
+    # स्कैन is five code points; shaped, the half स् and क join: four glyphs. Unshaped, one glyph a code point.
+    font = pdf_module.devanagari_font(pdf_module.FONT)
+
+    assert len(shapeStr("स्कैन", font, 18).__shapeData__) == 4
 
 
 def test_the_command_sheet_in_english_embeds_no_font():
