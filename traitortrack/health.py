@@ -6,6 +6,7 @@ import logging
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -54,6 +55,21 @@ def _ask_database() -> None:
 def health(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers. Touches neither the database nor the cache."""
     return JsonResponse({"status": "ok"})
+
+
+class LivenessMiddleware:
+    """Answers /health before the session and user middleware: a probe that carries a session cookie (a
+    phone's, a browser's) would otherwise read the session and the user, so liveness hung on the database
+    while it was down. Placed before them in MIDDLEWARE; the view keeps its own rules (GET only, no cache)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.path = reverse("health")
+
+    def __call__(self, request: HttpRequest):
+        if request.path_info == self.path:
+            return health(request)
+        return self.get_response(request)
 
 
 @access(PUBLIC, otp_exempt=True)

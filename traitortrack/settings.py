@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "traitortrack.middleware.RequestIdMiddleware",
     "traitortrack.middleware.SecurityPolicyMiddleware",  # before whitenoise, so static files get it too
+    "traitortrack.health.LivenessMiddleware",  # /health before the session and user are read
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "traitortrack.edge.EdgeMiddleware",  # every error in the one shape: JSON under /api/, the error page elsewhere
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -13,6 +13,20 @@ def test_health_answers_without_touching_the_database(client, db, django_assert_
     assert response.json() == {"status": "ok"}
 
 
+def test_health_touches_nothing_for_a_logged_in_phone_either(client, db, django_assert_num_queries, monkeypatch):
+    # A phone's probe carries its session cookie: liveness must not read the session or the user, which is
+    # what made it time out while PostgreSQL was down.
+    from tests import factories
+
+    client.force_login(factories.make_user("probe-carrier"))
+    monkeypatch.setattr("django.contrib.sessions.backends.cached_db.SessionStore.load", lambda self: 1 / 0)
+    with django_assert_num_queries(0):
+        response = client.get("/health")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    assert response["Cache-Control"].startswith("max-age=0")
+    assert client.post("/health").status_code == 405  # still the view's own rules
+
+
 def test_ready_reports_database_and_cache(client, db):
     response = client.get("/ready")
     assert response.status_code == 200
