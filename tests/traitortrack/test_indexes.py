@@ -7,7 +7,7 @@ from django.db import connection
 
 from traitortrack.indexes import DROP_INVALID
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db  # the probe table is made on a connection of its own, in autocommit
 
 BUILT_CONCURRENTLY = ["bag_parent_code_idx", "scan_child_taken_out_idx", "scanreply_refused_idx"]
 
