@@ -149,6 +149,17 @@ def _fresh_caches():
 
 
 @pytest.fixture(autouse=True)
+def _no_outage_under_way():
+    # The log's outage filter (traitortrack/logs.py) keeps, per process, the outage it is summarising: a test
+    # whose Redis is down logs its first failure whole, whatever an earlier test's outage was.
+    import logging
+
+    for name in ("traitortrack.cache", "accounts.ratelimits"):
+        for log_filter in logging.getLogger(name).filters:
+            log_filter.forget()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_kept_users():
     # Each process keeps the users it loaded for a few seconds (accounts.authentication); a test starts
     # from none, as a new process would.

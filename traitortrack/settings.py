@@ -403,9 +403,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"}},
+    # A Redis outage: its first failure whole, then a summary every 30 s (traitortrack/logs.py).
+    "filters": {"outage": {"()": "traitortrack.logs.OutageFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        "traitortrack.cache": {"filters": ["outage"]},
+        "accounts.ratelimits": {"filters": ["outage"]},
         "django.db.backends": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
         # Its set-up lines (tasks registered) come with every manage.py command; the worker's job lines stay.
