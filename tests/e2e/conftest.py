@@ -86,10 +86,10 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture
-def phone(browser, live_server) -> Iterator:
-    """A page on a 375 x 740 touch phone, failing the test on any uncaught JavaScript error."""
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
+def phone_page(browser, live_server, **options) -> Iterator:
+    """A page on a 375 x 740 phone (``options`` for its context: touch, a locale), failing the test on any
+    uncaught JavaScript error."""
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, **options)
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []
@@ -97,3 +97,9 @@ def phone(browser, live_server) -> Iterator:
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def phone(browser, live_server) -> Iterator:
+    """A touch phone's page."""
+    yield from phone_page(browser, live_server, is_mobile=True, has_touch=True)

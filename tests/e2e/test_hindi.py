@@ -12,7 +12,7 @@ from accounts.models import Role
 from tests import factories
 from tests.bills.data import big_bill
 from tests.e2e.browser import log_in, scan
-from tests.e2e.conftest import PHONE
+from tests.e2e.conftest import phone_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -22,14 +22,8 @@ ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){2,}\b")
 
 @pytest.fixture
 def hindi_page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE, locale="hi-IN")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    """A phone set to Hindi."""
+    yield from phone_page(browser, live_server, locale="hi-IN")
 
 
 def hindi_user(username: str, **fields):
