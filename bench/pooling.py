@@ -17,6 +17,7 @@ bench/results/pooling-<time>/.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -60,10 +61,14 @@ def cpu_seconds(pid: int) -> float:
     return times.user + times.system
 
 
-def one_run(mode: str, n: int, sessions, args, database_url: str, bouncer: PgBouncer | None, out: Path, ids) -> dict:
+def one_run(mode: str, n: int, sessions, args, database_url: str, out: Path, ids) -> dict:
+    """One run of the scan loop; through a PgBouncer of its own when pooled, so that no idle server
+    connection of an earlier run counts in the direct run's peak."""
     name = f"{mode} x{len(sessions)} round {n}"
+    server = psycopg.conninfo.conninfo_to_dict(database_url)
+    bouncer = PgBouncer(server, pool_size=args.bouncer_pool) if mode == POOLED else None
     gunicorn = app(database_url, args, out / f"gunicorn-{scan_loop.slug(name)}.log", bouncer)
-    with gunicorn:
+    with bouncer or contextlib.nullcontext(), gunicorn:
         peak = PeakConnections(database_url)
         peak.start()
         bouncer_cpu = cpu_seconds(bouncer.process.pid) if bouncer else 0.0
@@ -82,13 +87,16 @@ def one_run(mode: str, n: int, sessions, args, database_url: str, bouncer: PgBou
         bouncer_cores = (cpu_seconds(bouncer.process.pid) - bouncer_cpu) / elapsed if bouncer else 0.0
         peak.stopped.set()
         peak.join()
+        if bouncer is not None:
+            (out / f"pgbouncer-{scan_loop.slug(name)}.log").write_text(bouncer.log_text())
+    # The peak counts the CPU sampler's connection (run_wrk's): not the app's.
+    connections = peak.peak - 1
     print(
         f"    {result.scans_per_second:,.0f} scans/s, p99 {result.p99:,.0f} ms, {result.errors} errors,"
-        f" {peak.peak} server connections",
+        f" {connections} server connections",
         flush=True,
     )
-    # The peak counts the CPU sampler's connection too (one, in both modes).
-    figures = {**asdict(result), "server_connections": peak.peak, "bouncer_cores": bouncer_cores}
+    figures = {**asdict(result), "server_connections": connections, "bouncer_cores": bouncer_cores}
     return figures | {"app_command": gunicorn.command}
 
 
@@ -138,16 +146,12 @@ def main() -> None:
     with app(database_url, args, out / "gunicorn-logins.log", None) as gunicorn:
         sessions = scan_loop.log_in_dispatchers(gunicorn.url, args.dispatchers)
 
-    server = psycopg.conninfo.conninfo_to_dict(database_url)
     runs: dict[str, list[dict]] = {DIRECT: [], POOLED: []}
     ids = [0]
-    with PgBouncer(server, pool_size=args.bouncer_pool) as bouncer:
-        for n in range(1, args.repeats + 1):
-            for mode in (DIRECT, POOLED):
-                used = bouncer if mode == POOLED else None
-                print(f"  round {n}: {mode}", flush=True)
-                runs[mode].append(one_run(mode, n, sessions, args, database_url, used, out, ids))
-        bouncer_log = bouncer.log_text()
+    for n in range(1, args.repeats + 1):
+        for mode in (DIRECT, POOLED):
+            print(f"  round {n}: {mode}", flush=True)
+            runs[mode].append(one_run(mode, n, sessions, args, database_url, out, ids))
 
     figures = {mode: medians(mode_runs) for mode, mode_runs in runs.items()}
     direct, pooled = figures[DIRECT], figures[POOLED]
@@ -165,8 +169,8 @@ def main() -> None:
             f"pooled/direct scans/s: {pooled['scans_per_second'] / direct['scans_per_second']:.2f} (medians);"
             f" each round's: {', '.join(f'{r:.2f}' for r in ratios)}",
             f"pooled/direct p99: {pooled['p99'] / direct['p99']:.2f}",
-            "server connections: the peak pg_stat_activity showed for the database, the bench's one sampler"
-            " connection included",
+            "server connections: the peak pg_stat_activity showed for the database during the run, but the"
+            " bench's own (direct: the workers' pools; pooled: PgBouncer's)",
             "",
             "runs:",
             *(
@@ -186,7 +190,6 @@ def main() -> None:
     print("\n" + text)
     (out / "summary.txt").write_text(text + "\n")
     (out / "summary.json").write_text(json.dumps(runs, indent=2, default=str))
-    (out / "pgbouncer.log").write_text(bouncer_log)
 
 
 if __name__ == "__main__":

@@ -148,11 +148,13 @@ def through_pgbouncer(django_db_blocker) -> Iterator[None]:
     global running
     from django.db import connection
 
+    from tests.worker import test_database_url  # it imports this module
     from traitortrack.settings import through_transaction_pooler
 
     with django_db_blocker.unblock():
         direct = copy.deepcopy(connection.settings_dict)
         bouncer = PgBouncer(server_of(connection)).start()
+        bouncer.direct_url = test_database_url()
         # The pool's connections were opened directly: closed, so the next are opened through PgBouncer.
         connection.close()
         connection.close_pool()
@@ -163,7 +165,6 @@ def through_pgbouncer(django_db_blocker) -> Iterator[None]:
             settings["OPTIONS"].pop(key, None)
         through_transaction_pooler(settings)
     running = bouncer
-    bouncer.direct_url = direct_url(direct)
     try:
         yield
     finally:
@@ -174,16 +175,6 @@ def through_pgbouncer(django_db_blocker) -> Iterator[None]:
             settings.clear()
             settings.update(direct)
             bouncer.stop()
-
-
-def direct_url(settings: dict) -> str:
-    """A DATABASE_URL of the test database on the server itself, from a connection's settings."""
-    options = settings.get("OPTIONS", {})
-    host = quote(str(options.get("host") or settings.get("HOST") or ""), safe="")
-    port = options.get("port") or settings.get("PORT")
-    user = quote(str(settings.get("USER") or ""), safe="")
-    password = f":{quote(settings['PASSWORD'], safe='')}" if settings.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{host}{f':{port}' if port else ''}/{quote(settings['NAME'], safe='')}"
 
 
 def process_env() -> dict[str, str]:

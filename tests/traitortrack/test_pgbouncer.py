@@ -17,14 +17,13 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests import pgbouncer
+from tests import pgbouncer, worker
 from tests.caches import free_port
-from tests.worker import ROOT, test_database_url
 from traitortrack.settings import through_transaction_pooler
 
 
 @pytest.fixture(scope="module")
-def bouncer(django_db_setup, django_db_blocker):
+def bouncer(django_db_setup):
     """A PgBouncer of these tests' own, so that no other client (the app's pool) takes a server connection
     between two of their steps; in front of the server the run uses (directly, or behind its PgBouncer)."""
     if not pgbouncer.PGBOUNCER.exists():
@@ -33,7 +32,7 @@ def bouncer(django_db_setup, django_db_blocker):
             pytest.fail(missing)  # .ci/run installs it: its absence is a broken CI, not a skip
         pytest.skip(missing)
     server = pgbouncer.running.server if pgbouncer.running else pgbouncer.server_of(connection)
-    with django_db_blocker.unblock(), pgbouncer.PgBouncer(server, pool_size=4) as bouncer:
+    with pgbouncer.PgBouncer(server, pool_size=4) as bouncer:
         yield bouncer
 
 
@@ -195,12 +194,13 @@ def test_the_time_zone_django_sets_follows_its_client_to_every_server_connection
 def test_migrate_connects_to_postgresql_itself_and_other_commands_through_the_pooler(db):
     # Behind PgBouncer (DATABASE_POOLER=pgbouncer) manage.py gives the worker and migrate DATABASE_DIRECT_URL.
     # Here DATABASE_URL leads nowhere, so only a command that took the direct URL reaches the test database.
-    direct = pgbouncer.running.direct_url if pgbouncer.running else test_database_url()
+    direct = pgbouncer.running.direct_url if pgbouncer.running else worker.test_database_url()
     nowhere = f"postgres://postgres@127.0.0.1:{free_port()}/nowhere"
     env = {**os.environ, "DATABASE_POOLER": "pgbouncer", "DATABASE_URL": nowhere, "DATABASE_DIRECT_URL": direct}
 
     def manage(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+        argv = [sys.executable, "manage.py", *args]
+        return subprocess.run(argv, cwd=worker.ROOT, env=env, capture_output=True, text=True)
 
     migrate = manage("migrate", "--check")
     assert migrate.returncode == 0, migrate.stderr
