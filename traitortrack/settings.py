@@ -188,6 +188,7 @@ if DATABASE_POOLER == "pgbouncer":
     through_transaction_pooler(DATABASES["default"])
 elif DATABASE_POOLER:
     raise ImproperlyConfigured(f"DATABASE_POOLER must be pgbouncer or unset, not {DATABASE_POOLER!r}")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: Redis when REDIS_URL is set, local memory otherwise.
