@@ -119,8 +119,8 @@ def manage(database_url: str, *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
-def ensure_database(database_url: str) -> int:
-    """Create, migrate and seed the bench database as needed; the number of bags in it."""
+def ensure_database(database_url: str, wanted: int = BAGS_WANTED) -> int:
+    """Create, migrate and seed the bench database as needed (``wanted`` bags); the number of bags in it."""
     name = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
     server_url = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")
     with psycopg.connect(server_url, autocommit=True) as conn:
@@ -130,14 +130,14 @@ def ensure_database(database_url: str) -> int:
     manage(database_url, "migrate", "--no-input", "-v0")
     with psycopg.connect(database_url) as conn:
         (bags,) = conn.execute("SELECT count(*) FROM bags_bag").fetchone()
-    if bags < BAGS_WANTED:
+    if bags < wanted:
         # A year of history, as the pages meet it: each parent's open and each link as scan events.
         with psycopg.connect(database_url) as conn:
             seeder = conn.execute("SELECT 1 FROM accounts_user WHERE username = %s", (SEED_USER,)).fetchone()
         if seeder is None:
             manage(database_url, "createsuperuser", "--no-input", "--username", SEED_USER, "--email", "seed@localhost")
-        print(f"{name} holds {bags:,} bags: seeding {BAGS_WANTED:,} and their scans (a few minutes)", flush=True)
-        manage(database_url, "seed_bulk", "--bags", str(BAGS_WANTED), "--with-scans", "--user", SEED_USER)
+        print(f"{name} holds {bags:,} bags: seeding {wanted:,} and their scans (a few minutes)", flush=True)
+        manage(database_url, "seed_bulk", "--bags", str(wanted), "--with-scans", "--user", SEED_USER)
         with psycopg.connect(database_url) as conn:
             (bags,) = conn.execute("SELECT count(*) FROM bags_bag").fetchone()
     prewarm(database_url)

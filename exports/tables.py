@@ -1,8 +1,11 @@
 """What can be exported: bags, links, scans, bills and the audit log, each a set of columns over a queryset.
 
-The rows are read through a server-side cursor (``.iterator(chunk_size=...)``) inside a transaction, so
-PostgreSQL hands them over a chunk at a time (in autocommit Django would declare the cursor WITH HOLD,
-which makes the server materialise the whole result before the first row). Each table is ordered by an
+The rows are read through a server-side cursor inside a transaction, so PostgreSQL hands them over a chunk
+at a time (in autocommit Django would declare the cursor WITH HOLD, which makes the server materialise the
+whole result before the first row, and which PgBouncer's transaction pooling cannot carry from one
+transaction to the next). The cursor is asked for by name (``ValuesListIterable(chunked_fetch=True)``, what
+``.iterator()`` does), so it stays when DISABLE_SERVER_SIDE_CURSORS turns off Django's others behind
+PgBouncer: inside one transaction it stays on one server connection. Each table is ordered by an
 indexed column: the primary key, or created_at for scans and the audit log, whose date ranges use their
 created_at indexes.
 
@@ -19,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models.query import ValuesListIterable
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
@@ -101,8 +105,9 @@ class Table:
     def rows(self, queryset: models.QuerySet) -> Iterator[tuple[Any, ...]]:
         """The queryset's rows as these columns, a chunk at a time from a server-side cursor."""
         lookups = [lookup for _, lookup in self.columns]
+        rows = queryset.order_by(*self.order_by).values_list(*lookups)
         with transaction.atomic():
-            yield from queryset.order_by(*self.order_by).values_list(*lookups).iterator(chunk_size=CHUNK_ROWS)
+            yield from ValuesListIterable(rows, chunked_fetch=True, chunk_size=CHUNK_ROWS)
 
     def sheet(self, queryset: models.QuerySet) -> Sheet:
         return Sheet(self.title, self.header, self.rows(queryset))

@@ -6,11 +6,28 @@ from django.core.cache import cache
 from django.db import connection
 
 from accounts.models import Role
-from tests import factories
+from tests import factories, pgbouncer
 from tests.caches import REDIS_URL, require_redis
 from tests.clock import FROZEN_AT, stop_clocks
 from tests.openapi import check_api_answer
 from traitortrack.settings import caches_for
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--through-pgbouncer",
+        action="store_true",
+        help="run the tests through a real PgBouncer in transaction pooling (tests/pgbouncer.py)",
+    )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, request):
+    """pytest-django's test database; with --through-pgbouncer the tests then reach it through PgBouncer."""
+    if request.config.getoption("through_pgbouncer"):
+        yield from pgbouncer.through_pgbouncer(django_db_blocker)
+    else:
+        yield
 
 
 @pytest.fixture(scope="session")

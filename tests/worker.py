@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 from django.db import connection
 
+from tests import pgbouncer
+
 ROOT = Path(__file__).resolve().parent.parent
 JOB_TIMEOUT_SECONDS = 60
 
@@ -29,7 +31,9 @@ def test_database_url() -> str:
 
 
 def worker_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": test_database_url(), **extra}
+    # Through PgBouncer (--through-pgbouncer) also the settings production has there: the worker itself
+    # then connects directly (manage.py), its import jobs' processes too.
+    env = {**os.environ, "DATABASE_URL": test_database_url(), **pgbouncer.process_env(), **extra}
     env.pop("REDIS_URL", None)
     return env
 

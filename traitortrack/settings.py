@@ -179,6 +179,36 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = DB_POOL_MAX_SIZE <= 0
 # long instead of the operating system's two minutes.
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT_SECONDS", 5))
 DB_POOL_CHECK_SECONDS = env_int("DB_POOL_CHECK_SECONDS", 10)
+
+
+def through_transaction_pooler(database: dict) -> None:
+    """Settings for a database alias whose DATABASE_URL is PgBouncer in transaction pooling (README "Through
+    PgBouncer"): each transaction, and each statement outside one, may run on another server connection, so
+    nothing may outlive a transaction on the server. The app keeps no session state of its own (SET LOCAL or
+    set_config(..., true), pg_advisory_xact_lock, temporary tables ON COMMIT DROP, LISTEN only in the worker);
+    these two are Django's."""
+    # QuerySet.iterator() outside a transaction declares its cursor WITH HOLD and fetches from it in later
+    # transactions, on whatever server connection they get. The exports declare theirs inside their own
+    # transaction (exports/tables.py), where it stays on one server connection.
+    database["DISABLE_SERVER_SIDE_CURSORS"] = True
+    # Django's default already: psycopg would prepare a statement run often on one server connection and
+    # execute it by name on the next, where it does not exist (PgBouncer 1.18 cannot track them).
+    database.setdefault("OPTIONS", {})["prepare_threshold"] = None
+
+
+# pgbouncer: DATABASE_URL is a PgBouncer in transaction pooling. The background worker (LISTEN/NOTIFY) and
+# migrate (concurrent index builds, long DDL) then connect to PostgreSQL itself, at DATABASE_DIRECT_URL:
+# manage.py swaps it in for those two commands, before these settings are read.
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "")
+if DATABASE_POOLER == "pgbouncer":
+    if not os.environ.get("DATABASE_DIRECT_URL"):
+        raise ImproperlyConfigured(
+            "DATABASE_POOLER=pgbouncer needs DATABASE_DIRECT_URL: the worker and migrate connect to PostgreSQL directly"
+        )
+    through_transaction_pooler(DATABASES["default"])
+elif DATABASE_POOLER:
+    raise ImproperlyConfigured(f"DATABASE_POOLER must be pgbouncer or unset, not {DATABASE_POOLER!r}")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: Redis when REDIS_URL is set, local memory otherwise.
