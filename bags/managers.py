@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from psycopg import sql
 
 from bags import qr
@@ -204,7 +204,7 @@ class BagQuerySet(models.QuerySet):
     def search_codes(self, **search: Any) -> list[dict[str, Any]]:
         """Bags whose code starts with a prefix, after a code, in code order (BAG_CODE_SEARCH_SQL; the arguments
         are code_search_params'); each row as bags.selectors.search_rows gives it."""
-        with connection.cursor() as cursor:
+        with connections[self.db].cursor() as cursor:  # the replica on the search page (traitortrack/replica.py)
             cursor.execute(BAG_CODE_SEARCH_SQL, code_search_params(**search))
             return [dict(zip(CODE_SEARCH_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
@@ -354,13 +354,16 @@ class BagTotalsManager(models.Manager):
         """The totals (of one area when ``restricted``) as last counted plus what came since; and when they
         were counted (None: never). ``puts_in`` and ``takes_out`` are the scan actions that put a child into a
         parent and take one out (scanning.choices.PUTS_CHILD_IN, TAKES_CHILD_OUT)."""
+        db = self.db  # the replica on the dashboard (traitortrack/replica.py): both reads from one database
         rows = list(
-            self.values_list("dispatch_area_id", "parents", "children", "linked", "bag_mark", "scan_mark", "counted_at")
+            self.using(db).values_list(
+                "dispatch_area_id", "parents", "children", "linked", "bag_mark", "scan_mark", "counted_at"
+            )
         )
         if not rows:
             return Totals(0, 0, 0, None), None
         _, _, _, _, bag_mark, scan_mark, counted_at = rows[0]
-        with connection.cursor() as cursor:
+        with connections[db].cursor() as cursor:
             cursor.execute(
                 TOTALS_SINCE_SQL,
                 {"bag_mark": bag_mark, "scan_mark": scan_mark, "puts_in": puts_in, "takes_out": takes_out},

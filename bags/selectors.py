@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +20,7 @@ from bags.models import Bag, BagKind, Link, Product
 from traitortrack.errors import Refused
 from traitortrack.forms import local_day_start
 from traitortrack.pagination import KeysetPage, keyset_page, page_of
+from traitortrack.replica import read_connection
 
 PREFIX_PATTERN = re.compile(rf"[A-Z0-9-]{{1,{qr.MAX_LENGTH}}}")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -142,9 +143,10 @@ def bounded():
     releasing one ends nothing: the limit went on to cut the caller's later statements (the system page's, in a
     test that searched first). So a nested block puts the caller's limit back; a failed one needs nothing, as
     rolling back to the savepoint undoes the SET."""
+    connection = read_connection()  # the search page reads the replica (traitortrack/replica.py)
     nested = connection.in_atomic_block
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             cursor.execute(BOUND_SQL, [f"{SEARCH_TIMEOUT_MS}ms"])
             callers, _ = cursor.fetchone()
             yield

@@ -106,7 +106,7 @@ class Table:
         """The queryset's rows as these columns, a chunk at a time from a server-side cursor."""
         lookups = [lookup for _, lookup in self.columns]
         rows = queryset.order_by(*self.order_by).values_list(*lookups)
-        with transaction.atomic():
+        with transaction.atomic(using=rows.db):
             yield from ValuesListIterable(rows, chunked_fetch=True, chunk_size=CHUNK_ROWS)
 
     def sheet(self, queryset: models.QuerySet) -> Sheet:
@@ -115,6 +115,9 @@ class Table:
     def response(self, queryset: models.QuerySet, file_format: str) -> StreamingHttpResponse:
         """The download of the queryset's rows as "csv" or "xlsx"; ExportsBusy when too many are running."""
         give_back = running.take()
+        # The rows are read while the response streams, after the view: on the database the view's reads
+        # go to (the replica in exports/views.py), fixed now.
+        queryset = queryset.using(queryset.db)
         filename = self.filename(file_format)
         if file_format == "xlsx":
             return spreadsheets.xlsx_response([self.sheet(queryset)], filename, on_close=give_back)

@@ -8,6 +8,7 @@ from exports.forms import FORMS, ExportForm
 from exports.tables import RETRY_AFTER_SECONDS, TABLES, ExportsBusy, record_export
 from tracking.bag_list import BagListForm, matching_bags
 from traitortrack.permissions import ADMIN, BILLER, access
+from traitortrack.replica import reads_replica
 
 
 def _page(request: HttpRequest, bound: ExportForm | None = None, *, status: int = 200, busy: str = "") -> HttpResponse:
@@ -47,6 +48,7 @@ def _download(request: HttpRequest, name: str) -> HttpResponse:
 def _download_view(name: str):
     @access(ADMIN if FORMS[name].table.admin_only else BILLER)
     @require_GET
+    @reads_replica
     def download(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
         return _download(request, name)
 
@@ -59,6 +61,7 @@ bags, links, scans, bills, audit = (_download_view(name) for name in ("bags", "l
 
 @access(BILLER)
 @require_GET
+@reads_replica
 def bag_list(request: HttpRequest) -> StreamingHttpResponse:
     """The bag list's bags (/bags/, its filters) as the bags table's export: the same columns, streamed."""
     form = BagListForm(request.GET, user=request.user)

@@ -39,6 +39,7 @@ from bills.models import Bill, BillStatus
 from scanning.choices import PUTS_CHILD_IN, TAKES_CHILD_OUT
 from scanning.models import Scan, ScanAction, ScanTally
 from scanning.services import scan_time
+from traitortrack.replica import on_primary
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,8 @@ def compute(*, area_id: int | None, restricted: bool, with_bills: bool) -> dict[
     totals, counted_at = BagTotals.objects.current(**scope)
     if counted_at is None:  # never counted (a new install): wait for whoever counts
         BagTotals.objects.refresh(wait=True)
-        totals, counted_at = BagTotals.objects.current(**scope)
+        with on_primary():  # the count just made, which a read replica may not have yet
+            totals, counted_at = BagTotals.objects.current(**scope)
     elif counted_at < stale and count_again(older_than=stale):
         totals, counted_at = BagTotals.objects.current(**scope)
     scans = Scan.objects.filter(dispatch_area_id=area_id) if restricted else Scan.objects.all()

@@ -1,6 +1,7 @@
 """What the admins' system page shows: the readiness checks, the database (size, connections, pool, buffer
-cache), the cache (Redis memory and hit rate) and every worker's requests, errors and memory
-(traitortrack.metrics). Read only when the page is opened, from PostgreSQL's and Redis's own statistics."""
+cache), the read replica (its lag, and whether reads go to it), the cache (Redis memory and hit rate) and every
+worker's requests, errors and memory (traitortrack.metrics). Read only when the page is opened, from
+PostgreSQL's and Redis's own statistics."""
 
 import logging
 from typing import Any
@@ -9,7 +10,7 @@ import psutil
 from django.conf import settings
 from django.db import connection
 
-from traitortrack import metrics
+from traitortrack import metrics, replica
 from traitortrack.health import readiness
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def system_status() -> dict[str, Any]:
     return {
         "checks": readiness(),
         "database": database(),
+        "replica": replica.status(),
         "cache": cache_stats(),
         "workers": workers,
         "requests": {

@@ -13,6 +13,7 @@ from overview.openapi import document
 from overview.search import SearchForm, run_search
 from overview.system import system_status
 from traitortrack.permissions import ADMIN, LOGGED_IN, PUBLIC, access
+from traitortrack.replica import reads_replica
 
 
 @access(LOGGED_IN)
@@ -22,6 +23,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @access(LOGGED_IN)
 @require_GET
+@reads_replica
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The figures in the page (it works without JavaScript), then refreshed by static/js/dashboard.js."""
     context = {
@@ -35,12 +37,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @access(LOGGED_IN, unattended=True)  # the page's own refresh: it does not put the idle logout off
 @never_cache
 @require_GET
+@reads_replica
 def dashboard_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse(dashboard_stats(request.user))
 
 
 @access(LOGGED_IN)
 @require_GET
+@reads_replica
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET, user=request.user)
     result = run_search(form)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Count, DecimalField, ExpressionWrapper, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
@@ -34,6 +33,7 @@ from scanning.error_codes import ScanRefusal
 from scanning.models import ReportTally, ReportTallyMark
 from scanning.tallies import counted_sql, sql_params
 from traitortrack.forms import local_day_start
+from traitortrack.replica import read_connection
 
 SCAN_ACTIONS = [action.value for action in ScanAction if action not in (ScanAction.IMPORT, ScanAction.DELETE)]
 DUPLICATE = str(ScanRefusal.ALREADY_IN_THIS_PARENT)
@@ -168,7 +168,7 @@ def _scan_rows(first: date, last: date, user_id: int | None) -> list[tuple]:
         user_tally="AND user_id = %(user)s" if user_id is not None else "",
         counted=counted_sql(user_id, since="(SELECT since FROM m)"),
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 

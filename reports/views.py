@@ -17,6 +17,7 @@ from reports.models import SummaryMail
 from reports.tables import csv_sheet, tables, xlsx_sheets
 from traitortrack.forms import FIRST_DAY, LAST_DAY, DayField
 from traitortrack.permissions import BILLER, LOGGED_IN, access
+from traitortrack.replica import reads_replica
 from traitortrack.spreadsheets import csv_response, xlsx_response
 
 # The default range: the last DEFAULT_DAYS local days, today included; a range may span MAX_DAYS at most.
@@ -70,6 +71,7 @@ def _chart(points) -> list[dict]:
 
 @access(LOGGED_IN)
 @require_GET
+@reads_replica
 def report_page(request: HttpRequest) -> HttpResponse:
     """The report of ``?date_from=&date_to=`` (default the last DEFAULT_DAYS days); a range the form refuses
     is a 400 with its message, never a 500."""
@@ -99,12 +101,14 @@ def _download(request: HttpRequest, kind: str) -> HttpResponse:
 
 @access(LOGGED_IN)
 @require_GET
+@reads_replica
 def report_csv(request: HttpRequest) -> HttpResponse:
     return _download(request, "csv")
 
 
 @access(LOGGED_IN)
 @require_GET
+@reads_replica
 def report_xlsx(request: HttpRequest) -> HttpResponse:
     return _download(request, "xlsx")
 
@@ -117,6 +121,7 @@ class ExceptionsForm(forms.Form):
 
 @access(BILLER)
 @require_GET
+@reads_replica
 def exceptions_page(request: HttpRequest) -> HttpResponse:
     """Every open problem by rule; ``?rule=`` shows one. A rule it does not know is a 400, never a 500."""
     form = ExceptionsForm(request.GET)
@@ -133,6 +138,7 @@ class SummaryForm(forms.Form):
 
 @access(BILLER)
 @require_GET
+@reads_replica
 def summary_page(request: HttpRequest) -> HttpResponse:
     """The end-of-day summary of ``?date=`` (yesterday by default) as its mail shows it, in the viewer's
     language, and how many of its mails went. A date that is not one is a 400 showing yesterday's."""

@@ -40,6 +40,23 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     test_settings["NAME"] = f"test_{settings.DATABASES['default']['NAME']}_{os.getpid()}"
 
 
+@pytest.fixture(scope="session")
+def standby(django_db_setup):
+    """A real streaming standby of the tests' PostgreSQL (tests/replica.py), made once for the session by the
+    first test that asks for it, stopped and removed at the end. A server that refuses replication
+    connections (the machine's, if its pg_hba.conf has no replication line) skips those tests, except in CI."""
+    from tests.replica import NoReplication, Standby
+
+    try:
+        made = Standby.make()
+    except NoReplication as refused:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"the tests' PostgreSQL refuses replication connections: {refused}")
+    yield made
+    made.remove()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _api_answers_match_the_document():
     """Every /api/ answer of every test client is checked against /api/openapi.json (tests/openapi.py)."""

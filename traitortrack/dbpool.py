@@ -16,10 +16,11 @@ logger = logging.getLogger(__name__)
 
 
 def check_pool() -> None:
-    """Test every idle connection of the default database's pool, if it has an open one."""
-    pool = connections["default"].pool
-    if pool is not None and not pool.closed:
-        pool.check()
+    """Test every idle connection of each database's pool (the primary's, a read replica's) that is open."""
+    for alias in connections:
+        pool = connections[alias].pool
+        if pool is not None and not pool.closed:
+            pool.check()
 
 
 def keep_checking(seconds: float) -> None:

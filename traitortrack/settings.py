@@ -209,6 +209,39 @@ if DATABASE_POOLER == "pgbouncer":
 elif DATABASE_POOLER:
     raise ImproperlyConfigured(f"DATABASE_POOLER must be pgbouncer or unset, not {DATABASE_POOLER!r}")
 
+
+def replica_database(url: str) -> dict:
+    """The "replica" alias for a streaming standby of the primary at ``url``: connected as the primary is
+    (the same pool or persistent connections), and a replica that is down answers within seconds. A test
+    mirror of the primary, so Django never creates, flushes or migrates a database there (the tests point it
+    at the standby's copy of the test database, tests/replica.py)."""
+    replica = dj_database_url.parse(url)
+    if replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must point at PostgreSQL (postgres://...)")
+    primary = DATABASES["default"]
+    replica["CONN_MAX_AGE"] = primary["CONN_MAX_AGE"]
+    replica["CONN_HEALTH_CHECKS"] = primary["CONN_HEALTH_CHECKS"]
+    options = replica.setdefault("OPTIONS", {})
+    if "pool" in primary.get("OPTIONS", {}):
+        options["pool"] = dict(primary["OPTIONS"]["pool"])
+    options.setdefault("connect_timeout", 2)
+    replica["TEST"] = {"MIRROR": "default"}
+    return replica
+
+
+# --- Read replica (traitortrack/replica.py, README "Read replica"): the reports, search, exports and the
+# dashboard read from it while it is at most DATABASE_REPLICA_MAX_LAG_SECONDS behind. Under a minute: the
+# dashboard counts a period for good a minute after it ends (overview.dashboard.SETTLE), from the replica.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 5)
+if not 0 < DATABASE_REPLICA_MAX_LAG_SECONDS < 60:
+    raise ImproperlyConfigured("DATABASE_REPLICA_MAX_LAG_SECONDS must be from 1 to 59")
+DATABASE_ROUTERS = []
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = replica_database(DATABASE_REPLICA_URL)
+    DATABASE_ROUTERS = ["traitortrack.replica.ReplicaRouter"]
+    # A client that just wrote reads its next pages from the primary; before axes', which must be last.
+    MIDDLEWARE.insert(MIDDLEWARE.index("axes.middleware.AxesMiddleware"), "traitortrack.replica.WroteMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: Redis when REDIS_URL is set, local memory otherwise.
