@@ -4,6 +4,7 @@ from the primary; a lagging or stopped replica is skipped. Where a page read is 
 standby, the standby's replay is paused and a row written on the primary: the page must not show it, while
 a page that reads the primary (the bag page) does."""
 
+import re
 import time
 from datetime import date
 
@@ -191,7 +192,10 @@ def test_the_system_page_shows_the_replicas_lag(standby_db, admin_client):
     page = admin_client.get(reverse("system")).content.decode()
     assert "Read replica" in page
     assert f"127.0.0.1:{standby_db.port}/" in page
-    assert 'id="replica-lag">0.0 s' in page
+    # Caught up, unless another test process's writes (pytest-xdist, one server) are on their way.
+    lag = re.search(r'id="replica-lag">(\d+\.\d) s', page)
+    assert lag is not None
+    assert float(lag[1]) < ROOMY_LAG_SECONDS
     assert "the reports, search, exports and dashboard read from it" in page
 
 
