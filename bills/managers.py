@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.fields import ArrayField
-from django.db import connections, models
+from django.db import connection, models
 from django.db.models import Count, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Upper
 
@@ -226,7 +226,7 @@ class BillManager(models.Manager.from_queryset(BillQuerySet)):
     def bill_view(self, bill_id: int, *, with_children: bool = False) -> BillView | None:
         """The bill, its parents with their child counts and weights (and child codes if asked), in one
         query; None if there is no such bill."""
-        with connections[self.db].cursor() as cursor:  # the replica in the summary's preview (reports/views.py)
+        with connection.cursor() as cursor:
             cursor.execute(BILL_VIEW_SQL, {"bill_id": bill_id, "with_children": with_children})
             rows = cursor.fetchall()
         if not rows:
