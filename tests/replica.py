@@ -38,6 +38,14 @@ PRIMARY_SETTINGS = (
 WAIT_SECONDS = 60
 
 
+def _wait(condition) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the standby did not get there in {WAIT_SECONDS} s")
+        time.sleep(0.02)
+
+
 class NoReplication(Exception):
     """The primary refuses replication connections (its pg_hba.conf has no "replication" line for us)."""
 
@@ -147,17 +155,15 @@ class Standby:
         """Wait until the standby has replayed everything the primary has written so far."""
         with psycopg.connect(dbname="postgres", autocommit=True, **self.primary) as primary:
             position = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
+
+        def replayed() -> bool:
             try:
                 with self.connect() as standby:
-                    if standby.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [position]).fetchone()[0]:
-                        return
+                    return standby.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [position]).fetchone()[0]
             except psycopg.OperationalError:
-                pass  # still starting
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the standby did not replay up to {position} in {WAIT_SECONDS} s")
-            time.sleep(0.02)
+                return False  # still starting
+
+        _wait(replayed)
 
     @contextmanager
     def replay_paused(self) -> Iterator[None]:
@@ -165,6 +171,8 @@ class Standby:
         with self.connect() as standby:
             standby.execute("SELECT pg_wal_replay_pause()")
             try:
+                # Pausing is a request: the startup process may still apply a record before it stops.
+                _wait(lambda: standby.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0] == "paused")
                 yield
             finally:
                 standby.execute("SELECT pg_wal_replay_resume()")
