@@ -61,7 +61,8 @@ _reading: ContextVar[bool] = ContextVar("reading_replica", default=False)
 class ReplicaState:
     usable: bool
     lag_seconds: float | None
-    reason: str  # why it is skipped ("" when used)
+    cause: str  # why it is skipped, in a word ("" when used): unreachable, promoted, unreplayed, lagging
+    reason: str  # the same in a sentence
     measured_at: float  # time.time(), for the system page
     recheck_at: float  # time.monotonic()
 
@@ -81,7 +82,7 @@ def state(*, fresh: bool = False) -> ReplicaState:
     if current is not None and not fresh and time.monotonic() < current.recheck_at:
         return current
     if not _measuring.acquire(blocking=False):
-        return current or ReplicaState(False, None, "being checked", time.time(), 0.0)
+        return current or ReplicaState(False, None, "checking", "being checked", time.time(), 0.0)
     try:
         return _measure(current)
     finally:
@@ -95,30 +96,39 @@ def forget() -> None:
 
 
 def _measure(previous: ReplicaState | None) -> ReplicaState:
-    global _state
     limit = settings.DATABASE_REPLICA_MAX_LAG_SECONDS
-    now, retry = time.monotonic(), RETRY_SECONDS
     try:
         in_recovery, lag = _ask_replica()
     except Exception as error:  # down, refusing, or its pool busy: the primary serves
-        in_recovery, lag, reason = None, None, f"unreachable: {str(error).strip() or type(error).__name__}"
+        return _unreachable(error, previous)
+    if not in_recovery:
+        cause, reason = "promoted", "not a standby (promoted?): its data may differ from the primary's"
+    elif lag is None:
+        cause, reason = "unreplayed", "lag unknown: nothing replayed since it started"
+    elif lag > limit:
+        cause, reason = "lagging", f"{lag:.1f} s behind, more than the {limit} s allowed"
     else:
-        retry = CHECK_SECONDS
-        if not in_recovery:
-            reason = "not a standby (promoted?): its data may differ from the primary's"
-        elif lag is None:
-            reason = "lag unknown: nothing replayed since it started"
-        elif lag > limit:
-            reason = f"{lag:.1f} s behind, more than the {limit} s allowed"
+        cause, reason = "", ""
+    return _settle(ReplicaState(not cause, lag, cause, reason, time.time(), time.monotonic() + CHECK_SECONDS), previous)
+
+
+def _unreachable(error: Exception, previous: ReplicaState | None) -> ReplicaState:
+    reason = f"unreachable: {str(error).strip() or type(error).__name__}"
+    return _settle(
+        ReplicaState(False, None, "unreachable", reason, time.time(), time.monotonic() + RETRY_SECONDS), previous
+    )
+
+
+def _settle(new: ReplicaState, previous: ReplicaState | None) -> ReplicaState:
+    global _state
+    _state = new
+    # Each change logged once, not each measure (once a second per worker while it lags).
+    if previous is None or previous.cause != new.cause:
+        if new.cause:
+            logger.warning("read replica skipped, reads go to the primary: %s", new.reason)
         else:
-            reason = ""
-    _state = ReplicaState(not reason, lag, reason, time.time(), now + retry)
-    if previous is None or previous.usable != _state.usable:
-        if _state.usable:
-            logger.info("read replica in use (%.1f s behind)", lag)
-        else:
-            logger.warning("read replica skipped, reads go to the primary: %s", reason)
-    return _state
+            logger.info("read replica in use (%.1f s behind)", new.lag_seconds)
+    return new
 
 
 def _ask_replica() -> tuple[bool, float | None]:
@@ -137,9 +147,18 @@ def _ask_replica() -> tuple[bool, float | None]:
 def read_alias() -> str:
     """The database this read goes to: the replica inside a ``reads_replica`` view when it is fit and the
     primary is in no transaction, else the primary."""
-    if not _reading.get() or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+    if not _reading.get() or connections[DEFAULT_DB_ALIAS].in_atomic_block or not state().usable:
         return DEFAULT_DB_ALIAS
-    return REPLICA if state().usable else DEFAULT_DB_ALIAS
+    wrapper = connections[REPLICA]
+    if wrapper.connection is None:
+        # This request's first read there: a replica gone since it was measured is skipped now, not a 503 (the
+        # wait for a connection is bounded by its pool's timeout, settings.replica_database).
+        try:
+            wrapper.ensure_connection()
+        except Exception as error:
+            _unreachable(error, _state)
+            return DEFAULT_DB_ALIAS
+    return REPLICA
 
 
 def read_connection() -> BaseDatabaseWrapper:

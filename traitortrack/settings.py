@@ -179,6 +179,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = DB_POOL_MAX_SIZE <= 0
 # long instead of the operating system's two minutes.
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT_SECONDS", 5))
 DB_POOL_CHECK_SECONDS = env_int("DB_POOL_CHECK_SECONDS", 10)
+REPLICA_WAIT_SECONDS = 2
 
 
 def through_transaction_pooler(database: dict) -> None:
@@ -211,20 +212,23 @@ elif DATABASE_POOLER:
 
 
 def replica_database(url: str) -> dict:
-    """The "replica" alias for a streaming standby of the primary at ``url``: connected as the primary is
-    (the same pool or persistent connections), and a replica that is down answers within seconds. A test
-    mirror of the primary, so Django never creates, flushes or migrates a database there (the tests point it
-    at the standby's copy of the test database, tests/replica.py)."""
+    """The "replica" alias for a streaming standby of the primary at ``url``: connected as the primary is (the
+    same pool sizes, or persistent connections), but a replica that is down or busy is left within seconds for
+    the primary (traitortrack.replica.read_alias): a request waits at most REPLICA_WAIT_SECONDS for a pooled
+    connection, and each one is checked as it is taken (an empty query, on the pages that read there only), so
+    a standby restarted meanwhile costs no request a 503. A test mirror of the primary, so Django never creates,
+    flushes or migrates a database there (the tests point it at the standby's copy of the test database)."""
     replica = dj_database_url.parse(url)
     if replica["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_REPLICA_URL must point at PostgreSQL (postgres://...)")
     primary = DATABASES["default"]
     replica["CONN_MAX_AGE"] = primary["CONN_MAX_AGE"]
-    replica["CONN_HEALTH_CHECKS"] = primary["CONN_HEALTH_CHECKS"]
+    replica["CONN_HEALTH_CHECKS"] = True
     options = replica.setdefault("OPTIONS", {})
     if "pool" in primary.get("OPTIONS", {}):
-        options["pool"] = dict(primary["OPTIONS"]["pool"])
-    options.setdefault("connect_timeout", 2)
+        pool = primary["OPTIONS"]["pool"]
+        options["pool"] = {**pool, "timeout": min(pool["timeout"], REPLICA_WAIT_SECONDS)}
+    options.setdefault("connect_timeout", REPLICA_WAIT_SECONDS)
     replica["TEST"] = {"MIRROR": "default"}
     return replica
 

@@ -77,9 +77,12 @@ def test_a_replica_url_adds_the_alias_connected_as_the_primary_is():
     found = json.loads(result.stdout)
     primary, replica = found["databases"]["default"], found["databases"]["replica"]
     assert (replica["HOST"], replica["PORT"], replica["NAME"]) == ("replica.internal", 5433, "tt")
-    assert replica["OPTIONS"]["pool"] == primary["OPTIONS"]["pool"]
+    # The primary's pool sizes; a replica down or busy is left for the primary within 2 s, and a connection
+    # broken by its restart is replaced as it is taken.
+    assert replica["OPTIONS"]["pool"] == {**primary["OPTIONS"]["pool"], "timeout": 2}
+    assert replica["OPTIONS"]["connect_timeout"] == 2
     assert replica["CONN_MAX_AGE"] == primary["CONN_MAX_AGE"]
-    assert replica["CONN_HEALTH_CHECKS"] == primary["CONN_HEALTH_CHECKS"] is False
+    assert replica["CONN_HEALTH_CHECKS"] is True
     assert replica["TEST"] == {"MIRROR": "default"}  # Django never makes or flushes a test database there
     assert found["routers"] == ["traitortrack.replica.ReplicaRouter"]
     middleware = found["middleware"]
