@@ -10,7 +10,8 @@ Writes always go to the primary, and so does everything else (the scans, the bag
 ``ReplicaRouter`` answers the ORM; raw SQL on those read paths asks ``read_connection()`` (or a manager's
 ``connections[self.db]``), since a router never sees ``django.db.connection``. Whether the replica is fit is
 measured at most every CHECK_SECONDS per process (an unreachable one every RETRY_SECONDS), by whichever
-request first needs it: never a query per read. Without DATABASE_REPLICA_URL there is no "replica" alias,
+request first needs it: never a query per read; and one found gone when a request first connects to it is
+skipped from then on, that request included. Without DATABASE_REPLICA_URL there is no "replica" alias,
 router or middleware (traitortrack/settings.py), and every read is the primary's as before.
 """
 
