@@ -70,7 +70,7 @@ CHILDREN_PER_PARENT = 20  # below every product's capacity: a parent never fills
 CLIENT_TIMEOUT_SECONDS = 10.0
 RETRY_SECONDS = 1.0  # when the answer names no Retry-After (a timeout, a reset)
 FINISH_SECONDS = 60  # longest a dispatcher keeps retrying its last scan after the load stops
-RETRIED = {429, 502, 503, 504}
+RETRIED = {429}  # and every 5xx, as the page does: "a 500 is a server bug", the scan waits
 TIMEOUT, CONN = 0, -1  # statuses of attempts that got no answer
 SECRET_KEY = "faults-drill-not-secret"  # noqa: S105 (both servers must share one: sessions, CSRF)
 
@@ -121,13 +121,18 @@ class Postgres:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=100"
-        self._ctl("-w", "-o", options, "start")
+        # In its own configuration, so every start and restart uses them (never the default port 5432).
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.data}'\n"
+                "max_connections = 100\n"
+            )
+        self.start()
         with psycopg.connect(self.url.replace("/traitortrack", "/postgres"), autocommit=True) as conn:
             conn.execute("CREATE DATABASE traitortrack")
 
     def start(self) -> None:
-        self._ctl("-w", "start")  # with the options of the first start (postmaster.opts)
+        self._ctl("-w", "start")
 
     def stop(self) -> None:
         self._ctl("-w", "-m", "fast", "stop")
@@ -358,7 +363,7 @@ class Dispatcher(threading.Thread):
         give_up = None
         while True:
             status, retry_after, answer = self.attempt(path, body)
-            if status not in RETRIED and status > 0 and isinstance(answer, dict) and "ok" in answer:
+            if status not in RETRIED and 0 < status < 500 and isinstance(answer, dict) and "ok" in answer:
                 with self.load.lock:
                     if answer["ok"]:
                         self.load.acknowledged.add(client_scan_id)
