@@ -14,8 +14,8 @@ from traitortrack.permissions import PUBLIC, access
 
 logger = logging.getLogger(__name__)
 
-# How long /ready waits for a pooled connection. A request waits up to DB_POOL_TIMEOUT_SECONDS (10 s), which is
-# longer than a load balancer waits for its probe: with PostgreSQL down the probe timed out instead of getting
+# How long /ready waits for a pooled connection, whatever DB_POOL_TIMEOUT_SECONDS a request waits: at 10 s,
+# longer than a load balancer waits for its probe, the probe timed out with PostgreSQL down instead of getting
 # its 503. Two seconds is also long enough not to call a pool that is merely busy for a moment unready.
 READY_DATABASE_TIMEOUT_SECONDS = 2.0
 

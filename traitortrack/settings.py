@@ -37,6 +37,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, not {value!r}") from exc
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
@@ -148,7 +158,14 @@ if DB_POOL_MAX_SIZE > 0:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DB_POOL_MIN_SIZE", 2),
         "max_size": DB_POOL_MAX_SIZE,
-        "timeout": env_int("DB_POOL_TIMEOUT_SECONDS", 10),
+        # Well under the scan page's 10 s: a request that cannot have a connection soon gets a 503 with
+        # Retry-After, which the page retries, instead of holding its slot until the phone gives up.
+        "timeout": env_float("DB_POOL_TIMEOUT_SECONDS", 1.5),
+        # psycopg_pool retries a lost connection after 1, 3, 7, 15, 31... s of an outage and only gives up
+        # after this long (5 minutes by default), so the pool came back 6-21 s after PostgreSQL did. Giving
+        # up after a second lets the next request that waits start a fresh attempt at once: recovery
+        # follows the database, at one attempt a second or so per worker meanwhile.
+        "reconnect_timeout": env_float("DB_RECONNECT_SECONDS", 1.0),
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
@@ -158,6 +175,9 @@ else:
 # a connection broken since (a PostgreSQL restart) gets a 503 to retry (traitortrack.edge.server_error),
 # which the scan page does with the same client scan id.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = DB_POOL_MAX_SIZE <= 0
+# A server that stops answering (a network fault, not a refused port) fails a connection attempt after this
+# long instead of the operating system's two minutes.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT_SECONDS", 5))
 DB_POOL_CHECK_SECONDS = env_int("DB_POOL_CHECK_SECONDS", 10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -269,6 +289,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Django's hashers, the first one (the one that hashes) computed off the gevent loop (accounts/hashers.py).
+PASSWORD_HASHERS = [
+    "accounts.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 
 # --- Transport security. HTTPS=true (production) turns on the redirect, secure cookies and HSTS;
@@ -403,13 +431,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"}},
-    # A Redis outage: its first failure whole, then a summary every 30 s (traitortrack/logs.py).
+    # An outage (Redis, or PostgreSQL for the pool): its first failure whole, then a summary every 30 s
+    # (traitortrack/logs.py).
     "filters": {"outage": {"()": "traitortrack.logs.OutageFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "traitortrack.cache": {"filters": ["outage"]},
         "accounts.ratelimits": {"filters": ["outage"]},
+        # The pool's INFO lines are two per request ("connection requested", "given"); its warnings are one
+        # per failed connection attempt while PostgreSQL is away: an outage, logged as one.
+        "psycopg.pool": {"level": "WARNING", "filters": ["outage"]},
         "django.db.backends": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
         # Its set-up lines (tasks registered) come with every manage.py command; the worker's job lines stay.

@@ -172,3 +172,25 @@ def test_workers_given_a_unix_socket_on_the_command_line_share_one(tmp_path):
         sockets = [_listening_sockets(worker, path) for worker in psutil.Process(server.pid).children()]
     assert all(sockets), sockets  # each worker listens there...
     assert len(set().union(*sockets)) == 1, sockets  # ...on the same socket
+
+
+def test_a_keep_alive_connection_is_closed_after_its_lifetime(monkeypatch):
+    # After a worker crash its connections moved to the survivor for good; a bounded lifetime spreads them again.
+    monkeypatch.setenv("KEEPALIVE_LIFETIME_SECONDS", "1")
+    port = _free_port()
+    with _two_workers_up(port, lambda: _answers(port)):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        opened, answers = time.monotonic(), 0
+        while True:
+            connection.request("GET", "/health")
+            response = connection.getresponse()
+            response.read()
+            answers += 1
+            if response.getheader("Connection") == "close":
+                break
+            assert time.monotonic() - opened < 5, "the connection is still open after 5 s"
+            time.sleep(0.05)
+        lived = time.monotonic() - opened
+        connection.close()
+    assert 0.8 <= lived < 2, lived  # a lifetime of 1 s, a fifth either way
+    assert answers > 5  # kept alive until then

@@ -73,10 +73,11 @@ def test_home_requires_login(client, db):
 
 
 def test_ready_with_the_pool_answers_503_in_seconds_when_the_database_is_down(client, db, monkeypatch):
-    # The pool's own wait for a connection is DB_POOL_TIMEOUT_SECONDS (10 s here): longer than a probe waits.
+    # The pool's own wait for a connection is DB_POOL_TIMEOUT_SECONDS, set longer here than a probe waits.
     down = connection.copy(alias="ready_down")  # its own pool, to a port where no PostgreSQL listens
     down.settings_dict["PORT"] = free_port()
-    assert down.settings_dict["OPTIONS"]["pool"]["timeout"] == 10
+    options = down.settings_dict["OPTIONS"]
+    down.settings_dict["OPTIONS"] = {**options, "pool": {**options["pool"], "timeout": 10}}
     monkeypatch.setattr("traitortrack.health.connection", down)
     try:
         started = time.monotonic()
