@@ -1,6 +1,7 @@
 """Fault drills in one command: under 50 dispatchers' load, PostgreSQL, Redis and the app servers fail in turn.
 
     .venv/bin/python bench/faults.py [--only NAME[,NAME]] [--dispatchers 50] [--rate 2] [--before 10] [--after 15]
+    .venv/bin/python bench/faults.py --report bench/results/faults-<time>   # its table again
 
 Sets up everything it needs and removes it after, touching nothing of the machine's (its PostgreSQL on 5432 and
 Redis on 6379 are left alone): a PostgreSQL 15 cluster made with initdb in a temporary folder on a free port
@@ -30,11 +31,13 @@ acknowledged client scan id: each has exactly one Scan row (none lost), no child
 the client never saw answered is recorded without it knowing (reported, not a fault: its retry would have
 been answered from ScanReply), and every parent's child_count equals its links.
 
-One table: the failure window (first failed attempt sent to last failed answered), the statuses seen (code x
-count; "timeout" is the client's 10 s, "conn" a connection refused or reset before an answer), 503s without
-Retry-After, p99 of the attempts sent before, during (the fault until the last failure answered, at least
-until the fault ended) and after, the slowest attempt during, and the database check. Results (the table,
-every attempt as CSV, the servers' logs) go to bench/results/faults-<time>/.
+One table: how long the fault lasted (until PostgreSQL accepted connections again, the server answered
+again...), the failure window (first failed attempt sent to last failed one answered, and when the failed ones
+were sent, from the fault's start), how long after the fault ended the last failure was answered, the statuses
+seen (code x count; "timeout" is the client's 10 s, "conn" a connection closed or refused before an answer),
+503s without Retry-After, p99 of the attempts sent before, during and after (see summarise), the slowest
+attempt during, and the database check. Results (the table, every attempt as CSV, the servers' logs) go to
+bench/results/faults-<time>/.
 """
 
 import argparse
@@ -549,38 +552,71 @@ def p99(values: list[float]) -> str:
     return f"{values[min(len(values) - 1, math.ceil(0.99 * len(values)) - 1)] * 1000:,.0f}"
 
 
+CHECK_KEYS = (
+    "acknowledged",
+    "lost",
+    "recorded_unacknowledged",
+    "linked_twice",
+    "miscounted_parents",
+    "unfinished",
+    "refused",
+)
+DURING_AT_LEAST_SECONDS = 5.0
+
+
+NO_ANSWER = {TIMEOUT: "timeout", CONN: "conn"}
+
+
 def status_name(status: int) -> str:
-    return {TIMEOUT: "timeout", CONN: "conn"}.get(status, str(status))
+    return NO_ANSWER.get(status, str(status))
 
 
-def summarise(outcome: Outcome) -> dict:
-    attempts = outcome.load.attempts
+def status_number(name: str) -> int:
+    named = {known: status for status, known in NO_ANSWER.items()}
+    return named[name] if name in named else int(name)
+
+
+def summarise(
+    name: str, title: str, attempts: list[Attempt], fault_start: float, fault_end: float, check: dict
+) -> dict:
+    """One drill's row. "During" runs from the fault's start until the last failure was answered, the fault
+    ended, or DURING_AT_LEAST_SECONDS went by, whichever is last (a killed worker's fault is over at once, its
+    effect is not); "before" and "after" are the attempts sent on either side of it."""
     failed = [a for a in attempts if not 200 <= a.status < 300]
-    during_end = max([outcome.fault_end, *(a.answered for a in failed if a.sent >= outcome.fault_start - 1)])
-    before = [a.answered - a.sent for a in attempts if a.sent < outcome.fault_start]
-    during = [a.answered - a.sent for a in attempts if outcome.fault_start <= a.sent <= during_end]
+    failed_since = [a for a in failed if a.sent >= fault_start - 1]
+    during_end = max([fault_end, fault_start + DURING_AT_LEAST_SECONDS, *(a.answered for a in failed_since)])
+    before = [a.answered - a.sent for a in attempts if a.sent < fault_start]
+    during = [a.answered - a.sent for a in attempts if fault_start <= a.sent <= during_end]
     after = [a.answered - a.sent for a in attempts if a.sent > during_end]
-    statuses = Counter(status_name(a.status) for a in attempts if not 200 <= a.status < 300)
-    window = (max(a.answered for a in failed) - min(a.sent for a in failed)) if failed else 0.0
-    check = outcome.check
+    statuses = Counter(status_name(a.status) for a in failed)
     database = (
         "ok"
         if not (check["lost"] or check["linked_twice"] or check["miscounted_parents"] or check["unfinished"])
         else "FAULT"
     )
     return {
-        "drill": outcome.name,
-        "what": outcome.title,
+        "drill": name,
+        "what": title,
+        "fault_s": round(fault_end - fault_start, 2),
         "attempts": len(attempts),
         "failed": len(failed),
-        "window_s": round(window, 2),
+        # The brief's failure window: the first failed attempt sent to the last failed one answered.
+        "window_s": round(max(a.answered for a in failed) - min(a.sent for a in failed), 2) if failed else 0.0,
+        # When the failed attempts were sent, from the fault's start; and how long after the fault ended (the
+        # database accepting connections again, the server started) the last of them was answered.
+        "failed_sent_s": [
+            round(min(a.sent for a in failed) - fault_start, 2),
+            round(max(a.sent for a in failed) - fault_start, 2),
+        ]
+        if failed
+        else None,
+        "failing_after_fault_s": round(max(a.answered for a in failed) - fault_end, 2) if failed else None,
         "statuses": dict(sorted(statuses.items())),
         "no_retry_after_503": sum(1 for a in failed if a.status == 503 and not a.retry_after),
         "p99_before_ms": p99(before),
         "p99_during_ms": p99(during),
         "p99_after_ms": p99(after),
         "max_during_ms": f"{max(during, default=0) * 1000:,.0f}",
-        "fault_s": round(outcome.fault_end - outcome.fault_start, 1),
         "database": database,
         **check,
     }
@@ -588,19 +624,46 @@ def summarise(outcome: Outcome) -> dict:
 
 def table(rows: list[dict]) -> list[str]:
     head = (
-        "| drill | attempts | failed | failure window | statuses (not 2xx) | 503 w/o Retry-After | p99 before / "
-        "during / after ms | slowest during | acknowledged | lost / twice / miscounted | database |"
+        "| drill | fault lasted | attempts | failed | failure window (failed ones sent at) | last failure answered,"
+        " after the fault | statuses (not 2xx) | 503 w/o Retry-After | p99 before / during / after ms | slowest"
+        " during | acknowledged | lost / twice / miscounted |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for row in rows:
         statuses = ", ".join(f"{code} x{count}" for code, count in row["statuses"].items()) or "none"
+        if row["failed"]:
+            first, last = row["failed_sent_s"]
+            window = f"{row['window_s']:.2f} s ({first:+.2f} to {last:+.2f} s)"
+            after = f"{row['failing_after_fault_s']:+.2f} s"
+        else:
+            window, after = "none", "-"
         lines.append(
-            f"| {row['what']} | {row['attempts']:,} | {row['failed']:,} | {row['window_s']:.2f} s | {statuses} | "
-            f"{row['no_retry_after_503']} | {row['p99_before_ms']} / {row['p99_during_ms']} / {row['p99_after_ms']} | "
-            f"{row['max_during_ms']} ms | {row['acknowledged']:,} | {row['lost']} / {row['linked_twice']} / "
-            f"{row['miscounted_parents']} | {row['database']} |"
+            f"| {row['what']} | {row['fault_s']:.1f} s | {row['attempts']:,} | {row['failed']:,} | {window} | {after} |"
+            f" {statuses} | {row['no_retry_after_503']} | {row['p99_before_ms']} / {row['p99_during_ms']} /"
+            f" {row['p99_after_ms']} | {row['max_during_ms']} ms | {row['acknowledged']:,} | {row['lost']} /"
+            f" {row['linked_twice']} / {row['miscounted_parents']}{'' if row['database'] == 'ok' else ' FAULT'} |"
         )
     return lines
+
+
+def report_again(folder: Path) -> list[dict]:
+    """The rows of an earlier run, computed again from its files (summary.json and each drill's attempts)."""
+    rows = []
+    for row in json.loads((folder / "summary.json").read_text()):
+        with (folder / f"{row['drill']}-attempts.csv").open() as attempts_file:
+            attempts = [
+                Attempt(
+                    line["client_scan_id"],
+                    float(line["sent_s"]),
+                    float(line["answered_s"]),
+                    status_number(line["status"]),
+                    line["retry_after"] or None,
+                )
+                for line in csv.DictReader(attempts_file)
+            ]
+        check = {key: row[key] for key in CHECK_KEYS}
+        rows.append(summarise(row["drill"], row["what"], attempts, 0.0, row["fault_s"], check))
+    return rows
 
 
 # --- Setup and main ---------------------------------------------------------------------------------
@@ -654,7 +717,11 @@ def main() -> None:
     parser.add_argument("--pg-stop-seconds", type=float, default=20)
     parser.add_argument("--redis-stop-seconds", type=float, default=30)
     parser.add_argument("--server-stop-seconds", type=float, default=10)
+    parser.add_argument("--report", type=Path, help="print the table of an earlier run again, from its folder")
     args = parser.parse_args()
+    if args.report:
+        print("\n".join(table(report_again(args.report))))
+        return
     names = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(names) - set(DRILLS)
     if unknown:
@@ -676,7 +743,9 @@ def main() -> None:
         )
         for serial, name in enumerate(names):
             outcome = run_drill(name, rig, sessions, args, serial)
-            row = summarise(outcome)
+            row = summarise(
+                name, outcome.title, outcome.load.attempts, outcome.fault_start, outcome.fault_end, outcome.check
+            )
             rows.append(row)
             print("  " + json.dumps(row), flush=True)
             with (out / f"{name}-attempts.csv").open("w", newline="") as attempts_file:

@@ -279,7 +279,7 @@ class Scanner(threading.Thread):
                 code = f"ROLL{self.number}{serial:06d}"
                 if self.send("child", client_scan_id=f"roll-{code}", parent=parent, code=code):
                     self.children.append(code)
-                time.sleep(0.05)
+                time.sleep(0.15)  # a brisk scanner, well under the scan rate limit (600 a minute)
 
     def send(self, kind: str, **body) -> bool:
         while True:
@@ -289,25 +289,31 @@ class Scanner(threading.Thread):
             except OSError:
                 status = 0
             self.statuses[status] += 1
-            if status in (200, 201):
+            if status == 200:
                 self.acknowledged.append(body["client_scan_id"])
                 return True
-            assert status in (0, 429, 502, 503, 504), answer.body  # a refusal: none is expected here
-            time.sleep(0.2)
+            if status not in (0, 429) and status < 500:
+                return False  # a refusal (none is expected: the statuses say so)
+            time.sleep(0.2)  # no answer, or "try again": the same scan id again
 
 
-def _restart(pair: Pair, name: str) -> None:
-    """Drain the server in haproxy (no new requests) until it answers none, put it in maintenance (its idle
-    connections closed, so gunicorn need not wait for them), stop it (SIGTERM), start it, and give it back to
-    haproxy, which sends it requests again once its health checks pass: the README's rolling restart."""
+def _restart(pair: Pair, name: str, *, drain: bool) -> None:
+    """Stop the server (SIGTERM: gunicorn finishes what it is answering), start it, and wait until haproxy
+    sends it requests again (its health checks pass).
+
+    With ``drain``, the README's rolling restart: first no new requests for it in haproxy until it answers
+    none, then maintenance (its idle connections closed, so gunicorn need not wait for them). Without, haproxy
+    finds out by itself: a refused connection takes the server out and is retried on the other."""
     server = getattr(pair, name)
-    pair.balancer.command(f"set server app/{name} state drain")
-    _wait(lambda: pair.balancer.servers()[name]["scur"] == "0", f"{name} did not drain", seconds=15)
-    pair.balancer.command(f"set server app/{name} state maint")  # its idle connections closed
+    if drain:
+        pair.balancer.command(f"set server app/{name} state drain")
+        _wait(lambda: pair.balancer.servers()[name]["scur"] == "0", f"{name} did not drain", seconds=15)
+        pair.balancer.command(f"set server app/{name} state maint")
     server.stop()
     server.start()
     server.wait_answering()
-    pair.balancer.command(f"set server app/{name} state ready")
+    if drain:
+        pair.balancer.command(f"set server app/{name} state ready")
     _wait(lambda: name in pair.balancer.up(), f"haproxy did not take {name} back", seconds=15)
 
 
@@ -321,8 +327,8 @@ def test_a_rolling_restart_through_haproxy_loses_no_scan_and_doubles_none(pair, 
     for scanner in scanners:
         scanner.start()
     time.sleep(1)
-    _restart(pair, "a")
-    _restart(pair, "b")
+    _restart(pair, "a", drain=False)  # stopped without telling haproxy
+    _restart(pair, "b", drain=True)
     time.sleep(1)
     for scanner in scanners:
         scanner.stop.set()
@@ -334,8 +340,9 @@ def test_a_rolling_restart_through_haproxy_loses_no_scan_and_doubles_none(pair, 
     children = [code for scanner in scanners for code in scanner.children]
     statuses = sum((scanner.statuses for scanner in scanners), Counter())
     assert len(children) > 50, statuses  # scans flowed all along
-    # Every scan answered the first time: haproxy sent nothing to a server going away.
-    assert set(statuses) <= {200, 201}, statuses
+    # Every scan answered the first time: haproxy sent nothing to b going away, and what it sent to a once a
+    # stopped (a refused connection) it sent again to b.
+    assert set(statuses) == {200}, statuses
     # Each acknowledged scan recorded once (client_scan_id is unique: a lost one is missing), each child linked
     # once, and every parent's count equal to its links.
     assert Scan.objects.filter(client_scan_id__in=acknowledged).count() == len(acknowledged)
