@@ -27,9 +27,9 @@ The drills, each in turn under its own run of the load (``--before`` s of load, 
     server-stop   server a stopped (SIGTERM) for --server-stop-seconds (10), then started again
 
 Then each dispatcher finishes the scan it is on (until answered), and the database is checked against every
-acknowledged client scan id: each has exactly one Scan row (none lost), no child was linked twice, no scan
-the client never saw answered is recorded without it knowing (reported, not a fault: its retry would have
-been answered from ScanReply), and every parent's child_count equals its links.
+acknowledged client scan id: each has exactly one Scan row (none lost), no child was linked twice, and every
+parent's child_count equals its links. Scans recorded whose answer the client never got are counted too (none
+expected, since every scan is sent until answered; not a fault: a retry is answered from ScanReply).
 
 One table: how long the fault lasted (until PostgreSQL accepted connections again, the server answered
 again...), the failure window (first failed attempt sent to last failed one answered, and when the failed ones
