@@ -1,4 +1,5 @@
 import os
+import socket
 
 import pytest
 from django.core.cache import cache
@@ -6,7 +7,7 @@ from django.db import connection
 
 from accounts.models import Role
 from tests import factories
-from tests.caches import REDIS_URL, free_port, require_redis
+from tests.caches import REDIS_URL, require_redis
 from tests.clock import FROZEN_AT, stop_clocks
 from tests.openapi import check_api_answer
 from traitortrack.settings import caches_for
@@ -181,9 +182,12 @@ def redis_cache(settings):
 @pytest.fixture
 def dead_redis_cache(settings):
     """The cache pointed at a Redis that is down."""
-    # A port nobody listens on: every Redis call fails the way it does when Redis is down.
-    settings.CACHES = caches_for(f"redis://127.0.0.1:{free_port()}/0")
-    return cache
+    # A port held bound and never listened on, for the whole test: every Redis call is refused, the way it
+    # is when Redis is down, and no server started meanwhile on the machine (a drill's) can take the port.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        settings.CACHES = caches_for(f"redis://127.0.0.1:{held.getsockname()[1]}/0")
+        yield cache
 
 
 @pytest.fixture
