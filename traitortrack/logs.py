@@ -50,8 +50,10 @@ class OutageFilter(logging.Filter):
             outage.total += 1
             if now - outage.summarised < SUMMARY_SECONDS:
                 return False
+            # The line's own message first, with its own arguments: the summary's format has other ones.
+            message = record.getMessage()
             record.msg = "%s (still failing: %d more in the last %d s, %d in this outage; traceback above)"
-            record.args = (record.getMessage(), outage.since_summary, round(now - outage.summarised), outage.total)
+            record.args = (message, outage.since_summary, round(now - outage.summarised), outage.total)
             record.exc_info = record.exc_text = None
             outage.summarised, outage.since_summary = now, 0
             return True

@@ -60,6 +60,27 @@ def test_a_failure_after_a_quiet_minute_is_a_new_outage_logged_whole(dead_redis_
     assert [record.exc_info is not None for record in cache_records(cache_log)] == [True, True]
 
 
+def test_a_summary_keeps_the_line_s_own_arguments(clock):
+    # The rate limits log "rate limit %s: counter unavailable" with the limit's name: the summary once formatted
+    # it with its own format and raised TypeError, which made that scan a 500 (seen 30 s into the Redis drill).
+    outage = logs.OutageFilter()
+
+    def failure() -> logging.LogRecord:
+        message = "rate limit %s: counter unavailable"
+        return logging.LogRecord("accounts.ratelimits", logging.ERROR, __file__, 1, message, ("scan",), None)
+
+    assert outage.filter(failure())
+    assert not outage.filter(failure())
+    clock.now += 31
+    summary = failure()
+
+    assert outage.filter(summary)
+    assert summary.getMessage() == (
+        "rate limit scan: counter unavailable (still failing: 2 more in the last 31 s, 3 in this outage;"
+        " traceback above)"
+    )
+
+
 def test_the_rate_limits_logger_has_the_filter_too():
     assert [type(f) for f in logging.getLogger("accounts.ratelimits").filters] == [logs.OutageFilter]
 
