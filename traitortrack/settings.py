@@ -163,9 +163,9 @@ if DB_POOL_MAX_SIZE > 0:
         "timeout": env_float("DB_POOL_TIMEOUT_SECONDS", 1.5),
         # psycopg_pool retries a lost connection after 1, 3, 7, 15, 31... s of an outage and only gives up
         # after this long (5 minutes by default), so the pool came back 6-21 s after PostgreSQL did. Giving
-        # up after a second lets the next request that waits start a fresh attempt at once: recovery
-        # follows the database, at one attempt a second or so per worker meanwhile.
-        "reconnect_timeout": env_float("DB_RECONNECT_SECONDS", 1.0),
+        # up after half a second lets the next request that waits start a fresh attempt at once: recovery
+        # follows the database within about that, at two refused attempts a second per worker meanwhile.
+        "reconnect_timeout": env_float("DB_RECONNECT_SECONDS", 0.5),
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
