@@ -70,10 +70,14 @@ def with_database(url: str, name: str) -> str:
     return urllib.parse.urlunsplit(urllib.parse.urlsplit(url)._replace(path=f"/{name}"))
 
 
-def run(*command: str, database_url: str | None = None, **options) -> subprocess.CompletedProcess:
+def run(
+    *command: str, database_url: str | None = None, static_root: str | None = None, **options
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "GUNICORN_ACCESS_LOG": ""}
     if database_url:
         env["DATABASE_URL"] = database_url
+    if static_root:
+        env["STATIC_ROOT"] = static_root
     env.pop("REDIS_URL", None)  # nothing here needs the cache; the drill must not touch a real one
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, **options)
     if done.returncode != 0:
@@ -81,8 +85,8 @@ def run(*command: str, database_url: str | None = None, **options) -> subprocess
     return done
 
 
-def manage(url: str, *arguments: str) -> str:
-    return run(PYTHON, "manage.py", *arguments, database_url=url, timeout=600).stdout
+def manage(url: str, *arguments: str, static_root: str | None = None) -> str:
+    return run(PYTHON, "manage.py", *arguments, database_url=url, static_root=static_root, timeout=600).stdout
 
 
 def make_source(url: str, bags: int) -> str:
@@ -121,15 +125,19 @@ def free_port() -> int:
 def serving(url: str):
     """gunicorn as in production (one worker) on the restored database; its base URL once /ready says 200."""
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_ACCESS_LOG": "",
-    }
-    env.pop("REDIS_URL", None)
-    with tempfile.TemporaryFile(mode="w+") as log:
+    with tempfile.TemporaryDirectory() as static, tempfile.TemporaryFile(mode="w+") as log:
+        # The pages need collectstatic's files and manifest (whitenoise, DEBUG off): collected here, in a
+        # folder of the drill's own, as scripts/serve collects them into staticfiles/.
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "STATIC_ROOT": static,
+            "BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": "1",
+            "GUNICORN_ACCESS_LOG": "",
+        }
+        env.pop("REDIS_URL", None)
+        manage(url, "collectstatic", "--no-input", "--verbosity", "0", static_root=static)
         process = subprocess.Popen(
             [str(Path(PYTHON).parent / "gunicorn"), "-c", "traitortrack/gunicorn.conf.py", "traitortrack.wsgi"],
             cwd=ROOT,

@@ -482,7 +482,8 @@ USE_TZ = True
 
 # --- Static files: served by whitenoise, all local (warehouses lose the internet).
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic puts them, and whitenoise serves them from (with their manifest, which every page needs).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

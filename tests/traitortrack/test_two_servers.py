@@ -134,7 +134,19 @@ def pair(django_db_setup, tmp_path_factory):
         SECRET_KEY="two-servers-test-key",  # one for both servers, as sessions need
         GUNICORN_ACCESS_LOG="",
         LOGIN_RATE_LIMIT=f"{LOGIN_LIMIT}/d",
+        # The servers' pages need collectstatic's manifest (whitenoise, DEBUG off): collected for them here,
+        # in a folder of their own, not in the checkout's, which another test may be collecting into.
+        STATIC_ROOT=str(folder / "static"),
     )
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert collected.returncode == 0, collected.stderr
     a, b = AppServer("a", folder, env), AppServer("b", folder, env)
     balancer = None
     try:
